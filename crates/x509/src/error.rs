@@ -1,0 +1,29 @@
+use thiserror::Error;
+
+/// A name an administrator typed that cannot go on a certificate.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameError {
+    #[error("'{name}' is not a valid name: {reason}")]
+    Invalid { name: String, reason: String },
+}
+
+/// Errors of the certificate model.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CertError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("{what} is not a valid X.509 certificate: {reason}")]
+    BadCertificate { what: String, reason: String },
+    #[error("{what}: {reason}")]
+    BadInput { what: String, reason: String },
+    #[error("{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks, DER, or PKCS#7)")]
+    NoCertificate { what: String },
+    #[error("{what} is not a usable private key: {reason}")]
+    BadKey { what: String, reason: String },
+    #[error("could not generate {what}: {reason}")]
+    Generate { what: String, reason: String },
+    #[error("'{input}' is not a date or time: use 2027-06-01 or 2027-06-01T12:00:00Z")]
+    BadTime { input: String },
+}

@@ -1,0 +1,36 @@
+//! The certificate model of mailcert: pure functions over certificates,
+//! keys and names, with no I/O and no clock (the time is always passed in).
+//!
+//! - [`names`]: validating names administrators type, and the wildcard
+//!   rules clients apply.
+//! - [`CertSummary`]: what a certificate says, read once from its DER.
+//! - [`thumbprint`]: SHA-1 thumbprints as Windows shows them.
+//! - [`build`] and [`KeyType`]: new keys and self-signed certificates.
+//! - [`status`]: `Valid` / `DateInvalid` / `Untrusted` / `Invalid`, with the
+//!   trust verdict from rustls-webpki.
+//! - [`pem`]: reading PEM and DER, with truncation reported.
+//!
+//! Not here: storage (mailcert-store), networking, the system's root store
+//! (callers load anchors and pass them in).
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod cert;
+pub mod error;
+pub mod keys;
+pub mod names;
+pub mod pem;
+pub mod status;
+pub mod thumbprint;
+pub mod time;
+
+pub use cert::CertSummary;
+pub use error::{CertError, NameError};
+pub use keys::KeyType;
+pub use names::{parse_name, ParsedName, SubjectName};
+pub use status::{Evaluation, Status, Trust};
+pub use thumbprint::thumbprint;
+
+/// Re-exported so callers build trust anchors with the same types.
+pub use rustls_pki_types;
+pub use webpki;
