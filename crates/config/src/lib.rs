@@ -26,7 +26,10 @@ pub enum ConfigError {
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: {}", problems.join("; "))]
-    Invalid { path: PathBuf, problems: Vec<String> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 /// The protocol a listener speaks.
@@ -142,7 +145,10 @@ impl Config {
                 problems.push(format!("listener[{index}].name: must not be empty"));
             }
             if !names.insert(raw.name.clone()) {
-                problems.push(format!("{at}.name: another listener already uses the name '{}'", raw.name));
+                problems.push(format!(
+                    "{at}.name: another listener already uses the name '{}'",
+                    raw.name
+                ));
             }
             if raw.protocol == Protocol::Https && raw.tls != TlsMode::Implicit {
                 problems.push(format!("{at}.tls: https listeners use tls = \"implicit\""));
@@ -227,10 +233,32 @@ certificate = "9F1C"
     #[test]
     fn errors_name_the_field() {
         let text = "[[listener]]\nname = \"a\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"nowhere\"\nbackend = \"x\"\n";
-        let err = Config::parse(text, Path::new("m.toml")).unwrap_err().to_string();
+        let err = Config::parse(text, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listener[0] (a).bind"), "{err}");
         assert!(err.contains("listener[0] (a).backend"), "{err}");
-        let err = Config::parse("[[listener]]\nnmae = 1\n", Path::new("m.toml")).unwrap_err().to_string();
+        let err = Config::parse("[[listener]]\nnmae = 1\n", Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nmae") && err.contains("line"), "{err}");
     }
+}
+
+/// Where `serve` and the listener-aware commands look for the
+/// configuration when `--config` is not given.
+pub fn default_config_path() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if root {
+        return PathBuf::from("/etc/mailcert/mailcert.toml");
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mailcert/mailcert.toml")
 }

@@ -30,7 +30,11 @@ impl StoreKey {
         aws_lc_rs::rand::fill(&mut nonce).expect("system random generator");
         let mut data = plaintext.to_vec();
         self.0
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(AAD), &mut data)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut data,
+            )
             .expect("AES-GCM sealing of a small buffer");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&data);
@@ -44,7 +48,10 @@ impl StoreKey {
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut data = rest.to_vec();
-        let plain = self.0.open_in_place(nonce, Aad::from(AAD), &mut data).ok()?;
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(AAD), &mut data)
+            .ok()?;
         Some(plain.to_vec())
     }
 }

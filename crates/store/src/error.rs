@@ -15,7 +15,11 @@ pub enum StoreError {
     #[error("{path} is not a mailcert store ({reason}); refusing to touch it. Choose another path with --store or MAILCERT_STORE")]
     Foreign { path: PathBuf, reason: String },
     #[error("the store {path} was written by a newer mailcert (schema {found}, this one knows {known}); upgrade mailcert")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("no store at {path}; create it with `mailcert init` (or pass --store)")]
     NotFound { path: PathBuf },
     #[error("{path}: {source}")]

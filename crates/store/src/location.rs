@@ -17,8 +17,12 @@ impl StoreLocation {
     /// which clap also fills from `MAILCERT_STORE`) and an explicit key
     /// file (from `MAILCERT_STORE_KEY_FILE`).
     pub fn resolve(store: Option<&Path>, key_file: Option<&Path>) -> StoreLocation {
-        let db = store.map(Path::to_path_buf).unwrap_or_else(default_store_path);
-        let key = key_file.map(Path::to_path_buf).unwrap_or_else(|| key_path_for(&db));
+        let db = store
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_store_path);
+        let key = key_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| key_path_for(&db));
         StoreLocation { db, key }
     }
 }
@@ -45,5 +49,7 @@ pub fn default_store_path() -> PathBuf {
 
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }

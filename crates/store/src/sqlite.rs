@@ -28,7 +28,9 @@ impl SqliteStore {
     /// Opens an existing store; never creates one.
     pub fn open(location: &StoreLocation) -> Result<Self> {
         if !location.db.exists() {
-            return Err(StoreError::NotFound { path: location.db.clone() });
+            return Err(StoreError::NotFound {
+                path: location.db.clone(),
+            });
         }
         ensure_sqlite_file(&location.db)?;
         if !location.key.exists() {
@@ -58,7 +60,12 @@ impl SqliteStore {
     /// Opens the store, creating the database and its key file when they
     /// do not exist yet. Returns whether it was created.
     pub fn open_or_create(location: &StoreLocation) -> Result<(Self, bool)> {
-        if location.db.exists() && std::fs::metadata(&location.db).map(|m| m.len()).unwrap_or(0) > 0 {
+        if location.db.exists()
+            && std::fs::metadata(&location.db)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                > 0
+        {
             return Ok((Self::open(location)?, false));
         }
         if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -78,7 +85,9 @@ impl SqliteStore {
 
     fn configure(&mut self) -> Result<()> {
         let io = |e| foreign(&self.location.db, e);
-        self.conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(io)?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(io)?;
         self.conn
             .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
             .map_err(io)?;
@@ -113,7 +122,9 @@ impl SqliteStore {
 
     fn migrate(&mut self) -> Result<()> {
         let known = MIGRATIONS.len() as i64;
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > known {
             return Err(StoreError::TooNew {
                 path: self.location.db.clone(),
@@ -124,7 +135,9 @@ impl SqliteStore {
         if version == known {
             return Ok(());
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
         // Another process may have migrated while we waited for the lock.
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
@@ -145,7 +158,9 @@ impl SqliteStore {
     fn ensure_key_matches(&self) -> Result<()> {
         let sealed: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         match sealed.and_then(|s| self.key.open(&s)) {
             Some(plain) if plain == KEY_CHECK => Ok(()),
@@ -176,7 +191,10 @@ fn foreign(path: &Path, e: rusqlite::Error) -> StoreError {
 }
 
 fn ensure_sqlite_file(path: &Path) -> Result<()> {
-    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut header = [0u8; 16];
     let read = file.read(&mut header).map_err(io)?;
@@ -200,29 +218,54 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })
+        .map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 fn create_private_file(path: &Path) -> Result<()> {
-    let result = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path);
-    let file = result.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path);
+    let file = result.map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn write_new_key_file(path: &Path) -> Result<()> {
-    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_private_dir(dir)?;
     }
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
     let key = StoreKey::generate();
     writeln!(file, "{}", encode_hex(&key)).map_err(io)?;
     file.sync_all().map_err(io)
 }
 
 fn read_key_file(path: &Path) -> Result<StoreKey> {
-    let text = std::fs::read_to_string(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let bytes = decode_hex(&text).ok_or_else(|| StoreError::BadKeyFile {
         key: path.to_path_buf(),
         reason: "it is not 64 hexadecimal characters".into(),
@@ -234,7 +277,8 @@ fn read_key_file(path: &Path) -> Result<StoreKey> {
     Ok(StoreKey::from_bytes(&bytes))
 }
 
-const CERT_COLUMNS: &str = "thumbprint, sha256, der, subject, issuer, serial, names, ip_addresses, \
+const CERT_COLUMNS: &str =
+    "thumbprint, sha256, der, subject, issuer, serial, names, ip_addresses, \
     not_before, not_after, key_algorithm, key_size, signature_algorithm, is_self_signed, is_ca, \
     server_auth, has_eku, subject_key_id, authority_key_id, spki, subject_raw, issuer_raw, chain, \
     private_key IS NOT NULL, exportable, friendly_name, origin, trust, created_at";
@@ -244,7 +288,10 @@ fn timestamp(value: i64) -> OffsetDateTime {
 }
 
 fn split_lines(text: String) -> Vec<String> {
-    text.split('\n').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    text.split('\n')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
@@ -256,7 +303,10 @@ fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
         issuer: row.get(4)?,
         serial: row.get(5)?,
         names: split_lines(row.get(6)?),
-        ip_addresses: split_lines(ips).iter().filter_map(|s| s.parse().ok()).collect(),
+        ip_addresses: split_lines(ips)
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
         not_before: timestamp(row.get(8)?),
         not_after: timestamp(row.get(9)?),
         key_algorithm: row.get(10)?,
@@ -278,7 +328,11 @@ fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
     Ok(CertRecord {
         summary,
         der: row.get(2)?,
-        chain: chain.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        chain: chain
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         has_private_key: row.get(23)?,
         exportable: row.get(24)?,
         friendly_name: row.get(25)?,
@@ -308,7 +362,8 @@ const PENDING_COLUMNS: &str =
 
 impl Store for SqliteStore {
     fn certificates(&self) -> Result<Vec<CertRecord>> {
-        let sql = format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, thumbprint");
+        let sql =
+            format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, thumbprint");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], cert_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -316,22 +371,28 @@ impl Store for SqliteStore {
 
     fn certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>> {
         let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint = ?1");
-        Ok(self.conn.query_row(&sql, [thumbprint], cert_from_row).optional()?)
+        Ok(self
+            .conn
+            .query_row(&sql, [thumbprint], cert_from_row)
+            .optional()?)
     }
 
     fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
         let Some(record) = self.certificate(thumbprint)? else {
             return Ok(Vec::new());
         };
-        let mut stmt = self.conn.prepare_cached("SELECT der FROM chain_certs WHERE thumbprint = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT der FROM chain_certs WHERE thumbprint = ?1")?;
         let mut out = Vec::new();
         for link in &record.chain {
-            let der: Vec<u8> = stmt.query_row([link], |r| r.get(0)).optional()?.ok_or_else(|| {
-                StoreError::Corrupt {
+            let der: Vec<u8> = stmt
+                .query_row([link], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Corrupt {
                     what: format!("chain of {thumbprint}"),
                     reason: format!("chain certificate {link} is missing"),
-                }
-            })?;
+                })?;
             out.push(der);
         }
         Ok(out)
@@ -340,15 +401,21 @@ impl Store for SqliteStore {
     fn private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Option<Vec<u8>>> = self
             .conn
-            .query_row("SELECT private_key FROM certificates WHERE thumbprint = ?1", [thumbprint], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT private_key FROM certificates WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )
             .optional()?;
-        sealed.flatten().map(|s| self.decrypt(&s, thumbprint)).transpose()
+        sealed
+            .flatten()
+            .map(|s| self.decrypt(&s, thumbprint))
+            .transpose()
     }
 
     fn pending_requests(&self) -> Result<Vec<PendingRecord>> {
-        let sql = format!("SELECT {PENDING_COLUMNS} FROM pending_requests ORDER BY created_at DESC, id");
+        let sql =
+            format!("SELECT {PENDING_COLUMNS} FROM pending_requests ORDER BY created_at DESC, id");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], pending_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -357,7 +424,11 @@ impl Store for SqliteStore {
     fn pending_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT private_key FROM pending_requests WHERE id = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT private_key FROM pending_requests WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .optional()?;
         sealed.map(|s| self.decrypt(&s, id)).transpose()
     }
@@ -404,9 +475,9 @@ impl Store for SqliteStore {
     }
 
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, at, user, action, detail FROM audit_log ORDER BY id DESC LIMIT ?1")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, user, action, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+        )?;
         let rows = stmt.query_map([limit as i64], |r| {
             Ok(AuditEntry {
                 id: r.get(0)?,
@@ -424,9 +495,11 @@ impl Store for SqliteStore {
     fn value(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let row: Option<(Vec<u8>, bool)> = self
             .conn
-            .query_row("SELECT value, secret FROM named_values WHERE key = ?1", [key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT value, secret FROM named_values WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         match row {
             Some((sealed, true)) => Ok(Some(self.decrypt(&sealed, key)?)),
@@ -436,9 +509,9 @@ impl Store for SqliteStore {
     }
 
     fn value_keys(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key FROM named_values WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT key FROM named_values WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
         let rows = stmt.query_map([prefix], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -446,12 +519,16 @@ impl Store for SqliteStore {
     fn generation(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| r.get(0))?)
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })?)
     }
 
     fn apply(&mut self, change: Change) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for op in &change.ops {
             apply_op(&tx, &self.key, op, now)?;
         }
@@ -459,7 +536,10 @@ impl Store for SqliteStore {
             "INSERT INTO audit_log (at, user, action, detail) VALUES (?1, ?2, ?3, ?4)",
             params![now, change.user, change.action, change.detail],
         )?;
-        tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'", [])?;
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+            [],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -469,21 +549,31 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
     match op {
         Op::InsertCertificate(new) => insert_certificate(tx, key, new, now)?,
         Op::DeleteCertificate(thumbprint) => {
-            let bound: i64 =
-                tx.query_row("SELECT count(*) FROM bindings WHERE thumbprint = ?1", [thumbprint], |r| r.get(0))?;
+            let bound: i64 = tx.query_row(
+                "SELECT count(*) FROM bindings WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )?;
             if bound > 0 {
                 return Err(StoreError::Refused(format!(
                     "certificate {thumbprint} is still bound to {bound} service(s)"
                 )));
             }
-            tx.execute("DELETE FROM certificates WHERE thumbprint = ?1", [thumbprint])?;
+            tx.execute(
+                "DELETE FROM certificates WHERE thumbprint = ?1",
+                [thumbprint],
+            )?;
             tx.execute(
                 "DELETE FROM chain_certs WHERE NOT EXISTS (SELECT 1 FROM certificates \
                  WHERE ',' || chain || ',' LIKE '%,' || chain_certs.thumbprint || ',%')",
                 [],
             )?;
         }
-        Op::SetChain { thumbprint, chain, trust } => {
+        Op::SetChain {
+            thumbprint,
+            chain,
+            trust,
+        } => {
             let links = store_chain(tx, chain)?;
             expect_one(
                 tx.execute(
@@ -511,7 +601,11 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
         Op::Unbind(b) => {
             tx.execute(
                 "DELETE FROM bindings WHERE thumbprint = ?1 AND service = ?2 AND listener = ?3",
-                params![b.thumbprint, b.service.as_str(), b.listener.as_deref().unwrap_or("")],
+                params![
+                    b.thumbprint,
+                    b.service.as_str(),
+                    b.listener.as_deref().unwrap_or("")
+                ],
             )?;
         }
         Op::InsertPending(new) => {
@@ -535,20 +629,41 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
             )?;
         }
         Op::DeletePending(id) => {
-            expect_one(tx.execute("DELETE FROM pending_requests WHERE id = ?1", [id])?, id)?;
+            expect_one(
+                tx.execute("DELETE FROM pending_requests WHERE id = ?1", [id])?,
+                id,
+            )?;
         }
-        Op::AddAnchor { der, subject, source } => {
+        Op::AddAnchor {
+            der,
+            subject,
+            source,
+        } => {
             tx.execute(
                 "INSERT OR IGNORE INTO trust_anchors (thumbprint, subject, der, source, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![mailcert_x509::thumbprint(der), subject, der, source, now],
             )?;
         }
         Op::RemoveAnchor(thumbprint) => {
-            expect_one(tx.execute("DELETE FROM trust_anchors WHERE thumbprint = ?1", [thumbprint])?, thumbprint)?;
+            expect_one(
+                tx.execute(
+                    "DELETE FROM trust_anchors WHERE thumbprint = ?1",
+                    [thumbprint],
+                )?,
+                thumbprint,
+            )?;
         }
-        Op::SetValue { key: name, value, secret } => match value {
+        Op::SetValue {
+            key: name,
+            value,
+            secret,
+        } => match value {
             Some(value) => {
-                let stored = if *secret { key.seal(value) } else { value.clone() };
+                let stored = if *secret {
+                    key.seal(value)
+                } else {
+                    value.clone()
+                };
                 tx.execute(
                     "INSERT INTO named_values (key, value, secret) VALUES (?1, ?2, ?3) \
                      ON CONFLICT(key) DO UPDATE SET value = excluded.value, secret = excluded.secret",
@@ -565,7 +680,9 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
 
 fn expect_one(changed: usize, what: &str) -> Result<()> {
     if changed == 0 {
-        return Err(StoreError::Refused(format!("{what} is not in the store (changed meanwhile?)")));
+        return Err(StoreError::Refused(format!(
+            "{what} is not in the store (changed meanwhile?)"
+        )));
     }
     Ok(())
 }
@@ -583,7 +700,12 @@ fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<Stri
     Ok(links.join(","))
 }
 
-fn insert_certificate(tx: &rusqlite::Transaction<'_>, key: &StoreKey, new: &NewCertificate, now: i64) -> Result<()> {
+fn insert_certificate(
+    tx: &rusqlite::Transaction<'_>,
+    key: &StoreKey,
+    new: &NewCertificate,
+    now: i64,
+) -> Result<()> {
     let s = &new.summary;
     let links = store_chain(tx, &new.chain)?;
     let ips: Vec<String> = s.ip_addresses.iter().map(|ip| ip.to_string()).collect();

@@ -173,7 +173,10 @@ pub fn select(
             },
         };
     }
-    let specific: Vec<&Candidate> = bound.iter().filter(|c| c.listener_specific && c.usable).collect();
+    let specific: Vec<&Candidate> = bound
+        .iter()
+        .filter(|c| c.listener_specific && c.usable)
+        .collect();
     let pool: Vec<&Candidate> = if specific.is_empty() {
         bound.iter().filter(|c| c.usable).collect()
     } else {
@@ -198,17 +201,33 @@ pub fn select(
         )
     };
     if let Some(c) = by_match(NameMatch::Exact) {
-        return Selection::ExactName { thumbprint: c.thumbprint.clone(), name };
+        return Selection::ExactName {
+            thumbprint: c.thumbprint.clone(),
+            name,
+        };
     }
     if let Some(c) = by_match(NameMatch::Wildcard) {
-        return Selection::Wildcard { thumbprint: c.thumbprint.clone(), name };
+        return Selection::Wildcard {
+            thumbprint: c.thumbprint.clone(),
+            name,
+        };
     }
-    Selection::NoMatch { thumbprint: default.thumbprint.clone(), name }
+    Selection::NoMatch {
+        thumbprint: default.thumbprint.clone(),
+        name,
+    }
 }
 
-fn newest<'a>(candidates: impl Iterator<Item = &'a Candidate>, now: OffsetDateTime) -> Option<&'a Candidate> {
+fn newest<'a>(
+    candidates: impl Iterator<Item = &'a Candidate>,
+    now: OffsetDateTime,
+) -> Option<&'a Candidate> {
     candidates.max_by(|a, b| {
-        (a.valid_at(now), a.not_before, &a.thumbprint).cmp(&(b.valid_at(now), b.not_before, &b.thumbprint))
+        (a.valid_at(now), a.not_before, &a.thumbprint).cmp(&(
+            b.valid_at(now),
+            b.not_before,
+            &b.thumbprint,
+        ))
     })
 }
 
@@ -251,13 +270,24 @@ mod tests {
         ));
         let pinned = [cand("PIN", &["x.contoso.com"], 2020)];
         assert!(matches!(
-            select(Some(("PIN", &pinned)), &bound, Some("mail.contoso.com"), now),
+            select(
+                Some(("PIN", &pinned)),
+                &bound,
+                Some("mail.contoso.com"),
+                now
+            ),
             Selection::Pinned { .. }
         ));
         let mut expired = cand("EXP", &["mail.contoso.com"], 2026);
         expired.not_after = datetime!(2026-02-01 0:00 UTC);
         let with_expired = vec![expired, cand("OK", &["mail.contoso.com"], 2021)];
-        assert_eq!(select(None, &with_expired, None, now).thumbprint(), Some("OK"));
-        assert!(matches!(select(None, &[], None, now), Selection::Nothing { .. }));
+        assert_eq!(
+            select(None, &with_expired, None, now).thumbprint(),
+            Some("OK")
+        );
+        assert!(matches!(
+            select(None, &[], None, now),
+            Selection::Nothing { .. }
+        ));
     }
 }
