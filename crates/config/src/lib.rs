@@ -9,23 +9,25 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use mailcert_x509::Service;
 use serde::Deserialize;
 use thiserror::Error;
+use toml::Spanned;
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
-    #[error("{path}: {}", problems.join("; "))]
+    #[error("{}: {}", path.display(), problems.join("; "))]
     Invalid {
         path: PathBuf,
         problems: Vec<String>,
@@ -75,8 +77,33 @@ pub enum TlsMode {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     store: Option<RawStore>,
+    limits: Option<RawLimits>,
     #[serde(default)]
     listener: Vec<RawListener>,
+    #[serde(default)]
+    redirect: Vec<RawRedirect>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_connections: Option<usize>,
+    grace_period: Option<u64>,
+    pre_tls_timeout: Option<u64>,
+    handshake_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    backend_timeout: Option<u64>,
+    max_line: Option<usize>,
+    max_commands: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedirect {
+    name: Spanned<String>,
+    bind: Spanned<String>,
+    https_port: Option<u16>,
+    hostname: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,15 +115,22 @@ struct RawStore {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawListener {
-    name: String,
-    protocol: Protocol,
-    tls: TlsMode,
-    bind: String,
-    backend: String,
+    name: Spanned<String>,
+    protocol: Spanned<Protocol>,
+    tls: Spanned<TlsMode>,
+    bind: Spanned<String>,
+    backend: Spanned<String>,
     #[serde(default)]
     proxy_protocol: bool,
-    hostname: Option<String>,
+    hostname: Option<Spanned<String>>,
     certificate: Option<String>,
+    alpn: Option<Vec<String>>,
+    pre_tls_timeout: Option<u64>,
+    handshake_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    backend_timeout: Option<u64>,
+    max_line: Option<usize>,
+    max_commands: Option<usize>,
 }
 
 /// One validated listener.
@@ -112,6 +146,68 @@ pub struct Listener {
     pub hostname: Option<String>,
     /// Explicit certificate: thumbprint prefix or subject.
     pub certificate: Option<String>,
+    /// ALPN protocols offered (https: `["http/1.1"]` unless set); the
+    /// negotiated one is passed to the backend in the PROXY v2 header.
+    pub alpn: Vec<String>,
+    pub limits: ListenerLimits,
+}
+
+/// Timeouts and limits of one listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// Idle time allowed in the pre-TLS dialogue (STARTTLS listeners).
+    pub pre_tls_timeout: Duration,
+    pub handshake_timeout: Duration,
+    /// Idle time while piping; longer than IMAP IDLE's 29 minutes.
+    pub idle_timeout: Duration,
+    /// Connecting to the backend and reading its greeting.
+    pub backend_timeout: Duration,
+    /// Longest line before TLS.
+    pub max_line: usize,
+    /// Commands accepted before TLS.
+    pub max_commands: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            pre_tls_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(31 * 60),
+            backend_timeout: Duration::from_secs(10),
+            max_line: 4096,
+            max_commands: 20,
+        }
+    }
+}
+
+/// Limits of the whole front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GlobalLimits {
+    pub max_connections: usize,
+    /// How long SIGTERM waits for connections to finish.
+    pub grace_period: Duration,
+}
+
+impl Default for GlobalLimits {
+    fn default() -> Self {
+        GlobalLimits {
+            max_connections: 10_000,
+            grace_period: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A plain HTTP listener that redirects to HTTPS (and answers ACME
+/// HTTP-01 challenges when an issuer registers them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub name: String,
+    pub bind: SocketAddr,
+    /// Port in the `Location` (443 leaves it out).
+    pub https_port: u16,
+    /// Host in the `Location`; the request's `Host` header when unset.
+    pub hostname: Option<String>,
 }
 
 /// The validated configuration.
@@ -120,6 +216,8 @@ pub struct Config {
     pub path: PathBuf,
     pub store_path: Option<PathBuf>,
     pub listeners: Vec<Listener>,
+    pub redirects: Vec<Redirect>,
+    pub limits: GlobalLimits,
 }
 
 impl Config {
@@ -136,55 +234,150 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', " | "),
         })?;
+        let at_line = |span: std::ops::Range<usize>| line_of(text, span.start);
         let mut problems = Vec::new();
+        let raw_limits = raw.limits.unwrap_or_default();
+        let defaults = ListenerLimits::default();
+        let base = ListenerLimits {
+            pre_tls_timeout: secs(raw_limits.pre_tls_timeout, defaults.pre_tls_timeout),
+            handshake_timeout: secs(raw_limits.handshake_timeout, defaults.handshake_timeout),
+            idle_timeout: secs(raw_limits.idle_timeout, defaults.idle_timeout),
+            backend_timeout: secs(raw_limits.backend_timeout, defaults.backend_timeout),
+            max_line: raw_limits.max_line.unwrap_or(defaults.max_line),
+            max_commands: raw_limits.max_commands.unwrap_or(defaults.max_commands),
+        };
+        let global_defaults = GlobalLimits::default();
+        let limits = GlobalLimits {
+            max_connections: raw_limits
+                .max_connections
+                .unwrap_or(global_defaults.max_connections),
+            grace_period: secs(raw_limits.grace_period, global_defaults.grace_period),
+        };
+        if limits.max_connections == 0 {
+            problems.push("limits.max_connections: must be at least 1".to_string());
+        }
         let mut names = HashSet::new();
+        let mut binds = HashSet::new();
         let mut listeners = Vec::new();
         for (index, raw) in raw.listener.into_iter().enumerate() {
-            let at = format!("listener[{index}] ({})", raw.name);
-            if raw.name.trim().is_empty() {
-                problems.push(format!("listener[{index}].name: must not be empty"));
+            let name = raw.name.get_ref().clone();
+            let at = format!("listener[{index}] ({name})");
+            let line = |span| format!("line {}: {at}", at_line(span));
+            if name.trim().is_empty() {
+                problems.push(format!("{}.name: must not be empty", line(raw.name.span())));
             }
-            if !names.insert(raw.name.clone()) {
+            if !names.insert(name.clone()) {
                 problems.push(format!(
-                    "{at}.name: another listener already uses the name '{}'",
-                    raw.name
+                    "{}.name: another listener already uses the name '{name}'",
+                    line(raw.name.span())
                 ));
             }
-            if raw.protocol == Protocol::Https && raw.tls != TlsMode::Implicit {
-                problems.push(format!("{at}.tls: https listeners use tls = \"implicit\""));
+            let protocol = *raw.protocol.get_ref();
+            let tls = *raw.tls.get_ref();
+            if protocol == Protocol::Https && tls != TlsMode::Implicit {
+                problems.push(format!(
+                    "{}.tls: https listeners use tls = \"implicit\"",
+                    line(raw.tls.span())
+                ));
             }
-            let bind = match SocketAddr::from_str(&raw.bind) {
-                Ok(addr) => Some(addr),
+            let bind = match SocketAddr::from_str(raw.bind.get_ref()) {
+                Ok(addr) => {
+                    if !binds.insert(addr) {
+                        problems.push(format!(
+                            "{}.bind: {addr} is already used by another listener",
+                            line(raw.bind.span())
+                        ));
+                    }
+                    Some(addr)
+                }
                 Err(_) => {
                     problems.push(format!(
-                        "{at}.bind: '{}' is not an address:port such as 0.0.0.0:993 or [::]:993",
-                        raw.bind
+                        "{}.bind: '{}' is not an address:port such as 0.0.0.0:993 or [::]:993",
+                        line(raw.bind.span()),
+                        raw.bind.get_ref()
                     ));
                     None
                 }
             };
-            if !raw.backend.contains(':') {
+            let backend = raw.backend.get_ref();
+            let port_ok = backend.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !port_ok {
                 problems.push(format!(
-                    "{at}.backend: '{}' needs a host and a port, such as 127.0.0.1:10143",
-                    raw.backend
+                    "{}.backend: '{backend}' needs a host and a port, such as 127.0.0.1:10143",
+                    line(raw.backend.span())
                 ));
             }
             if let Some(host) = &raw.hostname {
-                if let Err(e) = mailcert_x509::parse_name(host) {
+                if let Err(e) = mailcert_x509::parse_name(host.get_ref()) {
+                    problems.push(format!("{}.hostname: {e}", line(host.span())));
+                }
+            }
+            let limits = ListenerLimits {
+                pre_tls_timeout: secs(raw.pre_tls_timeout, base.pre_tls_timeout),
+                handshake_timeout: secs(raw.handshake_timeout, base.handshake_timeout),
+                idle_timeout: secs(raw.idle_timeout, base.idle_timeout),
+                backend_timeout: secs(raw.backend_timeout, base.backend_timeout),
+                max_line: raw.max_line.unwrap_or(base.max_line),
+                max_commands: raw.max_commands.unwrap_or(base.max_commands),
+            };
+            if limits.max_line < 512 {
+                problems.push(format!(
+                    "{at}.max_line: {} is below the 512 bytes SMTP and IMAP clients may send; use 512 or more",
+                    limits.max_line
+                ));
+            }
+            let alpn = raw.alpn.unwrap_or_else(|| match protocol {
+                Protocol::Https => vec!["http/1.1".to_string()],
+                _ => Vec::new(),
+            });
+            if let Some(bind) = bind {
+                listeners.push(Listener {
+                    name,
+                    protocol,
+                    tls,
+                    bind,
+                    backend: backend.clone(),
+                    proxy_protocol: raw.proxy_protocol,
+                    hostname: raw.hostname.map(|h| h.into_inner().to_ascii_lowercase()),
+                    certificate: raw.certificate,
+                    alpn,
+                    limits,
+                });
+            }
+        }
+        let mut redirects = Vec::new();
+        for (index, raw) in raw.redirect.into_iter().enumerate() {
+            let name = raw.name.get_ref().clone();
+            let at = format!(
+                "line {}: redirect[{index}] ({name})",
+                at_line(raw.bind.span())
+            );
+            if !names.insert(name.clone()) {
+                problems.push(format!(
+                    "{at}.name: another listener already uses the name '{name}'"
+                ));
+            }
+            if let Some(host) = &raw.hostname {
+                if let Err(e) = mailcert_x509::parse_name(host.get_ref()) {
                     problems.push(format!("{at}.hostname: {e}"));
                 }
             }
-            if let Some(bind) = bind {
-                listeners.push(Listener {
-                    name: raw.name,
-                    protocol: raw.protocol,
-                    tls: raw.tls,
+            match SocketAddr::from_str(raw.bind.get_ref()) {
+                Ok(bind) if binds.insert(bind) => redirects.push(Redirect {
+                    name,
                     bind,
-                    backend: raw.backend,
-                    proxy_protocol: raw.proxy_protocol,
-                    hostname: raw.hostname,
-                    certificate: raw.certificate,
-                });
+                    https_port: raw.https_port.unwrap_or(443),
+                    hostname: raw.hostname.map(|h| h.into_inner().to_ascii_lowercase()),
+                }),
+                Ok(bind) => problems.push(format!(
+                    "{at}.bind: {bind} is already used by another listener"
+                )),
+                Err(_) => problems.push(format!(
+                    "{at}.bind: '{}' is not an address:port such as 0.0.0.0:80",
+                    raw.bind.get_ref()
+                )),
             }
         }
         if !problems.is_empty() {
@@ -197,6 +390,8 @@ impl Config {
             path: path.to_path_buf(),
             store_path: raw.store.and_then(|s| s.path),
             listeners,
+            redirects,
+            limits,
         })
     }
 
@@ -243,6 +438,15 @@ certificate = "9F1C"
             .to_string();
         assert!(err.contains("nmae") && err.contains("line"), "{err}");
     }
+}
+
+fn secs(value: Option<u64>, default: Duration) -> Duration {
+    value.map(Duration::from_secs).unwrap_or(default)
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
 }
 
 /// Where `serve` and the listener-aware commands look for the

@@ -71,6 +71,14 @@ impl ServingSet {
         })
     }
 
+    /// Forgets the private keys once they have been handed elsewhere
+    /// (the front end keeps them only inside its TLS signing keys).
+    pub fn drop_private_keys(&mut self) {
+        for cert in self.certs.values_mut() {
+            cert.private_key = None;
+        }
+    }
+
     pub fn get(&self, thumbprint: &str) -> Option<&ServedCert> {
         self.certs.get(thumbprint)
     }

@@ -1,0 +1,151 @@
+//! The configuration `serve` uses when there is no file, and the lines it
+//! prints about what it listens on and how to try it.
+
+use crate::server::Bound;
+use mailcert_config::{Protocol, TlsMode};
+
+/// Whether this process may bind ports below 1024.
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// The default configuration: every usual mail and web port (as root), or
+/// the same listeners moved above 1024 (`port + 10000` for mail, 8443 and
+/// 8080 for the web) when not root. Backends are the usual local ports of
+/// Dovecot, Postfix and a web server moved to 10000 + port.
+pub fn default_config(root: bool) -> String {
+    let port = |usual: u16, unprivileged: u16| if root { usual } else { unprivileged };
+    let mut out = String::new();
+    if !root {
+        out.push_str(
+            "# Not running as root: the usual ports (443, 25, 587, 465, 143, 993, 110, 995, 80)\n\
+             # need privileges, so this configuration uses ports above 1024 instead.\n",
+        );
+    }
+    out.push_str(
+        "# Listening on loopback only; use 0.0.0.0 or [::] in `bind` to serve the network.\n\n",
+    );
+    let listeners: [(&str, &str, &str, u16, u16, u16); 8] = [
+        ("https", "https", "implicit", port(443, 8443), 10080, 0),
+        ("smtp", "smtp", "starttls", port(25, 2525), 10025, 0),
+        (
+            "submission",
+            "smtp",
+            "starttls-required",
+            port(587, 5587),
+            10587,
+            0,
+        ),
+        ("smtps", "smtp", "implicit", port(465, 4465), 10465, 0),
+        (
+            "imap",
+            "imap",
+            "starttls-required",
+            port(143, 10143),
+            10143,
+            1,
+        ),
+        ("imaps", "imap", "implicit", port(993, 10993), 10143, 0),
+        (
+            "pop3",
+            "pop3",
+            "starttls-required",
+            port(110, 10110),
+            10110,
+            1,
+        ),
+        ("pop3s", "pop3", "implicit", port(995, 10995), 10110, 0),
+    ];
+    for (name, protocol, tls, bind, backend, _) in listeners {
+        // Unprivileged IMAP/POP3 ports would collide with their backends.
+        let backend = match (root, name) {
+            (false, "imap" | "imaps") => 20143,
+            (false, "pop3" | "pop3s") => 20110,
+            _ => backend,
+        };
+        out.push_str(&format!(
+            "[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:{bind}\"\nbackend = \"127.0.0.1:{backend}\"\nproxy_protocol = false\n\n"
+        ));
+    }
+    out.push_str(&format!(
+        "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{}\"\nhttps_port = {}\n",
+        port(80, 8080),
+        port(443, 8443)
+    ));
+    out
+}
+
+/// What the front end listens on, and a command to try each listener.
+pub fn describe(bound: &[Bound], hostname: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for b in bound {
+        let what = match (b.protocol, b.tls) {
+            (Some(p), Some(t)) => format!("{:<5} {:<17}", p.as_str(), tls_word(t)),
+            _ => format!("{:<5} {:<17}", "http", "redirect to https"),
+        };
+        let backend = b
+            .backend
+            .as_deref()
+            .map(|x| format!(" -> {x}"))
+            .unwrap_or_default();
+        lines.push(format!("  {:<11} {what} {}{backend}", b.name, b.addr));
+    }
+    lines.push(String::new());
+    lines.push("try it:".into());
+    for b in bound {
+        let addr = b.addr;
+        let line = match (b.protocol, b.tls) {
+            (Some(Protocol::Https), _) => format!(
+                "curl -v --cacert server.pem --connect-to {hostname}:{port}:{addr} https://{hostname}:{port}/",
+                port = addr.port()
+            ),
+            (Some(p), Some(TlsMode::Implicit)) => {
+                let _ = p;
+                format!("openssl s_client -connect {addr} -servername {hostname} -CAfile server.pem")
+            }
+            (Some(p), Some(_)) => format!(
+                "openssl s_client -connect {addr} -starttls {} -servername {hostname} -CAfile server.pem",
+                match p {
+                    Protocol::Imap => "imap",
+                    Protocol::Pop3 => "pop3",
+                    _ => "smtp",
+                }
+            ),
+            _ => format!("curl -i http://{addr}/"),
+        };
+        lines.push(format!("  {line}"));
+    }
+    lines.push("  (server.pem: `mailcert show <thumbprint> --pem > server.pem`, thumbprint from `mailcert list`)".into());
+    lines
+}
+
+fn tls_word(t: TlsMode) -> &'static str {
+    match t {
+        TlsMode::Implicit => "implicit TLS",
+        TlsMode::Starttls => "STARTTLS offered",
+        TlsMode::StarttlsRequired => "STARTTLS required",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_configs_are_valid() {
+        for root in [true, false] {
+            let text = default_config(root);
+            let config =
+                mailcert_config::Config::parse(&text, std::path::Path::new("default.toml"))
+                    .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(config.listeners.len(), 8);
+            assert!(config
+                .listeners
+                .iter()
+                .all(|l| root || l.bind.port() > 1024));
+        }
+    }
+}

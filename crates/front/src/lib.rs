@@ -1,0 +1,53 @@
+//! The TLS front end of mailcert: listeners for HTTPS, SMTP, IMAP and
+//! POP3 that terminate TLS with the certificate bound to each service and
+//! pass the plaintext to the backends (Dovecot, Postfix, a web server).
+//!
+//! - Certificates come from the store's live bindings: every handshake
+//!   asks [`mailcert_lifecycle::ServingSet::select`] (the function behind
+//!   `mailcert which`) over a snapshot of ready `CertifiedKey`s that is
+//!   rebuilt and swapped within a second of any store change.
+//! - Implicit TLS on any protocol; STARTTLS spoken by the front end itself
+//!   with the shared dialect crate (`mailcert-dialect`), including SMTP's
+//!   plaintext passthrough on port 25 and the discarding of injected
+//!   commands.
+//! - PROXY protocol v2 to the backends, with the SSL TLV after TLS.
+//! - Plain HTTP listeners that redirect to HTTPS and answer ACME
+//!   challenges registered in a [`ChallengeMap`] (the hook for issuers).
+//! - SIGHUP rebuilds the whole configuration before swapping it in;
+//!   SIGTERM stops accepting and drains up to a grace period.
+//!
+//! Not here: HTTP routing (the HTTPS listener works at layer 4), client
+//! certificates, the certificate lifecycle itself.
+//!
+//! ```no_run
+//! use mailcert_front::{Front, FrontOptions, ChallengeMap};
+//! let config = mailcert_config::Config::load("mailcert.toml".as_ref()).unwrap();
+//! let options = FrontOptions {
+//!     store: mailcert_store::StoreLocation::resolve(None, None),
+//!     store_fixed: false,
+//!     challenges: ChallengeMap::new(),
+//! };
+//! let front = Front::start(config, options).unwrap();
+//! for line in mailcert_front::describe(&front.bound(), "mail.example.com") {
+//!     println!("{line}");
+//! }
+//! front.run_until_signalled().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod backend;
+pub mod certs;
+pub mod challenges;
+mod defaults;
+mod error;
+mod http;
+pub mod pipe;
+pub mod proxy;
+mod server;
+mod session;
+mod tls;
+
+pub use challenges::{ChallengeMap, Challenges};
+pub use defaults::{default_config, describe, is_root};
+pub use error::FrontError;
+pub use server::{Bound, Front, FrontOptions};

@@ -1,0 +1,321 @@
+//! One client connection: implicit TLS, or the STARTTLS dialogue spoken
+//! by the front end itself (and SMTP's plaintext passthrough), then the
+//! backend and the pipe.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use mailcert_config::{Listener, Protocol, TlsMode};
+use mailcert_dialect::{
+    self as dialect, Limits, PlainServer, ServerConfig, ServerEvent, ServerMode,
+};
+use rustls::ServerConnection;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::backend::{self, BackendError};
+use crate::challenges::ACME_TLS_ALPN;
+use crate::pipe::{pipe, PipeEnd};
+use crate::proxy::TlsInfo;
+
+/// What a listener needs at run time; rebuilt whole on SIGHUP.
+pub struct ListenerRuntime {
+    pub listener: Listener,
+    pub acceptor: TlsAcceptor,
+    /// Greeting FQDN: the listener's `hostname`, else this host's name.
+    pub hostname: String,
+    /// SMTP: the backend's EHLO extensions, refreshed in the background.
+    pub smtp_extensions: Arc<ArcSwap<Vec<String>>>,
+}
+
+/// The dialect of a mail protocol; `None` for HTTPS.
+pub fn dialect_protocol(protocol: Protocol) -> Option<dialect::Protocol> {
+    match protocol {
+        Protocol::Imap => Some(dialect::Protocol::Imap),
+        Protocol::Pop3 => Some(dialect::Protocol::Pop3),
+        Protocol::Smtp => Some(dialect::Protocol::Smtp),
+        Protocol::Https => None,
+    }
+}
+
+/// Serves one accepted connection to its end.
+pub async fn handle(stream: TcpStream, client: SocketAddr, rt: Arc<ListenerRuntime>) {
+    let _ = stream.set_nodelay(true);
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let name = rt.listener.name.clone();
+    let result = match (dialect_protocol(rt.listener.protocol), rt.listener.tls) {
+        (proto, TlsMode::Implicit) => implicit(stream, client, local, &rt, proto).await,
+        (Some(proto), mode) => starttls(stream, client, local, &rt, proto, mode).await,
+        (None, _) => Err("https listeners only take implicit TLS".into()),
+    };
+    match result {
+        Ok(end) => tracing::debug!(listener = %name, %client, "connection ended: {end}"),
+        Err(why) => tracing::info!(listener = %name, %client, "connection ended: {why}"),
+    }
+}
+
+fn tls_info(conn: &ServerConnection) -> TlsInfo {
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "TLS",
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .unwrap_or("unknown");
+    TlsInfo {
+        version: version.into(),
+        cipher: cipher.into(),
+        alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        sni: conn.server_name().map(str::to_string),
+    }
+}
+
+type Outcome = Result<String, String>;
+
+async fn handshake(
+    stream: TcpStream,
+    rt: &ListenerRuntime,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    match tokio::time::timeout(
+        rt.listener.limits.handshake_timeout,
+        rt.acceptor.accept(stream),
+    )
+    .await
+    {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("TLS handshake timed out".into()),
+    }
+}
+
+/// The answer a client gets when the backend cannot serve it.
+fn unavailable(
+    rt: &ListenerRuntime,
+    proto: Option<dialect::Protocol>,
+    error: &BackendError,
+) -> Vec<u8> {
+    if let BackendError::Refused(bytes) = error {
+        return bytes.clone();
+    }
+    match proto {
+        Some(p) => dialect::unavailable_reply(p, &rt.hostname),
+        None => {
+            let body = "The web server behind this front end is not available; try again later.\n";
+            format!(
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        }
+    }
+}
+
+async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
+    let _ = stream.write_all(answer).await;
+    let _ = stream.flush().await;
+    let _ = stream.shutdown().await;
+}
+
+async fn implicit(
+    stream: TcpStream,
+    client: SocketAddr,
+    local: SocketAddr,
+    rt: &ListenerRuntime,
+    proto: Option<dialect::Protocol>,
+) -> Outcome {
+    let mut tls = handshake(stream, rt).await?;
+    let info = tls_info(tls.get_ref().1);
+    if info.alpn.as_deref() == Some(ACME_TLS_ALPN) {
+        let _ = tls.shutdown().await;
+        return Ok("TLS-ALPN-01 challenge answered".into());
+    }
+    let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
+        Ok(b) => b,
+        Err(e) => {
+            refuse(tls, &unavailable(rt, proto, &e)).await;
+            return Err(format!("backend {}: {e}", rt.listener.backend));
+        }
+    };
+    if proto.is_some() {
+        // Mail servers speak first: wait for the greeting so a slow or
+        // dead backend gets the protocol's own answer, not silence.
+        let mut first = vec![0u8; 4096];
+        let read =
+            tokio::time::timeout(rt.listener.limits.backend_timeout, backend.read(&mut first))
+                .await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {
+                if tls.write_all(&first[..n]).await.is_err() {
+                    return Err("client went away".into());
+                }
+            }
+            other => {
+                let e = match other {
+                    Err(_) => BackendError::Timeout,
+                    Ok(Err(e)) => BackendError::Connect(e),
+                    _ => BackendError::Connect(std::io::ErrorKind::UnexpectedEof.into()),
+                };
+                refuse(tls, &unavailable(rt, proto, &e)).await;
+                return Err(format!("backend {}: {e}", rt.listener.backend));
+            }
+        }
+    }
+    finish(tls, backend, rt).await
+}
+
+async fn finish<C: AsyncRead + AsyncWrite + Unpin>(
+    client: C,
+    backend: TcpStream,
+    rt: &ListenerRuntime,
+) -> Outcome {
+    let (end, up, down) = pipe(client, backend, rt.listener.limits.idle_timeout).await;
+    match end {
+        PipeEnd::Closed => Ok(format!("closed ({up} bytes up, {down} down)")),
+        PipeEnd::Idle => Err(format!(
+            "idle for {:?}, closed",
+            rt.listener.limits.idle_timeout
+        )),
+        PipeEnd::Error => Ok(format!("reset ({up} bytes up, {down} down)")),
+    }
+}
+
+async fn starttls(
+    mut stream: TcpStream,
+    client: SocketAddr,
+    local: SocketAddr,
+    rt: &ListenerRuntime,
+    proto: dialect::Protocol,
+    mode: TlsMode,
+) -> Outcome {
+    let limits = &rt.listener.limits;
+    let mut config = ServerConfig::new(
+        proto,
+        rt.hostname.clone(),
+        if mode == TlsMode::StarttlsRequired {
+            ServerMode::Require
+        } else {
+            ServerMode::Offer
+        },
+    );
+    config.limits = Limits {
+        max_line: limits.max_line,
+        max_commands: limits.max_commands,
+    };
+    if proto == dialect::Protocol::Smtp {
+        config.smtp_extensions = rt.smtp_extensions.load().as_ref().clone();
+    }
+    let mut server = PlainServer::new(config);
+    let gone = |_| "client went away".to_string();
+    stream.write_all(&server.greeting()).await.map_err(gone)?;
+    let mut buf = vec![0u8; 2048];
+    let plaintext = loop {
+        let mut upgrade = false;
+        let mut passthrough = false;
+        while let Some(event) = server.next_event() {
+            match event {
+                ServerEvent::Reply(bytes) => stream.write_all(&bytes).await.map_err(gone)?,
+                ServerEvent::Close(bytes, reason) => {
+                    refuse(stream, &bytes).await;
+                    return Ok(format!("closed before TLS: {reason:?}"));
+                }
+                ServerEvent::StartTls(bytes) => {
+                    stream.write_all(&bytes).await.map_err(gone)?;
+                    upgrade = true;
+                }
+                ServerEvent::Plaintext => passthrough = true,
+            }
+        }
+        if upgrade {
+            break false;
+        }
+        if passthrough {
+            break true;
+        }
+        let read = tokio::time::timeout(limits.pre_tls_timeout, stream.read(&mut buf)).await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok("client closed before TLS".into()),
+            Ok(Ok(n)) => server.receive(&buf[..n]),
+            Err(_) => {
+                refuse(stream, &server.timeout_reply()).await;
+                return Err("idle before TLS, closed".into());
+            }
+        }
+    };
+    if plaintext {
+        return passthrough(stream, server, client, local, rt).await;
+    }
+    let upgrade = server.start_tls();
+    if upgrade.discarded > 0 {
+        tracing::warn!(
+            listener = %rt.listener.name, %client,
+            "discarded {} bytes the client sent after {} before the TLS handshake (pipelining or command injection)",
+            upgrade.discarded, proto.starttls_command()
+        );
+    }
+    let mut tls = handshake(stream, rt).await?;
+    let info = tls_info(tls.get_ref().1);
+    let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
+        Ok(b) => b,
+        Err(e) => {
+            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
+            return Err(format!("backend {}: {e}", rt.listener.backend));
+        }
+    };
+    let rest = match backend::consume_greeting(&mut backend, proto, limits.backend_timeout).await {
+        Ok(rest) => rest,
+        Err(e) => {
+            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
+            return Err(format!("backend {}: {e}", rt.listener.backend));
+        }
+    };
+    if !rest.is_empty() {
+        tls.write_all(&rest).await.map_err(gone)?;
+    }
+    finish(tls, backend, rt).await
+}
+
+/// SMTP without TLS (port 25, `starttls`): the backend gets the client's
+/// EHLO replayed, then everything else as is.
+async fn passthrough(
+    stream: TcpStream,
+    server: PlainServer,
+    client: SocketAddr,
+    local: SocketAddr,
+    rt: &ListenerRuntime,
+) -> Outcome {
+    let pass = server.into_plaintext();
+    let timeout = rt.listener.limits.backend_timeout;
+    let proto = Some(dialect::Protocol::Smtp);
+    let mut backend = match backend::connect(&rt.listener, client, local, None).await {
+        Ok(b) => b,
+        Err(e) => {
+            refuse(stream, &unavailable(rt, proto, &e)).await;
+            return Err(format!("backend {}: {e}", rt.listener.backend));
+        }
+    };
+    let prepared = async {
+        backend::consume_greeting(&mut backend, dialect::Protocol::Smtp, timeout).await?;
+        if let Some(replay) = &pass.replay {
+            backend::smtp_command(&mut backend, replay, timeout).await?;
+        }
+        backend
+            .write_all(&pass.forward)
+            .await
+            .map_err(BackendError::Connect)
+    }
+    .await;
+    if let Err(e) = prepared {
+        refuse(stream, &unavailable(rt, proto, &e)).await;
+        return Err(format!("backend {}: {e}", rt.listener.backend));
+    }
+    finish(stream, backend, rt)
+        .await
+        .map(|s| format!("plaintext SMTP {s}"))
+}
