@@ -59,6 +59,8 @@ pub enum Command {
     Which(cmd::which::Args),
     /// Show the audit log of changes.
     Log(cmd::log::Args),
+    /// Run the TLS front end: HTTPS, SMTP, IMAP and POP3 listeners in front of the mail servers.
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {

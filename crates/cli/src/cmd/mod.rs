@@ -9,6 +9,7 @@ pub mod log;
 pub mod new;
 pub mod remove;
 pub mod renew;
+pub mod serve;
 pub mod show;
 pub mod which;
 
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Renew(args) => renew::run(cli, args),
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
+        Command::Serve(args) => serve::run(cli, args),
     }
 }
 

@@ -1,0 +1,113 @@
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mailcert_config::Config;
+use mailcert_front::{ChallengeMap, Front, FrontOptions};
+use mailcert_lifecycle::{host::os_user, Manager};
+use mailcert_store::{SqliteStore, StoreLocation};
+use mailcert_x509::KeyType;
+
+use crate::exit::Exit;
+use crate::{Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Front-end configuration (default: /etc/mailcert/mailcert.toml as root, else
+    /// ~/.config/mailcert/mailcert.toml; written with the defaults when absent).
+    #[arg(long, env = "MAILCERT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the default configuration for this user and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let root = mailcert_front::is_root();
+    if args.print_default_config {
+        print!("{}", mailcert_front::default_config(root));
+        return Ok(Exit::Success);
+    }
+    init_logging();
+    let config = load_or_write_default(args.config.clone(), root)?;
+    let store_fixed = cli.store.is_some();
+    let location = match (&cli.store, &config.store_path) {
+        (Some(_), _) | (None, None) => crate::context::location(cli),
+        (None, Some(path)) => StoreLocation::resolve(Some(path), cli.store_key_file.as_deref()),
+    };
+    ensure_store(&location)?;
+    let options = FrontOptions {
+        store: location.clone(),
+        store_fixed,
+        challenges: ChallengeMap::new(),
+    };
+    let front = Front::start(config.clone(), options)?;
+    let hostname = config
+        .listeners
+        .iter()
+        .find_map(|l| l.hostname.clone())
+        .unwrap_or_else(|| mailcert_lifecycle::host::host_names().0);
+    println!(
+        "mailcert: serving certificates from {} (configuration {})",
+        location.db.display(),
+        config.path.display()
+    );
+    for line in mailcert_front::describe(&front.bound(), &hostname) {
+        println!("{line}");
+    }
+    println!(
+        "SIGHUP rereads the configuration; SIGTERM or Ctrl-C stops after open connections finish."
+    );
+    front.run_until_signalled()?;
+    Ok(Exit::Success)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILCERT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// `--config`, else the default file; a missing default file is written
+/// with the defaults so that it can be edited and reloaded with SIGHUP.
+fn load_or_write_default(path: Option<PathBuf>, root: bool) -> anyhow::Result<Config> {
+    if let Some(path) = path {
+        return Ok(Config::load(&path)?);
+    }
+    let path = mailcert_config::default_config_path();
+    if !path.exists() {
+        let text = mailcert_front::default_config(root);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "mailcert: no configuration found: wrote the defaults to {}{}",
+            path.display(),
+            if root {
+                ""
+            } else {
+                " (not root: ports above 1024)"
+            }
+        );
+    }
+    Ok(Config::load(&path)?)
+}
+
+/// Creates and initialises the store on first use (secure by default).
+fn ensure_store(location: &StoreLocation) -> anyhow::Result<()> {
+    let (store, created) = SqliteStore::open_or_create(location)
+        .with_context(|| format!("opening the store {}", location.db.display()))?;
+    if created {
+        let mut manager = Manager::new(Box::new(store), os_user());
+        let report = manager.init(None, KeyType::EcP256)?;
+        eprintln!("mailcert: created the store {}", location.db.display());
+        for line in report.lines {
+            eprintln!("mailcert: {line}");
+        }
+    }
+    Ok(())
+}
