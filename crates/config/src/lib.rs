@@ -282,7 +282,7 @@ impl Config {
             }
             let bind = match SocketAddr::from_str(raw.bind.get_ref()) {
                 Ok(addr) => {
-                    if !binds.insert(addr) {
+                    if addr.port() != 0 && !binds.insert(addr) {
                         problems.push(format!(
                             "{}.bind: {addr} is already used by another listener",
                             line(raw.bind.span())
@@ -365,7 +365,7 @@ impl Config {
                 }
             }
             match SocketAddr::from_str(raw.bind.get_ref()) {
-                Ok(bind) if binds.insert(bind) => redirects.push(Redirect {
+                Ok(bind) if bind.port() == 0 || binds.insert(bind) => redirects.push(Redirect {
                     name,
                     bind,
                     https_port: raw.https_port.unwrap_or(443),

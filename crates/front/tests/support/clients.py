@@ -1,0 +1,114 @@
+# Mail clients nobody here wrote: Python's imaplib, poplib and smtplib with
+# ssl.create_default_context(cafile=...), verifying chain and host name.
+# They connect to 127.0.0.1 from 127.0.0.2 (so the backend can tell the
+# client's address from its own) while asking for the certificate's name.
+import imaplib, poplib, smtplib, socket, ssl, sys
+
+mode, port, cafile, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+arg = sys.argv[5] if len(sys.argv) > 5 else ""
+ctx = ssl.create_default_context(cafile=cafile)
+USER, PASSWORD = "test", "secret"
+
+
+def conn(timeout=None):
+    return socket.create_connection(("127.0.0.1", port), timeout or 20, source_address=("127.0.0.2", 0))
+
+
+class IMAP(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return conn(timeout)
+
+
+class IMAPS(imaplib.IMAP4_SSL):
+    def _create_socket(self, timeout):
+        return self.ssl_context.wrap_socket(conn(timeout), server_hostname=self.host)
+
+
+class POP(poplib.POP3):
+    def _create_socket(self, timeout):
+        return conn(timeout)
+
+
+class POPS(poplib.POP3_SSL):
+    def _create_socket(self, timeout):
+        return self.context.wrap_socket(conn(timeout), server_hostname=self.host)
+
+
+class SMTP(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        return conn(timeout)
+
+
+class SMTPS(smtplib.SMTP_SSL):
+    def _get_socket(self, host, port, timeout):
+        return self.context.wrap_socket(conn(timeout), server_hostname=self._host)
+
+
+def imap_session(m):
+    m.login(USER, PASSWORD)
+    typ, data = m.select("INBOX")
+    print("messages", data[0].decode())
+    typ, data = m.fetch("1", "(BODY[HEADER.FIELDS (SUBJECT)])")
+    print(data[0][1].decode().strip())
+    m.logout()
+
+
+def pop_session(p):
+    p.user(USER)
+    p.pass_(PASSWORD)
+    count, size = p.stat()
+    print("messages", count)
+    for line in p.retr(1)[1]:
+        if line.startswith(b"Subject:"):
+            print(line.decode())
+    p.quit()
+
+
+def send(s, subject):
+    s.sendmail("sender@example.org", ["test@example.test"], "From: sender@example.org\r\nTo: test@example.test\r\nSubject: %s\r\n\r\nhello\r\n" % subject)
+    print("sent", subject)
+    s.quit()
+
+
+if mode == "imaps":
+    imap_session(IMAPS(name, port, ssl_context=ctx))
+elif mode == "imap-starttls":
+    m = IMAP(name, port)
+    print("pre-tls", " ".join(sorted(m.capabilities)))
+    m.starttls(ssl_context=ctx)
+    imap_session(m)
+elif mode == "pop3s":
+    pop_session(POPS(name, port, context=ctx))
+elif mode == "pop3-stls":
+    p = POP(name, port)
+    print("pre-tls", " ".join(sorted(p.capa())))
+    p.stls(context=ctx)
+    pop_session(p)
+elif mode == "smtps":
+    send(SMTPS(name, port, context=ctx), arg)
+elif mode == "smtp-starttls":
+    s = SMTP(name, port)
+    s.ehlo("client.example.org")
+    print("pre-tls", " ".join(sorted(s.esmtp_features)))
+    s.starttls(context=ctx)
+    s.ehlo("client.example.org")
+    send(s, arg)
+elif mode == "ehlo":
+    s = SMTP(name, port)
+    s.ehlo("client.example.org")
+    print("pre-tls", " ".join(sorted(s.esmtp_features)))
+    s.quit()
+elif mode == "smtp-plain":
+    s = SMTP(name, port)
+    s.ehlo("client.example.org")
+    try:
+        send(s, arg)
+    except smtplib.SMTPException as e:
+        print("refused", e)
+elif mode == "cert":
+    # Which certificate does a handshake without resumption get? (SHA-1, upper-case hex)
+    import hashlib
+    with ctx.wrap_socket(conn(), server_hostname=name) as t:
+        print(hashlib.sha1(t.getpeercert(True)).hexdigest().upper())
+else:
+    raise SystemExit("unknown mode " + mode)

@@ -1,0 +1,235 @@
+//! Dovecot and Postfix as backends, per the project's peer runbook: their
+//! own directories, ports and logs; PROXY-protocol listeners beside the
+//! plain ones; stopped when dropped.
+
+use std::os::unix::fs::chown;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::{free_port, set_mode, stop_child, wait_for_port};
+
+/// The one mail user of the test backends.
+pub const USER: &str = "test";
+pub const PASSWORD: &str = "secret";
+/// Mail belongs to this uid/gid (Dovecot and Postfix refuse root).
+const MAIL_ID: u32 = 65534;
+
+/// How Dovecot is set up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DovecotOptions {
+    /// `disable_plaintext_auth = yes`: logins only on secured sessions
+    /// (TLS, or PROXY v2 with the SSL TLV, or from the local address).
+    pub disable_plaintext_auth: bool,
+}
+
+/// A running Dovecot (IMAP and POP3, no TLS of its own).
+pub struct Dovecot {
+    child: Child,
+    pub imap: u16,
+    /// IMAP listener that expects a PROXY header (`haproxy = yes`).
+    pub imap_proxy: u16,
+    pub pop3: u16,
+    pub pop3_proxy: u16,
+    pub log: PathBuf,
+    /// `<mail_root>/<user>/Maildir`.
+    pub mail_root: PathBuf,
+}
+
+impl Dovecot {
+    /// Starts Dovecot under `dir` (created), and waits for its ports.
+    pub fn start(dir: &Path, options: DovecotOptions) -> Dovecot {
+        let root = dir.join("dovecot");
+        let mail_root = root.join("mail");
+        std::fs::create_dir_all(&mail_root).expect("dovecot dirs");
+        set_mode(dir, 0o755);
+        set_mode(&root, 0o755);
+        chown(&mail_root, Some(MAIL_ID), Some(MAIL_ID))
+            .expect("chown mail root (run tests as root)");
+        let r = root.display();
+        let (imap, imap_proxy, pop3, pop3_proxy) =
+            (free_port(), free_port(), free_port(), free_port());
+        let log = root.join("dovecot.log");
+        let users = root.join("users");
+        std::fs::write(&users, format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("users");
+        let config = format!(
+            "base_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\ninfo_log_path = {r}/dovecot.log\n\
+             protocols = imap pop3\nlisten = 127.0.0.1\nssl = no\n\
+             disable_plaintext_auth = {dpa}\nauth_mechanisms = plain login\n\
+             haproxy_trusted_networks = 127.0.0.0/8 ::1\nauth_verbose = yes\n\
+             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {users}\n}}\n\
+             userdb {{\n  driver = static\n  args = uid={MAIL_ID} gid={MAIL_ID} home={r}/mail/%u\n}}\n\
+             mail_location = maildir:~/Maildir\n\
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = {imap}\n  }}\n  inet_listener imap_haproxy {{\n    port = {imap_proxy}\n    haproxy = yes\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+             service pop3-login {{\n  chroot =\n  inet_listener pop3 {{\n    port = {pop3}\n  }}\n  inet_listener pop3_haproxy {{\n    port = {pop3_proxy}\n    haproxy = yes\n  }}\n  inet_listener pop3s {{\n    port = 0\n  }}\n}}\n",
+            dpa = if options.disable_plaintext_auth { "yes" } else { "no" },
+            users = users.display(),
+        );
+        let conf = root.join("dovecot.conf");
+        std::fs::write(&conf, config).expect("dovecot.conf");
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting dovecot (run scripts/install-peers.sh)");
+        for port in [imap, imap_proxy, pop3, pop3_proxy] {
+            wait_for_port(port);
+        }
+        Dovecot {
+            child,
+            imap,
+            imap_proxy,
+            pop3,
+            pop3_proxy,
+            log,
+            mail_root,
+        }
+    }
+
+    /// Dovecot's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The user's new-mail directory.
+    pub fn new_mail_dir(&self) -> PathBuf {
+        self.mail_root.join(USER).join("Maildir").join("new")
+    }
+
+    /// Puts a message straight into the user's INBOX.
+    pub fn deliver(&self, name: &str, message: &str) {
+        let maildir = self.mail_root.join(USER).join("Maildir");
+        for sub in ["", "new", "cur", "tmp"] {
+            let d = maildir.join(sub);
+            std::fs::create_dir_all(&d).expect("maildir");
+            chown(&d, Some(MAIL_ID), Some(MAIL_ID)).expect("chown maildir");
+        }
+        chown(self.mail_root.join(USER), Some(MAIL_ID), Some(MAIL_ID)).expect("chown home");
+        let file = maildir.join("new").join(name);
+        std::fs::write(&file, message.replace('\n', "\r\n")).expect("message");
+        chown(&file, Some(MAIL_ID), Some(MAIL_ID)).expect("chown message");
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        stop_child(&mut self.child);
+    }
+}
+
+/// A running Postfix that delivers `test@example.test` into a Dovecot's
+/// maildir.
+pub struct Postfix {
+    child: Child,
+    conf: PathBuf,
+    pub smtp: u16,
+    /// SMTP listener that expects a PROXY header.
+    pub smtp_proxy: u16,
+    pub log: PathBuf,
+}
+
+const SERVICES: &str = "\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+impl Postfix {
+    /// Starts Postfix under `dir`, delivering into `dovecot`'s maildirs.
+    pub fn start(dir: &Path, dovecot: &Dovecot) -> Postfix {
+        let root = dir.join("postfix");
+        let conf = root.join("conf");
+        let data = root.join("data");
+        for d in [&conf, &data, &root.join("spool")] {
+            std::fs::create_dir_all(d).expect("postfix dirs");
+        }
+        set_mode(&root, 0o755);
+        let postfix_ids = Command::new("id").args(["-u", "postfix"]).output().ok();
+        let uid = postfix_ids
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .expect("the postfix user exists (install postfix)");
+        chown(&data, Some(uid), None).expect("chown data_directory");
+        let (smtp, smtp_proxy) = (free_port(), free_port());
+        let r = root.display();
+        let log = root.join("postfix.log");
+        let main = format!(
+            "compatibility_level = 3.6\nqueue_directory = {r}/spool\ndata_directory = {r}/data\n\
+             maillog_file = {r}/postfix.log\nmaillog_file_prefixes = {r}, /var, /dev/stdout\n\
+             myhostname = backend.example.test\nmyorigin = $myhostname\nmydestination =\n\
+             inet_interfaces = 127.0.0.1\ninet_protocols = all\nmynetworks = 127.0.0.0/8\n\
+             alias_maps =\nalias_database =\nlocal_recipient_maps =\n\
+             virtual_mailbox_domains = example.test\nvirtual_mailbox_base = {mail}\n\
+             virtual_mailbox_maps = inline:{{ {USER}@example.test={USER}/Maildir/ }}\n\
+             virtual_uid_maps = static:{MAIL_ID}\nvirtual_gid_maps = static:{MAIL_ID}\n",
+            mail = dovecot.mail_root.display(),
+        );
+        std::fs::write(conf.join("main.cf"), main).expect("main.cf");
+        let master = format!(
+            "{smtp}     inet  n       -       n       -       -       smtpd\n\
+             {smtp_proxy}     inet  n       -       n       -       -       smtpd\n  -o smtpd_upstream_proxy_protocol=haproxy\n{SERVICES}"
+        );
+        std::fs::write(conf.join("master.cf"), master).expect("master.cf");
+        let child = Command::new("postfix")
+            .arg("-c")
+            .arg(&conf)
+            .arg("start-fg")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting postfix (run scripts/install-peers.sh)");
+        wait_for_port(smtp);
+        wait_for_port(smtp_proxy);
+        Postfix {
+            child,
+            conf,
+            smtp,
+            smtp_proxy,
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        stop_child(&mut self.child);
+    }
+}
