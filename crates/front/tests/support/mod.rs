@@ -138,3 +138,110 @@ pub fn listener(
         "[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:{backend}\"\nproxy_protocol = {proxy}\nhostname = \"{NAME}\"\n{extra}\n"
     )
 }
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// A rustls client that trusts the test root and never resumes, so that
+/// every handshake goes through the server's certificate resolver.
+pub fn client_config(root: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(root).expect("root pem") {
+        roots.add(cert.expect("root cert")).expect("add root");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    Arc::new(config)
+}
+
+pub type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Runs the TLS handshake over an established connection.
+pub fn tls(stream: TcpStream, config: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
+    let name = ServerName::try_from(NAME).expect("name");
+    let conn =
+        rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// SHA-1 thumbprint of the certificate the server presented.
+pub fn peer_thumbprint(tls: &Tls) -> String {
+    let certs = tls.conn.peer_certificates().expect("peer certificates");
+    mailcert_x509::thumbprint(&certs[0])
+}
+
+/// Connects with a read timeout so a test never hangs.
+pub fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
+/// Reads until `needle` appears or the peer closes; returns what came.
+pub fn read_until(stream: &mut impl Read, needle: &str) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains(needle) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => panic!(
+                "reading while waiting for {needle:?}: {e}; got {:?}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads until the peer closes.
+pub fn read_to_close(stream: &mut impl Read) -> String {
+    read_until(stream, "\u{0}never\u{0}")
+}
+
+/// A fake mail backend: greets with `greeting`, then echoes every line.
+/// With `greeting` empty it accepts and says nothing (a hung backend).
+pub fn echo_backend(greeting: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                if greeting.is_empty() {
+                    let mut sink = [0u8; 1024];
+                    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                    return;
+                }
+                let _ = stream.write_all(greeting.as_bytes());
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
