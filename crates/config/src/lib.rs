@@ -466,3 +466,16 @@ pub fn default_config_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
         .join("mailcert/mailcert.toml")
 }
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mailcert.toml");
+        let config = super::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.listeners.len(), 8);
+        assert_eq!(config.redirects.len(), 1);
+        assert_eq!(config.limits.grace_period.as_secs(), 30);
+    }
+}

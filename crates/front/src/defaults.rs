@@ -79,7 +79,8 @@ pub fn default_config(root: bool) -> String {
 }
 
 /// What the front end listens on, and a command to try each listener.
-pub fn describe(bound: &[Bound], hostname: &str) -> Vec<String> {
+/// `pem_hint` says how to get `server.pem` (the certificate to trust).
+pub fn describe(bound: &[Bound], hostname: &str, pem_hint: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for b in bound {
         let what = match (b.protocol, b.tls) {
@@ -118,7 +119,7 @@ pub fn describe(bound: &[Bound], hostname: &str) -> Vec<String> {
         };
         lines.push(format!("  {line}"));
     }
-    lines.push("  (server.pem: `mailcert show <thumbprint> --pem > server.pem`, thumbprint from `mailcert list`)".into());
+    lines.push(format!("  (server.pem: {pem_hint})"));
     lines
 }
 

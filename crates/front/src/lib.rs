@@ -28,7 +28,7 @@
 //!     challenges: ChallengeMap::new(),
 //! };
 //! let front = Front::start(config, options).unwrap();
-//! for line in mailcert_front::describe(&front.bound(), "mail.example.com") {
+//! for line in mailcert_front::describe(&front.bound(), "mail.example.com", "the certificate to trust") {
 //!     println!("{line}");
 //! }
 //! front.run_until_signalled().unwrap();

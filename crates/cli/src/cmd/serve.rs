@@ -52,7 +52,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         location.db.display(),
         config.path.display()
     );
-    for line in mailcert_front::describe(&front.bound(), &hostname) {
+    let hint = pem_hint(&location);
+    for line in mailcert_front::describe(&front.bound(), &hostname, &hint) {
         println!("{line}");
     }
     println!(
@@ -60,6 +61,25 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     );
     front.run_until_signalled()?;
     Ok(Exit::Success)
+}
+
+/// How to save the certificate a client without SNI gets, to trust it.
+fn pem_hint(location: &StoreLocation) -> String {
+    let thumb = SqliteStore::open(location).ok().and_then(|store| {
+        let manager = Manager::new(Box::new(store), os_user());
+        let scope = mailcert_lifecycle::ListenerScope::default();
+        let (selection, _) = manager
+            .which(mailcert_x509::Service::Imap, scope, None)
+            .ok()?;
+        selection.thumbprint().map(str::to_string)
+    });
+    let store = format!("--store {}", location.db.display());
+    match thumb {
+        Some(t) => format!("mailcert {store} show {t} --pem > server.pem"),
+        None => format!(
+            "mailcert {store} list, then: mailcert {store} show THUMBPRINT --pem > server.pem"
+        ),
+    }
 }
 
 fn init_logging() {

@@ -1,0 +1,119 @@
+//! `mailcert serve` as a process: creates its store on first start, says
+//! what it listens on, rereads its configuration on SIGHUP, stops on
+//! SIGTERM, and refuses a bad configuration with the line and field.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mailcert_testkit::{free_port, temp_dir, wait_until};
+
+fn listener(name: &str, protocol: &str, port: u16) -> String {
+    format!("[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"starttls-required\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"mail.example.test\"\n\n")
+}
+
+fn greeting(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let _ = s.write_all(b"a LOGOUT\r\nQUIT\r\n");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn serve_starts_reloads_and_stops() {
+    let dir = temp_dir();
+    let (imap, pop3) = (free_port(), free_port());
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(&config, listener("imap", "imap", imap)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("MAILCERT_STORE", dir.path().join("store.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mailcert serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("SIGHUP") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        said.push_str(&line);
+    }
+    assert!(
+        said.contains(&format!("127.0.0.1:{imap}")) && said.contains("-starttls imap"),
+        "{said}"
+    );
+    assert!(
+        dir.path().join("store.db").exists(),
+        "the store was created"
+    );
+    let text = greeting(imap);
+    assert!(
+        text.starts_with("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED]"),
+        "{text}"
+    );
+
+    std::fs::write(
+        &config,
+        format!(
+            "{}{}",
+            listener("imap", "imap", imap),
+            listener("pop3", "pop3", pop3)
+        ),
+    )
+    .unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_until(
+        "the pop3 listener added by SIGHUP answers",
+        Duration::from_secs(20),
+        || TcpStream::connect(("127.0.0.1", pop3)).is_ok(),
+    );
+    assert!(greeting(pop3).starts_with("+OK"));
+    assert!(
+        greeting(imap).starts_with("* OK"),
+        "the imap listener survived the reload"
+    );
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut status = None;
+    wait_until(
+        "mailcert serve exits after SIGTERM",
+        Duration::from_secs(30),
+        || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    assert!(status.unwrap().success());
+}
+
+#[test]
+fn bad_configuration_exits_2_with_line_and_field() {
+    let dir = temp_dir();
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(&config, "[[listener]]\nname = \"imap\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:99999\"\nbackend = \"127.0.0.1:1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("MAILCERT_STORE", dir.path().join("store.db"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 5") && err.contains("bind"), "{err}");
+}
