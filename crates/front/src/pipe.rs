@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Size of each direction's buffer.
+/// Size of each direction's buffer once traffic flows.
 const BUFFER: usize = 16 * 1024;
+/// What an idle connection holds per direction: the buffer only grows
+/// when a read fills it, so 10,000 idle IMAP sessions stay small.
+const FIRST_BUFFER: usize = 1024;
 
 /// How a pipe ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +80,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut buf = vec![0u8; BUFFER];
+    let mut buf = vec![0u8; FIRST_BUFFER];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf).await {
@@ -91,10 +94,14 @@ where
             }
         };
         last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let full = n == buf.len();
         if writer.write_all(&buf[..n]).await.is_err() || writer.flush().await.is_err() {
             return (false, total);
         }
         total += n as u64;
+        if full && buf.len() < BUFFER {
+            buf.resize(BUFFER, 0);
+        }
     }
     let _ = writer.shutdown().await;
     (true, total)

@@ -254,3 +254,23 @@ fn https_redirect_and_acme_http01() {
         || get("token2") == "token2.key",
     );
 }
+
+#[test]
+fn connections_over_the_limit_are_told_so() {
+    let env = Env::new();
+    let config = format!(
+        "[limits]\nmax_connections = 1\n\n{}",
+        listener("imap", "imap", "starttls", echo_backend("* OK hi\r\n"), false, "")
+    );
+    let front = env.front(&config);
+    let port = front.addr("imap").unwrap().port();
+    let mut first = connect(port);
+    assert!(read_until(&mut first, "\r\n").starts_with("* OK [CAPABILITY"));
+    let mut second = connect(port);
+    let text = read_to_close(&mut second);
+    assert!(text.contains("* BYE [UNAVAILABLE]"), "{text}");
+    drop(first);
+    wait_until("the slot is free again", Duration::from_secs(10), || front.active_connections() == 0);
+    let mut third = connect(port);
+    assert!(read_until(&mut third, "\r\n").starts_with("* OK [CAPABILITY"));
+}
