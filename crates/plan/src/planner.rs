@@ -497,12 +497,22 @@ impl<'a> Planner<'a> {
                 .map(|s| s.fqdn.clone())
                 .collect();
             if !omitted.is_empty() {
+                let internal: Vec<String> = omitted
+                    .iter()
+                    .filter(|n| parse_name(n).is_ok_and(|p| refusal(&p.name).is_some()))
+                    .cloned()
+                    .collect();
+                let refused = if org.issuer == IssuerKind::Public && !internal.is_empty() {
+                    format!(" A public CA would refuse {} anyway.", list(&internal))
+                } else {
+                    String::new()
+                };
                 self.find(
                     Severity::Info,
                     FindingCode::ServerFqdnOmitted,
                     omitted.clone(),
                     format!(
-                        "Server FQDNs are not on the certificate ({}): clients connect to the namespaces, so the certificate need not change when a server is added, renamed or removed.",
+                        "Server FQDNs are not on the certificate ({}): clients connect to the namespaces, so the certificate need not change when a server is added, renamed or removed.{refused}",
                         list(&omitted)
                     ),
                     "Nothing to do. Include them (policy.include_server_fqdns = true) only if something connects by server name: Exchange Unified Messaging with Lync or Skype for Business, or servers that validate each other's SMTP names.".into(),
@@ -650,7 +660,7 @@ impl<'a> Planner<'a> {
         };
         let trust_note = match issuer {
             IssuerKind::SelfSigned => "Fine on a self-signed certificate, which every client must trust by hand anyway.",
-            _ => "Fine with a private CA: only clients that trust its root see these names. Domain-joined Windows computers get the root by group policy; phones, Macs, home computers and partners must import it.",
+            _ => "Fine with a private CA, which only your own clients need to trust. Domain-joined Windows computers get the root by group policy; phones, Macs, home computers and partners must import it.",
         };
         let server_fix = if server_names {
             " For server FQDNs: leave them out (policy.include_server_fqdns = false)."
@@ -669,11 +679,11 @@ impl<'a> Planner<'a> {
             let (message, fix) = if public {
                 (
                     format!(
-                        "{} {} under {}, which {} not a public domain: public CAs refuse internal names since 1 November 2015, so {} left out of this certificate.",
+                        "{} {} under {}, which {}: public CAs refuse internal names since 1 November 2015, so {} left out of this certificate.",
                         list(&names),
                         if names.len() == 1 { "is" } else { "are" },
                         list(&tlds),
-                        if tlds.len() == 1 { "is" } else { "are" },
+                        if tlds.len() == 1 { "is not a public domain" } else { "are not public domains" },
                         if names.len() == 1 { "it is" } else { "they are" }
                     ),
                     public_fix.clone(),
@@ -681,8 +691,9 @@ impl<'a> Planner<'a> {
             } else {
                 (
                     format!(
-                        "{} use internal top-level domains ({}). {trust_note}",
+                        "{} {} internal top-level domains ({}). {trust_note}",
                         list(&names),
+                        if names.len() == 1 { "uses" } else { "use" },
                         list(&tlds)
                     ),
                     "Nothing to do for domain members; distribute the root to the other clients."
@@ -1189,10 +1200,14 @@ impl<'a> Planner<'a> {
         if others.is_empty() {
             return;
         }
+        let fqdns = (0..org.servers.len())
+            .filter(|i| !self.cert_servers.contains(i))
+            .map(|i| org.servers[i].fqdn.clone())
+            .collect();
         self.find(
             Severity::Info,
             FindingCode::BackendServers,
-            Vec::new(),
+            fqdns,
             format!(
                 "{} {} not get this certificate: {} backend or not internet-facing. Servers that only other servers reach keep their own self-signed certificate; servers that domain members reach directly can use a certificate from your private CA.",
                 list(&others),
