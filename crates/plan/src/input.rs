@@ -539,7 +539,13 @@ impl Checker<'_> {
 /// Turns a TOML or shape error into one that names the line and the field,
 /// with advice where the mistake is a usual one.
 fn syntax_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
-    let message = error.message().trim().to_string();
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
     let location = error.span().map(|span| locate(text, span.start));
     let (line, column, field) = match location {
         Some(l) => (l.line, l.column, l.field),
@@ -578,10 +584,28 @@ fn advice(message: &str, field: &str) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (unknown, rest) = rest.split_once('`')?;
-        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        // Aliases are accepted but not advertised.
+        const ALIASES: &[&str] = &["self_signed", "selfsigned", "cas", "frontend"];
+        let expected: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|e| !ALIASES.contains(e))
+            .collect();
+        let close = expected
+            .iter()
+            .min_by_key(|e| edit_distance(unknown, e))
+            .filter(|e| edit_distance(unknown, e) <= 2);
+        let guess = close
+            .map(|e| format!("did you mean \"{e}\"? "))
+            .unwrap_or_default();
         return Some(format!(
-            "`{unknown}` is not a value of {field}; write one of: {}.",
-            expected.join(", ")
+            "{guess}{field} takes one of: {}.",
+            expected
+                .iter()
+                .map(|e| format!("\"{e}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
@@ -597,7 +621,23 @@ fn advice(message: &str, field: &str) -> Option<String> {
         };
         return Some(format!("add {example}."));
     }
-    None
+    let expected = message
+        .rsplit_once("expected ")
+        .map(|(_, e)| e)
+        .unwrap_or("");
+    Some(if expected.starts_with("a boolean") {
+        format!("write {field} as true or false, without quotes.")
+    } else if expected.starts_with("u32") || expected.contains("integer") {
+        format!("write {field} as a whole number without quotes, e.g. 100.")
+    } else if expected.starts_with("a string") {
+        format!("put the value of {field} in double quotes.")
+    } else if expected.starts_with("a name") || expected.starts_with("a sequence") {
+        format!("write {field} as a list of names in double quotes, e.g. [\"mail.contoso.com\"].")
+    } else if expected.contains("date") {
+        format!("write {field} as a bare TOML date, e.g. 2027-01-31.")
+    } else {
+        "check the TOML syntax on that line: double quotes around text, [ ] around lists, commas between items, one key = value per line.".to_string()
+    })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
