@@ -148,6 +148,16 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The first client-access name, where SRV records should point.
+    fn first_client_access(&self) -> String {
+        let org = self.org;
+        org.client_access
+            .iter()
+            .chain(org.sites.iter().flat_map(|s| &s.client_access))
+            .find_map(|n| parse_name(n).ok().map(|p| p.name.to_string()))
+            .unwrap_or_else(|| "mail.contoso.com".into())
+    }
+
     fn find(
         &mut self,
         severity: Severity,
@@ -187,7 +197,7 @@ impl<'a> Planner<'a> {
                 findings.push(f);
             }
         }
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         Plan {
             at,
             certificates,
@@ -307,17 +317,7 @@ impl<'a> Planner<'a> {
                 AutodiscoverMode::None => off.push(domain),
             }
         }
-        let target = org
-            .client_access
-            .first()
-            .or_else(|| {
-                org.sites
-                    .iter()
-                    .flat_map(|s| s.client_access.first())
-                    .next()
-            })
-            .cloned()
-            .unwrap_or_else(|| "mail.contoso.com".into());
+        let target = self.first_client_access();
         if !srv.is_empty() {
             let records: Vec<String> = srv
                 .iter()
@@ -958,7 +958,7 @@ impl<'a> Planner<'a> {
                 ));
             }
             // Insert each wildcard just before the first name it replaces.
-            made.sort_by(|a, b| b.0.cmp(&a.0));
+            made.sort_by_key(|m| std::cmp::Reverse(m.0));
             for (at, slot) in made {
                 slots.insert(at, slot);
             }
@@ -1057,16 +1057,7 @@ impl<'a> Planner<'a> {
                 .iter()
                 .map(|n| n.strip_prefix("autodiscover.").unwrap_or(n).to_string())
                 .collect();
-            let target = slots
-                .iter()
-                .find(|s| !s.text.starts_with("autodiscover."))
-                .map(|s| s.text.trim_start_matches("*.").to_string())
-                .unwrap_or_default();
-            let target = if target.is_empty() {
-                "mail.contoso.com".to_string()
-            } else {
-                format!("your client-access name under {target}")
-            };
+            let target = self.first_client_access();
             self.find(
                 Severity::Warning,
                 FindingCode::WildcardAutodiscover,

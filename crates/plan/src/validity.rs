@@ -38,7 +38,7 @@ pub fn max_validity_days(issuer: IssuerKind, date: Date) -> u32 {
             .iter()
             .filter(|s| step_date(s).is_some_and(|d| date >= d))
             .map(|s| s.3)
-            .last()
+            .next_back()
             .unwrap_or(PUBLIC_BEFORE_2026),
         IssuerKind::Private => PRIVATE_MAX_DAYS,
         IssuerKind::SelfSigned => SELF_SIGNED_DAYS,
