@@ -1,1 +1,83 @@
-fn main() {}
+//! `mailcert`: the command line of the mailcert certificate system. A thin
+//! layer: it parses arguments, opens the store, calls the libraries and
+//! prints. Exit codes: 0 success, 1 a check found problems, 2 bad usage or
+//! input (including a refused operation).
+
+mod cmd;
+mod context;
+mod exit;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailcert",
+    version,
+    about = "Certificates for HTTPS, SMTP, IMAP and POP: plan, request, import, assign, renew, serve, check",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The store database file (default: /var/lib/mailcert/store.db as root, else the XDG data directory).
+    #[arg(long, global = true, env = "MAILCERT_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// The store's key file (default: the database path + ".key").
+    #[arg(
+        long,
+        global = true,
+        env = "MAILCERT_STORE_KEY_FILE",
+        value_name = "PATH"
+    )]
+    pub store_key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the store and the secure-by-default self-signed certificate, bound to every service.
+    Init(cmd::init::Args),
+    /// List certificates and pending requests (like Get-ExchangeCertificate).
+    List(cmd::list::Args),
+    /// Show one certificate or pending request in full.
+    Show(cmd::show::Args),
+    /// Create a new self-signed certificate.
+    New(cmd::new::Args),
+    /// Bind a certificate to services (https, imap, pop, smtp).
+    Enable(cmd::enable::Args),
+    /// Unbind a certificate from services.
+    Disable(cmd::disable::Args),
+    /// Remove a certificate (refused while bound, unless --force) or cancel a pending request.
+    Remove(cmd::remove::Args),
+    /// Renew a certificate: self-signed in place; CA-issued by a new pending request.
+    Renew(cmd::renew::Args),
+    /// Which certificate a client of a service gets, and the rule that chose it.
+    Which(cmd::which::Args),
+    /// Show the audit log of changes.
+    Log(cmd::log::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    reset_sigpipe();
+    let cli = Cli::parse();
+    let result = cmd::run(&cli);
+    exit::finish(result)
+}
+
+/// A closed pipe (`mailcert list | head`) ends the program quietly
+/// instead of panicking on the next write.
+fn reset_sigpipe() {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string();
+        if text.contains("Broken pipe") || text.contains("failed printing to stdout") {
+            std::process::exit(0);
+        }
+        eprintln!("mailcert: internal error: {info}");
+    }));
+}
+
+pub type Result<T = Exit> = anyhow::Result<T>;

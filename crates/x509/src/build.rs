@@ -65,12 +65,12 @@ pub fn server_params(spec: &ServerCertSpec) -> Result<CertificateParams, CertErr
 fn san_of(name: &SubjectName) -> Result<SanType, CertError> {
     Ok(match name {
         SubjectName::Ip(ip) => SanType::IpAddress(*ip),
-        SubjectName::Dns(dns) => SanType::DnsName(dns.clone().try_into().map_err(|e| {
-            CertError::BadInput {
+        SubjectName::Dns(dns) => {
+            SanType::DnsName(dns.clone().try_into().map_err(|e| CertError::BadInput {
                 what: format!("name '{dns}'"),
                 reason: format!("{e}"),
-            }
-        })?),
+            })?)
+        }
     })
 }
 

@@ -41,10 +41,11 @@ pub struct CertSummary {
 
 impl CertSummary {
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| CertError::BadCertificate {
-            what: "the data".into(),
-            reason: e.to_string(),
-        })?;
+        let (rest, cert) =
+            X509Certificate::from_der(der).map_err(|e| CertError::BadCertificate {
+                what: "the data".into(),
+                reason: e.to_string(),
+            })?;
         if !rest.is_empty() {
             return Err(CertError::BadCertificate {
                 what: "the data".into(),

@@ -18,7 +18,9 @@ pub enum CertError {
     BadCertificate { what: String, reason: String },
     #[error("{what}: {reason}")]
     BadInput { what: String, reason: String },
-    #[error("{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks, DER, or PKCS#7)")]
+    #[error(
+        "{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks, DER, or PKCS#7)"
+    )]
     NoCertificate { what: String },
     #[error("{what} is not a usable private key: {reason}")]
     BadKey { what: String, reason: String },

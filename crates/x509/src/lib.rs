@@ -20,6 +20,7 @@ pub mod error;
 pub mod keys;
 pub mod names;
 pub mod pem;
+pub mod service;
 pub mod status;
 pub mod thumbprint;
 pub mod time;
@@ -28,6 +29,7 @@ pub use cert::CertSummary;
 pub use error::{CertError, NameError};
 pub use keys::KeyType;
 pub use names::{parse_name, ParsedName, SubjectName};
+pub use service::{Candidate, Selection, Service};
 pub use status::{Evaluation, Status, Trust};
 pub use thumbprint::thumbprint;
 

@@ -121,7 +121,11 @@ fn ensure_dns_syntax(name: &str) -> Result<(), String> {
             return Err(format!("label '{label}' starts or ends with a hyphen"));
         }
     }
-    if name.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err("its last label is numeric: it is neither a DNS name nor an IP address".into());
     }
     Ok(())
@@ -175,8 +179,14 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        assert_eq!(parse_name("Mail.Contoso.COM.").unwrap().name, dns("mail.contoso.com"));
-        assert_eq!(parse_name("*.contoso.com").unwrap().name, dns("*.contoso.com"));
+        assert_eq!(
+            parse_name("Mail.Contoso.COM.").unwrap().name,
+            dns("mail.contoso.com")
+        );
+        assert_eq!(
+            parse_name("*.contoso.com").unwrap().name,
+            dns("*.contoso.com")
+        );
         assert_eq!(
             parse_name("192.0.2.7").unwrap().name,
             SubjectName::Ip("192.0.2.7".parse().unwrap())
@@ -211,12 +221,18 @@ mod tests {
 
     #[test]
     fn wildcard_covers_one_label_only() {
-        assert_eq!(name_matches("*.contoso.com", "mail.contoso.com"), Some(NameMatch::Wildcard));
+        assert_eq!(
+            name_matches("*.contoso.com", "mail.contoso.com"),
+            Some(NameMatch::Wildcard)
+        );
         assert_eq!(name_matches("*.contoso.com", "contoso.com"), None);
         assert_eq!(name_matches("*.contoso.com", "a.b.contoso.com"), None);
         assert_eq!(name_matches("mail*.contoso.com", "mail1.contoso.com"), None);
         assert_eq!(name_matches("*.com", "contoso.com"), None);
-        assert_eq!(name_matches("MAIL.contoso.com", "mail.CONTOSO.com."), Some(NameMatch::Exact));
+        assert_eq!(
+            name_matches("MAIL.contoso.com", "mail.CONTOSO.com."),
+            Some(NameMatch::Exact)
+        );
         assert_eq!(
             best_match(["*.contoso.com", "mail.contoso.com"], "mail.contoso.com"),
             Some(NameMatch::Exact)

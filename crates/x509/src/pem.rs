@@ -38,7 +38,8 @@ pub fn decode_private_key(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError
                 reason: "it is encrypted; decrypt it first (openssl pkey -in KEY -out plain.key) or import a .pfx".into(),
             });
         }
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes).map_err(|e| pem_error(what, e))?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes)
+            .map_err(|e| pem_error(what, e))?;
         return Ok(key.secret_der().to_vec());
     }
     if bytes.first() == Some(&0x30) {
@@ -57,7 +58,8 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 fn pem_error(what: &str, e: pem::Error) -> CertError {
     let reason = match e {
         pem::Error::MissingSectionEnd { .. } => {
-            "the PEM is truncated: a BEGIN line has no END line; copy the whole file again".to_string()
+            "the PEM is truncated: a BEGIN line has no END line; copy the whole file again"
+                .to_string()
         }
         pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".to_string(),
         pem::Error::Base64Decode(_) => {
@@ -92,11 +94,14 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
 // Small enough not to pull a crate in for; decoding goes through
 // rustls-pki-types' constant-time decoder.
 fn base64_encode(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -93,7 +93,8 @@ pub fn validate_chain(
         .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
     let at = now.clamp(leaf.not_before, leaf.not_after);
-    let time = UnixTime::since_unix_epoch(StdDuration::from_secs(at.unix_timestamp().max(0) as u64));
+    let time =
+        UnixTime::since_unix_epoch(StdDuration::from_secs(at.unix_timestamp().max(0) as u64));
     let result = ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
         anchors,
@@ -112,9 +113,9 @@ pub fn validate_chain(
 fn classify(error: webpki::Error, leaf: &CertSummary) -> Trust {
     use webpki::Error as E;
     match error {
-        E::UnknownIssuer if leaf.is_self_signed => {
-            Trust::Untrusted("self-signed by another machine; its issuer is not a trusted root".into())
-        }
+        E::UnknownIssuer if leaf.is_self_signed => Trust::Untrusted(
+            "self-signed by another machine; its issuer is not a trusted root".into(),
+        ),
         E::UnknownIssuer => Trust::Untrusted(format!(
             "the issuer '{}' is not in the chain and not a trusted root",
             leaf.issuer_cn()
@@ -144,7 +145,12 @@ pub struct Evaluation {
 }
 
 /// Combines the stored trust verdict with the dates at `now`.
-pub fn evaluate(cert: &CertSummary, trust: &Trust, now: OffsetDateTime, window_days: i64) -> Evaluation {
+pub fn evaluate(
+    cert: &CertSummary,
+    trust: &Trust,
+    now: OffsetDateTime,
+    window_days: i64,
+) -> Evaluation {
     let days_left = (cert.not_after - now).whole_days();
     let mut warnings = Vec::new();
     let dated = now < cert.not_before || now > cert.not_after;
@@ -155,9 +161,15 @@ pub fn evaluate(cert: &CertSummary, trust: &Trust, now: OffsetDateTime, window_d
         Trust::Trusted | Trust::OwnSelfSigned => Status::Valid,
     };
     if now > cert.not_after {
-        warnings.push(format!("expired {} days ago", (now - cert.not_after).whole_days()));
+        warnings.push(format!(
+            "expired {} days ago",
+            (now - cert.not_after).whole_days()
+        ));
     } else if now < cert.not_before {
-        warnings.push(format!("not valid until {}", crate::time::rfc3339(cert.not_before)));
+        warnings.push(format!(
+            "not valid until {}",
+            crate::time::rfc3339(cert.not_before)
+        ));
     } else if days_left <= window_days {
         warnings.push(format!("expires in {days_left} days"));
     }

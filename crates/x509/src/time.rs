@@ -23,7 +23,9 @@ pub fn parse_at(input: &str) -> Result<OffsetDateTime, CertError> {
     if let Ok(d) = Date::parse(text, &date_format) {
         return Ok(d.midnight().assume_utc());
     }
-    Err(CertError::BadTime { input: input.into() })
+    Err(CertError::BadTime {
+        input: input.into(),
+    })
 }
 
 #[cfg(test)]
@@ -32,8 +34,14 @@ mod tests {
 
     #[test]
     fn parses_dates_and_times() {
-        assert_eq!(rfc3339(parse_at("2027-06-01").unwrap()), "2027-06-01T00:00:00Z");
-        assert_eq!(rfc3339(parse_at("2027-06-01T12:00:00Z").unwrap()), "2027-06-01T12:00:00Z");
+        assert_eq!(
+            rfc3339(parse_at("2027-06-01").unwrap()),
+            "2027-06-01T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(parse_at("2027-06-01T12:00:00Z").unwrap()),
+            "2027-06-01T12:00:00Z"
+        );
         assert_eq!(
             rfc3339(parse_at("2027-06-01T12:00:00.5+02:00").unwrap()),
             "2027-06-01T10:00:00Z"

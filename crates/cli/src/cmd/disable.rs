@@ -1,0 +1,28 @@
+use clap::Parser;
+use mailcert_x509::Service;
+
+use crate::exit::Exit;
+use crate::{context, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Thumbprint (any unique prefix).
+    pub thumbprint: String,
+    /// Services, comma-separated: imap,pop,https,smtp (iis = https).
+    #[arg(long, value_parser = super::services, required = true)]
+    pub services: Vec<Vec<Service>>,
+    /// Only the binding for this listener.
+    #[arg(long)]
+    pub listener: Option<String>,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let mut manager = context::manager(cli)?;
+    let report = manager.disable(
+        &args.thumbprint,
+        &super::flatten(&args.services),
+        args.listener.as_deref(),
+    )?;
+    super::report(&report);
+    Ok(Exit::Success)
+}

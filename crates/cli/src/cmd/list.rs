@@ -1,0 +1,77 @@
+use clap::Parser;
+use mailcert_lifecycle::CertView;
+use mailcert_store::Store;
+
+use crate::exit::Exit;
+use crate::{context, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Print a JSON array, one object per certificate or pending request.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Every certificate and pending request, newest first.
+pub fn views(manager: &mailcert_lifecycle::Manager) -> anyhow::Result<Vec<CertView>> {
+    let store: &dyn Store = manager.store.as_ref();
+    let bindings = store.bindings()?;
+    let now = manager.now();
+    let mut views: Vec<CertView> = store
+        .pending_requests()?
+        .iter()
+        .map(CertView::of_pending)
+        .collect();
+    views.extend(
+        store
+            .certificates()?
+            .iter()
+            .map(|c| CertView::of_certificate(c, &bindings, now)),
+    );
+    Ok(views)
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let manager = context::manager(cli)?;
+    let views = views(&manager)?;
+    if args.json {
+        output::json(&views)?;
+        return Ok(Exit::Success);
+    }
+    let rows = views
+        .iter()
+        .map(|v| {
+            vec![
+                v.thumbprint.clone(),
+                services_column(&v.services),
+                v.subject.clone(),
+                v.status.as_str().to_string(),
+                v.not_after
+                    .as_deref()
+                    .map(|d| d[..10].to_string())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::line(
+        output::table(
+            &["Thumbprint", "Services", "Subject", "Status", "NotAfter"],
+            rows,
+        )
+        .to_string(),
+    )?;
+    Ok(Exit::Success)
+}
+
+/// Exchange's one-letter service column: I(IS/HTTPS) P(OP) (I)M(AP) S(MTP).
+pub fn services_column(services: &[String]) -> String {
+    let mut out = String::new();
+    for (letter, service) in [('I', "https"), ('P', "pop"), ('M', "imap"), ('S', "smtp")] {
+        out.push(if services.iter().any(|s| s == service) {
+            letter
+        } else {
+            '.'
+        });
+    }
+    out
+}

@@ -1,0 +1,55 @@
+//! One module per command; each parses its own arguments and calls the
+//! libraries.
+
+pub mod disable;
+pub mod enable;
+pub mod init;
+pub mod list;
+pub mod log;
+pub mod new;
+pub mod remove;
+pub mod renew;
+pub mod show;
+pub mod which;
+
+use crate::{Cli, Command, Result};
+
+pub fn run(cli: &Cli) -> Result {
+    match &cli.command {
+        Command::Init(args) => init::run(cli, args),
+        Command::List(args) => list::run(cli, args),
+        Command::Show(args) => show::run(cli, args),
+        Command::New(args) => new::run(cli, args),
+        Command::Enable(args) => enable::run(cli, args),
+        Command::Disable(args) => disable::run(cli, args),
+        Command::Remove(args) => remove::run(cli, args),
+        Command::Renew(args) => renew::run(cli, args),
+        Command::Which(args) => which::run(cli, args),
+        Command::Log(args) => log::run(cli, args),
+    }
+}
+
+/// Parses `--key`.
+pub fn key_type(text: &str) -> std::result::Result<mailcert_x509::KeyType, String> {
+    text.parse()
+}
+
+/// Parses `--services`.
+pub fn services(text: &str) -> std::result::Result<Vec<mailcert_x509::Service>, String> {
+    mailcert_x509::Service::parse_list(text)
+}
+
+/// Merges repeated `--services` lists.
+pub fn flatten(lists: &[Vec<mailcert_x509::Service>]) -> Vec<mailcert_x509::Service> {
+    let mut out: Vec<_> = lists.iter().flatten().copied().collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Prints a report's lines as notes.
+pub fn report(report: &mailcert_lifecycle::Report) {
+    for line in &report.lines {
+        crate::output::note(line);
+    }
+}

@@ -1,0 +1,20 @@
+use clap::Parser;
+
+use crate::exit::Exit;
+use crate::{context, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Thumbprint (any unique prefix) of a certificate or pending request.
+    pub thumbprint: String,
+    /// Unbind it from every service first, then remove it.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let mut manager = context::manager(cli)?;
+    let report = manager.remove(&args.thumbprint, args.force)?;
+    super::report(&report);
+    Ok(Exit::Success)
+}

@@ -1,0 +1,107 @@
+use clap::Parser;
+use mailcert_lifecycle::{find, CertView, Found};
+use mailcert_store::Store;
+use mailcert_x509::pem::{certificate_pem, to_pem};
+
+use crate::exit::Exit;
+use crate::{context, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Thumbprint (any unique prefix) of a certificate or pending request.
+    pub thumbprint: String,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the certificate and its chain (or the request) as PEM.
+    #[arg(long)]
+    pub pem: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let manager = context::manager(cli)?;
+    let store: &dyn Store = manager.store.as_ref();
+    let found = find(store, &args.thumbprint)?;
+    let view = match &found {
+        Found::Certificate(c) => CertView::of_certificate(c, &store.bindings()?, manager.now()),
+        Found::Pending(p) => CertView::of_pending(p),
+    };
+    if args.json {
+        output::json(&view)?;
+        return Ok(Exit::Success);
+    }
+    if args.pem {
+        match &found {
+            Found::Certificate(c) => {
+                let mut text = certificate_pem(&c.der);
+                for der in store.chain(&c.summary.thumbprint)? {
+                    text.push_str(&certificate_pem(&der));
+                }
+                output::line(text.trim_end())?;
+            }
+            Found::Pending(p) => {
+                output::line(to_pem("CERTIFICATE REQUEST", &p.csr_der).trim_end())?
+            }
+        }
+        return Ok(Exit::Success);
+    }
+    print_details(&view)?;
+    if let Found::Pending(p) = &found {
+        output::line("")?;
+        output::line(to_pem("CERTIFICATE REQUEST", &p.csr_der).trim_end())?;
+    }
+    Ok(Exit::Success)
+}
+
+fn print_details(v: &CertView) -> anyhow::Result<()> {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let rows: Vec<(&str, String)> = vec![
+        ("Thumbprint", v.thumbprint.clone()),
+        ("SHA-256", opt(&v.sha256)),
+        ("Subject", v.subject.clone()),
+        ("Names", v.names.join(", ")),
+        ("IP addresses", v.ip_addresses.join(", ")),
+        ("Issuer", opt(&v.issuer)),
+        ("Services", v.services.join(", ")),
+        ("Status", v.status.as_str().to_string()),
+        ("NotBefore", opt(&v.not_before)),
+        ("NotAfter", opt(&v.not_after)),
+        (
+            "Days left",
+            v.days_left
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("IsSelfSigned", v.is_self_signed.to_string()),
+        ("HasPrivateKey", v.has_private_key.to_string()),
+        ("Exportable", v.exportable.to_string()),
+        (
+            "Key",
+            format!(
+                "{}{}",
+                v.key_algorithm,
+                v.key_size
+                    .map(|s| format!(" ({s} bits)"))
+                    .unwrap_or_default()
+            ),
+        ),
+        ("Signature", opt(&v.signature_algorithm)),
+        ("Serial", opt(&v.serial)),
+        ("Friendly name", opt(&v.friendly_name)),
+        (
+            "Chain",
+            if v.chain.is_empty() {
+                "-".into()
+            } else {
+                v.chain.join(" -> ")
+            },
+        ),
+    ];
+    for (label, value) in rows {
+        output::line(format!("{label:<14} {value}"))?;
+    }
+    for warning in &v.warnings {
+        output::line(format!("{:<14} {warning}", "Warning"))?;
+    }
+    Ok(())
+}

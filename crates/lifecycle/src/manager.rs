@@ -1,0 +1,651 @@
+//! The everyday operations on a store: each validates first, then makes
+//! one [`Change`] that the store applies in one transaction.
+
+use std::cell::OnceCell;
+
+use mailcert_store::{Binding, CertRecord, Change, NewCertificate, Op, Origin, Store};
+use mailcert_x509::build::{self, ServerCertSpec, SELF_SIGNED_DAYS};
+use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
+use mailcert_x509::{
+    parse_name, CertSummary, KeyType, Selection, Service, Status, SubjectName, Trust,
+};
+use time::OffsetDateTime;
+
+use crate::anchors::Anchors;
+use crate::error::{LifecycleError, Result};
+use crate::find::find_certificate;
+use crate::preflight::{preflight, Preflight};
+use crate::serving::{ListenerScope, ServingSet};
+
+/// Named value that records which certificate `init` made.
+pub const INIT_KEY: &str = "init.thumbprint";
+
+/// What an operation did, in sentences for the administrator.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub thumbprint: Option<String>,
+    pub lines: Vec<String>,
+    pub changed: bool,
+}
+
+impl Report {
+    fn say(&mut self, line: impl Into<String>) {
+        self.lines.push(line.into());
+    }
+}
+
+/// The operations, over any [`Store`].
+pub struct Manager {
+    pub store: Box<dyn Store>,
+    pub user: String,
+    now: Option<OffsetDateTime>,
+    anchors: OnceCell<Anchors>,
+}
+
+impl Manager {
+    pub fn new(store: Box<dyn Store>, user: impl Into<String>) -> Manager {
+        Manager {
+            store,
+            user: user.into(),
+            now: None,
+            anchors: OnceCell::new(),
+        }
+    }
+
+    /// Fixes "now" (tests, `--at`).
+    pub fn at(mut self, now: OffsetDateTime) -> Manager {
+        self.now = Some(now);
+        self
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.now.unwrap_or_else(build::now_utc)
+    }
+
+    /// Uses the given anchors instead of the system's and the store's.
+    pub fn with_anchors(self, anchors: Anchors) -> Manager {
+        let _ = self.anchors.set(anchors);
+        self
+    }
+
+    pub fn anchors(&self) -> Result<&Anchors> {
+        if let Some(a) = self.anchors.get() {
+            return Ok(a);
+        }
+        let loaded = Anchors::load(self.store.as_ref())?;
+        Ok(self.anchors.get_or_init(|| loaded))
+    }
+
+    /// Trust verdict for a certificate about to be stored.
+    pub fn trust_of(
+        &self,
+        summary: &CertSummary,
+        der: &[u8],
+        chain: &[Vec<u8>],
+        own_self_signed: bool,
+    ) -> Result<Trust> {
+        if summary.is_self_signed && own_self_signed {
+            return Ok(Trust::OwnSelfSigned);
+        }
+        Ok(validate_chain(
+            summary,
+            der,
+            chain,
+            &self.anchors()?.anchors,
+            own_self_signed,
+            self.now(),
+        ))
+    }
+
+    pub fn change(&self, action: &str) -> Change {
+        Change::new(action, self.user.clone())
+    }
+
+    /// The secure-by-default certificate: CN = FQDN, SANs = FQDN and short
+    /// name, 5 years, bound to every service. A second run changes nothing.
+    pub fn init(&mut self, hostname: Option<&str>, key: KeyType) -> Result<Report> {
+        let mut report = Report::default();
+        if let Some(existing) = self.initialized()? {
+            report.thumbprint = Some(existing.clone());
+            report.say(format!(
+                "already initialised: certificate {existing} was created by init; nothing changed"
+            ));
+            return Ok(report);
+        }
+        let (fqdn, short) = match hostname {
+            Some(h) => {
+                let h = h.trim().to_ascii_lowercase();
+                let short = h.split('.').next().unwrap_or(&h).to_string();
+                (h, short)
+            }
+            None => crate::host::host_names(),
+        };
+        let mut names = vec![fqdn.clone()];
+        if short != fqdn && !short.is_empty() {
+            names.push(short);
+        }
+        let names = parse_names(&names)?;
+        let (new, thumb) = self.make_self_signed(&names, key, SELF_SIGNED_DAYS, None, true)?;
+        let mut change = self.change("init");
+        change.describe(format!(
+            "created self-signed certificate {thumb} for {fqdn}, bound to https, imap, pop, smtp"
+        ));
+        change.push(Op::InsertCertificate(Box::new(new)));
+        for service in Service::ALL {
+            change.push(Op::Bind(Binding {
+                thumbprint: thumb.clone(),
+                service,
+                listener: None,
+            }));
+        }
+        change.push(Op::SetValue {
+            key: INIT_KEY.into(),
+            value: Some(thumb.clone().into_bytes()),
+            secret: false,
+        });
+        self.store.apply(change)?;
+        report.changed = true;
+        report.say(format!(
+            "created a self-signed certificate {thumb} for {fqdn} (valid 5 years) and bound it to https, imap, pop and smtp; it is temporary: clients will not trust it until you replace it with a CA-issued one"
+        ));
+        report.thumbprint = Some(thumb);
+        Ok(report)
+    }
+
+    /// The thumbprint `init` recorded, if the store was initialised.
+    pub fn initialized(&self) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .value(INIT_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn make_self_signed(
+        &self,
+        names: &[SubjectName],
+        key: KeyType,
+        days: u32,
+        friendly_name: Option<String>,
+        exportable: bool,
+    ) -> Result<(NewCertificate, String)> {
+        let pair = key.generate()?;
+        let spec = ServerCertSpec {
+            names: names.to_vec(),
+            subject: None,
+            not_before: self.now(),
+            days,
+        };
+        let issued = build::self_signed(&spec, &pair)?;
+        let summary = CertSummary::from_der(&issued.cert_der)?;
+        let thumb = summary.thumbprint.clone();
+        Ok((
+            NewCertificate {
+                summary,
+                der: issued.cert_der,
+                chain: Vec::new(),
+                private_key: Some(issued.key_der),
+                exportable,
+                friendly_name,
+                origin: Origin::SelfSigned,
+                trust: Trust::OwnSelfSigned,
+            },
+            thumb,
+        ))
+    }
+
+    /// `new --self-signed`: a certificate for `names`, not bound anywhere.
+    pub fn new_self_signed(
+        &mut self,
+        names: &[String],
+        key: KeyType,
+        days: u32,
+        friendly_name: Option<String>,
+        exportable: bool,
+    ) -> Result<Report> {
+        if days == 0 {
+            return Err(LifecycleError::BadInput("--days must be at least 1".into()));
+        }
+        let names = parse_names(names)?;
+        let (new, thumb) = self.make_self_signed(&names, key, days, friendly_name, exportable)?;
+        let mut change = self.change("new");
+        change.describe(format!(
+            "created self-signed certificate {thumb} for {} ({key}, {days} days)",
+            join_names(&names)
+        ));
+        change.push(Op::InsertCertificate(Box::new(new)));
+        self.store.apply(change)?;
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            changed: true,
+            ..Report::default()
+        };
+        report.say(thumb);
+        Ok(report)
+    }
+
+    /// Status of a stored certificate now.
+    pub fn status(&self, record: &CertRecord) -> Status {
+        evaluate(
+            &record.summary,
+            &record.trust,
+            self.now(),
+            EXPIRY_WARNING_DAYS,
+        )
+        .status
+    }
+
+    /// Binds a certificate to services. HTTPS keeps one certificate per
+    /// listener (the previous one is replaced and named); the mail
+    /// services keep the previous ones and the report says which one is
+    /// now the default. Pre-flight findings are warnings, or refusals with
+    /// `strict`.
+    pub fn enable(
+        &mut self,
+        prefix: &str,
+        services: &[Service],
+        listener: Option<&str>,
+        hostnames: &[String],
+        strict: bool,
+    ) -> Result<Report> {
+        let record = find_certificate(self.store.as_ref(), prefix)?;
+        let thumb = record.summary.thumbprint.clone();
+        self.ensure_bindable(&record)?;
+        let findings = preflight(&record.summary, &record.trust, hostnames, self.now());
+        if strict && !findings.is_empty() {
+            return Err(LifecycleError::Refused(format!(
+                "not enabled (--strict) because clients would complain:\n{}",
+                bullet(&findings)
+            )));
+        }
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            ..Report::default()
+        };
+        for f in &findings {
+            report.say(format!("warning: {}", f.message));
+        }
+        let existing = self.store.bindings()?;
+        let mut change = self.change("enable");
+        for &service in services {
+            let binding = Binding {
+                thumbprint: thumb.clone(),
+                service,
+                listener: listener.map(str::to_string),
+            };
+            if existing.contains(&binding) {
+                report.say(format!(
+                    "{thumb} is already enabled for {service}{}",
+                    scope_words(listener)
+                ));
+                continue;
+            }
+            if service.single_certificate() {
+                for old in existing
+                    .iter()
+                    .filter(|b| b.service == service && b.listener == binding.listener)
+                {
+                    change.push(Op::Unbind(old.clone()));
+                    report.say(format!(
+                        "{service}{}: {thumb} replaces {} (one certificate per listener)",
+                        scope_words(listener),
+                        old.thumbprint
+                    ));
+                }
+            }
+            change.push(Op::Bind(binding));
+            change.describe(format!(
+                "enabled {thumb} for {service}{}",
+                scope_words(listener)
+            ));
+        }
+        if change.ops.is_empty() {
+            return Ok(report);
+        }
+        self.store.apply(change)?;
+        report.changed = true;
+        self.report_defaults(services, listener, &thumb, &mut report)?;
+        Ok(report)
+    }
+
+    fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
+        let thumb = &record.summary.thumbprint;
+        if !record.has_private_key {
+            return Err(LifecycleError::Refused(format!(
+                "{thumb} has no private key, so no service can use it; import it with its key (a .pfx) or complete the pending request it belongs to"
+            )));
+        }
+        match self.status(record) {
+            Status::DateInvalid => Err(LifecycleError::Refused(format!(
+                "{thumb} is outside its validity period ({} to {}): clients would reject it; renew it with `mailcert renew {thumb}`",
+                mailcert_x509::time::rfc3339(record.summary.not_before),
+                mailcert_x509::time::rfc3339(record.summary.not_after)
+            ))),
+            Status::Invalid => Err(LifecycleError::Refused(format!(
+                "{thumb} is invalid ({}): clients would reject it",
+                record.trust.encode()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn report_defaults(
+        &self,
+        services: &[Service],
+        listener: Option<&str>,
+        thumb: &str,
+        report: &mut Report,
+    ) -> Result<()> {
+        let set = ServingSet::load(self.store.as_ref(), false)?;
+        for &service in services.iter().filter(|s| !s.single_certificate()) {
+            let chosen = set.select(
+                service,
+                ListenerScope {
+                    name: listener,
+                    pin: None,
+                },
+                None,
+                self.now(),
+            );
+            if let Some(default) = chosen.thumbprint() {
+                let whose = if default == thumb {
+                    "this certificate".to_string()
+                } else {
+                    default.to_string()
+                };
+                report.say(format!(
+                    "{service}: clients without SNI now get {whose} (the newest valid certificate bound to {service})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Unbinds a certificate from services; warns when a service is left
+    /// with no certificate.
+    pub fn disable(
+        &mut self,
+        prefix: &str,
+        services: &[Service],
+        listener: Option<&str>,
+    ) -> Result<Report> {
+        let record = find_certificate(self.store.as_ref(), prefix)?;
+        let thumb = record.summary.thumbprint.clone();
+        let existing = self.store.bindings()?;
+        let mut change = self.change("disable");
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            ..Report::default()
+        };
+        for &service in services {
+            let binding = Binding {
+                thumbprint: thumb.clone(),
+                service,
+                listener: listener.map(str::to_string),
+            };
+            if !existing.contains(&binding) {
+                report.say(format!(
+                    "{thumb} was not enabled for {service}{}",
+                    scope_words(listener)
+                ));
+                continue;
+            }
+            change.describe(format!(
+                "disabled {thumb} for {service}{}",
+                scope_words(listener)
+            ));
+            change.push(Op::Unbind(binding));
+        }
+        if change.ops.is_empty() {
+            return Ok(report);
+        }
+        let unbound: Vec<Binding> = change
+            .ops
+            .iter()
+            .filter_map(|op| {
+                if let Op::Unbind(b) = op {
+                    Some(b.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.store.apply(change)?;
+        report.changed = true;
+        self.warn_orphans(&unbound, &mut report)?;
+        Ok(report)
+    }
+
+    fn warn_orphans(&self, removed: &[Binding], report: &mut Report) -> Result<()> {
+        let remaining = self.store.bindings()?;
+        let mut seen = Vec::new();
+        for b in removed {
+            if seen.contains(&b.service) {
+                continue;
+            }
+            seen.push(b.service);
+            if !remaining.iter().any(|r| r.service == b.service) {
+                report.say(format!(
+                    "warning: {} now has no certificate: its listeners cannot complete a TLS handshake until you enable one",
+                    b.service
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a certificate (or cancels a pending request). A bound
+    /// certificate is refused with its bindings listed, unless `force`.
+    pub fn remove(&mut self, prefix: &str, force: bool) -> Result<Report> {
+        let mut report = Report::default();
+        let record = match crate::find::find(self.store.as_ref(), prefix)? {
+            crate::find::Found::Pending(p) => {
+                let mut change = self.change("remove");
+                change.describe(format!(
+                    "cancelled pending request {} ({})",
+                    p.id, p.subject
+                ));
+                change.push(Op::DeletePending(p.id.clone()));
+                self.store.apply(change)?;
+                report.changed = true;
+                report.thumbprint = Some(p.id.clone());
+                report.say(format!(
+                    "cancelled pending request {} ({})",
+                    p.id, p.subject
+                ));
+                return Ok(report);
+            }
+            crate::find::Found::Certificate(c) => *c,
+        };
+        let thumb = record.summary.thumbprint.clone();
+        let bound: Vec<Binding> = self
+            .store
+            .bindings()?
+            .into_iter()
+            .filter(|b| b.thumbprint == thumb)
+            .collect();
+        if !bound.is_empty() && !force {
+            return Err(LifecycleError::Refused(format!(
+                "{thumb} ({}) is in use: {}; disable it first, move its bindings with `mailcert enable` on another certificate, or use --force",
+                record.summary.subject,
+                describe_bindings(&bound)
+            )));
+        }
+        let mut change = self.change("remove");
+        for b in &bound {
+            change.push(Op::Unbind(b.clone()));
+        }
+        change.push(Op::DeleteCertificate(thumb.clone()));
+        if self.initialized()?.as_deref() == Some(thumb.as_str()) {
+            change.push(Op::SetValue {
+                key: INIT_KEY.into(),
+                value: None,
+                secret: false,
+            });
+        }
+        change.describe(format!(
+            "removed {thumb} ({}){}",
+            record.summary.subject,
+            if bound.is_empty() {
+                String::new()
+            } else {
+                format!(", unbound from {}", describe_bindings(&bound))
+            }
+        ));
+        self.store.apply(change)?;
+        report.changed = true;
+        report.thumbprint = Some(thumb.clone());
+        if !bound.is_empty() {
+            report.say(format!(
+                "unbound {thumb} from {}",
+                describe_bindings(&bound)
+            ));
+        }
+        self.warn_orphans(&bound, &mut report)?;
+        Ok(report)
+    }
+
+    /// Renews a self-signed certificate in place: same names, key type and
+    /// validity length; its bindings move to the new one in the same
+    /// transaction; the old one stays listed, unbound.
+    pub fn renew_self_signed(&mut self, record: &CertRecord) -> Result<Report> {
+        let s = &record.summary;
+        let key = KeyType::from_description(&s.key_algorithm).unwrap_or_default();
+        let mut names: Vec<SubjectName> = s
+            .names
+            .iter()
+            .map(|n| SubjectName::Dns(n.clone()))
+            .collect();
+        names.extend(s.ip_addresses.iter().map(|ip| SubjectName::Ip(*ip)));
+        if names.is_empty() {
+            names.push(SubjectName::Dns(s.subject_cn()));
+        }
+        let days = s.validity_days().clamp(1, i64::from(u32::MAX)) as u32;
+        let (new, thumb) = self.make_self_signed(
+            &names,
+            key,
+            days,
+            record.friendly_name.clone(),
+            record.exportable,
+        )?;
+        let old = s.thumbprint.clone();
+        let mut change = self.change("renew");
+        change.describe(format!("renewed self-signed {old} as {thumb}"));
+        change.push(Op::InsertCertificate(Box::new(new)));
+        let moved = self.move_bindings(&old, &thumb, &mut change)?;
+        if self.initialized()?.as_deref() == Some(old.as_str()) {
+            change.push(Op::SetValue {
+                key: INIT_KEY.into(),
+                value: Some(thumb.clone().into_bytes()),
+                secret: false,
+            });
+        }
+        self.store.apply(change)?;
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            changed: true,
+            ..Report::default()
+        };
+        report.say(format!("renewed {old} as {thumb} ({days} days, {key})"));
+        if !moved.is_empty() {
+            report.say(format!(
+                "moved {} from {old} to {thumb}; {old} stays listed, unbound, until you remove it",
+                describe_bindings(&moved)
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Adds to `change` the ops that move every binding of `old` to `new`.
+    pub fn move_bindings(&self, old: &str, new: &str, change: &mut Change) -> Result<Vec<Binding>> {
+        let moved: Vec<Binding> = self
+            .store
+            .bindings()?
+            .into_iter()
+            .filter(|b| b.thumbprint == old)
+            .collect();
+        for b in &moved {
+            change.push(Op::Unbind(b.clone()));
+            change.push(Op::Bind(Binding {
+                thumbprint: new.to_string(),
+                ..b.clone()
+            }));
+        }
+        Ok(moved)
+    }
+
+    /// The certificate a client of `service` would get, and why.
+    pub fn which(
+        &self,
+        service: Service,
+        scope: ListenerScope<'_>,
+        sni: Option<&str>,
+    ) -> Result<(Selection, Option<CertRecord>)> {
+        let set = ServingSet::load(self.store.as_ref(), false)?;
+        let selection = set.select(service, scope, sni, self.now());
+        let record = selection
+            .thumbprint()
+            .and_then(|t| set.get(t))
+            .map(|c| c.record.clone());
+        Ok((selection, record))
+    }
+
+    /// Pre-flight findings for a certificate, without binding it.
+    pub fn preflight(&self, record: &CertRecord, hostnames: &[String]) -> Vec<Preflight> {
+        preflight(&record.summary, &record.trust, hostnames, self.now())
+    }
+}
+
+/// Validates typed names; duplicates (after normalisation) are merged.
+pub fn parse_names(input: &[String]) -> Result<Vec<SubjectName>> {
+    if input.is_empty() {
+        return Err(LifecycleError::BadInput("give at least one --name".into()));
+    }
+    let mut out: Vec<SubjectName> = Vec::new();
+    for raw in input
+        .iter()
+        .flat_map(|n| n.split(','))
+        .filter(|n| !n.trim().is_empty())
+    {
+        let parsed = parse_name(raw)?;
+        if !out.contains(&parsed.name) {
+            out.push(parsed.name);
+        }
+    }
+    if out.is_empty() {
+        return Err(LifecycleError::BadInput("give at least one --name".into()));
+    }
+    Ok(out)
+}
+
+fn join_names(names: &[SubjectName]) -> String {
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn scope_words(listener: Option<&str>) -> String {
+    listener
+        .map(|l| format!(" on listener {l}"))
+        .unwrap_or_default()
+}
+
+pub fn describe_bindings(bindings: &[Binding]) -> String {
+    bindings
+        .iter()
+        .map(|b| match &b.listener {
+            Some(l) => format!("{} (listener {l})", b.service),
+            None => b.service.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bullet(findings: &[Preflight]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("  - {} [{}]", f.message, f.code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,139 @@
+//! Which certificate a handshake gets: the one function that both
+//! `mailcert which` and the front end call, so the answer is never a guess.
+
+use std::collections::HashMap;
+
+use mailcert_store::{Binding, CertRecord, Store};
+use mailcert_x509::service::{select, Candidate, Selection};
+use mailcert_x509::thumbprint::normalize_prefix;
+use mailcert_x509::{Service, Trust};
+use time::OffsetDateTime;
+
+use crate::error::Result;
+
+/// A certificate ready to serve: record, chain and (optionally) key.
+#[derive(Debug, Clone)]
+pub struct ServedCert {
+    pub record: CertRecord,
+    /// DER of the chain above the leaf, issuer first.
+    pub chain: Vec<Vec<u8>>,
+    /// PKCS#8 DER, loaded only when asked for.
+    pub private_key: Option<Vec<u8>>,
+}
+
+/// What a listener contributes to the choice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenerScope<'a> {
+    pub name: Option<&'a str>,
+    /// The listener's `certificate = ...`: thumbprint prefix or subject.
+    pub pin: Option<&'a str>,
+}
+
+/// A snapshot of everything that can be served, taken from the store.
+#[derive(Debug, Clone, Default)]
+pub struct ServingSet {
+    certs: HashMap<String, ServedCert>,
+    bindings: Vec<Binding>,
+    pub generation: i64,
+}
+
+impl ServingSet {
+    /// Loads every certificate that has a private key (pinned certificates
+    /// need not be bound) and, with `with_keys`, the keys themselves.
+    pub fn load(store: &dyn Store, with_keys: bool) -> Result<ServingSet> {
+        let generation = store.generation()?;
+        let bindings = store.bindings()?;
+        let mut certs = HashMap::new();
+        for record in store.certificates()? {
+            if !record.has_private_key {
+                continue;
+            }
+            let thumb = record.summary.thumbprint.clone();
+            let chain = store.chain(&thumb)?;
+            let private_key = if with_keys {
+                store.private_key(&thumb)?
+            } else {
+                None
+            };
+            certs.insert(
+                thumb,
+                ServedCert {
+                    record,
+                    chain,
+                    private_key,
+                },
+            );
+        }
+        Ok(ServingSet {
+            certs,
+            bindings,
+            generation,
+        })
+    }
+
+    pub fn get(&self, thumbprint: &str) -> Option<&ServedCert> {
+        self.certs.get(thumbprint)
+    }
+
+    pub fn certificates(&self) -> impl Iterator<Item = &ServedCert> {
+        self.certs.values()
+    }
+
+    /// The certificate for one handshake on `service` through `listener`,
+    /// with the SNI the client sent (if any).
+    pub fn select(
+        &self,
+        service: Service,
+        listener: ListenerScope<'_>,
+        sni: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Selection {
+        let pinned: Option<Vec<Candidate>> = listener.pin.map(|pin| {
+            self.certs
+                .values()
+                .filter(|c| pin_matches(pin, &c.record))
+                .map(|c| candidate(c, false))
+                .collect()
+        });
+        let bound: Vec<Candidate> = self
+            .bindings
+            .iter()
+            .filter(|b| b.service == service)
+            .filter(|b| b.listener.is_none() || b.listener.as_deref() == listener.name)
+            .filter_map(|b| {
+                self.certs
+                    .get(&b.thumbprint)
+                    .map(|c| candidate(c, b.listener.is_some()))
+            })
+            .collect();
+        select(listener.pin.zip(pinned.as_deref()), &bound, sni, now)
+    }
+}
+
+fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
+    let s = &cert.record.summary;
+    Candidate {
+        thumbprint: s.thumbprint.clone(),
+        subject: s.subject.clone(),
+        names: s.names.clone(),
+        not_before: s.not_before,
+        not_after: s.not_after,
+        usable: cert.record.has_private_key && !matches!(cert.record.trust, Trust::Invalid(_)),
+        listener_specific,
+        seq: cert.record.seq,
+    }
+}
+
+/// A pin selects by thumbprint prefix (at least 4 hex digits), or by
+/// subject (`CN=...` in full, or the CN alone), like a receive
+/// connector's TLS certificate name.
+pub fn pin_matches(pin: &str, record: &CertRecord) -> bool {
+    let s = &record.summary;
+    if let Some(prefix) = normalize_prefix(pin) {
+        if prefix.len() >= 4 && s.thumbprint.starts_with(&prefix) {
+            return true;
+        }
+    }
+    let pin = pin.trim();
+    s.subject.eq_ignore_ascii_case(pin) || s.subject_cn().eq_ignore_ascii_case(pin)
+}

@@ -1,0 +1,132 @@
+//! The shape `list --json` and `show --json` print (DESIGN.md, "Interfaces
+//! other tools rely on"): fields may be added, never renamed.
+
+use mailcert_store::{Binding, CertRecord, PendingRecord};
+use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};
+use mailcert_x509::time::rfc3339;
+use mailcert_x509::Status;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// One certificate or pending request as scripts see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertView {
+    pub thumbprint: String,
+    pub sha256: Option<String>,
+    pub subject: String,
+    pub names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub issuer: Option<String>,
+    pub services: Vec<String>,
+    pub status: Status,
+    pub warnings: Vec<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+    pub days_left: Option<i64>,
+    pub is_self_signed: bool,
+    pub has_private_key: bool,
+    pub exportable: bool,
+    pub key_algorithm: String,
+    pub key_size: Option<u32>,
+    pub signature_algorithm: Option<String>,
+    pub chain: Vec<String>,
+    pub friendly_name: Option<String>,
+    pub serial: Option<String>,
+    pub origin: String,
+    pub bindings: Vec<BindingView>,
+    pub trust: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BindingView {
+    pub service: String,
+    pub listener: Option<String>,
+}
+
+impl CertView {
+    pub fn of_certificate(
+        record: &CertRecord,
+        bindings: &[Binding],
+        now: OffsetDateTime,
+    ) -> CertView {
+        let s = &record.summary;
+        let eval = evaluate(s, &record.trust, now, EXPIRY_WARNING_DAYS);
+        let mine: Vec<&Binding> = bindings
+            .iter()
+            .filter(|b| b.thumbprint == s.thumbprint)
+            .collect();
+        let mut services: Vec<String> = mine
+            .iter()
+            .map(|b| b.service.as_str().to_string())
+            .collect();
+        services.sort();
+        services.dedup();
+        let mut warnings = eval.warnings;
+        if !record.has_private_key {
+            warnings.push("no private key: it cannot be bound to a service".into());
+        }
+        CertView {
+            thumbprint: s.thumbprint.clone(),
+            sha256: Some(s.sha256.clone()),
+            subject: s.subject.clone(),
+            names: s.names.clone(),
+            ip_addresses: s.ip_addresses.iter().map(|ip| ip.to_string()).collect(),
+            issuer: Some(s.issuer.clone()),
+            services,
+            status: eval.status,
+            warnings,
+            not_before: Some(rfc3339(s.not_before)),
+            not_after: Some(rfc3339(s.not_after)),
+            days_left: Some(eval.days_left),
+            is_self_signed: s.is_self_signed,
+            has_private_key: record.has_private_key,
+            exportable: record.exportable && record.has_private_key,
+            key_algorithm: s.key_algorithm.clone(),
+            key_size: Some(s.key_size),
+            signature_algorithm: Some(s.signature_algorithm.clone()),
+            chain: record.chain.clone(),
+            friendly_name: record.friendly_name.clone(),
+            serial: Some(s.serial.clone()),
+            origin: record.origin.as_str().to_string(),
+            bindings: mine
+                .iter()
+                .map(|b| BindingView {
+                    service: b.service.as_str().into(),
+                    listener: b.listener.clone(),
+                })
+                .collect(),
+            trust: record.trust.encode(),
+        }
+    }
+
+    pub fn of_pending(pending: &PendingRecord) -> CertView {
+        CertView {
+            thumbprint: pending.id.clone(),
+            sha256: None,
+            subject: pending.subject.clone(),
+            names: pending.names.clone(),
+            ip_addresses: Vec::new(),
+            issuer: None,
+            services: Vec::new(),
+            status: Status::PendingRequest,
+            warnings: vec![
+                "waiting for the CA's answer: complete it with `mailcert complete FILE`".into(),
+            ],
+            not_before: None,
+            not_after: None,
+            days_left: None,
+            is_self_signed: false,
+            has_private_key: true,
+            exportable: pending.exportable,
+            key_algorithm: pending.key_type.clone(),
+            key_size: None,
+            signature_algorithm: None,
+            chain: Vec::new(),
+            friendly_name: pending.friendly_name.clone(),
+            serial: None,
+            origin: "request".into(),
+            bindings: Vec::new(),
+            trust: String::new(),
+        }
+    }
+}

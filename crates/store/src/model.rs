@@ -1,0 +1,193 @@
+//! Records the store keeps, and the changes it applies atomically.
+
+use mailcert_x509::{CertSummary, Service, Trust};
+use time::OffsetDateTime;
+
+/// Where a certificate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Made and self-signed by this store (`init`, `new --self-signed`).
+    SelfSigned,
+    /// A completed pending request.
+    Issued,
+    Imported,
+    Acme,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::SelfSigned => "self-signed",
+            Origin::Issued => "issued",
+            Origin::Imported => "imported",
+            Origin::Acme => "acme",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Origin> {
+        Some(match text {
+            "self-signed" => Origin::SelfSigned,
+            "issued" => Origin::Issued,
+            "imported" => Origin::Imported,
+            "acme" => Origin::Acme,
+            _ => return None,
+        })
+    }
+}
+
+/// A certificate in the store (its private key stays encrypted until
+/// asked for with `Store::private_key`).
+#[derive(Debug, Clone)]
+pub struct CertRecord {
+    pub summary: CertSummary,
+    pub der: Vec<u8>,
+    /// Thumbprints of the chain above the leaf, issuer first.
+    pub chain: Vec<String>,
+    pub has_private_key: bool,
+    pub exportable: bool,
+    pub friendly_name: Option<String>,
+    pub origin: Origin,
+    pub trust: Trust,
+    pub created_at: OffsetDateTime,
+    /// Insertion order in the store: breaks ties between certificates
+    /// made in the same second.
+    pub seq: i64,
+}
+
+/// A key and CSR waiting for the CA's answer.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    /// SHA-1 of the CSR DER, upper-case hex: selects it like a thumbprint.
+    pub id: String,
+    pub csr_der: Vec<u8>,
+    pub subject: String,
+    pub names: Vec<String>,
+    pub key_type: String,
+    /// DER of the SubjectPublicKeyInfo, to match the CA's answer.
+    pub spki_der: Vec<u8>,
+    pub exportable: bool,
+    pub friendly_name: Option<String>,
+    /// The certificate this request renews, if any.
+    pub renews: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A certificate bound to a service, for every listener of that service
+/// (`listener: None`) or one listener.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Binding {
+    pub thumbprint: String,
+    pub service: Service,
+    pub listener: Option<String>,
+}
+
+/// An extra trust anchor of the store (enterprise root, private CA root).
+#[derive(Debug, Clone)]
+pub struct AnchorRecord {
+    pub thumbprint: String,
+    pub subject: String,
+    pub der: Vec<u8>,
+    pub source: String,
+    pub added_at: OffsetDateTime,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub user: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// A new certificate to store.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub summary: CertSummary,
+    pub der: Vec<u8>,
+    /// DER of the chain above the leaf, issuer first.
+    pub chain: Vec<Vec<u8>>,
+    /// PKCS#8 DER; encrypted before it touches the disk.
+    pub private_key: Option<Vec<u8>>,
+    pub exportable: bool,
+    pub friendly_name: Option<String>,
+    pub origin: Origin,
+    pub trust: Trust,
+}
+
+/// A new pending request to store.
+#[derive(Debug, Clone)]
+pub struct NewPending {
+    pub record: PendingRecord,
+    /// PKCS#8 DER; encrypted before it touches the disk.
+    pub private_key: Vec<u8>,
+}
+
+/// One step of a change. A [`Change`] applies all its steps or none.
+#[derive(Debug, Clone)]
+pub enum Op {
+    InsertCertificate(Box<NewCertificate>),
+    DeleteCertificate(String),
+    /// Replaces the chain (issuer first) and the trust verdict.
+    SetChain {
+        thumbprint: String,
+        chain: Vec<Vec<u8>>,
+        trust: Trust,
+    },
+    SetTrust {
+        thumbprint: String,
+        trust: Trust,
+    },
+    Bind(Binding),
+    Unbind(Binding),
+    InsertPending(Box<NewPending>),
+    DeletePending(String),
+    AddAnchor {
+        der: Vec<u8>,
+        subject: String,
+        source: String,
+    },
+    RemoveAnchor(String),
+    /// A small named value (settings, CA and ACME state); `None` deletes.
+    SetValue {
+        key: String,
+        value: Option<Vec<u8>>,
+        /// Encrypted at rest with the store key (CA and account keys).
+        secret: bool,
+    },
+}
+
+/// Everything one command changes, applied in one transaction and
+/// recorded in the audit log.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub action: String,
+    pub detail: String,
+    pub user: String,
+    pub ops: Vec<Op>,
+}
+
+impl Change {
+    pub fn new(action: impl Into<String>, user: impl Into<String>) -> Self {
+        Change {
+            action: action.into(),
+            detail: String::new(),
+            user: user.into(),
+            ops: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, op: Op) -> &mut Self {
+        self.ops.push(op);
+        self
+    }
+
+    pub fn describe(&mut self, line: impl AsRef<str>) -> &mut Self {
+        if !self.detail.is_empty() {
+            self.detail.push_str("; ");
+        }
+        self.detail.push_str(line.as_ref());
+        self
+    }
+}

@@ -1,0 +1,752 @@
+//! The embedded store: one SQLite file (bundled SQLite, no system library).
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use mailcert_x509::{CertSummary, Service, Trust};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use time::OffsetDateTime;
+
+use crate::crypto::{decode_hex, encode_hex, StoreKey, KEY_CHECK};
+use crate::error::{Result, StoreError};
+use crate::location::StoreLocation;
+use crate::model::*;
+use crate::schema::{APPLICATION_ID, MIGRATIONS};
+use crate::Store;
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+pub struct SqliteStore {
+    conn: Connection,
+    key: StoreKey,
+    location: StoreLocation,
+}
+
+impl SqliteStore {
+    /// Opens an existing store; never creates one.
+    pub fn open(location: &StoreLocation) -> Result<Self> {
+        if !location.db.exists() {
+            return Err(StoreError::NotFound {
+                path: location.db.clone(),
+            });
+        }
+        ensure_sqlite_file(&location.db)?;
+        let conn = Connection::open_with_flags(
+            &location.db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| foreign(&location.db, e))?;
+        ensure_ours(&conn, &location.db)?;
+        if !location.key.exists() {
+            return Err(StoreError::KeyFileMissing {
+                db: location.db.clone(),
+                key: location.key.clone(),
+            });
+        }
+        let key = read_key_file(&location.key)?;
+        let mut store = SqliteStore {
+            conn,
+            key,
+            location: location.clone(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        store.ensure_key_matches()?;
+        Ok(store)
+    }
+
+    /// Opens the store, creating the database and its key file when they
+    /// do not exist yet. Returns whether it was created.
+    pub fn open_or_create(location: &StoreLocation) -> Result<(Self, bool)> {
+        if location.db.exists()
+            && std::fs::metadata(&location.db)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                > 0
+        {
+            return Ok((Self::open(location)?, false));
+        }
+        if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        if !location.key.exists() {
+            write_new_key_file(&location.key)?;
+        }
+        create_private_file(&location.db)?;
+        let store = Self::open(location)?;
+        Ok((store, true))
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        let io = |e| foreign(&self.location.db, e);
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(io)?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+            .map_err(io)?;
+        // WAL lets the front end read while a command writes.
+        let _mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = MIGRATIONS.len() as i64;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: self.location.db.clone(),
+                found: version,
+                known,
+            });
+        }
+        if version == known {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        if version == 0 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', ?1), ('generation', 0)",
+                params![self.key.seal(KEY_CHECK)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn ensure_key_matches(&self) -> Result<()> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match sealed.and_then(|s| self.key.open(&s)) {
+            Some(plain) if plain == KEY_CHECK => Ok(()),
+            _ => Err(StoreError::WrongKey {
+                db: self.location.db.clone(),
+                key: self.location.key.clone(),
+            }),
+        }
+    }
+
+    fn decrypt(&self, sealed: &[u8], what: &str) -> Result<Vec<u8>> {
+        self.key.open(sealed).ok_or_else(|| StoreError::Decrypt {
+            thumbprint: what.to_string(),
+        })
+    }
+}
+
+/// Refuses SQLite files that another program made: they are never
+/// written to, let alone overwritten.
+fn ensure_ours(conn: &Connection, path: &Path) -> Result<()> {
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| foreign(path, e))?;
+    if app_id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| foreign(path, e))?;
+    if app_id != 0 || tables > 0 {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            reason: "it is a SQLite database of another application".into(),
+        });
+    }
+    Ok(())
+}
+
+fn foreign(path: &Path, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            StoreError::Foreign {
+                path: path.to_path_buf(),
+                reason: "the file is damaged or not a database".into(),
+            }
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+fn ensure_sqlite_file(path: &Path) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut header = [0u8; 16];
+    let read = file.read(&mut header).map_err(io)?;
+    if read == 0 {
+        return Ok(());
+    }
+    if read < 16 || &header != SQLITE_MAGIC {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            reason: "it is not a SQLite database".into(),
+        });
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path);
+    let file = result.map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn write_new_key_file(path: &Path) -> Result<()> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    let key = StoreKey::generate();
+    writeln!(file, "{}", encode_hex(&key)).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+fn read_key_file(path: &Path) -> Result<StoreKey> {
+    let text = std::fs::read_to_string(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bytes = decode_hex(&text).ok_or_else(|| StoreError::BadKeyFile {
+        key: path.to_path_buf(),
+        reason: "it is not 64 hexadecimal characters".into(),
+    })?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::BadKeyFile {
+        key: path.to_path_buf(),
+        reason: "it does not hold a 32-byte key".into(),
+    })?;
+    Ok(StoreKey::from_bytes(&bytes))
+}
+
+const CERT_COLUMNS: &str =
+    "thumbprint, sha256, der, subject, issuer, serial, names, ip_addresses, \
+    not_before, not_after, key_algorithm, key_size, signature_algorithm, is_self_signed, is_ca, \
+    server_auth, has_eku, subject_key_id, authority_key_id, spki, subject_raw, issuer_raw, chain, \
+    private_key IS NOT NULL, exportable, friendly_name, origin, trust, created_at, rowid";
+
+fn timestamp(value: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(value).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn split_lines(text: String) -> Vec<String> {
+    text.split('\n')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
+    let ips: String = row.get(7)?;
+    let summary = CertSummary {
+        thumbprint: row.get(0)?,
+        sha256: row.get(1)?,
+        subject: row.get(3)?,
+        issuer: row.get(4)?,
+        serial: row.get(5)?,
+        names: split_lines(row.get(6)?),
+        ip_addresses: split_lines(ips)
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        not_before: timestamp(row.get(8)?),
+        not_after: timestamp(row.get(9)?),
+        key_algorithm: row.get(10)?,
+        key_size: row.get(11)?,
+        signature_algorithm: row.get(12)?,
+        is_self_signed: row.get(13)?,
+        is_ca: row.get(14)?,
+        server_auth: row.get(15)?,
+        has_eku: row.get(16)?,
+        subject_key_id: row.get(17)?,
+        authority_key_id: row.get(18)?,
+        spki_der: row.get(19)?,
+        subject_raw: row.get(20)?,
+        issuer_raw: row.get(21)?,
+    };
+    let chain: String = row.get(22)?;
+    let origin: String = row.get(26)?;
+    let trust: String = row.get(27)?;
+    Ok(CertRecord {
+        summary,
+        der: row.get(2)?,
+        chain: chain
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        has_private_key: row.get(23)?,
+        exportable: row.get(24)?,
+        friendly_name: row.get(25)?,
+        origin: Origin::parse(&origin).unwrap_or(Origin::Imported),
+        trust: Trust::decode(&trust),
+        created_at: timestamp(row.get(28)?),
+        seq: row.get(29)?,
+    })
+}
+
+fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRecord> {
+    Ok(PendingRecord {
+        id: row.get(0)?,
+        csr_der: row.get(1)?,
+        subject: row.get(2)?,
+        names: split_lines(row.get(3)?),
+        key_type: row.get(4)?,
+        spki_der: row.get(5)?,
+        exportable: row.get(6)?,
+        friendly_name: row.get(7)?,
+        renews: row.get(8)?,
+        created_at: timestamp(row.get(9)?),
+    })
+}
+
+const PENDING_COLUMNS: &str =
+    "id, csr, subject, names, key_type, spki, exportable, friendly_name, renews, created_at";
+
+impl Store for SqliteStore {
+    fn certificates(&self) -> Result<Vec<CertRecord>> {
+        let sql =
+            format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, rowid DESC");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], cert_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>> {
+        let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint = ?1");
+        Ok(self
+            .conn
+            .query_row(&sql, [thumbprint], cert_from_row)
+            .optional()?)
+    }
+
+    fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
+        let Some(record) = self.certificate(thumbprint)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT der FROM chain_certs WHERE thumbprint = ?1")?;
+        let mut out = Vec::new();
+        for link in &record.chain {
+            let der: Vec<u8> = stmt
+                .query_row([link], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: format!("chain of {thumbprint}"),
+                    reason: format!("chain certificate {link} is missing"),
+                })?;
+            out.push(der);
+        }
+        Ok(out)
+    }
+
+    fn private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
+        let sealed: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT private_key FROM certificates WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        sealed
+            .flatten()
+            .map(|s| self.decrypt(&s, thumbprint))
+            .transpose()
+    }
+
+    fn pending_requests(&self) -> Result<Vec<PendingRecord>> {
+        let sql =
+            format!("SELECT {PENDING_COLUMNS} FROM pending_requests ORDER BY created_at DESC, id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], pending_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn pending_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT private_key FROM pending_requests WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        sealed.map(|s| self.decrypt(&s, id)).transpose()
+    }
+
+    fn bindings(&self) -> Result<Vec<Binding>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT thumbprint, service, listener FROM bindings ORDER BY service, listener, created_at")?;
+        let rows = stmt.query_map([], |r| {
+            let service: String = r.get(1)?;
+            let listener: String = r.get(2)?;
+            Ok((r.get::<_, String>(0)?, service, listener))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (thumbprint, service, listener) = row?;
+            let service: Service = service.parse().map_err(|reason| StoreError::Corrupt {
+                what: format!("binding of {thumbprint}"),
+                reason,
+            })?;
+            out.push(Binding {
+                thumbprint,
+                service,
+                listener: (!listener.is_empty()).then_some(listener),
+            });
+        }
+        Ok(out)
+    }
+
+    fn anchors(&self) -> Result<Vec<AnchorRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT thumbprint, subject, der, source, added_at FROM trust_anchors ORDER BY added_at")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AnchorRecord {
+                thumbprint: r.get(0)?,
+                subject: r.get(1)?,
+                der: r.get(2)?,
+                source: r.get(3)?,
+                added_at: timestamp(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, user, action, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: timestamp(r.get(1)?),
+                user: r.get(2)?,
+                action: r.get(3)?,
+                detail: r.get(4)?,
+            })
+        })?;
+        let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn value(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>, bool)> = self
+            .conn
+            .query_row(
+                "SELECT value, secret FROM named_values WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            Some((sealed, true)) => Ok(Some(self.decrypt(&sealed, key)?)),
+            Some((plain, false)) => Ok(Some(plain)),
+            None => Ok(None),
+        }
+    }
+
+    fn value_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key FROM named_values WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map([prefix], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn generation(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn apply(&mut self, change: Change) -> Result<()> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for op in &change.ops {
+            apply_op(&tx, &self.key, op, now)?;
+        }
+        tx.execute(
+            "INSERT INTO audit_log (at, user, action, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![now, change.user, change.action, change.detail],
+        )?;
+        tx.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -> Result<()> {
+    match op {
+        Op::InsertCertificate(new) => insert_certificate(tx, key, new, now)?,
+        Op::DeleteCertificate(thumbprint) => {
+            let bound: i64 = tx.query_row(
+                "SELECT count(*) FROM bindings WHERE thumbprint = ?1",
+                [thumbprint],
+                |r| r.get(0),
+            )?;
+            if bound > 0 {
+                return Err(StoreError::Refused(format!(
+                    "certificate {thumbprint} is still bound to {bound} service(s)"
+                )));
+            }
+            tx.execute(
+                "DELETE FROM certificates WHERE thumbprint = ?1",
+                [thumbprint],
+            )?;
+            tx.execute(
+                "DELETE FROM chain_certs WHERE NOT EXISTS (SELECT 1 FROM certificates \
+                 WHERE ',' || chain || ',' LIKE '%,' || chain_certs.thumbprint || ',%')",
+                [],
+            )?;
+        }
+        Op::SetChain {
+            thumbprint,
+            chain,
+            trust,
+        } => {
+            let links = store_chain(tx, chain)?;
+            expect_one(
+                tx.execute(
+                    "UPDATE certificates SET chain = ?2, trust = ?3 WHERE thumbprint = ?1",
+                    params![thumbprint, links, trust.encode()],
+                )?,
+                thumbprint,
+            )?;
+        }
+        Op::SetTrust { thumbprint, trust } => {
+            expect_one(
+                tx.execute(
+                    "UPDATE certificates SET trust = ?2 WHERE thumbprint = ?1",
+                    params![thumbprint, trust.encode()],
+                )?,
+                thumbprint,
+            )?;
+        }
+        Op::Bind(b) => {
+            tx.execute(
+                "INSERT OR IGNORE INTO bindings (thumbprint, service, listener, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![b.thumbprint, b.service.as_str(), b.listener.as_deref().unwrap_or(""), now],
+            )?;
+        }
+        Op::Unbind(b) => {
+            tx.execute(
+                "DELETE FROM bindings WHERE thumbprint = ?1 AND service = ?2 AND listener = ?3",
+                params![
+                    b.thumbprint,
+                    b.service.as_str(),
+                    b.listener.as_deref().unwrap_or("")
+                ],
+            )?;
+        }
+        Op::InsertPending(new) => {
+            let r = &new.record;
+            tx.execute(
+                "INSERT INTO pending_requests (id, csr, subject, names, key_type, spki, private_key, exportable, friendly_name, renews, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    r.id,
+                    r.csr_der,
+                    r.subject,
+                    r.names.join("\n"),
+                    r.key_type,
+                    r.spki_der,
+                    key.seal(&new.private_key),
+                    r.exportable,
+                    r.friendly_name,
+                    r.renews,
+                    now
+                ],
+            )?;
+        }
+        Op::DeletePending(id) => {
+            expect_one(
+                tx.execute("DELETE FROM pending_requests WHERE id = ?1", [id])?,
+                id,
+            )?;
+        }
+        Op::AddAnchor {
+            der,
+            subject,
+            source,
+        } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO trust_anchors (thumbprint, subject, der, source, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![mailcert_x509::thumbprint(der), subject, der, source, now],
+            )?;
+        }
+        Op::RemoveAnchor(thumbprint) => {
+            expect_one(
+                tx.execute(
+                    "DELETE FROM trust_anchors WHERE thumbprint = ?1",
+                    [thumbprint],
+                )?,
+                thumbprint,
+            )?;
+        }
+        Op::SetValue {
+            key: name,
+            value,
+            secret,
+        } => match value {
+            Some(value) => {
+                let stored = if *secret {
+                    key.seal(value)
+                } else {
+                    value.clone()
+                };
+                tx.execute(
+                    "INSERT INTO named_values (key, value, secret) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, secret = excluded.secret",
+                    params![name, stored, secret],
+                )?;
+            }
+            None => {
+                tx.execute("DELETE FROM named_values WHERE key = ?1", [name])?;
+            }
+        },
+    }
+    Ok(())
+}
+
+fn expect_one(changed: usize, what: &str) -> Result<()> {
+    if changed == 0 {
+        return Err(StoreError::Refused(format!(
+            "{what} is not in the store (changed meanwhile?)"
+        )));
+    }
+    Ok(())
+}
+
+fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<String> {
+    let mut links = Vec::with_capacity(chain.len());
+    for der in chain {
+        let thumb = mailcert_x509::thumbprint(der);
+        tx.execute(
+            "INSERT OR IGNORE INTO chain_certs (thumbprint, der) VALUES (?1, ?2)",
+            params![thumb, der],
+        )?;
+        links.push(thumb);
+    }
+    Ok(links.join(","))
+}
+
+fn insert_certificate(
+    tx: &rusqlite::Transaction<'_>,
+    key: &StoreKey,
+    new: &NewCertificate,
+    now: i64,
+) -> Result<()> {
+    let s = &new.summary;
+    let links = store_chain(tx, &new.chain)?;
+    let ips: Vec<String> = s.ip_addresses.iter().map(|ip| ip.to_string()).collect();
+    let sql = format!(
+        "INSERT INTO certificates ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+        CERT_COLUMNS.replace("private_key IS NOT NULL", "private_key").replace(", rowid", "")
+    );
+    tx.execute(
+        &sql,
+        params![
+            s.thumbprint,
+            s.sha256,
+            new.der,
+            s.subject,
+            s.issuer,
+            s.serial,
+            s.names.join("\n"),
+            ips.join("\n"),
+            s.not_before.unix_timestamp(),
+            s.not_after.unix_timestamp(),
+            s.key_algorithm,
+            s.key_size,
+            s.signature_algorithm,
+            s.is_self_signed,
+            s.is_ca,
+            s.server_auth,
+            s.has_eku,
+            s.subject_key_id,
+            s.authority_key_id,
+            s.spki_der,
+            s.subject_raw,
+            s.issuer_raw,
+            links,
+            new.private_key.as_ref().map(|k| key.seal(k)),
+            new.exportable,
+            new.friendly_name,
+            new.origin.as_str(),
+            new.trust.encode(),
+            now,
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! Services and which certificate each one serves.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::names::{best_match, NameMatch};
+
+/// The services a certificate can be bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Https,
+    Imap,
+    Pop,
+    Smtp,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [Service::Https, Service::Imap, Service::Pop, Service::Smtp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Https => "https",
+            Service::Imap => "imap",
+            Service::Pop => "pop",
+            Service::Smtp => "smtp",
+        }
+    }
+
+    /// HTTPS serves exactly one certificate per listener; the mail services
+    /// may hold several and choose per connection.
+    pub fn single_certificate(self) -> bool {
+        self == Service::Https
+    }
+
+    /// Parses a comma-separated list such as `imap,pop,https,smtp` (or
+    /// `IIS,SMTP` as Exchange writes it). Duplicates are merged.
+    pub fn parse_list(input: &str) -> Result<Vec<Service>, String> {
+        let mut out = Vec::new();
+        for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let service: Service = part.parse()?;
+            if !out.contains(&service) {
+                out.push(service);
+            }
+        }
+        if out.is_empty() {
+            return Err("no service given: use a list such as imap,pop,https,smtp".into());
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "https" | "iis" | "http" => Ok(Service::Https),
+            "imap" | "imaps" => Ok(Service::Imap),
+            "pop" | "pop3" | "pop3s" => Ok(Service::Pop),
+            "smtp" | "smtps" | "submission" => Ok(Service::Smtp),
+            other => Err(format!(
+                "unknown service '{other}': use https (or iis), imap, pop or smtp"
+            )),
+        }
+    }
+}
+
+/// A certificate that may be served, as the selection sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub thumbprint: String,
+    pub subject: String,
+    pub names: Vec<String>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// Has a private key and is neither `Invalid` nor revoked by the store.
+    pub usable: bool,
+    /// Bound to the listener itself rather than to the whole service.
+    pub listener_specific: bool,
+    /// Insertion order: the later of two certificates issued in the same
+    /// second is the newer.
+    pub seq: i64,
+}
+
+impl Candidate {
+    fn valid_at(&self, now: OffsetDateTime) -> bool {
+        self.usable && self.not_before <= now && now <= self.not_after
+    }
+}
+
+/// Which certificate a handshake gets, and the rule that chose it.
+/// `mailcert which` prints exactly this; the front end acts on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+pub enum Selection {
+    /// The listener names a certificate explicitly (`certificate = ...`).
+    Pinned { thumbprint: String, pin: String },
+    /// A certificate bound to the service carries the SNI name exactly.
+    ExactName { thumbprint: String, name: String },
+    /// A wildcard on a bound certificate covers the SNI name.
+    Wildcard { thumbprint: String, name: String },
+    /// The client sent no SNI: the service's default, the newest valid.
+    NoSni { thumbprint: String },
+    /// SNI matched no bound certificate: the service's default.
+    NoMatch { thumbprint: String, name: String },
+    /// Nothing usable is bound to the service.
+    Nothing { reason: String },
+}
+
+impl Selection {
+    pub fn thumbprint(&self) -> Option<&str> {
+        match self {
+            Selection::Pinned { thumbprint, .. }
+            | Selection::ExactName { thumbprint, .. }
+            | Selection::Wildcard { thumbprint, .. }
+            | Selection::NoSni { thumbprint }
+            | Selection::NoMatch { thumbprint, .. } => Some(thumbprint),
+            Selection::Nothing { .. } => None,
+        }
+    }
+
+    /// The rule in plain words.
+    pub fn explain(&self) -> String {
+        match self {
+            Selection::Pinned { pin, .. } => {
+                format!("the listener names this certificate explicitly (certificate = \"{pin}\")")
+            }
+            Selection::ExactName { name, .. } => {
+                format!("the client asked for '{name}' (SNI) and this certificate carries that exact name")
+            }
+            Selection::Wildcard { name, .. } => {
+                format!("the client asked for '{name}' (SNI) and a wildcard on this certificate covers it")
+            }
+            Selection::NoSni { .. } => {
+                "no SNI from the client (most mail servers send none): the service's default, the newest valid certificate bound to it".into()
+            }
+            Selection::NoMatch { name, .. } => format!(
+                "no certificate bound to the service carries '{name}': the service's default, the newest valid certificate (clients will see a name mismatch)"
+            ),
+            Selection::Nothing { reason } => reason.clone(),
+        }
+    }
+}
+
+/// Chooses the certificate for one handshake.
+///
+/// `pinned`: the certificates the listener's `certificate = ...` matches
+/// (already resolved by thumbprint prefix or subject), with the pin text.
+/// `bound`: certificates bound to the listener's service. Listener-specific
+/// bindings take precedence over service-wide ones. Among equals, valid
+/// before expired, then newest (latest NotBefore) first.
+pub fn select(
+    pinned: Option<(&str, &[Candidate])>,
+    bound: &[Candidate],
+    sni: Option<&str>,
+    now: OffsetDateTime,
+) -> Selection {
+    if let Some((pin, matches)) = pinned {
+        return match newest(matches.iter(), now) {
+            Some(c) => Selection::Pinned {
+                thumbprint: c.thumbprint.clone(),
+                pin: pin.to_string(),
+            },
+            None => Selection::Nothing {
+                reason: format!("the listener names certificate \"{pin}\", but no usable certificate in the store matches it"),
+            },
+        };
+    }
+    let specific: Vec<&Candidate> = bound
+        .iter()
+        .filter(|c| c.listener_specific && c.usable)
+        .collect();
+    let pool: Vec<&Candidate> = if specific.is_empty() {
+        bound.iter().filter(|c| c.usable).collect()
+    } else {
+        specific
+    };
+    let Some(default) = newest(pool.iter().copied(), now) else {
+        return Selection::Nothing {
+            reason: "no usable certificate (with a private key) is bound to this service; bind one with `mailcert enable`".into(),
+        };
+    };
+    let Some(name) = sni.map(|s| s.trim_end_matches('.').to_ascii_lowercase()) else {
+        return Selection::NoSni {
+            thumbprint: default.thumbprint.clone(),
+        };
+    };
+    let by_match = |wanted: NameMatch| {
+        newest(
+            pool.iter()
+                .copied()
+                .filter(|c| best_match(c.names.iter().map(String::as_str), &name) == Some(wanted)),
+            now,
+        )
+    };
+    if let Some(c) = by_match(NameMatch::Exact) {
+        return Selection::ExactName {
+            thumbprint: c.thumbprint.clone(),
+            name,
+        };
+    }
+    if let Some(c) = by_match(NameMatch::Wildcard) {
+        return Selection::Wildcard {
+            thumbprint: c.thumbprint.clone(),
+            name,
+        };
+    }
+    Selection::NoMatch {
+        thumbprint: default.thumbprint.clone(),
+        name,
+    }
+}
+
+fn newest<'a>(
+    candidates: impl Iterator<Item = &'a Candidate>,
+    now: OffsetDateTime,
+) -> Option<&'a Candidate> {
+    candidates.max_by(|a, b| {
+        (a.valid_at(now), a.not_before, a.seq).cmp(&(b.valid_at(now), b.not_before, b.seq))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn cand(thumb: &str, names: &[&str], year: i32) -> Candidate {
+        Candidate {
+            thumbprint: thumb.into(),
+            subject: format!("CN={}", names[0]),
+            names: names.iter().map(|s| s.to_string()).collect(),
+            not_before: datetime!(2020-01-01 0:00 UTC).replace_year(year).unwrap(),
+            not_after: datetime!(2030-01-01 0:00 UTC),
+            usable: true,
+            listener_specific: false,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn rules_in_order() {
+        let now = datetime!(2026-06-01 0:00 UTC);
+        let bound = vec![
+            cand("OLD", &["mail.contoso.com"], 2024),
+            cand("NEW", &["*.contoso.com"], 2025),
+        ];
+        assert_eq!(select(None, &bound, None, now).thumbprint(), Some("NEW"));
+        assert!(matches!(
+            select(None, &bound, Some("mail.contoso.com"), now),
+            Selection::ExactName { ref thumbprint, .. } if thumbprint == "OLD"
+        ));
+        assert!(matches!(
+            select(None, &bound, Some("owa.contoso.com"), now),
+            Selection::Wildcard { ref thumbprint, .. } if thumbprint == "NEW"
+        ));
+        assert!(matches!(
+            select(None, &bound, Some("a.b.contoso.com"), now),
+            Selection::NoMatch { ref thumbprint, .. } if thumbprint == "NEW"
+        ));
+        let pinned = [cand("PIN", &["x.contoso.com"], 2020)];
+        assert!(matches!(
+            select(
+                Some(("PIN", &pinned)),
+                &bound,
+                Some("mail.contoso.com"),
+                now
+            ),
+            Selection::Pinned { .. }
+        ));
+        let mut expired = cand("EXP", &["mail.contoso.com"], 2026);
+        expired.not_after = datetime!(2026-02-01 0:00 UTC);
+        let with_expired = vec![expired, cand("OK", &["mail.contoso.com"], 2021)];
+        assert_eq!(
+            select(None, &with_expired, None, now).thumbprint(),
+            Some("OK")
+        );
+        assert!(matches!(
+            select(None, &[], None, now),
+            Selection::Nothing { .. }
+        ));
+    }
+}
