@@ -59,6 +59,8 @@ pub enum Command {
     Which(cmd::which::Args),
     /// Show the audit log of changes.
     Log(cmd::log::Args),
+    /// Plan the certificates of an organisation: names with reasons, and findings.
+    Plan(cmd::plan::Args),
 }
 
 fn main() -> std::process::ExitCode {

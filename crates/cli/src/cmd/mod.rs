@@ -7,6 +7,7 @@ pub mod init;
 pub mod list;
 pub mod log;
 pub mod new;
+pub mod plan;
 pub mod remove;
 pub mod renew;
 pub mod show;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Renew(args) => renew::run(cli, args),
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
+        Command::Plan(args) => plan::run(cli, args),
     }
 }
 
