@@ -17,8 +17,8 @@ use mailcert_x509::SubjectName;
 /// - `corp`, `home`, `mail`: never to be delegated (ICANN name-collision
 ///   decision, 2018), and common in old Active Directory forests;
 /// - `lan`, `localdomain`, `intranet`, `private`, `priv`, `domain`,
-///   `localnet`, `internal`: not in the root zone, and what installers and
-///   routers propose.
+///   `localnet`: not in the root zone, and what installers and routers
+///   propose.
 ///
 /// Any other unregistered suffix is not caught here; the public CA will
 /// refuse it all the same when it validates the domain.

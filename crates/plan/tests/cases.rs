@@ -313,3 +313,14 @@ fn the_comparison_notices_differences() {
     expect.findings[0].severity = "warning".into();
     assert!(differences(&expect, &plan).contains("missing finding"));
 }
+
+#[test]
+fn every_finding_code_is_documented() {
+    let doc = read(&crate_dir().join("../../docs/plan.md"));
+    for code in FindingCode::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", code.as_str())),
+            "docs/plan.md has no row for `{code}`"
+        );
+    }
+}
