@@ -494,7 +494,7 @@ impl<'a> Planner<'a> {
                 .map(|&i| &org.servers[i])
                 .filter(|s| !(s.role == Role::Edge && s.internet_facing))
                 .filter(|s| !named.contains(&s.fqdn.trim_end_matches('.').to_lowercase()))
-                .map(|s| s.fqdn.clone())
+                .map(|s| s.fqdn.trim_end_matches('.').to_lowercase())
                 .collect();
             if !omitted.is_empty() {
                 let internal: Vec<String> = omitted
@@ -1038,7 +1038,7 @@ impl<'a> Planner<'a> {
                     "{w} covers exactly one label under {parent}: {replaces}. It does not cover {parent} itself, nor names further down such as a.b.{parent}, nor any other domain.{stays}"
                 ),
                 format!(
-                    "For Outlook Anywhere and MAPI over HTTP, set the certificate principal name to msstd:{w} (Exchange: Set-OutlookProvider EXPR -CertPrincipalName \"msstd:{w}\"). Outlook 2007, early Outlook 2010 builds, Windows Mobile and some older ActiveSync devices mishandle wildcards, and Exchange Unified Messaging cannot use one: if those clients matter, keep exact names (prefer_wildcard = false)."
+                    "For Outlook Anywhere and MAPI over HTTP, set the certificate principal name to msstd:{w} (Exchange: Set-OutlookProvider EXPR -CertPrincipalName \"msstd:{w}\"). Outlook 2007, early Outlook 2010 builds, Windows Mobile and some older ActiveSync devices mishandle wildcards, and Exchange Unified Messaging cannot use one: if those clients matter, list exact names instead of a wildcard (and prefer_wildcard = false)."
                 ),
             );
         }
