@@ -164,7 +164,10 @@ fn names_are_validated_and_normalised() {
         serde_json::json!(["192.0.2.10", "2001:db8::5"])
     );
     let days = cert["days_left"].as_i64().unwrap();
-    assert!((89..=90).contains(&days), "90 days of validity, {days} left");
+    assert!(
+        (89..=90).contains(&days),
+        "90 days of validity, {days} left"
+    );
     assert_eq!(cert["friendly_name"], "test");
 
     let before = env.snapshot();
