@@ -10,7 +10,10 @@ use common::Env;
 /// A pseudo-random point in `0..=max`, so kills land everywhere: before
 /// the store opens, during key generation, inside the transaction, after it.
 fn jitter(max: Duration) -> Duration {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let micros = max.as_micros().max(1) as u64;
     Duration::from_micros(u64::from(nanos).wrapping_mul(2_654_435_761) % micros)
 }
@@ -23,7 +26,10 @@ fn full_run(env: &Env, args: &[&str]) -> Duration {
 }
 
 fn bound_certificates(env: &Env) -> Vec<serde_json::Value> {
-    env.list().into_iter().filter(|c| !c["services"].as_array().unwrap().is_empty()).collect()
+    env.list()
+        .into_iter()
+        .filter(|c| !c["services"].as_array().unwrap().is_empty())
+        .collect()
 }
 
 #[test]
@@ -34,11 +40,22 @@ fn kill_during_renew_leaves_a_whole_state() {
     let (mut killed, mut completed) = (0, 0);
     for round in 0..40 {
         let bound = bound_certificates(&env);
-        assert_eq!(bound.len(), 1, "round {round}: exactly one certificate holds the bindings");
-        assert_eq!(bound[0]["services"], serde_json::json!(["https", "imap", "pop", "smtp"]), "round {round}");
+        assert_eq!(
+            bound.len(),
+            1,
+            "round {round}: exactly one certificate holds the bindings"
+        );
+        assert_eq!(
+            bound[0]["services"],
+            serde_json::json!(["https", "imap", "pop", "smtp"]),
+            "round {round}"
+        );
         let thumb = bound[0]["thumbprint"].as_str().unwrap().to_string();
 
-        let mut child = env.command(&["renew", &thumb]).spawn().expect("spawn renew");
+        let mut child = env
+            .command(&["renew", &thumb])
+            .spawn()
+            .expect("spawn renew");
         std::thread::sleep(jitter(span));
         if child.try_wait().expect("poll child").is_none() {
             child.kill().expect("SIGKILL");
@@ -58,22 +75,43 @@ fn kill_during_renew_leaves_a_whole_state() {
             .iter()
             .filter(|e| e["action"] == "renew")
             .count();
-        assert_eq!(list.len(), renewals + 1, "round {round}: a certificate without its audit entry, or the reverse");
+        assert_eq!(
+            list.len(),
+            renewals + 1,
+            "round {round}: a certificate without its audit entry, or the reverse"
+        );
         for cert in &list {
             assert_eq!(cert["has_private_key"], true, "round {round}: {cert}");
-            let pem = env.run(&["show", cert["thumbprint"].as_str().unwrap(), "--pem"]).ok().stdout;
+            let pem = env
+                .run(&["show", cert["thumbprint"].as_str().unwrap(), "--pem"])
+                .ok()
+                .stdout;
             assert!(pem.contains("BEGIN CERTIFICATE"));
         }
     }
     eprintln!("killed {killed} of 40 renewals mid-way, {completed} finished first");
-    assert!(killed > 0, "no renewal was interrupted: the test proved nothing");
+    assert!(
+        killed > 0,
+        "no renewal was interrupted: the test proved nothing"
+    );
 }
 
 #[test]
 fn kill_during_new_never_leaves_half_a_certificate() {
     let env = Env::new();
     env.init();
-    let span = full_run(&env, &["new", "--self-signed", "--name", "probe.contoso.com", "--key", "rsa-2048"]).mul_f32(1.2);
+    let span = full_run(
+        &env,
+        &[
+            "new",
+            "--self-signed",
+            "--name",
+            "probe.contoso.com",
+            "--key",
+            "rsa-2048",
+        ],
+    )
+    .mul_f32(1.2);
     let mut interrupted_commits = 0;
     for round in 0..30 {
         let before = env.list().len();
@@ -86,9 +124,15 @@ fn kill_during_new_never_leaves_half_a_certificate() {
         let _ = child.kill();
         let _ = child.wait();
         let list = env.list();
-        assert!(list.len() == before || list.len() == before + 1, "round {round}");
+        assert!(
+            list.len() == before || list.len() == before + 1,
+            "round {round}"
+        );
         if list.len() == before + 1 {
-            let cert = list.iter().find(|c| c["subject"] == format!("CN={name}")).expect("the new certificate");
+            let cert = list
+                .iter()
+                .find(|c| c["subject"] == format!("CN={name}"))
+                .expect("the new certificate");
             assert_eq!(cert["has_private_key"], true);
             assert_eq!(cert["key_algorithm"], "rsa-2048");
             interrupted_commits += 1;

@@ -287,6 +287,12 @@ fn timestamp(value: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(value).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The first string after every string that starts with `prefix`
+/// (thumbprints are upper-case hex, so '~' sorts after all of them).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}~")
+}
+
 fn split_lines(text: String) -> Vec<String> {
     text.split('\n')
         .filter(|s| !s.is_empty())
@@ -376,6 +382,24 @@ impl Store for SqliteStore {
             .conn
             .query_row(&sql, [thumbprint], cert_from_row)
             .optional()?)
+    }
+
+    fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>> {
+        // A range over the primary key: an index search, not a scan.
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint >= ?1 AND thumbprint < ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![prefix, prefix_end(prefix)], cert_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>> {
+        let sql =
+            format!("SELECT {PENDING_COLUMNS} FROM pending_requests WHERE id >= ?1 AND id < ?2");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![prefix, prefix_end(prefix)], pending_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
