@@ -78,10 +78,10 @@ fn print_human(source: &str, plan: &Plan) -> anyhow::Result<()> {
                     Some(u) => format!("{} ({u})", n.name),
                     None => n.name.clone(),
                 };
-                vec![format!("  {name}"), n.reason.clone()]
+                vec![name, n.reason.clone()]
             })
             .collect();
-        output::line(output::table(&["  Name", "Reason"], rows).to_string())?;
+        output::line(output::table(&["Name", "Reason"], rows).trim_end())?;
     }
     output::line("")?;
     let count = |s: Severity| plan.findings.iter().filter(|f| f.severity == s).count();
