@@ -13,8 +13,13 @@ const MAX_DEPTH: usize = 64;
 /// Re-encodes `input` (one BER element, nothing after it) as DER lengths.
 /// `what` names the source in errors.
 pub fn ber_to_der(input: &[u8], what: &str) -> Result<Vec<u8>, CertError> {
-    let mut reader = Reader { data: input, pos: 0 };
-    let element = reader.element(0).map_err(|reason| truncated(what, reason))?;
+    let mut reader = Reader {
+        data: input,
+        pos: 0,
+    };
+    let element = reader
+        .element(0)
+        .map_err(|reason| truncated(what, reason))?;
     if reader.pos != input.len() {
         return Err(CertError::BadInput {
             what: what.into(),
@@ -74,7 +79,10 @@ fn write_length(out: &mut Vec<u8>, len: usize) {
         return;
     }
     let bytes = len.to_be_bytes();
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
     out.push(0x80 | (bytes.len() - first) as u8);
     out.extend_from_slice(&bytes[first..]);
 }
@@ -218,7 +226,11 @@ fn flatten_octets(children: &[Element], out: &mut Vec<u8>) -> Result<(), String>
     for child in children {
         match (&child.tag[..], &child.content) {
             ([0x04], Content::Primitive(bytes)) => out.extend_from_slice(bytes),
-            _ => return Err("a constructed OCTET STRING holds something else than OCTET STRINGs".into()),
+            _ => {
+                return Err(
+                    "a constructed OCTET STRING holds something else than OCTET STRINGs".into(),
+                )
+            }
         }
     }
     Ok(())
@@ -236,7 +248,10 @@ mod tests {
             0x01, 0x05, 0x00, 0x00,
         ];
         let der = ber_to_der(&ber, "test").unwrap();
-        assert_eq!(der, [0x30, 0x08, 0x04, 0x03, b'a', b'b', b'c', 0x02, 0x01, 0x05]);
+        assert_eq!(
+            der,
+            [0x30, 0x08, 0x04, 0x03, b'a', b'b', b'c', 0x02, 0x01, 0x05]
+        );
         // DER stays DER.
         assert_eq!(ber_to_der(&der, "test").unwrap(), der);
     }

@@ -73,8 +73,7 @@ pub fn decode_pkcs7(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError>
         what: what.into(),
         reason: format!("not a readable PKCS#7 file ({reason})"),
     };
-    let info =
-        cms::content_info::ContentInfo::from_der(&der).map_err(|e| bad(e.to_string()))?;
+    let info = cms::content_info::ContentInfo::from_der(&der).map_err(|e| bad(e.to_string()))?;
     if info.content_type.to_string() != SIGNED_DATA_OID {
         return Err(bad(format!(
             "its content type is {}, not signedData",
@@ -103,10 +102,12 @@ fn pem_block(text: &str, label: &str) -> Option<Result<Vec<u8>, CertError>> {
     let end = format!("-----END {label}-----");
     let start = text.find(&begin)? + begin.len();
     let stop = text[start..].find(&end)? + start;
-    Some(base64_decode(&text[start..stop]).ok_or_else(|| CertError::BadInput {
-        what: label.into(),
-        reason: "the PEM body is not valid base64 (damaged or truncated)".into(),
-    }))
+    Some(
+        base64_decode(&text[start..stop]).ok_or_else(|| CertError::BadInput {
+            what: label.into(),
+            reason: "the PEM body is not valid base64 (damaged or truncated)".into(),
+        }),
+    )
 }
 
 /// Decodes base64 with whitespace ignored (public data only: certificates).

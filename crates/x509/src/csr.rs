@@ -52,7 +52,10 @@ pub fn read_request(der: &[u8], what: &str) -> Result<RequestInfo, CertError> {
         ))
     })?;
     if !rest.is_empty() {
-        return Err(bad(format!("{} unexpected bytes after the request", rest.len())));
+        return Err(bad(format!(
+            "{} unexpected bytes after the request",
+            rest.len()
+        )));
     }
     csr.verify_signature().map_err(|e| {
         bad(format!(
@@ -101,10 +104,13 @@ pub fn decode_request(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError> {
         if let Some(start) = text.find(&begin) {
             let start = start + begin.len();
             let end = format!("-----END {label}-----");
-            let stop = text[start..].find(&end).ok_or_else(|| CertError::Truncated {
-                what: what.into(),
-                reason: "the request's BEGIN line has no END line".into(),
-            })? + start;
+            let stop = text[start..]
+                .find(&end)
+                .ok_or_else(|| CertError::Truncated {
+                    what: what.into(),
+                    reason: "the request's BEGIN line has no END line".into(),
+                })?
+                + start;
             return crate::bundle::base64_decode(&text[start..stop]).ok_or_else(|| {
                 CertError::BadRequest {
                     what: what.into(),

@@ -79,7 +79,11 @@ fn leaf_of(certs: &[Vec<u8>]) -> Vec<u8> {
     summaries
         .iter()
         .zip(certs)
-        .find(|(s, _)| !summaries.iter().any(|other| other != *s && other.issued_by(s)))
+        .find(|(s, _)| {
+            !summaries
+                .iter()
+                .any(|other| other != *s && other.issued_by(s))
+        })
         .map(|(_, der)| der.clone())
         .unwrap_or_else(|| certs[0].clone())
 }
