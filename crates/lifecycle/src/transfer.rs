@@ -250,19 +250,8 @@ impl Manager {
         password: &str,
         form: PfxForm,
     ) -> Result<(Vec<u8>, CertRecord)> {
-        let record = find_certificate(self.store.as_ref(), prefix)?;
+        let record = self.ensure_exportable(prefix)?;
         let thumb = &record.summary.thumbprint;
-        if !record.has_private_key {
-            return Err(LifecycleError::Refused(format!(
-                "{thumb} has no private key in this store, so a .pfx would be useless; export the certificate alone with --pem"
-            )));
-        }
-        if !record.exportable {
-            return Err(LifecycleError::Refused(format!(
-                "the private key of {thumb} ({}) is marked non-exportable; it never leaves this store. Export the certificate alone with --pem, or request a new certificate on the other server",
-                record.summary.subject
-            )));
-        }
         if password.is_empty() {
             return Err(LifecycleError::BadInput(
                 "the PFX password is empty: a .pfx holds the private key, so give it a password (--password-file, MAILCERT_PASSWORD, or type it at the prompt)".into(),
@@ -278,6 +267,24 @@ impl Manager {
             .unwrap_or_else(|| record.summary.subject_cn());
         let pfx = write_pfx(&record.der, &key, &chain, password, form, &friendly)?;
         Ok((pfx, record))
+    }
+
+    /// The certificate, if its private key may leave the store.
+    pub fn ensure_exportable(&self, prefix: &str) -> Result<CertRecord> {
+        let record = find_certificate(self.store.as_ref(), prefix)?;
+        let thumb = &record.summary.thumbprint;
+        if !record.has_private_key {
+            return Err(LifecycleError::Refused(format!(
+                "{thumb} has no private key in this store, so a .pfx would be useless; export the certificate alone with --pem"
+            )));
+        }
+        if !record.exportable {
+            return Err(LifecycleError::Refused(format!(
+                "the private key of {thumb} ({}) is marked non-exportable; it never leaves this store. Export the certificate alone with --pem, or request a new certificate on the other server",
+                record.summary.subject
+            )));
+        }
+        Ok(record)
     }
 
     /// Records in the audit log that a private key left the store.
