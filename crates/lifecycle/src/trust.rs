@@ -303,7 +303,12 @@ fn explain(
     }
 }
 
-/// The verdict of a leaf whose chain is exactly `chain`.
+/// The verdict in a word or two, for sentences that give the reason apart.
 pub fn verdict_words(trust: &Trust) -> String {
-    trust_words(trust)
+    match trust {
+        Trust::Trusted => "trusted (status Valid)".into(),
+        Trust::OwnSelfSigned => "self-signed by this store".into(),
+        Trust::Untrusted(_) => "not trusted yet (status Untrusted)".into(),
+        Trust::Invalid(reason) => format!("invalid: {reason}"),
+    }
 }

@@ -15,7 +15,9 @@ use crate::thumbprint::thumbprint;
 /// A PKCS#10 request made from a spec and a key: DER, and its id (SHA-1
 /// of the DER, the pending request's id).
 pub fn make_request(spec: &ServerCertSpec, key: &KeyPair) -> Result<(Vec<u8>, String), CertError> {
-    let params = server_params(spec)?;
+    let mut params = server_params(spec)?;
+    // A request carries no serial (the CA chooses it).
+    params.serial_number = None;
     let csr = params
         .serialize_request(key)
         .map_err(|e| CertError::Generate {
