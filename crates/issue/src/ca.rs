@@ -287,6 +287,8 @@ impl PrivateCa {
         };
         let mut params = server_params(&spec)?;
         params.use_authority_key_identifier_extension = true;
+        // basicConstraints CA:FALSE, which also makes rcgen write the SKI.
+        params.is_ca = IsCa::ExplicitNoCa;
         params.serial_number = Some(random_serial());
         let public_key =
             SubjectPublicKeyInfo::from_der(&request.spki_der).map_err(|e| CaError::Refused {

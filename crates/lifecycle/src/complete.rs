@@ -50,7 +50,11 @@ impl Manager {
             return self.complete_request(&answer.name, summary, der, request, &pool);
         }
         // Already stored: this supplies the chain.
-        for (summary, _) in summaries.iter().filter(|(s, _)| !s.is_ca) {
+        let leaves_first = summaries
+            .iter()
+            .filter(|(s, _)| !s.is_ca)
+            .chain(summaries.iter().filter(|(s, _)| s.is_ca));
+        for (summary, _) in leaves_first {
             if let Some(record) = self.store.certificate(&summary.thumbprint)? {
                 return self.supply_chain(&answer.name, &record.summary, &record.der, &pool);
             }

@@ -290,11 +290,10 @@ fn explain(
                 "intermediate '{issuer_cn}' is not in the chain; clients that don't have it will not trust this certificate; add it with `mailcert complete FILE --chain INTERMEDIATE.pem` (or, if '{issuer_cn}' is your organisation's root, trust it with `mailcert trust add ROOT.pem`)"
             ))
         }
+        // A self-signed certificate from elsewhere: webpki's words say it.
+        ChainEnd::Root if built.chain.is_empty() => None,
         ChainEnd::Root => {
-            let root = match built.chain.last() {
-                Some(der) => CertSummary::from_der(der).ok()?,
-                None => leaf.clone(),
-            };
+            let root = CertSummary::from_der(built.chain.last()?).ok()?;
             Some(format!(
                 "the root '{}' is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
                 root.subject_cn()
