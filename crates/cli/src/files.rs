@@ -40,6 +40,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     file.sync_all().with_context(io)
 }
 
+/// Creates (or truncates) an output file for public content before the
+/// command changes the store, so that a bad path fails with nothing done.
+pub fn create_public(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::create(path)
+        .with_context(|| format!("{}: cannot write the file", path.display()))
+}
+
 /// Writes a file with public content (requests, certificates).
 pub fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes)

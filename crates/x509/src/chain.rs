@@ -93,3 +93,57 @@ pub fn build_chain(leaf_der: &[u8], pool: &[Vec<u8>]) -> BuiltChain {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::keys::KeyType;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    /// root → intermediate → leaf, made with rcgen: (DER, key) each.
+    pub(crate) fn pki() -> Vec<(Vec<u8>, KeyPair)> {
+        let ca = |name: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.use_authority_key_identifier_extension = true;
+            p
+        };
+        let root_key = KeyType::EcP256.generate().unwrap();
+        let root_params = ca("Unit Root");
+        let root = root_params.self_signed(&root_key).unwrap();
+        let int_key = KeyType::EcP256.generate().unwrap();
+        let root_issuer = Issuer::from_ca_cert_der(root.der(), &root_key).unwrap();
+        let int = ca("Unit Intermediate")
+            .signed_by(&int_key, &root_issuer)
+            .unwrap();
+        let leaf_key = KeyType::EcP256.generate().unwrap();
+        let int_issuer = Issuer::from_ca_cert_der(int.der(), &int_key).unwrap();
+        let mut leaf_params = CertificateParams::new(vec!["mail.contoso.com".to_string()]).unwrap();
+        leaf_params.use_authority_key_identifier_extension = true;
+        let leaf = leaf_params.signed_by(&leaf_key, &int_issuer).unwrap();
+        vec![
+            (leaf.der().to_vec(), leaf_key),
+            (int.der().to_vec(), int_key),
+            (root.der().to_vec(), root_key),
+        ]
+    }
+
+    #[test]
+    fn chain_is_built_by_issuer_whatever_the_order() {
+        let pki = pki();
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        let built = build_chain(leaf, &[root.clone(), leaf.clone(), int.clone()]);
+        assert_eq!(built.chain, vec![int.clone(), root.clone()]);
+        assert_eq!(built.end, ChainEnd::Root);
+
+        let built = build_chain(leaf, &[root.clone()]);
+        assert!(built.chain.is_empty());
+        assert_eq!(built.missing(), Some("Unit Intermediate"));
+
+        let built = build_chain(leaf, std::slice::from_ref(int));
+        assert_eq!(built.chain, vec![int.clone()]);
+        assert_eq!(built.missing(), Some("Unit Root"));
+    }
+}

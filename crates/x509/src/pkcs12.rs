@@ -167,3 +167,42 @@ pub fn write_pfx(
     };
     writer.write().map_err(failed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::tests::pki;
+
+    #[test]
+    fn round_trip_modern_and_legacy() {
+        let pki = pki();
+        let (leaf, key) = (&pki[0].0, pki[0].1.serialize_der());
+        let chain = vec![pki[1].0.clone(), pki[2].0.clone()];
+        for form in [PfxForm::Modern, PfxForm::Legacy] {
+            let pfx = write_pfx(leaf, &key, &chain, "pw", form, "mail").unwrap();
+            let read = read_pfx(&pfx, "pw", "test.pfx").unwrap();
+            assert_eq!(&read.leaf, leaf);
+            assert_eq!(read.key.as_deref(), Some(key.as_slice()));
+            assert_eq!(read.chain, chain);
+            assert!(matches!(
+                read_pfx(&pfx, "wrong", "test.pfx"),
+                Err(CertError::WrongPassword { .. })
+            ));
+            assert!(matches!(
+                read_pfx(&pfx[..pfx.len() / 2], "pw", "test.pfx"),
+                Err(CertError::Truncated { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_named_as_such() {
+        let pki = pki();
+        let other_key = pki[1].1.serialize_der();
+        let pfx = write_pfx(&pki[0].0, &other_key, &[], "pw", PfxForm::Modern, "x").unwrap();
+        // The intermediate's key matches no certificate in this file.
+        let err = read_pfx(&pfx, "pw", "mixed.pfx").unwrap_err();
+        assert!(matches!(err, CertError::KeyMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("mixed.pfx"));
+    }
+}

@@ -25,11 +25,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::manager(cli)?;
     let record = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.thumbprint)?;
     if record.origin != Origin::SelfSigned || !record.summary.is_self_signed {
+        let out = super::request::open_out(args.out.as_deref())?;
         let (report, pending) = manager.renew_ca_issued(&record, args.reuse_key)?;
-        return super::request::emit(&report, &pending, args.out.as_deref(), args.json);
+        return super::request::emit(&report, &pending, out, args.json);
     }
-    if args.reuse_key {
-        anyhow::bail!("--reuse-key is for CA-issued certificates; a self-signed renewal always gets a new key");
+    if args.reuse_key || args.out.is_some() {
+        anyhow::bail!("{} is self-signed: it is renewed in place with a new key, without a request (--reuse-key and --out are for CA-issued certificates)",
+            record.summary.thumbprint);
     }
     let report = manager.renew_self_signed(&record)?;
     if args.json {

@@ -38,6 +38,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if let Some(subject) = &args.subject {
         mailcert_x509::build::parse_subject(subject)?;
     }
+    let out = super::request::open_out(args.out.as_deref())?;
     let mut manager = context::manager(cli)?;
     let (report, pending) = manager.request(&RequestSpec {
         names: args.names.clone(),
@@ -46,25 +47,39 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         exportable: !args.non_exportable,
         friendly_name: args.friendly_name.clone(),
     })?;
-    emit(&report, &pending, args.out.as_deref(), args.json)
+    emit(&report, &pending, out, args.json)
+}
+
+/// Opens `--out` before anything changes; a bad path fails with nothing done.
+pub fn open_out(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(std::path::PathBuf, std::fs::File)>> {
+    path.map(|p| files::create_public(p).map(|f| (p.to_path_buf(), f)))
+        .transpose()
 }
 
 /// Writes or prints a new request and tells where it went.
 pub fn emit(
     report: &mailcert_lifecycle::Report,
     pending: &mailcert_store::PendingRecord,
-    out: Option<&std::path::Path>,
+    out: Option<(std::path::PathBuf, std::fs::File)>,
     json: bool,
 ) -> Result {
+    use std::io::Write as _;
     let pem = to_pem("CERTIFICATE REQUEST", &pending.csr_der);
-    if let Some(path) = out {
-        files::write_public(path, pem.as_bytes()).map_err(|e| {
-            e.context(format!(
+    let out = match out {
+        Some((path, mut file)) => {
+            file.write_all(pem.as_bytes()).map_err(|e| {
+                anyhow::Error::from(e).context(format!(
                 "the request is stored as pending request {}; print it again with `mailcert show {} --pem`",
-                pending.id, pending.id
-            ))
-        })?;
-    }
+                    pending.id, pending.id
+                ))
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
+    let out = out.as_deref();
     if json {
         let mut value = serde_json::to_value(CertView::of_pending(pending))?;
         value["csr_pem"] = serde_json::Value::from(pem);

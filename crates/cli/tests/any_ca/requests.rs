@@ -80,6 +80,15 @@ fn request_shows_as_pending_and_show_prints_the_csr() {
         text.contains("O = Contoso") && text.contains("C = US"),
         "{text}"
     );
+    // An output path that cannot be written: refused before anything is stored.
+    let err = env.refused(&[
+        "request",
+        "--name",
+        "x.contoso.com",
+        "--out",
+        &env.p("no/such/dir/req.csr"),
+    ]);
+    assert!(err.contains("req.csr"), "{err}");
     // A request is cancelled with remove.
     env.ok(&["remove", &id]);
     assert!(env.run(&["show", &id]).status.code() == Some(2));
