@@ -138,7 +138,7 @@ pub(crate) mod tests {
         assert_eq!(built.chain, vec![int.clone(), root.clone()]);
         assert_eq!(built.end, ChainEnd::Root);
 
-        let built = build_chain(leaf, &[root.clone()]);
+        let built = build_chain(leaf, std::slice::from_ref(root));
         assert!(built.chain.is_empty());
         assert_eq!(built.missing(), Some("Unit Intermediate"));
 
