@@ -75,7 +75,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 .iter()
                 .map(|a| vec![a.thumbprint.clone(), a.subject.clone(), a.source.clone()])
                 .collect();
-            output::line(output::table(&["Thumbprint", "Subject", "Source"], rows).to_string())?;
+            output::line(output::table(&["Thumbprint", "Subject", "Source"], rows))?;
             Ok(Exit::Success)
         }
     }
