@@ -52,6 +52,12 @@ fn decode_der(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError> {
     if looks_like_content_info(&der) {
         return decode_pkcs7(&der, what);
     }
+    if looks_like_pfx(&der) {
+        return Err(CertError::BadInput {
+            what: what.into(),
+            reason: "this is a PKCS#12 (.pfx/.p12) file with a private key, not a CA's answer; import it with `mailcert import`".into(),
+        });
+    }
     Ok(vec![der])
 }
 
@@ -64,6 +70,16 @@ fn looks_like_content_info(der: &[u8]) -> bool {
         None => return false,
     };
     der.get(header) == Some(&0x06)
+}
+
+/// SEQUENCE { INTEGER 3, ... }: the start of every PFX.
+fn looks_like_pfx(der: &[u8]) -> bool {
+    let header = match der.get(1) {
+        Some(b) if *b < 0x80 => 2,
+        Some(b) => 2 + usize::from(b & 0x7f),
+        None => return false,
+    };
+    der.get(header..header + 3) == Some(&[0x02, 0x01, 0x03][..])
 }
 
 /// Certificates of a PKCS#7 / CMS SignedData ("certs-only" answers).

@@ -14,7 +14,7 @@ fn openssl_pfx(env: &Env) -> String {
         "-out",
         "o.pem",
         "-days",
-        "30",
+        "365",
         "-subj",
         "/CN=imap.contoso.com",
         "-addext",
@@ -154,6 +154,10 @@ fn bad_pfx_inputs_each_get_their_own_error() {
         err.contains("cut.pfx") && err.contains("truncated"),
         "{err}"
     );
+
+    // A PFX given to complete: pointed at import.
+    let err = env.refused(&["complete", &env.p("modern.pfx")]);
+    assert!(err.contains("mailcert import"), "{err}");
 
     // No password source and no terminal: a clear refusal, never a hang.
     let err = env.refused(&["import", &env.p("modern.pfx")]);
