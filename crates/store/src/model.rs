@@ -139,6 +139,14 @@ pub enum Op {
         thumbprint: String,
         trust: Trust,
     },
+    /// Gives a stored certificate the private key it lacked (an import
+    /// that brings the key of a certificate already in the store).
+    SetPrivateKey {
+        thumbprint: String,
+        /// PKCS#8 DER; encrypted before it touches the disk.
+        private_key: Vec<u8>,
+        exportable: bool,
+    },
     Bind(Binding),
     Unbind(Binding),
     InsertPending(Box<NewPending>),

@@ -617,6 +617,19 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 thumbprint,
             )?;
         }
+        Op::SetPrivateKey {
+            thumbprint,
+            private_key,
+            exportable,
+        } => {
+            expect_one(
+                tx.execute(
+                    "UPDATE certificates SET private_key = ?2, exportable = ?3 WHERE thumbprint = ?1",
+                    params![thumbprint, key.seal(private_key), exportable],
+                )?,
+                thumbprint,
+            )?;
+        }
         Op::Bind(b) => {
             tx.execute(
                 "INSERT OR IGNORE INTO bindings (thumbprint, service, listener, created_at) VALUES (?1, ?2, ?3, ?4)",

@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use mailcert_lifecycle::{CertView, RequestSpec};
+use mailcert_x509::pem::to_pem;
+use mailcert_x509::KeyType;
+
+use crate::exit::Exit;
+use crate::{context, files, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// A name for the certificate (the first one is also the CN); repeat or separate with commas.
+    #[arg(long = "name", required = true)]
+    pub names: Vec<String>,
+    /// The subject, as CN=mail.contoso.com,O=Contoso,C=US (default: CN = the first name).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Key type: ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096.
+    #[arg(long, default_value = "ec-p256", value_parser = super::key_type)]
+    pub key: KeyType,
+    /// Write the request (PEM) to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Never allow the private key to be exported.
+    #[arg(long)]
+    pub non_exportable: bool,
+    /// A label to recognise it by.
+    #[arg(long)]
+    pub friendly_name: Option<String>,
+    /// Print the pending request as JSON (with the request PEM in "csr_pem").
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    mailcert_lifecycle::parse_names(&args.names)?;
+    if let Some(subject) = &args.subject {
+        mailcert_x509::build::parse_subject(subject)?;
+    }
+    let out = super::request::open_out(args.out.as_deref())?;
+    let mut manager = context::manager(cli)?;
+    let (report, pending) = manager.request(&RequestSpec {
+        names: args.names.clone(),
+        subject: args.subject.clone(),
+        key: args.key,
+        exportable: !args.non_exportable,
+        friendly_name: args.friendly_name.clone(),
+    })?;
+    emit(&report, &pending, out, args.json)
+}
+
+/// Opens `--out` before anything changes; a bad path fails with nothing done.
+pub fn open_out(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(std::path::PathBuf, std::fs::File)>> {
+    path.map(|p| files::create_public(p).map(|f| (p.to_path_buf(), f)))
+        .transpose()
+}
+
+/// Writes or prints a new request and tells where it went.
+pub fn emit(
+    report: &mailcert_lifecycle::Report,
+    pending: &mailcert_store::PendingRecord,
+    out: Option<(std::path::PathBuf, std::fs::File)>,
+    json: bool,
+) -> Result {
+    use std::io::Write as _;
+    let pem = to_pem("CERTIFICATE REQUEST", &pending.csr_der);
+    let out = match out {
+        Some((path, mut file)) => {
+            file.write_all(pem.as_bytes()).map_err(|e| {
+                anyhow::Error::from(e).context(format!(
+                "the request is stored as pending request {}; print it again with `mailcert show {} --pem`",
+                    pending.id, pending.id
+                ))
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
+    let out = out.as_deref();
+    if json {
+        let mut value = serde_json::to_value(CertView::of_pending(pending))?;
+        value["csr_pem"] = serde_json::Value::from(pem);
+        value["out"] = serde_json::json!(out);
+        value["messages"] = serde_json::json!(report.lines);
+        output::json(&value)?;
+        return Ok(Exit::Success);
+    }
+    match out {
+        Some(path) => {
+            output::line(&pending.id)?;
+            super::report(report);
+            output::note(format!("the request is in {}", path.display()));
+        }
+        None => {
+            output::line(pem.trim_end())?;
+            super::report(report);
+        }
+    }
+    Ok(Exit::Success)
+}
