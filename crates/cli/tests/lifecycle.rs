@@ -558,3 +558,59 @@ fn bad_usage_exits_2() {
     let help = env.run(&["enable", "--help"]).ok();
     assert!(help.stdout.contains("--services"));
 }
+
+#[test]
+fn request_from_a_plan_uses_the_planned_names() {
+    let env = Env::new();
+    env.init();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plan");
+    let minimum = examples.join("minimum.toml");
+    let out = env.path("req.csr");
+    env.run(&[
+        "request",
+        "--plan",
+        minimum.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let pending: Vec<_> = env
+        .list()
+        .into_iter()
+        .filter(|c| c["status"] == "PendingRequest")
+        .collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        names(&pending[0]),
+        [
+            "mail.contoso.com",
+            "autodiscover.contoso.com",
+            "autodiscover.fabrikam.com",
+            "legacy.contoso.com"
+        ]
+    );
+    let text = openssl(
+        &[
+            "req",
+            "-in",
+            out.to_str().unwrap(),
+            "-verify",
+            "-noout",
+            "-text",
+        ],
+        env.dir.path(),
+    );
+    assert!(text.contains("DNS:autodiscover.fabrikam.com"), "{text}");
+
+    let before = env.snapshot();
+    let with_errors = examples.join("split-names.toml");
+    let refused = env
+        .run(&["request", "--plan", with_errors.to_str().unwrap()])
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains("internal-name"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+}
