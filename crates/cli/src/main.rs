@@ -59,6 +59,8 @@ pub enum Command {
     Which(cmd::which::Args),
     /// Show the audit log of changes.
     Log(cmd::log::Args),
+    /// Certificates from an ACME CA (Let's Encrypt and friends): register, order, renew, status.
+    Acme(cmd::acme::Args),
 }
 
 fn main() -> std::process::ExitCode {

@@ -1,6 +1,7 @@
 //! One module per command; each parses its own arguments and calls the
 //! libraries.
 
+pub mod acme;
 pub mod disable;
 pub mod enable;
 pub mod init;
@@ -26,6 +27,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Renew(args) => renew::run(cli, args),
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
+        Command::Acme(args) => acme::run(cli, args),
     }
 }
 
