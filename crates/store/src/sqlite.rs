@@ -686,11 +686,11 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 )
                 .optional()?;
             let current = match row {
-                Some((sealed, true)) => Some(key.open(&sealed).ok_or_else(|| {
-                    StoreError::Decrypt {
+                Some((sealed, true)) => {
+                    Some(key.open(&sealed).ok_or_else(|| StoreError::Decrypt {
                         thumbprint: name.clone(),
-                    }
-                })?),
+                    })?)
+                }
                 Some((plain, false)) => Some(plain),
                 None => None,
             };

@@ -149,7 +149,11 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
     if let Some(pem) = &ca_pem {
         mailcert_x509::pem::decode_certificates(
             pem.as_bytes(),
-            &args.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            &args
+                .ca_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
         )?;
     }
     let mut manager = context::manager(cli)?;
@@ -170,9 +174,7 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
     }
     output::line(&registered.account.id)?;
     output::note(if registered.created {
-        format!(
-            "created an ACME account on {directory}; its key is stored encrypted in the store"
-        )
+        format!("created an ACME account on {directory}; its key is stored encrypted in the store")
     } else {
         format!("reusing the stored ACME account on {directory}")
     });
@@ -320,7 +322,11 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
             }
         }
     }
-    Ok(if failed { Exit::Findings } else { Exit::Success })
+    Ok(if failed {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
 }
 
 fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
@@ -365,7 +371,14 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
     } else {
         output::line(
             output::table(
-                &["Thumbprint", "Names", "Services", "NotAfter", "NextRenewal", "Failures"],
+                &[
+                    "Thumbprint",
+                    "Names",
+                    "Services",
+                    "NotAfter",
+                    "NextRenewal",
+                    "Failures",
+                ],
                 rows,
             )
             .to_string(),
@@ -403,4 +416,3 @@ impl Progress for Spinner {
         }
     }
 }
-
