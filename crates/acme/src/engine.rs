@@ -432,7 +432,8 @@ impl Engine {
             OutcomeKind::Failed { .. } | OutcomeKind::BackingOff { .. }
         );
         let late = now >= self.policy.warn_at(record);
-        if matches!(result, OutcomeKind::Renewed { .. }) || !(failing || late) {
+        let due = now >= self.policy.renew_at(record);
+        if matches!(result, OutcomeKind::Renewed { .. }) || !(late || (failing && due)) {
             return None;
         }
         let left = record.summary.not_after - now;
@@ -469,7 +470,7 @@ fn default_owner() -> String {
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    if text.len() % 2 != 0 {
+    if text.len() & 1 == 1 {
         return None;
     }
     (0..text.len())

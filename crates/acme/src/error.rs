@@ -21,8 +21,8 @@ pub enum AcmeError {
     #[error("the ACME server refused {what}: {detail}")]
     Refused { what: String, detail: String },
     /// A challenge did not validate.
-    #[error("validation failed:\n{}", .failures.join("\n"))]
-    Validation { failures: Vec<String> },
+    #[error("validation failed:\n{}\n{hint}", .failures.join("\n"))]
+    Validation { failures: Vec<String>, hint: String },
     /// A temporary challenge listener could not start.
     #[error("cannot listen on {addr} for the {kind} challenge: {reason}; free the port, choose another with {option} (the CA must still reach it on the standard port, e.g. through a port forward), or run `mailcert serve` and let the front end answer")]
     Listen {

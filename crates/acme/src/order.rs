@@ -11,7 +11,7 @@ use mailcert_x509::{CertSummary, KeyType, SubjectName};
 use rcgen::{CertificateParams, DistinguishedName};
 
 use crate::account::AcmeAccount;
-use crate::challenge::{ChallengeAnswer, ChallengeResponder};
+use crate::challenge::{ChallengeAnswer, ChallengeKind, ChallengeResponder};
 use crate::error::{describe_problem, AcmeError, Result};
 
 /// Progress of an order, for whoever shows it (a spinner on a terminal,
@@ -127,7 +127,7 @@ async fn run_order(
         let offered: Vec<String> = authz
             .challenges
             .iter()
-            .map(|c| format!("{:?}", c.r#type))
+            .map(|c| type_name(&c.r#type))
             .collect();
         let Some(mut challenge) = authz.challenge(kind.acme_type()) else {
             return Err(AcmeError::Refused {
@@ -169,7 +169,10 @@ async fn run_order(
             if failures.is_empty() {
                 failures.push(describe_problem(&problem));
             }
-            return Err(AcmeError::Validation { failures });
+            return Err(AcmeError::Validation {
+                failures,
+                hint: hint(kind),
+            });
         }
         Err(instant_acme::Error::Timeout(_)) => {
             return Err(AcmeError::Server {
@@ -187,7 +190,10 @@ async fn run_order(
         if failures.is_empty() {
             failures.push(format!("the order is {status:?}"));
         }
-        return Err(AcmeError::Validation { failures });
+        return Err(AcmeError::Validation {
+            failures,
+            hint: hint(kind),
+        });
     }
 
     progress.step(&format!("generating a {} key and finalizing", spec.key));
@@ -285,11 +291,32 @@ async fn validation_failures(order: &mut instant_acme::Order) -> Vec<String> {
                     .map(describe_problem)
                     .unwrap_or_else(|| "no reason given".into());
                 failures.push(format!(
-                    "  {name}: {:?} challenge invalid: {detail}",
-                    challenge.r#type
+                    "  {name}: {} challenge invalid: {detail}",
+                    type_name(&challenge.r#type)
                 ));
             }
         }
     }
     failures
+}
+
+/// A challenge type as RFC 8555 writes it.
+fn type_name(kind: &instant_acme::ChallengeType) -> String {
+    match kind {
+        instant_acme::ChallengeType::Http01 => "http-01".into(),
+        instant_acme::ChallengeType::Dns01 => "dns-01".into(),
+        instant_acme::ChallengeType::TlsAlpn01 => "tls-alpn-01".into(),
+        instant_acme::ChallengeType::DeviceAttest01 => "device-attest-01".into(),
+        instant_acme::ChallengeType::Unknown(other) => other.clone(),
+        _ => "unknown".into(),
+    }
+}
+
+/// What to check when a challenge type fails.
+fn hint(kind: ChallengeKind) -> String {
+    match kind {
+        ChallengeKind::Http01 => "Fix: each name must resolve to this server and its port 80 must reach the listener answering the challenge (--http-bind, a port forward, or the front end's plain HTTP listener under `serve`); a firewall or another web server on port 80 is the usual cause".into(),
+        ChallengeKind::TlsAlpn01 => "Fix: each name must resolve to this server and its port 443 must reach the listener answering acme-tls/1 (--tls-bind, or the front end's HTTPS listener under `serve`); a load balancer that terminates TLS itself cannot pass this challenge, use http-01 or dns-01 there".into(),
+        ChallengeKind::Dns01 => "Fix: the DNS hook must publish the TXT record _acme-challenge.<name> where the CA's resolvers see it before it exits (wait for propagation in the hook); run the hook by hand with `set` to test it".into(),
+    }
 }

@@ -318,3 +318,174 @@ pub fn human(span: time::Duration) -> String {
     };
     format!("{value} {unit}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcert_store::Origin;
+    use mailcert_x509::{CertSummary, Trust};
+    use time::macros::datetime;
+
+    fn record(not_before: OffsetDateTime, days: i64) -> CertRecord {
+        let key = mailcert_x509::KeyType::EcP256.generate().unwrap();
+        let spec = mailcert_x509::build::ServerCertSpec {
+            names: vec![mailcert_x509::SubjectName::Dns("mail.example.test".into())],
+            subject: None,
+            not_before,
+            days: days as u32,
+        };
+        let issued = mailcert_x509::build::self_signed(&spec, &key).unwrap();
+        CertRecord {
+            summary: CertSummary::from_der(&issued.cert_der).unwrap(),
+            der: issued.cert_der,
+            chain: Vec::new(),
+            has_private_key: true,
+            exportable: true,
+            friendly_name: None,
+            origin: Origin::Acme,
+            trust: Trust::OwnSelfSigned,
+            created_at: not_before,
+        }
+    }
+
+    #[test]
+    fn due_when_a_third_of_the_lifetime_is_left() {
+        let policy = RenewalPolicy::default();
+        let start = datetime!(2026-01-01 0:00 UTC);
+        let cert = record(start, 90);
+        let state = RenewalState::default();
+        let renew_at = start + time::Duration::days(60);
+        assert_eq!(
+            decide(
+                &policy,
+                &cert,
+                &state,
+                None,
+                start + time::Duration::days(59),
+                false
+            ),
+            Decision::NotDue { renew_at }
+        );
+        assert_eq!(
+            decide(&policy, &cert, &state, None, renew_at, false),
+            Decision::Due(DueReason::LifetimeLeft)
+        );
+        assert_eq!(
+            decide(&policy, &cert, &state, None, start, true),
+            Decision::Due(DueReason::Forced)
+        );
+        // 47-day certificates (2029): renewal 15-16 days before the end.
+        let short = record(start, 47);
+        let Decision::NotDue { renew_at } = decide(&policy, &short, &state, None, start, false)
+        else {
+            panic!("not due at issuance");
+        };
+        assert_eq!((short.summary.not_after - renew_at).whole_days(), 15);
+    }
+
+    #[test]
+    fn the_cas_window_wins_when_it_is_earlier() {
+        let policy = RenewalPolicy::default();
+        let start = datetime!(2026-01-01 0:00 UTC);
+        let cert = record(start, 90);
+        let state = RenewalState::default();
+        let window = SuggestedWindow {
+            start: start + time::Duration::days(10),
+            end: start + time::Duration::days(11),
+        };
+        assert_eq!(
+            decide(
+                &policy,
+                &cert,
+                &state,
+                Some(window),
+                start + time::Duration::days(10),
+                false
+            ),
+            Decision::Due(DueReason::Ari { window })
+        );
+        assert_eq!(
+            decide(&policy, &cert, &state, Some(window), start, false),
+            Decision::NotDue {
+                renew_at: window.start
+            }
+        );
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_cap() {
+        let policy = RenewalPolicy::default();
+        assert_eq!(policy.backoff(1), Duration::from_secs(600));
+        assert_eq!(policy.backoff(2), Duration::from_secs(1200));
+        assert_eq!(policy.backoff(4), Duration::from_secs(4800));
+        assert_eq!(policy.backoff(40), Duration::from_secs(86400));
+        let start = datetime!(2026-01-01 0:00 UTC);
+        let cert = record(start, 90);
+        let next = start + time::Duration::days(61);
+        let state = RenewalState {
+            failures: 2,
+            next_attempt: Some(next.unix_timestamp()),
+            last_error: Some("boom".into()),
+            ..RenewalState::default()
+        };
+        assert!(matches!(
+            decide(
+                &policy,
+                &cert,
+                &state,
+                None,
+                next - time::Duration::seconds(1),
+                false
+            ),
+            Decision::BackingOff { failures: 2, .. }
+        ));
+        assert_eq!(
+            decide(&policy, &cert, &state, None, next, false),
+            Decision::Due(DueReason::Retry { failures: 2 })
+        );
+        let replaced = RenewalState {
+            replaced_by: Some("ABC".into()),
+            ..RenewalState::default()
+        };
+        assert_eq!(
+            decide(&policy, &cert, &replaced, None, next, true),
+            Decision::Replaced { by: "ABC".into() }
+        );
+    }
+
+    #[test]
+    fn a_lease_excludes_other_owners_until_it_lapses() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = mailcert_store::StoreLocation {
+            db: dir.path().join("s.db"),
+            key: dir.path().join("s.key"),
+        };
+        let (mut a, _) = mailcert_store::SqliteStore::open_or_create(&location).unwrap();
+        let mut b = mailcert_store::SqliteStore::open(&location).unwrap();
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let ttl = Duration::from_secs(60);
+        let held = take_lease(&mut a, "t", "T1", "host-a:1", now, ttl).unwrap();
+        let err = take_lease(&mut b, "t", "T1", "host-b:2", now, ttl).unwrap_err();
+        assert!(
+            matches!(&err, AcmeError::Busy { owner, .. } if owner == "host-a:1"),
+            "{err}"
+        );
+        // Another certificate is independent.
+        take_lease(&mut b, "t", "T2", "host-b:2", now, ttl).unwrap();
+        // Lapsed: taken over; the first owner's release is then refused.
+        let later = now + time::Duration::seconds(61);
+        take_lease(&mut b, "t", "T1", "host-b:2", later, ttl).unwrap();
+        let mut release = mailcert_store::Change::new("t", "t");
+        for op in held.release_ops() {
+            release.push(op);
+        }
+        let refused = a.apply(release).unwrap_err();
+        assert!(matches!(
+            refused,
+            mailcert_store::StoreError::Conflict { .. }
+        ));
+        let lease: Lease =
+            serde_json::from_slice(&b.value("acme.lease.T1").unwrap().unwrap()).unwrap();
+        assert_eq!(lease.owner, "host-b:2");
+    }
+}

@@ -17,20 +17,12 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("its address").port()
 }
 
+#[derive(Default)]
 pub struct PebbleOptions {
     /// Seconds of validity of issued certificates (pebble's default is 5 years).
     pub validity_secs: Option<u64>,
     /// Keep pebble's default 5 % nonce rejection (proves retries).
     pub reject_nonces: bool,
-}
-
-impl Default for PebbleOptions {
-    fn default() -> Self {
-        PebbleOptions {
-            validity_secs: None,
-            reject_nonces: false,
-        }
-    }
 }
 
 pub struct Pebble {
