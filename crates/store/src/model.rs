@@ -49,6 +49,9 @@ pub struct CertRecord {
     pub origin: Origin,
     pub trust: Trust,
     pub created_at: OffsetDateTime,
+    /// Insertion order in the store: breaks ties between certificates
+    /// made in the same second.
+    pub seq: i64,
 }
 
 /// A key and CSR waiting for the CA's answer.
