@@ -169,14 +169,11 @@ impl ChallengeBoard {
     pub fn publish(&self, answer: &ChallengeAnswer) -> Result<()> {
         match answer.kind {
             ChallengeKind::Http01 => {
-                self.write(|b| {
-                    b.http
-                        .insert(answer.token.clone(), answer.key_authorization.clone())
-                });
+                self.set_http01(&answer.token, Some(answer.key_authorization.clone()));
             }
             ChallengeKind::TlsAlpn01 => {
                 let key = alpn_certificate(&answer.name, &answer.digest)?;
-                self.write(|b| b.alpn.insert(answer.name.to_ascii_lowercase(), key));
+                self.set_tls_alpn01(&answer.name, Some(key));
             }
             ChallengeKind::Dns01 => {
                 return Err(AcmeError::BadInput(
@@ -189,36 +186,88 @@ impl ChallengeBoard {
 
     pub fn withdraw(&self, answer: &ChallengeAnswer) {
         match answer.kind {
-            ChallengeKind::Http01 => {
-                self.write(|b| b.http.remove(&answer.token));
-            }
-            ChallengeKind::TlsAlpn01 => {
-                self.write(|b| b.alpn.remove(&answer.name.to_ascii_lowercase()));
-            }
+            ChallengeKind::Http01 => self.set_http01(&answer.token, None),
+            ChallengeKind::TlsAlpn01 => self.set_tls_alpn01(&answer.name, None),
             ChallengeKind::Dns01 => {}
         }
     }
 }
 
-/// A responder that only publishes on a [`ChallengeBoard`] that some
-/// listener (the front end's, or a temporary one) already serves.
-pub struct BoardResponder {
-    pub board: ChallengeBoard,
+/// Where in-process answers go: anything that serves HTTP-01 bodies by
+/// token and TLS-ALPN-01 certificates by server name. The front end's
+/// challenge map is one (a three-line adapter in `serve`); a
+/// [`ChallengeBoard`] is another.
+pub trait ChallengeSink: Send + Sync {
+    /// Offers (`Some`) or withdraws (`None`) an HTTP-01 answer.
+    fn set_http01(&self, token: &str, key_authorization: Option<String>);
+    /// Offers (`Some`) or withdraws (`None`) a TLS-ALPN-01 certificate.
+    fn set_tls_alpn01(&self, server_name: &str, certificate: Option<Arc<CertifiedKey>>);
+}
+
+impl ChallengeSink for ChallengeBoard {
+    fn set_http01(&self, token: &str, key_authorization: Option<String>) {
+        self.write(|b| match key_authorization {
+            Some(v) => {
+                b.http.insert(token.to_string(), v);
+            }
+            None => {
+                b.http.remove(token);
+            }
+        });
+    }
+
+    fn set_tls_alpn01(&self, server_name: &str, certificate: Option<Arc<CertifiedKey>>) {
+        let name = server_name.to_ascii_lowercase();
+        self.write(|b| match certificate {
+            Some(c) => {
+                b.alpn.insert(name, c);
+            }
+            None => {
+                b.alpn.remove(&name);
+            }
+        });
+    }
+}
+
+/// A responder that publishes on a [`ChallengeSink`] some listener
+/// already serves: the front end's (under `serve`) or a board.
+pub struct SinkResponder {
+    pub sink: Arc<dyn ChallengeSink>,
     pub kind: ChallengeKind,
 }
 
-impl ChallengeResponder for BoardResponder {
+impl ChallengeResponder for SinkResponder {
     fn kind(&self) -> ChallengeKind {
         self.kind
     }
 
     fn publish<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.board.publish(answer) })
+        Box::pin(async move {
+            match answer.kind {
+                ChallengeKind::Http01 => self
+                    .sink
+                    .set_http01(&answer.token, Some(answer.key_authorization.clone())),
+                ChallengeKind::TlsAlpn01 => self.sink.set_tls_alpn01(
+                    &answer.name,
+                    Some(alpn_certificate(&answer.name, &answer.digest)?),
+                ),
+                ChallengeKind::Dns01 => {
+                    return Err(AcmeError::BadInput(
+                        "dns-01 answers go through a DNS hook (--dns-hook), not a listener".into(),
+                    ))
+                }
+            }
+            Ok(())
+        })
     }
 
     fn withdraw<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.board.withdraw(answer);
+            match answer.kind {
+                ChallengeKind::Http01 => self.sink.set_http01(&answer.token, None),
+                ChallengeKind::TlsAlpn01 => self.sink.set_tls_alpn01(&answer.name, None),
+                ChallengeKind::Dns01 => {}
+            }
             Ok(())
         })
     }

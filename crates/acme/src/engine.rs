@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailcert_lifecycle::{manager::describe_bindings, Manager};
-use mailcert_store::{Binding, CertRecord, Origin};
+use mailcert_store::{Binding, CertRecord, Origin, StoreLocation};
 use mailcert_x509::parse_name;
 use time::OffsetDateTime;
 
 use crate::account::{load_account, AcmeAccount};
-use crate::challenge::{BoardResponder, ChallengeBoard, ChallengeKind, ChallengeResponder};
+use crate::challenge::{ChallengeKind, ChallengeResponder, ChallengeSink, SinkResponder};
 use crate::error::{AcmeError, Result};
 use crate::hook::DnsHook;
 use crate::issue::{ensure_replaceable, recipe, store_change, OrderRecipe};
@@ -35,9 +35,12 @@ pub enum Responders {
     /// Temporary listeners, bound where the certificate's order said
     /// (`--http-bind`, `--tls-bind`): for cron without `serve`.
     Standalone,
-    /// A board the running front end serves (its plain HTTP listener and
-    /// `acme-tls/1` on its HTTPS listeners).
-    Board(ChallengeBoard),
+    /// Temporary listeners as above; when a port is taken (by a running
+    /// `serve`), HTTP-01 answers go through the store to that front end.
+    StandaloneOrServe(StoreLocation),
+    /// In process, beside the front end: its listeners serve what is
+    /// published here (its plain HTTP listener, `acme-tls/1` on HTTPS).
+    Sink(Arc<dyn ChallengeSink>),
 }
 
 impl Responders {
@@ -46,19 +49,54 @@ impl Responders {
             (ChallengeKind::Dns01, _) => Box::new(DnsHook::new(
                 recipe.dns_hook.as_deref().unwrap_or_default(),
             )?),
-            (kind, Responders::Board(board)) => Box::new(BoardResponder {
-                board: board.clone(),
+            (kind, Responders::Sink(sink)) => Box::new(SinkResponder {
+                sink: sink.clone(),
                 kind,
             }),
             (ChallengeKind::Http01, Responders::Standalone) => Box::new(
                 Standalone::http01(recipe.http_bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND))
                     .await?,
             ),
-            (ChallengeKind::TlsAlpn01, Responders::Standalone) => Box::new(
+            (ChallengeKind::Http01, Responders::StandaloneOrServe(location)) => {
+                http01_or_serve(
+                    recipe.http_bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND),
+                    location,
+                    "acme renew",
+                )
+                .await?
+            }
+            (
+                ChallengeKind::TlsAlpn01,
+                Responders::Standalone | Responders::StandaloneOrServe(_),
+            ) => Box::new(
                 Standalone::tls_alpn01(recipe.tls_bind.as_deref().unwrap_or(DEFAULT_TLS_BIND))
                     .await?,
             ),
         })
+    }
+}
+
+/// A temporary HTTP-01 listener on `bind`; if the port is taken, the
+/// front end there (a running `serve`) answers through the store.
+pub async fn http01_or_serve(
+    bind: &str,
+    location: &StoreLocation,
+    user: &str,
+) -> Result<Box<dyn ChallengeResponder>> {
+    match Standalone::http01(bind).await {
+        Ok(listener) => Ok(Box::new(listener)),
+        Err(AcmeError::Listen { in_use: true, .. }) => {
+            let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
+                AcmeError::BadInput(format!("--http-bind '{bind}' is not an address"))
+            })?;
+            tracing::info!("{bind} is taken; handing the http-01 answers to the front end there through the store");
+            Ok(Box::new(crate::served::StoreResponder {
+                location: location.clone(),
+                user: user.to_string(),
+                probe: crate::served::probe_address(addr),
+            }))
+        }
+        Err(e) => Err(e),
     }
 }
 

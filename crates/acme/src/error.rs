@@ -30,6 +30,8 @@ pub enum AcmeError {
         kind: &'static str,
         option: &'static str,
         reason: String,
+        /// Another process holds the port (e.g. a running `serve`).
+        in_use: bool,
     },
     /// The DNS hook command failed.
     #[error("the DNS hook `{command}` failed to {action} the TXT record {fqdn}: {reason}")]

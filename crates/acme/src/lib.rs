@@ -4,14 +4,16 @@
 //! - [`account`]: accounts per directory, keys encrypted in the store.
 //! - [`order::obtain`]: one order, challenges answered by a
 //!   [`ChallengeResponder`] — temporary listeners ([`Standalone`]), the
-//!   front end through a shared [`ChallengeBoard`], or a [`DnsHook`].
+//!   front end in process through a [`ChallengeSink`] ([`serve`]), a
+//!   running front end from another process through the store
+//!   ([`served`]), or a [`DnsHook`].
 //! - [`issue`]: certificate, key and chain stored in one change.
 //! - [`engine::Engine`]: renewal passes (cron or `serve`), with leases so
 //!   that front ends sharing a store never order twice, persisted backoff
 //!   and expiry warnings; [`renewal::decide`] is the pure rule.
 //!
-//! Not here: the front end's listeners (they only read a
-//! [`ChallengeBoard`]), and any clock — time is passed in.
+//! Not here: the front end's listeners (they only read what a
+//! [`ChallengeSink`] receives), and any clock — time is passed in.
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -23,12 +25,14 @@ pub mod hook;
 pub mod issue;
 pub mod order;
 pub mod renewal;
+pub mod serve;
+pub mod served;
 pub mod standalone;
 
 pub use account::{load_account, register, AcmeAccount, Registered};
 pub use challenge::{
-    BoardResponder, ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder,
-    ACME_TLS_ALPN,
+    ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder, ChallengeSink,
+    SinkResponder, ACME_TLS_ALPN,
 };
 pub use directory::{resolve_directory, LETSENCRYPT, LETSENCRYPT_STAGING};
 pub use engine::{spawn_periodic, Engine, Outcome, OutcomeKind, Responders};

@@ -62,6 +62,7 @@ async fn bind_listener(
             kind,
             option,
             reason: e.to_string(),
+            in_use: e.kind() == std::io::ErrorKind::AddrInUse,
         })
 }
 

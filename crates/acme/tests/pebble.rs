@@ -667,3 +667,107 @@ fn responders_report_their_kind() {
         assert!(err.is_bad_input());
     });
 }
+
+#[test]
+fn renewal_in_process_answers_through_a_sink_the_listeners_serve() {
+    // As under `serve`: the listeners exist already; the engine only
+    // hands answers to them (here TLS-ALPN-01 and HTTP-01 boards).
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut manager = manager(dir.path());
+    let rt = runtime();
+    rt.block_on(async {
+        let account = registered(&pebble, &mut manager).await;
+        for (kind, list) in [
+            (ChallengeKind::TlsAlpn01, ["imap.example.test"]),
+            (ChallengeKind::Http01, ["www.example.test"]),
+        ] {
+            let listener = match kind {
+                ChallengeKind::TlsAlpn01 => {
+                    Standalone::tls_alpn01(&pebble.tls_bind()).await.unwrap()
+                }
+                _ => Standalone::http01(&pebble.http_bind()).await.unwrap(),
+            };
+            let obtained = obtain(&account, &spec(&list), &listener, &Quiet)
+                .await
+                .unwrap();
+            let thumb = store_obtained(
+                &mut manager,
+                &obtained,
+                &recipe_for(&pebble, kind, &list, None),
+            )
+            .unwrap();
+            manager
+                .enable(&thumb, &[Service::Imap], None, &[], false)
+                .unwrap();
+            let sink: Arc<dyn mailcert_acme::ChallengeSink> = Arc::new(listener.board().clone());
+            let engine = Engine::new(Responders::Sink(sink), Arc::new(Quiet));
+            let outcomes = engine
+                .run_once(&mut manager, OffsetDateTime::now_utc(), true, Some(&thumb))
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcomes[0].result, OutcomeKind::Renewed { .. }),
+                "{kind}: {}",
+                outcomes[0].describe()
+            );
+            drop(listener);
+        }
+    });
+}
+
+#[test]
+fn a_taken_http_port_hands_answers_to_the_front_end_through_the_store() {
+    // A stand-in for `serve`'s plain HTTP listener: it answers
+    // /.well-known/acme-challenge/<token> from the store's
+    // `acme.http-01.<token>` values, as the front end does.
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut manager = manager(dir.path());
+    let front = TcpListener::bind(pebble.http_bind()).unwrap();
+    let loc = location(dir.path());
+    let served = loc.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in front.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+            let token = path
+                .strip_prefix("/.well-known/acme-challenge/")
+                .unwrap_or("");
+            let store = SqliteStore::open(&served).unwrap();
+            let answer =
+                mailcert_store::Store::value(&store, &format!("acme.http-01.{token}")).unwrap();
+            let response = match answer {
+                Some(body) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    body.len(),
+                    String::from_utf8_lossy(&body)
+                ),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string(),
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    let rt = runtime();
+    rt.block_on(async {
+        let account = registered(&pebble, &mut manager).await;
+        let responder = mailcert_acme::engine::http01_or_serve(&pebble.http_bind(), &loc, "test")
+            .await
+            .unwrap();
+        let list = ["mail.example.test"];
+        obtain(&account, &spec(&list), responder.as_ref(), &Quiet)
+            .await
+            .unwrap();
+    });
+    // The answers were withdrawn from the store.
+    assert!(manager
+        .store
+        .value_keys("acme.http-01.")
+        .unwrap()
+        .is_empty());
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mailcert_acme::challenge::ChallengeResponder;
-use mailcert_acme::engine::{Engine, OutcomeKind, Responders};
+use mailcert_acme::engine::{http01_or_serve, Engine, OutcomeKind, Responders};
 use mailcert_acme::issue::OrderRecipe;
 use mailcert_acme::renewal::{decide, load_state, Decision, RenewalPolicy};
 use mailcert_acme::{
@@ -197,7 +197,9 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         None => None,
     };
     let responder: Box<dyn ChallengeResponder> = match args.challenge {
-        ChallengeKind::Http01 => Box::new(Standalone::http01(&args.http_bind).await?),
+        ChallengeKind::Http01 => {
+            http01_or_serve(&args.http_bind, &context::location(cli), &manager.user).await?
+        }
         ChallengeKind::TlsAlpn01 => Box::new(Standalone::tls_alpn01(&args.tls_bind).await?),
         ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
     };
@@ -267,7 +269,10 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
     };
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
     let spinner = Arc::new(Spinner::start());
-    let engine = Engine::new(Responders::Standalone, spinner.clone());
+    let engine = Engine::new(
+        Responders::StandaloneOrServe(context::location(cli)),
+        spinner.clone(),
+    );
     let outcomes = engine
         .run_once(&mut manager, now, args.force, only.as_deref())
         .await;
