@@ -386,7 +386,7 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
                 ],
                 rows,
             )
-            .to_string(),
+            .trim_end(),
         )?;
     }
     Ok(Exit::Success)
