@@ -345,6 +345,7 @@ mod tests {
             origin: Origin::Acme,
             trust: Trust::OwnSelfSigned,
             created_at: not_before,
+            seq: 1,
         }
     }
 
