@@ -77,10 +77,18 @@ impl AcmeError {
                 what: format!("the request to {directory}"),
                 detail: describe_problem(&problem),
             },
-            other => AcmeError::Server {
-                directory: directory.to_string(),
-                reason: describe_error(&other),
-            },
+            other => {
+                let mut reason = describe_error(&other);
+                if reason.contains("invalid peer certificate") {
+                    reason.push_str("; if the ACME server's HTTPS uses a private or test CA, give its certificate with `mailcert acme register --ca-file FILE`");
+                } else if reason.contains("Connection refused") || reason.contains("dns error") {
+                    reason.push_str("; check the directory URL and that this machine can reach it");
+                }
+                AcmeError::Server {
+                    directory: directory.to_string(),
+                    reason,
+                }
+            }
         }
     }
 

@@ -114,6 +114,10 @@ fn register_order_enable_and_renew_from_the_command_line() {
     let cli = Cli::new();
     cli.register(&pebble);
     let again = cli.expect(0, &["acme", "register", "--directory", &pebble.directory]);
+    // Without pebble's listener CA, a fresh store cannot talk to it, and says why.
+    let other = Cli::new();
+    let text = other.expect(2, &["acme", "register", "--directory", &pebble.directory]);
+    assert!(text.contains("--ca-file"), "{text}");
     assert!(again.contains("reusing the stored ACME account"), "{again}");
 
     let http = pebble.http_bind();
