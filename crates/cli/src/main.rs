@@ -76,6 +76,8 @@ pub enum Command {
     Trust(cmd::trust::Args),
     /// The private CA: init, sign requests, distribute its root.
     Ca(cmd::ca::Args),
+    /// Certificates from an ACME CA (Let's Encrypt and friends): register, order, renew, status.
+    Acme(cmd::acme::Args),
 }
 
 fn main() -> std::process::ExitCode {

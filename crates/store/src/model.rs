@@ -164,6 +164,14 @@ pub enum Op {
         /// Encrypted at rest with the store key (CA and account keys).
         secret: bool,
     },
+    /// A guard: the whole change is refused (nothing applied) unless the
+    /// named value currently equals `value` (`None`: absent). With
+    /// `SetValue` in the same change this is a compare-and-set, which is
+    /// how several processes sharing one store take a lease (ACME renewal).
+    ExpectValue {
+        key: String,
+        value: Option<Vec<u8>>,
+    },
 }
 
 /// Everything one command changes, applied in one transaction and

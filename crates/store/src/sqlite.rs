@@ -712,6 +712,30 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 tx.execute("DELETE FROM named_values WHERE key = ?1", [name])?;
             }
         },
+        Op::ExpectValue {
+            key: name,
+            value: expected,
+        } => {
+            let row: Option<(Vec<u8>, bool)> = tx
+                .query_row(
+                    "SELECT value, secret FROM named_values WHERE key = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let current = match row {
+                Some((sealed, true)) => {
+                    Some(key.open(&sealed).ok_or_else(|| StoreError::Decrypt {
+                        thumbprint: name.clone(),
+                    })?)
+                }
+                Some((plain, false)) => Some(plain),
+                None => None,
+            };
+            if current.as_ref() != expected.as_ref() {
+                return Err(StoreError::Conflict { key: name.clone() });
+            }
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One module per command; each parses its own arguments and calls the
 //! libraries.
 
+pub mod acme;
 pub mod ca;
 pub mod complete;
 pub mod disable;
@@ -42,6 +43,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Export(args) => export::run(cli, args),
         Command::Trust(args) => trust::run(cli, args),
         Command::Ca(args) => ca::run(cli, args),
+        Command::Acme(args) => acme::run(cli, args),
     }
 }
 
