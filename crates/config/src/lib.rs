@@ -400,6 +400,24 @@ impl Config {
     }
 }
 
+/// Where `serve` and the listener-aware commands look for the
+/// configuration when `--config` is not given.
+pub fn default_config_path() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if root {
+        return PathBuf::from("/etc/mailcert/mailcert.toml");
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mailcert/mailcert.toml")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,24 +465,6 @@ fn secs(value: Option<u64>, default: Duration) -> Duration {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
-}
-
-/// Where `serve` and the listener-aware commands look for the
-/// configuration when `--config` is not given.
-pub fn default_config_path() -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if root {
-        return PathBuf::from("/etc/mailcert/mailcert.toml");
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("mailcert/mailcert.toml")
 }
 
 #[cfg(test)]

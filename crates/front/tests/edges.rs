@@ -260,7 +260,14 @@ fn connections_over_the_limit_are_told_so() {
     let env = Env::new();
     let config = format!(
         "[limits]\nmax_connections = 1\n\n{}",
-        listener("imap", "imap", "starttls", echo_backend("* OK hi\r\n"), false, "")
+        listener(
+            "imap",
+            "imap",
+            "starttls",
+            echo_backend("* OK hi\r\n"),
+            false,
+            ""
+        )
     );
     let front = env.front(&config);
     let port = front.addr("imap").unwrap().port();
@@ -270,7 +277,9 @@ fn connections_over_the_limit_are_told_so() {
     let text = read_to_close(&mut second);
     assert!(text.contains("* BYE [UNAVAILABLE]"), "{text}");
     drop(first);
-    wait_until("the slot is free again", Duration::from_secs(10), || front.active_connections() == 0);
+    wait_until("the slot is free again", Duration::from_secs(10), || {
+        front.active_connections() == 0
+    });
     let mut third = connect(port);
     assert!(read_until(&mut third, "\r\n").starts_with("* OK [CAPABILITY"));
 }

@@ -1,16 +1,25 @@
 //! One module per command; each parses its own arguments and calls the
 //! libraries.
 
+pub mod acme;
+pub mod ca;
+pub mod complete;
 pub mod disable;
 pub mod enable;
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod log;
 pub mod new;
+pub mod plan;
 pub mod remove;
 pub mod renew;
+pub mod replace;
+pub mod request;
 pub mod serve;
 pub mod show;
+pub mod trust;
 pub mod which;
 
 use crate::{Cli, Command, Result};
@@ -28,6 +37,15 @@ pub fn run(cli: &Cli) -> Result {
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
         Command::Serve(args) => serve::run(cli, args),
+        Command::Plan(args) => plan::run(cli, args),
+        Command::Request(args) => request::run(cli, args),
+        Command::Complete(args) => complete::run(cli, args),
+        Command::Replace(args) => replace::run(cli, args),
+        Command::Import(args) => import::run(cli, args),
+        Command::Export(args) => export::run(cli, args),
+        Command::Trust(args) => trust::run(cli, args),
+        Command::Ca(args) => ca::run(cli, args),
+        Command::Acme(args) => acme::run(cli, args),
     }
 }
 
@@ -54,4 +72,13 @@ pub fn report(report: &mailcert_lifecycle::Report) {
     for line in &report.lines {
         crate::output::note(line);
     }
+}
+
+/// Prints a report as JSON: the shape `enable --json` also prints.
+pub fn report_json(report: &mailcert_lifecycle::Report) -> anyhow::Result<()> {
+    crate::output::json(&serde_json::json!({
+        "thumbprint": report.thumbprint,
+        "changed": report.changed,
+        "messages": report.lines,
+    }))
 }
