@@ -7,6 +7,9 @@
 #                                     until SECONDS pass; prints the count
 #   helpers.py fetch PORT SIZE ROUNDS implicit-TLS IMAP: FETCH a SIZE-byte
 #                                     literal ROUNDS times; prints MB/s
+#   helpers.py resume PORT SECONDS    implicit-TLS IMAP sessions resuming the
+#                                     previous session (TLS 1.3 tickets); prints
+#                                     the count of resumed handshakes
 #   helpers.py idle PORT COUNT        opens COUNT idle TLS connections, prints
 #                                     "ready N", holds them until stdin closes
 import asyncio, socket, ssl, sys, time
@@ -78,6 +81,20 @@ def starttls(port, seconds):
     print(count)
 
 
+def resume(port, seconds):
+    ctx = client_ctx()
+    session, resumed, end = None, 0, time.time() + seconds
+    while time.time() < end:
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            t = ctx.wrap_socket(s, server_hostname="bench.example.test", session=session)
+            readline(t)  # the greeting; the tickets arrive before it
+            if t.session_reused:
+                resumed += 1
+            session = t.session
+            t.close()
+    print(resumed)
+
+
 def fetch(port, size, rounds):
     ctx = client_ctx()
     with socket.create_connection(("127.0.0.1", port)) as s:
@@ -129,6 +146,8 @@ if __name__ == "__main__":
         backend(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "starttls":
         starttls(int(sys.argv[2]), float(sys.argv[3]))
+    elif cmd == "resume":
+        resume(int(sys.argv[2]), float(sys.argv[3]))
     elif cmd == "fetch":
         fetch(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "idle":
