@@ -283,3 +283,127 @@ fn connections_over_the_limit_are_told_so() {
     let mut third = connect(port);
     assert!(read_until(&mut third, "\r\n").starts_with("* OK [CAPABILITY"));
 }
+
+#[test]
+fn idle_sessions_are_closed_after_the_idle_timeout() {
+    let env = Env::new();
+    let front = env.front(&listener(
+        "imaps",
+        "imap",
+        "implicit",
+        echo_backend("* OK hi\r\n"),
+        false,
+        "idle_timeout = 1\n",
+    ));
+    let mut t = tls(
+        connect(front.addr("imaps").unwrap().port()),
+        &client_config(&env.pki.root),
+    )
+    .expect("handshake");
+    assert!(read_until(&mut t, "* OK hi").contains("* OK hi"));
+    // Nothing more is sent: the front end ends the session by itself.
+    assert_eq!(read_to_close(&mut t), "");
+}
+
+#[test]
+fn sni_picks_the_certificate_that_mailcert_which_names() {
+    let env = Env::new();
+    let other = env.pki.leaf("other", &["other.example.test"], "ec");
+    let other_thumb = env.add(&other, &[mailcert_x509::Service::Imap]);
+    let front = env.front(&listener(
+        "imaps",
+        "imap",
+        "implicit",
+        echo_backend("* OK hi\r\n"),
+        false,
+        "",
+    ));
+    let port = front.addr("imaps").unwrap().port();
+    let manager = mailcert_lifecycle::Manager::new(Box::new(env.open_store()), "test");
+    let scope = mailcert_lifecycle::ListenerScope {
+        name: Some("imaps"),
+        pin: None,
+    };
+    for sni in ["other.example.test", NAME, "unknown.example.test"] {
+        let (selection, _) = manager
+            .which(mailcert_x509::Service::Imap, scope, Some(sni))
+            .unwrap();
+        let expected = selection.thumbprint().unwrap().to_string();
+        let ca = env.pki.root.to_string_lossy().into_owned();
+        let out = mailcert_testkit::run(
+            "openssl",
+            &[
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-servername",
+                sni,
+                "-CAfile",
+                &ca,
+            ],
+            b"",
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pem_start = text
+            .find("-----BEGIN CERTIFICATE-----")
+            .expect("certificate in s_client output");
+        let der = mailcert_x509::pem::decode_certificates(text[pem_start..].as_bytes(), "s_client")
+            .unwrap();
+        assert_eq!(
+            mailcert_x509::thumbprint(&der[0]),
+            expected,
+            "SNI {sni}: {}",
+            selection.explain()
+        );
+        if sni == "other.example.test" {
+            assert_eq!(expected, other_thumb);
+        }
+    }
+}
+
+#[test]
+fn acme_tls_alpn01_answers_with_the_registered_certificate() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let env = Env::new();
+    let backend = HttpBackend::start();
+    let front = env.front(&listener(
+        "https",
+        "https",
+        "implicit",
+        backend.port,
+        false,
+        "",
+    ));
+    let challenge = env.pki.leaf("challenge", &["acme.example.test"], "ec");
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::from_pem_file(&challenge.key).unwrap())
+        .unwrap();
+    let cert = CertificateDer::from_pem_file(&challenge.cert).unwrap();
+    let expected = mailcert_x509::thumbprint(&cert);
+    env.challenges.set_tls_alpn01(
+        "acme.example.test",
+        Some(std::sync::Arc::new(rustls::sign::CertifiedKey::new(
+            vec![
+                cert,
+                CertificateDer::from_pem_file(&challenge.chain).unwrap(),
+            ],
+            key,
+        ))),
+    );
+    let mut config = (*client_config(&env.pki.root)).clone();
+    config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    let config = std::sync::Arc::new(config);
+    let name = rustls::pki_types::ServerName::try_from("acme.example.test").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut t = rustls::StreamOwned::new(conn, connect(front.addr("https").unwrap().port()));
+    while t.conn.is_handshaking() {
+        t.conn
+            .complete_io(&mut t.sock)
+            .expect("acme-tls/1 handshake");
+    }
+    assert_eq!(t.conn.alpn_protocol(), Some(&b"acme-tls/1"[..]));
+    assert_eq!(peer_thumbprint(&t), expected);
+}
