@@ -23,6 +23,9 @@ pub async fn handle(
 ) {
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
+    // One deadline for the whole head: a client trickling a byte at a time
+    // cannot hold the connection longer than that.
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
     let complete = loop {
         if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
             break true;
@@ -30,7 +33,7 @@ pub async fn handle(
         if head.len() > MAX_HEAD {
             break false;
         }
-        match tokio::time::timeout(READ_TIMEOUT, stream.read(&mut buf)).await {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
             _ => return,
         }

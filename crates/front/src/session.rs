@@ -215,6 +215,9 @@ async fn starttls(
     let gone = |_| "client went away".to_string();
     stream.write_all(&server.greeting()).await.map_err(gone)?;
     let mut buf = vec![0u8; 2048];
+    // Idle time is bounded per read, and the whole dialogue by three times
+    // that: a client trickling one byte at a time cannot stay forever.
+    let dialogue_deadline = tokio::time::Instant::now() + limits.pre_tls_timeout * 3;
     let plaintext = loop {
         let mut upgrade = false;
         let mut passthrough = false;
@@ -238,7 +241,8 @@ async fn starttls(
         if passthrough {
             break true;
         }
-        let read = tokio::time::timeout(limits.pre_tls_timeout, stream.read(&mut buf)).await;
+        let until = (tokio::time::Instant::now() + limits.pre_tls_timeout).min(dialogue_deadline);
+        let read = tokio::time::timeout_at(until, stream.read(&mut buf)).await;
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => return Ok("client closed before TLS".into()),
             Ok(Ok(n)) => server.receive(&buf[..n]),

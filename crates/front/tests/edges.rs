@@ -407,3 +407,49 @@ fn acme_tls_alpn01_answers_with_the_registered_certificate() {
     assert_eq!(t.conn.alpn_protocol(), Some(&b"acme-tls/1"[..]));
     assert_eq!(peer_thumbprint(&t), expected);
 }
+
+#[test]
+fn only_tls_1_2_and_1_3_are_spoken() {
+    let env = Env::new();
+    let front = env.front(&listener(
+        "imaps",
+        "imap",
+        "implicit",
+        echo_backend("* OK hi\r\n"),
+        false,
+        "",
+    ));
+    let addr = front.addr("imaps").unwrap().to_string();
+    let ca = env.pki.root.to_string_lossy().into_owned();
+    let version = |flag: &str| {
+        let out = mailcert_testkit::run(
+            "openssl",
+            &[
+                "s_client",
+                "-connect",
+                &addr,
+                flag,
+                "-CAfile",
+                &ca,
+                "-servername",
+                NAME,
+            ],
+            b"",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for ok in ["-tls1_3", "-tls1_2"] {
+        let text = version(ok);
+        assert!(
+            text.contains("Verify return code: 0 (ok)") && text.contains("BEGIN CERTIFICATE"),
+            "{ok}: {text}"
+        );
+    }
+    for old in ["-tls1_1", "-tls1"] {
+        let text = version(old);
+        assert!(
+            !text.contains("Verify return code: 0 (ok)"),
+            "{old} was accepted: {text}"
+        );
+    }
+}
