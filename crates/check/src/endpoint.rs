@@ -100,6 +100,26 @@ impl Scheme {
         }
     }
 
+    /// `IMAP`, `POP3`, `SMTP`, `HTTPS` as people write them.
+    pub fn protocol_name(self) -> &'static str {
+        match self.protocol() {
+            Protocol::Http => "HTTPS",
+            Protocol::Imap => "IMAP",
+            Protocol::Pop3 => "POP3",
+            Protocol::Smtp => "SMTP",
+        }
+    }
+
+    /// The STARTTLS form of an implicit-TLS scheme (for hints).
+    pub fn starttls_twin(self) -> Option<Scheme> {
+        match self {
+            Scheme::Imaps => Some(Scheme::Imap),
+            Scheme::Pop3s => Some(Scheme::Pop3),
+            Scheme::Smtps => Some(Scheme::Submission),
+            _ => None,
+        }
+    }
+
     /// The store's service whose bindings decide what this port serves.
     pub fn service(self) -> Service {
         match self.protocol() {

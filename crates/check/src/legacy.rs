@@ -153,8 +153,7 @@ mod tests {
         let record_len = u16::from_be_bytes([hello[3], hello[4]]) as usize;
         assert_eq!(record_len, hello.len() - 5);
         assert_eq!(hello[5], 1);
-        let hs_len =
-            ((hello[6] as usize) << 16) | ((hello[7] as usize) << 8) | hello[8] as usize;
+        let hs_len = ((hello[6] as usize) << 16) | ((hello[7] as usize) << 8) | hello[8] as usize;
         assert_eq!(hs_len, hello.len() - 9);
         assert_eq!(&hello[9..11], &[3, 2]);
         assert!(hello
@@ -167,10 +166,22 @@ mod tests {
 
     #[test]
     fn answers() {
-        assert_eq!(parse_answer(&[22, 3, 1, 0, 50, 2, 0, 0, 46, 3, 1]), LegacyAnswer::Accepted(TLS1_0));
-        assert_eq!(parse_answer(&[22, 3, 2, 0, 50, 2, 0, 0, 46, 3, 2]), LegacyAnswer::Accepted(TLS1_1));
-        assert_eq!(parse_answer(&[21, 3, 1, 0, 2, 2, 70]), LegacyAnswer::Refused);
-        assert_eq!(parse_answer(&[22, 3, 3, 0, 50, 2, 0, 0, 46, 3, 3]), LegacyAnswer::Refused);
+        assert_eq!(
+            parse_answer(&[22, 3, 1, 0, 50, 2, 0, 0, 46, 3, 1]),
+            LegacyAnswer::Accepted(TLS1_0)
+        );
+        assert_eq!(
+            parse_answer(&[22, 3, 2, 0, 50, 2, 0, 0, 46, 3, 2]),
+            LegacyAnswer::Accepted(TLS1_1)
+        );
+        assert_eq!(
+            parse_answer(&[21, 3, 1, 0, 2, 2, 70]),
+            LegacyAnswer::Refused
+        );
+        assert_eq!(
+            parse_answer(&[22, 3, 3, 0, 50, 2, 0, 0, 46, 3, 3]),
+            LegacyAnswer::Refused
+        );
         assert_eq!(parse_answer(&[22, 3]), LegacyAnswer::NeedMore);
         assert_eq!(parse_answer(b"* OK IMAP ready\r\n"), LegacyAnswer::NotTls);
     }

@@ -19,7 +19,9 @@ mod error;
 mod finding;
 mod legacy;
 mod limits;
+mod probe;
 mod report;
+mod run;
 mod trust;
 mod validate;
 
@@ -28,7 +30,19 @@ pub use error::CheckError;
 pub use finding::{has_errors, tidy, Code, Finding, Severity};
 pub use limits::public_max_validity_days;
 pub use report::{EndpointReport, Report, StartTlsReport};
+pub use run::{
+    check_all, check_endpoints, check_one, BoundCertificate, BoundLookup, Progress, Settings,
+};
 pub use trust::{Anchor, Origin, TrustStore};
 pub use validate::{
     ca_issuers_url, validate, ChainEntry, Request, Source, Validation, EXPIRY_WARNING_DAYS,
 };
+
+/// Refuses a `--name` no client could ask for.
+pub fn check_name(name: &str) -> Result<(), CheckError> {
+    rustls_pki_types::ServerName::try_from(name.to_string())
+        .map(|_| ())
+        .map_err(|_| CheckError::BadName {
+            name: name.to_string(),
+        })
+}

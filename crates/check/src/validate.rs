@@ -442,7 +442,7 @@ impl<'a> Context<'a> {
         let Some(used) = used else {
             return;
         };
-        if used.summary.is_self_signed || self.req.certificates.iter().any(|d| *d == used.der) {
+        if used.summary.is_self_signed || self.req.certificates.contains(&used.der) {
             return;
         }
         let roots = self.req.trust.webpki_anchors(|a| a.summary.is_self_signed);

@@ -7,6 +7,7 @@ mod cmd;
 mod context;
 mod exit;
 mod output;
+mod render;
 
 use std::path::PathBuf;
 
@@ -59,6 +60,10 @@ pub enum Command {
     Which(cmd::which::Args),
     /// Show the audit log of changes.
     Log(cmd::log::Args),
+    /// Connect to endpoints like a mail client and explain what clients will complain about.
+    Check(cmd::check::Args),
+    /// Validate a certificate and its chain from files, offline, with the same findings as check.
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> std::process::ExitCode {

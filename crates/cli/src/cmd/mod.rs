@@ -1,6 +1,7 @@
 //! One module per command; each parses its own arguments and calls the
 //! libraries.
 
+pub mod check;
 pub mod disable;
 pub mod enable;
 pub mod init;
@@ -10,6 +11,7 @@ pub mod new;
 pub mod remove;
 pub mod renew;
 pub mod show;
+pub mod verify;
 pub mod which;
 
 use crate::{Cli, Command, Result};
@@ -26,6 +28,8 @@ pub fn run(cli: &Cli) -> Result {
         Command::Renew(args) => renew::run(cli, args),
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
+        Command::Check(args) => check::run(cli, args),
+        Command::Verify(args) => verify::run(cli, args),
     }
 }
 
