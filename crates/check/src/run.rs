@@ -197,7 +197,12 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
     let mut findings = obs.findings;
     if let Some(versions) = &obs.legacy {
         if let Some(&v) = versions.first() {
-            findings.push(old_version_finding(v, obs.handshake.is_none()));
+            let only_old = obs.handshake.is_none();
+            if only_old {
+                // The failed handshake is explained by the old version.
+                findings.retain(|f| f.code != Code::ProtocolError);
+            }
+            findings.push(old_version_finding(v, only_old));
         }
     }
     if let Some(handshake) = obs.handshake {
