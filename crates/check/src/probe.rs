@@ -178,7 +178,8 @@ async fn starttls(
         | StartTlsResult::Rejected { report, .. } => report,
     };
     obs.starttls = Some(starttls_report(report));
-    if report.plaintext_auth_offered && !matches!(result, StartTlsResult::Rejected { .. }) {
+    if plaintext_auth_offered(scheme, report) && !matches!(result, StartTlsResult::Rejected { .. })
+    {
         obs.findings.push(plaintext_auth_finding(scheme, report));
     }
     match result {
@@ -341,6 +342,22 @@ fn closed_finding(protocol: mailcert_dialect::Protocol, detail: &str) -> Finding
         ),
         "Check the service's logs: it may refuse this client address, or crash on connect.",
     )
+}
+
+/// The dialect's verdict, except for POP3: a `SASL` capability with no
+/// mechanism after it (Dovecot's answer when plaintext login is disabled)
+/// offers nothing, so only `USER` or a non-empty `SASL` list count.
+fn plaintext_auth_offered(scheme: Scheme, report: &PreTlsReport) -> bool {
+    match scheme.protocol() {
+        Protocol::Pop3 => {
+            report
+                .capabilities
+                .iter()
+                .any(|c| c.trim().eq_ignore_ascii_case("USER"))
+                || !report.auth_mechanisms.is_empty()
+        }
+        _ => report.plaintext_auth_offered,
+    }
 }
 
 fn plaintext_auth_finding(scheme: Scheme, report: &PreTlsReport) -> Finding {

@@ -105,7 +105,11 @@ fn imap_server_injecting_plaintext_after_starttls() {
         }
     });
     let report = check_with(&format!("imap://{NAME}"), port, trust(&[&tls.root]), quick);
-    eqnice!(vec![Code::StarttlsInjection], codes(&report), describe(&report));
+    eqnice!(
+        vec![Code::StarttlsInjection],
+        codes(&report),
+        describe(&report)
+    );
     assert!(report.findings[0].message.contains("injected"));
     // The handshake still ran, and the certificate was judged.
     assert_eq!(report.trusted, Some(true));
@@ -125,7 +129,11 @@ fn smtp_server_injecting_plaintext_after_the_client_hello() {
         let _ = s.write_all(b"250 injected OK\r\n");
     });
     let report = check_with(&format!("smtp://{NAME}"), port, trust(&[]), quick);
-    eqnice!(vec![Code::StarttlsInjection], codes(&report), describe(&report));
+    eqnice!(
+        vec![Code::StarttlsInjection],
+        codes(&report),
+        describe(&report)
+    );
 }
 
 #[test]
@@ -178,7 +186,11 @@ fn imap_preauth_greeting() {
         let _ = read_line(&mut s);
     });
     let report = check_with(&format!("imap://{NAME}"), port, trust(&[]), quick);
-    assert!(codes(&report).contains(&Code::Preauth), "{}", describe(&report));
+    assert!(
+        codes(&report).contains(&Code::Preauth),
+        "{}",
+        describe(&report)
+    );
 }
 
 #[test]
@@ -206,7 +218,11 @@ fn pop3_refusing_stls() {
         let _ = read_line(&mut s);
     });
     let report = check_with(&format!("pop3://{NAME}"), port, trust(&[]), quick);
-    eqnice!(vec![Code::StarttlsRefused], codes(&report), describe(&report));
+    eqnice!(
+        vec![Code::StarttlsRefused],
+        codes(&report),
+        describe(&report)
+    );
     assert!(report.findings[0].message.contains("TLS not available now"));
 }
 
