@@ -178,8 +178,8 @@ struct Shape {
 
 #[derive(Debug)]
 enum PathEnd {
-    /// The last certificate of `path` was issued by an anchor.
-    Anchor,
+    /// The last certificate of `path` was issued by this anchor.
+    Anchor(usize),
     /// The last certificate of `path` is self-signed and not an anchor.
     SelfSigned,
     /// The issuer of the last certificate of `path` is nowhere to be found.
@@ -385,14 +385,14 @@ impl<'a> Context<'a> {
                     end: PathEnd::Broken,
                 };
             };
-            if anchors.iter().any(|a| {
+            if let Some(a) = anchors.iter().position(|a| {
                 current.issued_by(&a.summary)
                     && (a.summary.subject_raw != current.subject_raw
                         || a.der == self.req.certificates[current_index])
             }) {
                 return Shape {
                     path,
-                    end: PathEnd::Anchor,
+                    end: PathEnd::Anchor(a),
                 };
             }
             if current.is_self_signed {
@@ -443,6 +443,18 @@ impl<'a> Context<'a> {
             return;
         };
         if used.summary.is_self_signed || self.req.certificates.contains(&used.der) {
+            return;
+        }
+        // Only when its own issuer is trusted too (a bundle of root and
+        // intermediate): then clients with the root alone are the question.
+        // A cross-signed certificate trusted on its own is a legitimate anchor.
+        let issuer_trusted = self
+            .req
+            .trust
+            .anchors()
+            .iter()
+            .any(|a| !std::ptr::eq(a, used) && used.summary.issued_by(&a.summary));
+        if !issuer_trusted {
             return;
         }
         let roots = self.req.trust.webpki_anchors(|a| a.summary.is_self_signed);
@@ -617,7 +629,7 @@ impl<'a> Context<'a> {
                     ));
                 }
             }
-            PathEnd::Anchor | PathEnd::Broken => findings.push(Finding::error(
+            PathEnd::Anchor(_) | PathEnd::Broken => findings.push(Finding::error(
                 Code::UntrustedIssuer,
                 format!(
                     "{untrusted_symptom}: no chain from \"{}\" to a trusted root could be built",
@@ -692,6 +704,22 @@ impl<'a> Context<'a> {
     fn check_dates(&self, shape: &Shape, findings: &mut Vec<Finding>) {
         let at = self.req.at;
         let date = |t: OffsetDateTime| mailcert_x509::time::rfc3339(t);
+        if let PathEnd::Anchor(a) = shape.end {
+            if let Some(root) = self.req.trust.anchors().get(a) {
+                let r = &root.summary;
+                if at > r.not_after && !self.req.certificates.contains(&root.der) {
+                    findings.push(Finding::error(
+                        Code::Expired,
+                        format!(
+                            "The root \"{}\" that the chain leads to expired on {}: clients that check the root's dates (OpenSSL-based ones, many appliances and older phones) refuse the chain",
+                            r.subject_cn(),
+                            date(r.not_after)
+                        ),
+                        "Send the CA's current chain, which leads to a root that is still valid (a cross-signed intermediate may be needed for old clients).",
+                    ));
+                }
+            }
+        }
         for (pos, &i) in shape.path.iter().enumerate() {
             let Some(Some(s)) = self.summaries.get(i) else {
                 continue;
@@ -782,12 +810,23 @@ impl<'a> Context<'a> {
                 format!("The intermediate \"{}\"", s.subject_cn())
             };
             let weak_rsa = s.key_algorithm.starts_with("rsa-") && s.key_size < 2048;
-            if weak_rsa || s.key_algorithm == "dsa" {
+            // P-192 and P-224: below what any current client accepts.
+            let weak_curve = matches!(
+                s.key_algorithm.as_str(),
+                "ec-1.2.840.10045.3.1.1" | "ec-1.3.132.0.33"
+            );
+            if weak_rsa || weak_curve || s.key_algorithm == "dsa" {
                 findings.push(Finding::error(
                     Code::WeakKey,
                     format!(
                         "{who} has a {} key; current clients (Windows since 2012, Apple, browsers, OpenSSL at its default level) refuse keys this weak, and connections fail",
-                        if weak_rsa { format!("{}-bit RSA", s.key_size) } else { "DSA".into() }
+                        if weak_rsa {
+                            format!("{}-bit RSA", s.key_size)
+                        } else if weak_curve {
+                            "small elliptic-curve (P-192/P-224)".into()
+                        } else {
+                            "DSA".into()
+                        }
                     ),
                     "Request a new certificate with an RSA 2048+ or ECDSA P-256 key (mailcert request --key rsa-2048 or ec-p256).",
                 ));
