@@ -5,7 +5,6 @@
 //! `data/x509-limbo/exceptions.json`, and an exception that no longer
 //! differs fails the run too, so the list stays true.
 
-
 use std::collections::BTreeMap;
 
 use mailcert_check::{validate, Origin, Request, Source, TrustStore};
