@@ -6,6 +6,7 @@
 mod cmd;
 mod context;
 mod exit;
+mod files;
 mod output;
 mod render;
 
@@ -64,6 +65,24 @@ pub enum Command {
     Check(cmd::check::Args),
     /// Validate a certificate and its chain from files, offline, with the same findings as check.
     Verify(cmd::verify::Args),
+    /// Plan the certificates of an organisation: names with reasons, and findings.
+    Plan(cmd::plan::Args),
+    /// Generate a key and a certificate request for a CA; kept as a pending request.
+    Request(cmd::request::Args),
+    /// Complete a pending request with the CA's answer (.cer/.crt/.pem/.der/.p7b).
+    Complete(cmd::complete::Args),
+    /// Move every binding of one certificate to another in one step.
+    Replace(cmd::replace::Args),
+    /// Import a certificate: .pfx/.p12 (modern or legacy) or PEM certificate + key + chain.
+    Import(cmd::import::Args),
+    /// Export a certificate: .pfx with its key and chain (modern or --legacy), or --pem.
+    Export(cmd::export::Args),
+    /// The store's own trust anchors (enterprise roots, the private CA's root).
+    Trust(cmd::trust::Args),
+    /// The private CA: init, sign requests, distribute its root.
+    Ca(cmd::ca::Args),
+    /// Certificates from an ACME CA (Let's Encrypt and friends): register, order, renew, status.
+    Acme(cmd::acme::Args),
 }
 
 fn main() -> std::process::ExitCode {

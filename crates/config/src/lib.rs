@@ -205,6 +205,24 @@ impl Config {
     }
 }
 
+/// Where `serve` and the listener-aware commands look for the
+/// configuration when `--config` is not given.
+pub fn default_config_path() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    if root {
+        return PathBuf::from("/etc/mailcert/mailcert.toml");
+    }
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mailcert/mailcert.toml")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,22 +261,4 @@ certificate = "9F1C"
             .to_string();
         assert!(err.contains("nmae") && err.contains("line"), "{err}");
     }
-}
-
-/// Where `serve` and the listener-aware commands look for the
-/// configuration when `--config` is not given.
-pub fn default_config_path() -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if root {
-        return PathBuf::from("/etc/mailcert/mailcert.toml");
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("mailcert/mailcert.toml")
 }

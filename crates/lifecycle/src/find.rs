@@ -21,16 +21,14 @@ pub fn find(store: &dyn Store, prefix: &str) -> Result<Found> {
         ))
     })?;
     let mut hits: Vec<Found> = store
-        .certificates()?
+        .certificates_with_prefix(&wanted)?
         .into_iter()
-        .filter(|c| c.summary.thumbprint.starts_with(&wanted))
         .map(|c| Found::Certificate(Box::new(c)))
         .collect();
     hits.extend(
         store
-            .pending_requests()?
+            .pending_with_prefix(&wanted)?
             .into_iter()
-            .filter(|p| p.id.starts_with(&wanted))
             .map(|p| Found::Pending(Box::new(p))),
     );
     match hits.len() {

@@ -1,23 +1,34 @@
 //! The lifecycle of certificates in a store: the operations behind the
 //! everyday commands (init, new, enable, disable, remove, renew, which),
-//! each validated before it touches the store and applied as one change.
+//! working with CAs (request, complete, replace), moving certificates
+//! (import, export) and trust anchors, each validated before it touches
+//! the store and applied as one change.
 //!
 //! The CLI and the front end both go through here; [`ServingSet::select`]
 //! is the single answer to "which certificate will be served?".
 #![forbid(unsafe_code)]
 
 pub mod anchors;
+pub mod complete;
 pub mod error;
 pub mod find;
 pub mod host;
 pub mod manager;
 pub mod preflight;
+pub mod replace;
+pub mod request;
 pub mod serving;
+pub mod transfer;
+pub mod trust;
 pub mod view;
 
 pub use anchors::Anchors;
+pub use complete::InputFile;
 pub use error::{LifecycleError, Result};
 pub use find::{find, find_certificate, Found};
 pub use manager::{parse_names, Manager, Report};
+pub use replace::PinnedListener;
+pub use request::RequestSpec;
 pub use serving::{ListenerScope, ServedCert, ServingSet};
+pub use transfer::Importable;
 pub use view::CertView;

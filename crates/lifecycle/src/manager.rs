@@ -29,7 +29,7 @@ pub struct Report {
 }
 
 impl Report {
-    fn say(&mut self, line: impl Into<String>) {
+    pub fn say(&mut self, line: impl Into<String>) {
         self.lines.push(line.into());
     }
 }
@@ -307,7 +307,7 @@ impl Manager {
         Ok(report)
     }
 
-    fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
+    pub(crate) fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
         let thumb = &record.summary.thumbprint;
         if !record.has_private_key {
             return Err(LifecycleError::Refused(format!(
@@ -642,7 +642,7 @@ pub fn describe_bindings(bindings: &[Binding]) -> String {
         .join(", ")
 }
 
-fn bullet(findings: &[Preflight]) -> String {
+pub(crate) fn bullet(findings: &[Preflight]) -> String {
     findings
         .iter()
         .map(|f| format!("  - {} [{}]", f.message, f.code))

@@ -120,6 +120,7 @@ fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
         not_after: s.not_after,
         usable: cert.record.has_private_key && !matches!(cert.record.trust, Trust::Invalid(_)),
         listener_specific,
+        seq: cert.record.seq,
     }
 }
 

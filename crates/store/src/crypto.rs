@@ -62,7 +62,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -36,6 +36,8 @@ pub enum StoreError {
     Decrypt { thumbprint: String },
     #[error("{0}")]
     Refused(String),
+    #[error("the store value {key} was changed by another process meanwhile; nothing was applied, try again")]
+    Conflict { key: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

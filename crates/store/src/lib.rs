@@ -28,6 +28,10 @@ pub use sqlite::SqliteStore;
 pub trait Store {
     fn certificates(&self) -> Result<Vec<CertRecord>>;
     fn certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>>;
+    /// Certificates whose thumbprint starts with `prefix` (upper-case hex).
+    fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>>;
+    /// Pending requests whose id starts with `prefix` (upper-case hex).
+    fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>>;
     /// DER of the chain above the leaf, issuer first.
     fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>>;
     /// The decrypted PKCS#8 private key, if the store holds one.

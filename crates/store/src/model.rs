@@ -49,6 +49,9 @@ pub struct CertRecord {
     pub origin: Origin,
     pub trust: Trust,
     pub created_at: OffsetDateTime,
+    /// Insertion order in the store: breaks ties between certificates
+    /// made in the same second.
+    pub seq: i64,
 }
 
 /// A key and CSR waiting for the CA's answer.
@@ -136,6 +139,14 @@ pub enum Op {
         thumbprint: String,
         trust: Trust,
     },
+    /// Gives a stored certificate the private key it lacked (an import
+    /// that brings the key of a certificate already in the store).
+    SetPrivateKey {
+        thumbprint: String,
+        /// PKCS#8 DER; encrypted before it touches the disk.
+        private_key: Vec<u8>,
+        exportable: bool,
+    },
     Bind(Binding),
     Unbind(Binding),
     InsertPending(Box<NewPending>),
@@ -152,6 +163,14 @@ pub enum Op {
         value: Option<Vec<u8>>,
         /// Encrypted at rest with the store key (CA and account keys).
         secret: bool,
+    },
+    /// A guard: the whole change is refused (nothing applied) unless the
+    /// named value currently equals `value` (`None`: absent). With
+    /// `SetValue` in the same change this is a compare-and-set, which is
+    /// how several processes sharing one store take a lease (ACME renewal).
+    ExpectValue {
+        key: String,
+        value: Option<Vec<u8>>,
     },
 }
 

@@ -33,6 +33,12 @@ impl SqliteStore {
             });
         }
         ensure_sqlite_file(&location.db)?;
+        let conn = Connection::open_with_flags(
+            &location.db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| foreign(&location.db, e))?;
+        ensure_ours(&conn, &location.db)?;
         if !location.key.exists() {
             return Err(StoreError::KeyFileMissing {
                 db: location.db.clone(),
@@ -40,18 +46,12 @@ impl SqliteStore {
             });
         }
         let key = read_key_file(&location.key)?;
-        let conn = Connection::open_with_flags(
-            &location.db,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| foreign(&location.db, e))?;
         let mut store = SqliteStore {
             conn,
             key,
             location: location.clone(),
         };
         store.configure()?;
-        store.ensure_ours()?;
         store.migrate()?;
         store.ensure_key_matches()?;
         Ok(store)
@@ -96,27 +96,6 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(io)?;
-        Ok(())
-    }
-
-    fn ensure_ours(&self) -> Result<()> {
-        let app_id: i64 = self
-            .conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| foreign(&self.location.db, e))?;
-        if app_id == APPLICATION_ID {
-            return Ok(());
-        }
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| foreign(&self.location.db, e))?;
-        if app_id != 0 || tables > 0 {
-            return Err(StoreError::Foreign {
-                path: self.location.db.clone(),
-                reason: "it is a SQLite database of another application".into(),
-            });
-        }
         Ok(())
     }
 
@@ -176,6 +155,27 @@ impl SqliteStore {
             thumbprint: what.to_string(),
         })
     }
+}
+
+/// Refuses SQLite files that another program made: they are never
+/// written to, let alone overwritten.
+fn ensure_ours(conn: &Connection, path: &Path) -> Result<()> {
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| foreign(path, e))?;
+    if app_id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| foreign(path, e))?;
+    if app_id != 0 || tables > 0 {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            reason: "it is a SQLite database of another application".into(),
+        });
+    }
+    Ok(())
 }
 
 fn foreign(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -281,10 +281,16 @@ const CERT_COLUMNS: &str =
     "thumbprint, sha256, der, subject, issuer, serial, names, ip_addresses, \
     not_before, not_after, key_algorithm, key_size, signature_algorithm, is_self_signed, is_ca, \
     server_auth, has_eku, subject_key_id, authority_key_id, spki, subject_raw, issuer_raw, chain, \
-    private_key IS NOT NULL, exportable, friendly_name, origin, trust, created_at";
+    private_key IS NOT NULL, exportable, friendly_name, origin, trust, created_at, rowid";
 
 fn timestamp(value: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(value).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The first string after every string that starts with `prefix`
+/// (thumbprints are upper-case hex, so '~' sorts after all of them).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}~")
 }
 
 fn split_lines(text: String) -> Vec<String> {
@@ -339,6 +345,7 @@ fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
         origin: Origin::parse(&origin).unwrap_or(Origin::Imported),
         trust: Trust::decode(&trust),
         created_at: timestamp(row.get(28)?),
+        seq: row.get(29)?,
     })
 }
 
@@ -363,7 +370,7 @@ const PENDING_COLUMNS: &str =
 impl Store for SqliteStore {
     fn certificates(&self) -> Result<Vec<CertRecord>> {
         let sql =
-            format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, thumbprint");
+            format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, rowid DESC");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], cert_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -375,6 +382,24 @@ impl Store for SqliteStore {
             .conn
             .query_row(&sql, [thumbprint], cert_from_row)
             .optional()?)
+    }
+
+    fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>> {
+        // A range over the primary key: an index search, not a scan.
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint >= ?1 AND thumbprint < ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![prefix, prefix_end(prefix)], cert_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>> {
+        let sql =
+            format!("SELECT {PENDING_COLUMNS} FROM pending_requests WHERE id >= ?1 AND id < ?2");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![prefix, prefix_end(prefix)], pending_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
@@ -592,6 +617,19 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 thumbprint,
             )?;
         }
+        Op::SetPrivateKey {
+            thumbprint,
+            private_key,
+            exportable,
+        } => {
+            expect_one(
+                tx.execute(
+                    "UPDATE certificates SET private_key = ?2, exportable = ?3 WHERE thumbprint = ?1",
+                    params![thumbprint, key.seal(private_key), exportable],
+                )?,
+                thumbprint,
+            )?;
+        }
         Op::Bind(b) => {
             tx.execute(
                 "INSERT OR IGNORE INTO bindings (thumbprint, service, listener, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -674,6 +712,30 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 tx.execute("DELETE FROM named_values WHERE key = ?1", [name])?;
             }
         },
+        Op::ExpectValue {
+            key: name,
+            value: expected,
+        } => {
+            let row: Option<(Vec<u8>, bool)> = tx
+                .query_row(
+                    "SELECT value, secret FROM named_values WHERE key = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let current = match row {
+                Some((sealed, true)) => {
+                    Some(key.open(&sealed).ok_or_else(|| StoreError::Decrypt {
+                        thumbprint: name.clone(),
+                    })?)
+                }
+                Some((plain, false)) => Some(plain),
+                None => None,
+            };
+            if current.as_ref() != expected.as_ref() {
+                return Err(StoreError::Conflict { key: name.clone() });
+            }
+        }
     }
     Ok(())
 }
@@ -711,7 +773,7 @@ fn insert_certificate(
     let ips: Vec<String> = s.ip_addresses.iter().map(|ip| ip.to_string()).collect();
     let sql = format!(
         "INSERT INTO certificates ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
-        CERT_COLUMNS.replace("private_key IS NOT NULL", "private_key")
+        CERT_COLUMNS.replace("private_key IS NOT NULL", "private_key").replace(", rowid", "")
     );
     tx.execute(
         &sql,

@@ -28,4 +28,12 @@ pub enum CertError {
     Generate { what: String, reason: String },
     #[error("'{input}' is not a date or time: use 2027-06-01 or 2027-06-01T12:00:00Z")]
     BadTime { input: String },
+    #[error("{what}: the password is wrong (the file's integrity check does not match); check the password file or MAILCERT_PASSWORD")]
+    WrongPassword { what: String },
+    #[error("{what} is truncated or damaged ({reason}); copy the whole file again")]
+    Truncated { what: String, reason: String },
+    #[error("{what}: the private key does not belong to the certificate {thumbprint} (their public keys differ); use the key that was generated with this certificate's request")]
+    KeyMismatch { what: String, thumbprint: String },
+    #[error("{what} is not a valid certificate request: {reason}")]
+    BadRequest { what: String, reason: String },
 }

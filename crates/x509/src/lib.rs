@@ -9,17 +9,26 @@
 //! - [`status`]: `Valid` / `DateInvalid` / `Untrusted` / `Invalid`, with the
 //!   trust verdict from rustls-webpki.
 //! - [`pem`]: reading PEM and DER, with truncation reported.
+//! - [`bundle`], [`chain`], [`ber`]: what CAs send back (PEM bundles,
+//!   PKCS#7 in DER, BER or PEM) and chains built by issuer, never by order.
+//! - [`csr`]: PKCS#10 requests made and read (signature verified).
+//! - [`pkcs12`]: PFX files read (modern, legacy, BER) and written.
 //!
 //! Not here: storage (mailcert-store), networking, the system's root store
 //! (callers load anchors and pass them in).
 #![forbid(unsafe_code)]
 
+pub mod ber;
 pub mod build;
+pub mod bundle;
 pub mod cert;
+pub mod chain;
+pub mod csr;
 pub mod error;
 pub mod keys;
 pub mod names;
 pub mod pem;
+pub mod pkcs12;
 pub mod service;
 pub mod status;
 pub mod thumbprint;

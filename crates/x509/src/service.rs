@@ -87,6 +87,9 @@ pub struct Candidate {
     pub usable: bool,
     /// Bound to the listener itself rather than to the whole service.
     pub listener_specific: bool,
+    /// Insertion order: the later of two certificates issued in the same
+    /// second is the newer.
+    pub seq: i64,
 }
 
 impl Candidate {
@@ -223,11 +226,7 @@ fn newest<'a>(
     now: OffsetDateTime,
 ) -> Option<&'a Candidate> {
     candidates.max_by(|a, b| {
-        (a.valid_at(now), a.not_before, &a.thumbprint).cmp(&(
-            b.valid_at(now),
-            b.not_before,
-            &b.thumbprint,
-        ))
+        (a.valid_at(now), a.not_before, a.seq).cmp(&(b.valid_at(now), b.not_before, b.seq))
     })
 }
 
@@ -245,6 +244,7 @@ mod tests {
             not_after: datetime!(2030-01-01 0:00 UTC),
             usable: true,
             listener_specific: false,
+            seq: 0,
         }
     }
 

@@ -53,13 +53,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             ]
         })
         .collect();
-    output::line(
-        output::table(
-            &["Thumbprint", "Services", "Subject", "Status", "NotAfter"],
-            rows,
-        )
-        .to_string(),
-    )?;
+    let table = output::table(
+        &["Thumbprint", "Services", "Subject", "Status", "NotAfter"],
+        rows,
+    );
+    output::line(table.trim_end())?;
     Ok(Exit::Success)
 }
 

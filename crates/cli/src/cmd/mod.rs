@@ -1,16 +1,25 @@
 //! One module per command; each parses its own arguments and calls the
 //! libraries.
 
+pub mod acme;
+pub mod ca;
 pub mod check;
+pub mod complete;
 pub mod disable;
 pub mod enable;
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod log;
 pub mod new;
+pub mod plan;
 pub mod remove;
 pub mod renew;
+pub mod replace;
+pub mod request;
 pub mod show;
+pub mod trust;
 pub mod verify;
 pub mod which;
 
@@ -30,6 +39,15 @@ pub fn run(cli: &Cli) -> Result {
         Command::Log(args) => log::run(cli, args),
         Command::Check(args) => check::run(cli, args),
         Command::Verify(args) => verify::run(cli, args),
+        Command::Plan(args) => plan::run(cli, args),
+        Command::Request(args) => request::run(cli, args),
+        Command::Complete(args) => complete::run(cli, args),
+        Command::Replace(args) => replace::run(cli, args),
+        Command::Import(args) => import::run(cli, args),
+        Command::Export(args) => export::run(cli, args),
+        Command::Trust(args) => trust::run(cli, args),
+        Command::Ca(args) => ca::run(cli, args),
+        Command::Acme(args) => acme::run(cli, args),
     }
 }
 
@@ -56,4 +74,13 @@ pub fn report(report: &mailcert_lifecycle::Report) {
     for line in &report.lines {
         crate::output::note(line);
     }
+}
+
+/// Prints a report as JSON: the shape `enable --json` also prints.
+pub fn report_json(report: &mailcert_lifecycle::Report) -> anyhow::Result<()> {
+    crate::output::json(&serde_json::json!({
+        "thumbprint": report.thumbprint,
+        "changed": report.changed,
+        "messages": report.lines,
+    }))
 }

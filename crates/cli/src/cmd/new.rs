@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, default_value = "ec-p256", value_parser = super::key_type)]
     pub key: KeyType,
     /// Validity in days.
-    #[arg(long, default_value_t = mailcert_x509::build::SELF_SIGNED_DAYS)]
+    #[arg(long, default_value_t = mailcert_x509::build::SELF_SIGNED_DAYS, value_parser = clap::value_parser!(u32).range(1..=36525))]
     pub days: u32,
     /// A label to recognise it by.
     #[arg(long)]

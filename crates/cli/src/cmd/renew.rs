@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use clap::Parser;
 use mailcert_store::Origin;
 
@@ -8,20 +10,34 @@ use crate::{context, output, Cli, Result};
 pub struct Args {
     /// Thumbprint (any unique prefix).
     pub thumbprint: String,
+    /// CA-issued: keep the current key in the new request (default: a new key).
+    #[arg(long)]
+    pub reuse_key: bool,
+    /// CA-issued: write the new request (PEM) to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::manager(cli)?;
     let record = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.thumbprint)?;
-    if record.origin != Origin::SelfSigned {
-        anyhow::bail!(
-            "{} was issued by a CA ({}); renew it by requesting a new certificate with the same names: mailcert request --name {}",
-            record.summary.thumbprint,
-            record.summary.issuer,
-            record.summary.names.join(" --name ")
-        );
+    if record.origin != Origin::SelfSigned || !record.summary.is_self_signed {
+        let out = super::request::open_out(args.out.as_deref())?;
+        let (report, pending) = manager.renew_ca_issued(&record, args.reuse_key)?;
+        return super::request::emit(&report, &pending, out, args.json);
+    }
+    if args.reuse_key || args.out.is_some() {
+        anyhow::bail!("{} is self-signed: it is renewed in place with a new key, without a request (--reuse-key and --out are for CA-issued certificates)",
+            record.summary.thumbprint);
     }
     let report = manager.renew_self_signed(&record)?;
+    if args.json {
+        super::report_json(&report)?;
+        return Ok(Exit::Success);
+    }
     if let Some(thumb) = &report.thumbprint {
         output::line(thumb)?;
     }

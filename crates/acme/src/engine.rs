@@ -1,0 +1,562 @@
+//! The renewal engine: one pass over the store's ACME certificates that
+//! are in use, renewing those that are due. `mailcert acme renew` runs one
+//! pass (for cron); `serve` runs [`spawn_periodic`] so passes happen by
+//! themselves.
+//!
+//! A pass never leaves a service without a certificate: the new one is
+//! stored and the bindings move to it in one transaction, only after it
+//! was obtained and checked; on failure the old one stays bound, the error
+//! and the next attempt time are recorded, and attempts back off.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailcert_lifecycle::{manager::describe_bindings, Manager};
+use mailcert_store::{Binding, CertRecord, Origin, StoreLocation};
+use mailcert_x509::parse_name;
+use time::OffsetDateTime;
+
+use crate::account::{load_account, AcmeAccount};
+use crate::challenge::{ChallengeKind, ChallengeResponder, ChallengeSink, SinkResponder};
+use crate::error::{AcmeError, Result};
+use crate::hook::DnsHook;
+use crate::issue::{ensure_replaceable, recipe, store_change, OrderRecipe};
+use crate::order::{obtain, OrderSpec, Progress};
+use crate::renewal::{
+    decide, human, load_state, state_op, take_lease, Decision, DueReason, RenewalPolicy,
+    RenewalState, SuggestedWindow,
+};
+use crate::standalone::{Standalone, DEFAULT_HTTP_BIND, DEFAULT_TLS_BIND};
+
+/// Where HTTP-01 and TLS-ALPN-01 answers go during renewals.
+#[derive(Clone)]
+pub enum Responders {
+    /// Temporary listeners, bound where the certificate's order said
+    /// (`--http-bind`, `--tls-bind`): for cron without `serve`.
+    Standalone,
+    /// Temporary listeners as above; when a port is taken (by a running
+    /// `serve`), HTTP-01 answers go through the store to that front end.
+    StandaloneOrServe(StoreLocation),
+    /// In process, beside the front end: its listeners serve what is
+    /// published here (its plain HTTP listener, `acme-tls/1` on HTTPS).
+    Sink(Arc<dyn ChallengeSink>),
+}
+
+impl Responders {
+    async fn for_recipe(&self, recipe: &OrderRecipe) -> Result<Box<dyn ChallengeResponder>> {
+        Ok(match (recipe.challenge, self) {
+            (ChallengeKind::Dns01, _) => Box::new(DnsHook::new(
+                recipe.dns_hook.as_deref().unwrap_or_default(),
+            )?),
+            (kind, Responders::Sink(sink)) => Box::new(SinkResponder {
+                sink: sink.clone(),
+                kind,
+            }),
+            (ChallengeKind::Http01, Responders::Standalone) => Box::new(
+                Standalone::http01(recipe.http_bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND))
+                    .await?,
+            ),
+            (ChallengeKind::Http01, Responders::StandaloneOrServe(location)) => {
+                http01_or_serve(
+                    recipe.http_bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND),
+                    location,
+                    "acme renew",
+                )
+                .await?
+            }
+            (
+                ChallengeKind::TlsAlpn01,
+                Responders::Standalone | Responders::StandaloneOrServe(_),
+            ) => Box::new(
+                Standalone::tls_alpn01(recipe.tls_bind.as_deref().unwrap_or(DEFAULT_TLS_BIND))
+                    .await?,
+            ),
+        })
+    }
+}
+
+/// A temporary HTTP-01 listener on `bind`; if the port is taken, the
+/// front end there (a running `serve`) answers through the store.
+pub async fn http01_or_serve(
+    bind: &str,
+    location: &StoreLocation,
+    user: &str,
+) -> Result<Box<dyn ChallengeResponder>> {
+    match Standalone::http01(bind).await {
+        Ok(listener) => Ok(Box::new(listener)),
+        Err(AcmeError::Listen { in_use: true, .. }) => {
+            let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
+                AcmeError::BadInput(format!("--http-bind '{bind}' is not an address"))
+            })?;
+            tracing::info!("{bind} is taken; handing the http-01 answers to the front end there through the store");
+            Ok(Box::new(crate::served::StoreResponder {
+                location: location.clone(),
+                user: user.to_string(),
+                probe: crate::served::probe_address(addr),
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What one pass did for one certificate.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub thumbprint: String,
+    pub subject: String,
+    pub names: Vec<String>,
+    pub services: Vec<Binding>,
+    pub not_after: OffsetDateTime,
+    pub result: OutcomeKind,
+    /// Expiry warning, in the words administrators know.
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutcomeKind {
+    NotDue {
+        renew_at: OffsetDateTime,
+    },
+    BackingOff {
+        until: OffsetDateTime,
+        failures: u32,
+        last_error: Option<String>,
+    },
+    /// Another process holds the lease.
+    Busy {
+        owner: String,
+    },
+    Renewed {
+        new_thumbprint: String,
+        reason: DueReason,
+        moved: Vec<Binding>,
+    },
+    Failed {
+        error: String,
+        failures: u32,
+        next_attempt: OffsetDateTime,
+    },
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        matches!(self.result, OutcomeKind::Failed { .. })
+    }
+
+    /// One line for logs and the CLI.
+    pub fn describe(&self) -> String {
+        let who = format!("{} ({})", self.thumbprint, self.names.join(", "));
+        match &self.result {
+            OutcomeKind::NotDue { renew_at } => format!(
+                "{who}: not due; renewal at {}",
+                mailcert_x509::time::rfc3339(*renew_at)
+            ),
+            OutcomeKind::BackingOff {
+                until,
+                failures,
+                last_error,
+            } => format!(
+                "{who}: {failures} failed attempt(s), next attempt at {}{}",
+                mailcert_x509::time::rfc3339(*until),
+                last_error
+                    .as_ref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            ),
+            OutcomeKind::Busy { owner } => {
+                format!("{who}: being renewed by {owner}; skipped")
+            }
+            OutcomeKind::Renewed {
+                new_thumbprint,
+                moved,
+                ..
+            } => format!(
+                "{who}: renewed as {new_thumbprint}{}",
+                if moved.is_empty() {
+                    String::new()
+                } else {
+                    format!("; moved {} to it", describe_bindings(moved))
+                }
+            ),
+            OutcomeKind::Failed {
+                error,
+                failures,
+                next_attempt,
+            } => format!(
+                "{who}: renewal failed (attempt {failures}); {} keeps serving; next attempt at {}: {error}",
+                self.thumbprint,
+                mailcert_x509::time::rfc3339(*next_attempt)
+            ),
+        }
+    }
+}
+
+/// The renewal engine.
+pub struct Engine {
+    pub policy: RenewalPolicy,
+    /// Who takes leases: host name and process id by default.
+    pub owner: String,
+    pub responders: Responders,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Engine {
+    pub fn new(responders: Responders, progress: Arc<dyn Progress>) -> Engine {
+        Engine {
+            policy: RenewalPolicy::default(),
+            owner: default_owner(),
+            responders,
+            progress,
+        }
+    }
+
+    /// The ACME certificates a pass looks at: obtained through ACME, with
+    /// a recipe, bound to a service, and not already replaced.
+    pub fn candidates(manager: &Manager) -> Result<Vec<(CertRecord, OrderRecipe, Vec<Binding>)>> {
+        let bindings = manager.store.bindings()?;
+        let mut out = Vec::new();
+        for record in manager.store.certificates()? {
+            if record.origin != Origin::Acme {
+                continue;
+            }
+            let bound: Vec<Binding> = bindings
+                .iter()
+                .filter(|b| b.thumbprint == record.summary.thumbprint)
+                .cloned()
+                .collect();
+            if bound.is_empty() {
+                continue;
+            }
+            let Some(recipe) = recipe(manager.store.as_ref(), &record.summary.thumbprint)? else {
+                continue;
+            };
+            out.push((record, recipe, bound));
+        }
+        Ok(out)
+    }
+
+    /// One pass at time `now`. `force` renews every candidate (or only
+    /// `only`, a thumbprint) whatever its dates.
+    pub async fn run_once(
+        &self,
+        manager: &mut Manager,
+        now: OffsetDateTime,
+        force: bool,
+        only: Option<&str>,
+    ) -> Result<Vec<Outcome>> {
+        let mut accounts: HashMap<String, AcmeAccount> = HashMap::new();
+        let mut outcomes = Vec::new();
+        for (record, recipe, bound) in Self::candidates(manager)? {
+            let thumb = record.summary.thumbprint.clone();
+            if only.is_some_and(|o| o != thumb) {
+                continue;
+            }
+            let state = load_state(manager.store.as_ref(), &thumb)?;
+            let account = match accounts.get(&recipe.directory) {
+                Some(a) => Some(a.clone()),
+                None => match load_account(manager.store.as_ref(), Some(&recipe.directory)).await {
+                    Ok(a) => {
+                        accounts.insert(recipe.directory.clone(), a.clone());
+                        Some(a)
+                    }
+                    Err(e) => {
+                        tracing::warn!("{thumb}: cannot load the ACME account: {e}");
+                        None
+                    }
+                },
+            };
+            let window = match &account {
+                Some(a) => self.window(a, &record).await,
+                None => None,
+            };
+            let decision = decide(&self.policy, &record, &state, window, now, force);
+            let result = match decision {
+                Decision::Replaced { .. } => continue,
+                Decision::NotDue { renew_at } => OutcomeKind::NotDue { renew_at },
+                Decision::BackingOff {
+                    until,
+                    failures,
+                    last_error,
+                } => OutcomeKind::BackingOff {
+                    until,
+                    failures,
+                    last_error,
+                },
+                Decision::Due(reason) => {
+                    self.renew(manager, &record, &recipe, account, state, reason, now)
+                        .await?
+                }
+            };
+            let warning = self.warning(&record, &bound, &result, now);
+            let outcome = Outcome {
+                thumbprint: thumb,
+                subject: record.summary.subject.clone(),
+                names: record.summary.names.clone(),
+                services: bound,
+                not_after: record.summary.not_after,
+                result,
+                warning,
+            };
+            log_outcome(&outcome);
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// The CA's renewal window, when it offers ARI; `None` otherwise
+    /// (pebble 2.4 has none) or when asking fails.
+    async fn window(&self, account: &AcmeAccount, record: &CertRecord) -> Option<SuggestedWindow> {
+        let aki = record.summary.authority_key_id.as_ref()?;
+        let serial = decode_hex(&record.summary.serial)?;
+        let id = instant_acme::CertificateIdentifier::new(
+            rustls_pki_types::Der::from_slice(aki),
+            rustls_pki_types::Der::from_slice(&serial),
+        );
+        match account.account.renewal_info(&id).await {
+            Ok((info, _)) => Some(SuggestedWindow {
+                start: info.suggested_window.start,
+                end: info.suggested_window.end,
+            }),
+            Err(instant_acme::Error::Unsupported(_)) => None,
+            Err(e) => {
+                tracing::debug!(
+                    "{}: renewal information unavailable: {e}",
+                    record.summary.thumbprint
+                );
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn renew(
+        &self,
+        manager: &mut Manager,
+        record: &CertRecord,
+        recipe: &OrderRecipe,
+        account: Option<AcmeAccount>,
+        state: RenewalState,
+        reason: DueReason,
+        now: OffsetDateTime,
+    ) -> Result<OutcomeKind> {
+        let thumb = record.summary.thumbprint.clone();
+        let user = manager.user.clone();
+        let lease = match take_lease(
+            manager.store.as_mut(),
+            &user,
+            &thumb,
+            &self.owner,
+            OffsetDateTime::now_utc(),
+            self.policy.lease,
+        ) {
+            Ok(lease) => lease,
+            Err(AcmeError::Busy { owner, .. }) => return Ok(OutcomeKind::Busy { owner }),
+            Err(e) => return Err(e),
+        };
+        // Another process may have finished while we took the lease.
+        let state_now = load_state(manager.store.as_ref(), &thumb)?;
+        if state_now.replaced_by.is_some() || state_now.failures != state.failures {
+            let mut change = manager.change("acme renew");
+            change.describe(format!("released the renewal lease of {thumb}"));
+            for op in lease.release_ops() {
+                change.push(op);
+            }
+            manager.store.apply(change)?;
+            return Ok(OutcomeKind::Busy {
+                owner: "another process (it finished first)".into(),
+            });
+        }
+        self.progress.step(&format!(
+            "renewing {thumb} ({})",
+            record.summary.names.join(", ")
+        ));
+        let attempt = self.attempt(manager, record, recipe, account).await;
+        match attempt {
+            Ok(obtained) => {
+                let (mut change, new_thumb) =
+                    store_change(manager, &obtained, recipe, "acme renew")?;
+                let moved = manager.move_bindings(&thumb, &new_thumb, &mut change)?;
+                change.describe(format!(
+                    "renewed {thumb} as {new_thumb}; moved {}",
+                    describe_bindings(&moved)
+                ));
+                change.push(state_op(
+                    &thumb,
+                    &RenewalState {
+                        replaced_by: Some(new_thumb.clone()),
+                        last_attempt: Some(now.unix_timestamp()),
+                        ..RenewalState::default()
+                    },
+                ));
+                for op in lease.release_ops() {
+                    change.push(op);
+                }
+                manager.store.apply(change)?;
+                Ok(OutcomeKind::Renewed {
+                    new_thumbprint: new_thumb,
+                    reason,
+                    moved,
+                })
+            }
+            Err(error) => {
+                let failures = state.failures.saturating_add(1);
+                let wait = self.policy.backoff(failures);
+                let next_attempt = now + time::Duration::seconds(wait.as_secs() as i64);
+                let text = error.to_string();
+                let mut change = manager.change("acme renew");
+                change.describe(format!(
+                    "renewal of {thumb} failed (attempt {failures}), next attempt at {}: {text}",
+                    mailcert_x509::time::rfc3339(next_attempt)
+                ));
+                change.push(state_op(
+                    &thumb,
+                    &RenewalState {
+                        failures,
+                        last_attempt: Some(now.unix_timestamp()),
+                        next_attempt: Some(next_attempt.unix_timestamp()),
+                        last_error: Some(text.clone()),
+                        replaced_by: None,
+                    },
+                ));
+                for op in lease.release_ops() {
+                    change.push(op);
+                }
+                manager.store.apply(change)?;
+                Ok(OutcomeKind::Failed {
+                    error: text,
+                    failures,
+                    next_attempt,
+                })
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        manager: &Manager,
+        record: &CertRecord,
+        recipe: &OrderRecipe,
+        account: Option<AcmeAccount>,
+    ) -> Result<crate::order::Obtained> {
+        let account = match account {
+            Some(a) => a,
+            None => load_account(manager.store.as_ref(), Some(&recipe.directory)).await?,
+        };
+        let mut names = Vec::new();
+        for n in &recipe.names {
+            names.push(parse_name(n).map_err(mailcert_x509::CertError::from)?.name);
+        }
+        let spec = OrderSpec {
+            names,
+            key: recipe.key,
+            timeout: Duration::from_secs(recipe.timeout_secs.max(10)),
+        };
+        let responder = self.responders.for_recipe(recipe).await?;
+        let obtained = obtain(&account, &spec, responder.as_ref(), self.progress.as_ref()).await?;
+        ensure_replaceable(manager, record, &obtained)?;
+        Ok(obtained)
+    }
+
+    fn warning(
+        &self,
+        record: &CertRecord,
+        bound: &[Binding],
+        result: &OutcomeKind,
+        now: OffsetDateTime,
+    ) -> Option<String> {
+        let failing = matches!(
+            result,
+            OutcomeKind::Failed { .. } | OutcomeKind::BackingOff { .. }
+        );
+        let late = now >= self.policy.warn_at(record);
+        let due = now >= self.policy.renew_at(record);
+        if matches!(result, OutcomeKind::Renewed { .. }) || !(late || (failing && due)) {
+            return None;
+        }
+        let left = record.summary.not_after - now;
+        let when = if left.is_negative() {
+            format!("expired {} ago", human(-left))
+        } else {
+            format!("is going to expire in {}", human(left))
+        };
+        Some(format!(
+            "certificate thumbprint {} ({}) used by {} {when} ({}); ACME renewal has not succeeded yet",
+            record.summary.thumbprint,
+            record.summary.subject,
+            describe_bindings(bound),
+            mailcert_x509::time::rfc3339(record.summary.not_after)
+        ))
+    }
+}
+
+fn log_outcome(outcome: &Outcome) {
+    match &outcome.result {
+        OutcomeKind::Failed { .. } => tracing::error!("{}", outcome.describe()),
+        OutcomeKind::Renewed { .. } => tracing::info!("{}", outcome.describe()),
+        _ => tracing::debug!("{}", outcome.describe()),
+    }
+    if let Some(w) = &outcome.warning {
+        tracing::warn!("{w}");
+    }
+}
+
+fn default_owner() -> String {
+    let (fqdn, _) = mailcert_lifecycle::host::host_names();
+    format!("{fqdn}:{}", std::process::id())
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let text: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    if text.len() & 1 == 1 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// Runs the engine every `interval` on a thread of its own (the store is
+/// not shared across threads: `open` gives the thread its own
+/// connection). Each pass uses the wall clock. Stops when `stop` is set.
+pub fn spawn_periodic(
+    open: impl Fn() -> Result<Manager> + Send + 'static,
+    engine: Engine,
+    interval: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("acme-renewal".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("ACME renewal engine cannot start: {e}");
+                    return;
+                }
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match open() {
+                    Ok(mut manager) => {
+                        let now = mailcert_x509::build::now_utc();
+                        if let Err(e) =
+                            runtime.block_on(engine.run_once(&mut manager, now, false, None))
+                        {
+                            tracing::error!("ACME renewal pass failed: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("ACME renewal engine cannot open the store: {e}"),
+                }
+                let mut waited = Duration::ZERO;
+                while waited < interval && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let step = Duration::from_millis(200).min(interval - waited);
+                    std::thread::sleep(step);
+                    waited += step;
+                }
+            }
+        })
+}

@@ -1,0 +1,68 @@
+//! The glue for `mailcert serve`: the renewal engine running beside the
+//! front end, answering HTTP-01 and TLS-ALPN-01 through the front end's
+//! own listeners (a [`ChallengeSink`] over its challenge map).
+//!
+//! ```ignore
+//! // in serve, with the front end's `challenges: Arc<ChallengeMap>`:
+//! struct FrontSink(Arc<ChallengeMap>);
+//! impl mailcert_acme::ChallengeSink for FrontSink {
+//!     fn set_http01(&self, token: &str, v: Option<String>) { self.0.set_http01(token, v) }
+//!     fn set_tls_alpn01(&self, name: &str, c: Option<Arc<CertifiedKey>>) { self.0.set_tls_alpn01(name, c) }
+//! }
+//! let renewal = mailcert_acme::serve::start_renewal(
+//!     location.clone(), Arc::new(FrontSink(challenges.clone())), RENEWAL_INTERVAL)?;
+//! // keep `renewal` alive while serving; dropping it stops the engine.
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mailcert_lifecycle::{host::os_user, Manager};
+use mailcert_store::{SqliteStore, StoreLocation};
+
+use crate::challenge::ChallengeSink;
+use crate::engine::{spawn_periodic, Engine, Responders};
+use crate::order::Logged;
+
+/// How often `serve` runs a renewal pass by default.
+pub const RENEWAL_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The running engine; dropping it stops the engine after its current pass.
+pub struct RenewalHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for RenewalHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts renewal passes every `interval` on the store at `location`
+/// (its own connection), answering challenges through `sink`.
+pub fn start_renewal(
+    location: StoreLocation,
+    sink: Arc<dyn ChallengeSink>,
+    interval: Duration,
+) -> std::io::Result<RenewalHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine = Engine::new(Responders::Sink(sink), Arc::new(Logged));
+    let open = move || -> crate::error::Result<Manager> {
+        let store = SqliteStore::open(&location)?;
+        Ok(Manager::new(
+            Box::new(store),
+            format!("{} (serve)", os_user()),
+        ))
+    };
+    let thread = spawn_periodic(open, engine, interval, stop.clone())?;
+    Ok(RenewalHandle {
+        stop,
+        thread: Some(thread),
+    })
+}

@@ -1,0 +1,230 @@
+//! Test harness: pebble (Let's Encrypt's test ACME server) and
+//! pebble-challtestsrv (its DNS), started on free loopback ports in a
+//! temporary directory and killed when dropped. Offline, every name
+//! resolves to 127.0.0.1 through challtestsrv.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+/// A free loopback port (bound then released; the tests bind it soon after).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("its address").port()
+}
+
+#[derive(Default)]
+pub struct PebbleOptions {
+    /// Seconds of validity of issued certificates (pebble's default is 5 years).
+    pub validity_secs: Option<u64>,
+    /// Keep pebble's default 5 % nonce rejection (proves retries).
+    pub reject_nonces: bool,
+}
+
+pub struct Pebble {
+    pub dir: tempfile::TempDir,
+    /// `https://127.0.0.1:PORT/dir`
+    pub directory: String,
+    /// CA file that trusts pebble's own HTTPS listener.
+    pub listener_ca: PathBuf,
+    /// pebble's issuing root (fetched from `/roots/0` after start).
+    pub root: PathBuf,
+    /// Ports pebble's validator connects to for HTTP-01 and TLS-ALPN-01.
+    pub http_port: u16,
+    pub tls_port: u16,
+    /// challtestsrv management port (`/set-txt`, `/clear-txt`).
+    pub challtest_port: u16,
+    children: Vec<Child>,
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wait_for_port(port: u16, what: &str, log: &Path) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{what} did not listen on 127.0.0.1:{port}; its log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+impl Pebble {
+    pub fn start(options: PebbleOptions) -> Pebble {
+        for tool in ["pebble", "pebble-challtestsrv", "curl"] {
+            assert!(
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("command -v {tool}"))
+                    .stdout(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false),
+                "{tool} is not installed: run scripts/install-peers.sh"
+            );
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = |name: &str| dir.path().join(name);
+
+        // pebble's own HTTPS certificate, from a throwaway CA.
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "pebble listener test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+        std::fs::write(path("listener-ca.pem"), ca.pem()).unwrap();
+        std::fs::write(path("listener.pem"), leaf.pem()).unwrap();
+        std::fs::write(path("listener.key"), leaf_key.serialize_pem()).unwrap();
+
+        let dir_port = free_port();
+        let mgmt_port = free_port();
+        let dns_port = free_port();
+        let challtest_port = free_port();
+        let http_port = free_port();
+        let tls_port = free_port();
+        let mut pebble = serde_json::json!({
+            "listenAddress": format!("127.0.0.1:{dir_port}"),
+            "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
+            "certificate": path("listener.pem"),
+            "privateKey": path("listener.key"),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        });
+        if let Some(secs) = options.validity_secs {
+            pebble["certificateValidityPeriod"] = secs.into();
+        }
+        std::fs::write(
+            path("pebble.json"),
+            serde_json::to_vec_pretty(&serde_json::json!({ "pebble": pebble })).unwrap(),
+        )
+        .unwrap();
+
+        let mut children = Vec::new();
+        let challtest_log = path("challtestsrv.log");
+        children.push(
+            Command::new("pebble-challtestsrv")
+                .args(["-management", &format!("127.0.0.1:{challtest_port}")])
+                .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+                .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+                .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                .stdout(std::fs::File::create(&challtest_log).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start pebble-challtestsrv"),
+        );
+        let pebble_log = path("pebble.log");
+        let mut command = Command::new("pebble");
+        command
+            .arg("-config")
+            .arg(path("pebble.json"))
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .arg("-strict=false")
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            // Fresh authorizations every time, so that every order is validated.
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .stdout(std::fs::File::create(&pebble_log).unwrap())
+            .stderr(Stdio::null());
+        if !options.reject_nonces {
+            command.env("PEBBLE_WFE_NONCEREJECT", "0");
+        }
+        children.push(command.spawn().expect("start pebble"));
+        let mut me = Pebble {
+            directory: format!("https://127.0.0.1:{dir_port}/dir"),
+            listener_ca: path("listener-ca.pem"),
+            root: path("root.pem"),
+            http_port,
+            tls_port,
+            challtest_port,
+            children,
+            dir,
+        };
+        wait_for_port(challtest_port, "pebble-challtestsrv", &challtest_log);
+        wait_for_port(dir_port, "pebble", &pebble_log);
+        wait_for_port(mgmt_port, "pebble (management)", &pebble_log);
+        let root = me.curl(&format!("https://127.0.0.1:{mgmt_port}/roots/0"));
+        assert!(root.contains("BEGIN CERTIFICATE"), "pebble's root: {root}");
+        std::fs::write(&me.root, root).unwrap();
+        me.children.shrink_to_fit();
+        me
+    }
+
+    fn curl(&self, url: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sSf", "--max-time", "10", "--cacert"])
+            .arg(&self.listener_ca)
+            .arg(url)
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn listener_ca_pem(&self) -> String {
+        std::fs::read_to_string(&self.listener_ca).unwrap()
+    }
+
+    pub fn http_bind(&self) -> String {
+        format!("127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn tls_bind(&self) -> String {
+        format!("127.0.0.1:{}", self.tls_port)
+    }
+
+    /// A DNS-01 hook script that publishes through challtestsrv; with
+    /// `working: false` it succeeds without publishing anything.
+    pub fn dns_hook(&self, working: bool) -> PathBuf {
+        let path = self
+            .dir
+            .path()
+            .join(if working { "hook.sh" } else { "lazy-hook.sh" });
+        let port = self.challtest_port;
+        let body = if working {
+            format!(
+                r#"#!/bin/sh
+set -eu
+action=$1; fqdn=$2; value=$3
+[ "$MAILCERT_ACME_FQDN" = "$fqdn" ] || {{ echo "env and argument disagree" >&2; exit 3; }}
+case "$action" in
+  set) curl -sSf -X POST -d "{{\"host\":\"$fqdn.\",\"value\":\"$value\"}}" http://127.0.0.1:{port}/set-txt ;;
+  clear) curl -sSf -X POST -d "{{\"host\":\"$fqdn.\"}}" http://127.0.0.1:{port}/clear-txt ;;
+  *) echo "unknown action $action" >&2; exit 2 ;;
+esac
+echo "$action $fqdn" >> "$(dirname "$0")/hook.log"
+"#
+            )
+        } else {
+            "#!/bin/sh\nexit 0\n".to_string()
+        };
+        std::fs::write(&path, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+}

@@ -1,0 +1,423 @@
+//! `mailcert acme`: accounts, orders and renewals with an ACME CA (Let's
+//! Encrypt and friends). The work is in mailcert-acme; this parses
+//! arguments, shows progress on a terminal and prints.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use mailcert_acme::challenge::ChallengeResponder;
+use mailcert_acme::engine::{http01_or_serve, Engine, OutcomeKind, Responders};
+use mailcert_acme::issue::OrderRecipe;
+use mailcert_acme::renewal::{decide, load_state, Decision, RenewalPolicy};
+use mailcert_acme::{
+    load_account, obtain, register, resolve_directory, store_obtained, ChallengeKind, DnsHook,
+    OrderSpec, Progress, Standalone,
+};
+use mailcert_x509::{KeyType, Service};
+
+use crate::exit::Exit;
+use crate::{context, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: AcmeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcmeCommand {
+    /// Create an ACME account (or reuse the stored one); its key is kept encrypted in the store.
+    Register(RegisterArgs),
+    /// Order a certificate: answer the challenges, finalize with a new key, store it, optionally enable it.
+    Order(OrderArgs),
+    /// Renew the ACME certificates in use that are due (run it from cron; `serve` does it by itself).
+    Renew(RenewArgs),
+    /// When each ACME certificate in use will be renewed, and past failures.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Parser)]
+pub struct RegisterArgs {
+    /// Directory: letsencrypt, letsencrypt-staging, or an https:// URL.
+    #[arg(long)]
+    pub directory: String,
+    /// Contact address the CA writes to about expiring certificates and policy changes.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the directory's HTTPS, e.g. a test or private ACME server.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Parser)]
+pub struct OrderArgs {
+    /// Names for the certificate (repeat, or separate with commas); the first is the subject.
+    #[arg(long = "name", required = true)]
+    pub names: Vec<String>,
+    /// Directory of the account to use (default: the one registered last).
+    #[arg(long)]
+    pub directory: Option<String>,
+    /// How to prove control of the names.
+    #[arg(long, default_value = "http-01", value_parser = parse_challenge)]
+    pub challenge: ChallengeKind,
+    /// Key type of the new certificate.
+    #[arg(long, default_value = "ec-p256", value_parser = super::key_type)]
+    pub key: KeyType,
+    /// Enable the new certificate for these services once stored (imap,pop,https,smtp).
+    #[arg(long, value_parser = super::services)]
+    pub enable: Vec<Vec<Service>>,
+    /// Where the temporary HTTP-01 listener binds (the CA connects to port 80 of each name).
+    #[arg(long, default_value = mailcert_acme::standalone::DEFAULT_HTTP_BIND, value_name = "ADDR")]
+    pub http_bind: String,
+    /// Where the temporary TLS-ALPN-01 listener binds (the CA connects to port 443 of each name).
+    #[arg(long, default_value = mailcert_acme::standalone::DEFAULT_TLS_BIND, value_name = "ADDR")]
+    pub tls_bind: String,
+    /// Command that sets and clears DNS-01 TXT records: `CMD set|clear FQDN VALUE` (see docs/acme.md).
+    #[arg(long, value_name = "CMD")]
+    pub dns_hook: Option<String>,
+    /// Seconds to wait for validation, and again for issuance.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Front-end configuration whose listeners' host names the enable pre-flight checks.
+    #[arg(long, env = "MAILCERT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Parser)]
+pub struct RenewArgs {
+    /// Decide what is due as of this time instead of now (2027-06-01 or RFC 3339).
+    #[arg(long, value_parser = parse_at)]
+    pub at: Option<time::OffsetDateTime>,
+    /// Renew now whatever the dates (all certificates in use, or --thumbprint).
+    #[arg(long)]
+    pub force: bool,
+    /// Only this certificate (thumbprint or unique prefix).
+    #[arg(long)]
+    pub thumbprint: Option<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Parser)]
+pub struct StatusArgs {
+    /// Evaluate as of this time instead of now.
+    #[arg(long, value_parser = parse_at)]
+    pub at: Option<time::OffsetDateTime>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_challenge(text: &str) -> std::result::Result<ChallengeKind, String> {
+    text.parse()
+}
+
+fn parse_at(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
+    mailcert_x509::time::parse_at(text).map_err(|e| e.to_string())
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match &args.command {
+        AcmeCommand::Register(a) => runtime.block_on(run_register(cli, a)),
+        AcmeCommand::Order(a) => runtime.block_on(run_order(cli, a)),
+        AcmeCommand::Renew(a) => runtime.block_on(run_renew(cli, a)),
+        AcmeCommand::Status(a) => run_status(cli, a),
+    }
+}
+
+async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
+    let directory = resolve_directory(&args.directory)?;
+    let ca_pem = match &args.ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading --ca-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(pem) = &ca_pem {
+        mailcert_x509::pem::decode_certificates(
+            pem.as_bytes(),
+            &args
+                .ca_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        )?;
+    }
+    let mut manager = context::manager(cli)?;
+    let spinner = Spinner::start();
+    spinner.step(&format!("contacting {directory}"));
+    let registered = register(
+        manager.store.as_ref(),
+        &directory,
+        args.email.as_deref(),
+        ca_pem,
+        &manager.user,
+    )
+    .await;
+    spinner.finish();
+    let registered = registered?;
+    if let Some(change) = registered.change {
+        manager.store.apply(change)?;
+    }
+    output::line(&registered.account.id)?;
+    output::note(if registered.created {
+        format!("created an ACME account on {directory}; its key is stored encrypted in the store")
+    } else {
+        format!("reusing the stored ACME account on {directory}")
+    });
+    Ok(Exit::Success)
+}
+
+async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
+    let names = mailcert_lifecycle::parse_names(&args.names)?;
+    let services = super::flatten(&args.enable);
+    if args.challenge == ChallengeKind::Dns01 && args.dns_hook.is_none() {
+        anyhow::bail!("--challenge dns-01 needs --dns-hook CMD, the command that sets and clears TXT records (see docs/acme.md)");
+    }
+    if args.timeout == 0 {
+        anyhow::bail!("--timeout must be at least 1 second");
+    }
+    let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;
+    let mut manager = context::manager(cli)?;
+    let directory = match &args.directory {
+        Some(d) => Some(resolve_directory(d)?),
+        None => None,
+    };
+    let responder: Box<dyn ChallengeResponder> = match args.challenge {
+        ChallengeKind::Http01 => {
+            http01_or_serve(&args.http_bind, &context::location(cli), &manager.user).await?
+        }
+        ChallengeKind::TlsAlpn01 => Box::new(Standalone::tls_alpn01(&args.tls_bind).await?),
+        ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
+    };
+    let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
+    let spec = OrderSpec {
+        names: names.clone(),
+        key: args.key,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let spinner = Spinner::start();
+    let obtained = obtain(&account, &spec, responder.as_ref(), &spinner).await;
+    spinner.finish();
+    drop(responder);
+    let obtained = obtained?;
+    let recipe = OrderRecipe {
+        directory: account.directory.clone(),
+        challenge: args.challenge,
+        key: args.key,
+        names: names.iter().map(|n| n.to_string()).collect(),
+        http_bind: Some(args.http_bind.clone()),
+        tls_bind: Some(args.tls_bind.clone()),
+        dns_hook: args.dns_hook.clone(),
+        timeout_secs: args.timeout,
+    };
+    let thumb = store_obtained(&mut manager, &obtained, &recipe)?;
+    let mut messages = vec![format!(
+        "stored {thumb} for {} (valid until {}), issued by {}",
+        obtained.summary.names.join(", "),
+        mailcert_x509::time::rfc3339(obtained.summary.not_after),
+        obtained.summary.issuer
+    )];
+    if !services.is_empty() {
+        let report = manager
+            .enable(&thumb, &services, None, &hostnames, false)
+            .with_context(|| {
+                format!("{thumb} is stored but could not be enabled; enable it with `mailcert enable {thumb} --services …`")
+            })?;
+        messages.extend(report.lines);
+    }
+    if args.json {
+        output::json(&serde_json::json!({
+            "thumbprint": thumb,
+            "names": obtained.summary.names,
+            "not_after": mailcert_x509::time::rfc3339(obtained.summary.not_after),
+            "issuer": obtained.summary.issuer,
+            "services": services.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "messages": messages,
+        }))?;
+    } else {
+        output::line(&thumb)?;
+        for m in &messages {
+            output::note(m);
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
+    let mut manager = context::manager(cli)?;
+    let only = match &args.thumbprint {
+        Some(prefix) => Some(
+            mailcert_lifecycle::find_certificate(manager.store.as_ref(), prefix)?
+                .summary
+                .thumbprint,
+        ),
+        None => None,
+    };
+    let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
+    let spinner = Arc::new(Spinner::start());
+    let engine = Engine::new(
+        Responders::StandaloneOrServe(context::location(cli)),
+        spinner.clone(),
+    );
+    let outcomes = engine
+        .run_once(&mut manager, now, args.force, only.as_deref())
+        .await;
+    spinner.finish();
+    let outcomes = outcomes?;
+    let failed = outcomes.iter().any(|o| o.failed());
+    if args.json {
+        let items: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|o| {
+                let (result, extra) = match &o.result {
+                    OutcomeKind::NotDue { renew_at } => (
+                        "not-due",
+                        serde_json::json!({"renew_at": mailcert_x509::time::rfc3339(*renew_at)}),
+                    ),
+                    OutcomeKind::BackingOff { until, failures, last_error } => (
+                        "backing-off",
+                        serde_json::json!({"next_attempt": mailcert_x509::time::rfc3339(*until), "failures": failures, "error": last_error}),
+                    ),
+                    OutcomeKind::Busy { owner } => ("busy", serde_json::json!({"owner": owner})),
+                    OutcomeKind::Renewed { new_thumbprint, .. } => (
+                        "renewed",
+                        serde_json::json!({"new_thumbprint": new_thumbprint}),
+                    ),
+                    OutcomeKind::Failed { error, failures, next_attempt } => (
+                        "failed",
+                        serde_json::json!({"error": error, "failures": failures, "next_attempt": mailcert_x509::time::rfc3339(*next_attempt)}),
+                    ),
+                };
+                let mut value = serde_json::json!({
+                    "thumbprint": o.thumbprint,
+                    "names": o.names,
+                    "not_after": mailcert_x509::time::rfc3339(o.not_after),
+                    "result": result,
+                    "warning": o.warning,
+                });
+                if let (Some(map), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
+                    map.extend(more);
+                }
+                value
+            })
+            .collect();
+        output::json(&items)?;
+    } else {
+        if outcomes.is_empty() {
+            output::note("no ACME certificate is in use; nothing to renew");
+        }
+        for o in &outcomes {
+            output::line(o.describe())?;
+            if let Some(w) = &o.warning {
+                output::note(format!("warning: {w}"));
+            }
+        }
+    }
+    Ok(if failed {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
+}
+
+fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
+    let manager = context::manager(cli)?;
+    let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
+    let policy = RenewalPolicy::default();
+    let mut rows = Vec::new();
+    let mut items = Vec::new();
+    for (record, recipe, bound) in Engine::candidates(&manager)? {
+        let thumb = &record.summary.thumbprint;
+        let state = load_state(manager.store.as_ref(), thumb)?;
+        let decision = decide(&policy, &record, &state, None, now, false);
+        let next = match &decision {
+            Decision::NotDue { renew_at } => mailcert_x509::time::rfc3339(*renew_at),
+            Decision::Due(_) => "due now".into(),
+            Decision::BackingOff { until, .. } => mailcert_x509::time::rfc3339(*until),
+            Decision::Replaced { by } => format!("replaced by {by}"),
+        };
+        let services = mailcert_lifecycle::manager::describe_bindings(&bound);
+        items.push(serde_json::json!({
+            "thumbprint": thumb,
+            "names": record.summary.names,
+            "services": services,
+            "directory": recipe.directory,
+            "challenge": recipe.challenge.as_str(),
+            "not_after": mailcert_x509::time::rfc3339(record.summary.not_after),
+            "next_renewal": next,
+            "failures": state.failures,
+            "last_error": state.last_error,
+        }));
+        rows.push(vec![
+            thumb.clone(),
+            record.summary.names.join(","),
+            services,
+            mailcert_x509::time::rfc3339(record.summary.not_after),
+            next,
+            state.failures.to_string(),
+        ]);
+    }
+    if args.json {
+        output::json(&items)?;
+    } else {
+        output::line(
+            output::table(
+                &[
+                    "Thumbprint",
+                    "Names",
+                    "Services",
+                    "NotAfter",
+                    "NextRenewal",
+                    "Failures",
+                ],
+                rows,
+            )
+            .trim_end(),
+        )?;
+    }
+    Ok(Exit::Success)
+}
+
+/// A spinner on stderr while waiting for the CA, only on a terminal.
+struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    fn start() -> Spinner {
+        if !std::io::stderr().is_terminal() {
+            return Spinner { bar: None };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner { bar: Some(bar) }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Spinner {
+    fn step(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_string());
+        }
+    }
+}

@@ -1,0 +1,57 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use mailcert_lifecycle::transfer::{looks_like_pfx, read_pem_files, read_pfx_file};
+
+use crate::exit::Exit;
+use crate::{context, files, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// A .pfx/.p12 (modern or legacy), or PEM with the certificate (and its key and chain).
+    pub file: PathBuf,
+    /// PEM: the private key, when it is in a file of its own.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// PFX: a file whose first line is the password (else MAILCERT_PASSWORD, else a prompt).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Never allow the imported private key to be exported again.
+    #[arg(long)]
+    pub non_exportable: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let file = files::input(&args.file)?;
+    let item = if looks_like_pfx(&file.bytes) {
+        if args.key.is_some() {
+            anyhow::bail!(
+                "{}: --key is for PEM files; a .pfx carries its own key",
+                file.name
+            );
+        }
+        let password = files::password(
+            args.password_file.as_deref(),
+            &format!("for {}", file.name),
+            false,
+        )?;
+        read_pfx_file(&file, &password)?
+    } else {
+        let key = args.key.as_deref().map(files::input).transpose()?;
+        read_pem_files(&file, key.as_ref())?
+    };
+    let mut manager = context::manager(cli)?;
+    let report = manager.import(&file.name, item, !args.non_exportable)?;
+    if args.json {
+        super::report_json(&report)?;
+    } else {
+        if let Some(thumb) = &report.thumbprint {
+            output::line(thumb)?;
+        }
+        super::report(&report);
+    }
+    Ok(Exit::Success)
+}

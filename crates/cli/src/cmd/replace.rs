@@ -1,0 +1,71 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use mailcert_lifecycle::PinnedListener;
+use mailcert_x509::Service;
+
+use crate::exit::Exit;
+use crate::{context, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// The certificate in use now (thumbprint prefix).
+    pub old: String,
+    /// The certificate that takes over every binding of OLD.
+    pub new: String,
+    /// Refuse instead of warning when clients would complain (pre-flight).
+    #[arg(long)]
+    pub strict: bool,
+    /// Front-end configuration: listeners' host names for the pre-flight, and pins to report.
+    #[arg(long, env = "MAILCERT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let config = super::which::load_config(args.config.as_deref(), false)?;
+    let mut manager = context::manager(cli)?;
+    let old = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.old)?;
+    let services: Vec<Service> = manager
+        .store
+        .bindings()?
+        .iter()
+        .filter(|b| b.thumbprint == old.summary.thumbprint)
+        .map(|b| b.service)
+        .collect();
+    let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;
+    let pins: Vec<PinnedListener> = config
+        .as_ref()
+        .map(|c| {
+            c.listeners
+                .iter()
+                .filter_map(|l| {
+                    l.certificate.as_ref().map(|pin| PinnedListener {
+                        name: l.name.clone(),
+                        pin: pin.clone(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let path = config.as_ref().map(|c| c.path.display().to_string());
+    let report = manager.replace(
+        &args.old,
+        &args.new,
+        &hostnames,
+        &pins,
+        path.as_deref(),
+        args.strict,
+    )?;
+    if args.json {
+        super::report_json(&report)?;
+    } else {
+        if let Some(thumb) = &report.thumbprint {
+            output::line(thumb)?;
+        }
+        super::report(&report);
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,175 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use mailcert_lifecycle::{CertView, RequestSpec};
+use mailcert_x509::pem::to_pem;
+use mailcert_x509::KeyType;
+
+use crate::exit::Exit;
+use crate::{context, files, output, Cli, Result};
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// A name for the certificate (the first one is also the CN); repeat or separate with commas.
+    #[arg(long = "name", required_unless_present = "plan")]
+    pub names: Vec<String>,
+    /// Take the names from an organisation description: one pending request per planned certificate.
+    #[arg(long, value_name = "ORG.toml", conflicts_with_all = ["names", "subject"])]
+    pub plan: Option<PathBuf>,
+    /// The subject, as CN=mail.contoso.com,O=Contoso,C=US (default: CN = the first name).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Key type: ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096.
+    #[arg(long, default_value = "ec-p256", value_parser = super::key_type)]
+    pub key: KeyType,
+    /// Write the request (PEM) to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Never allow the private key to be exported.
+    #[arg(long)]
+    pub non_exportable: bool,
+    /// A label to recognise it by.
+    #[arg(long)]
+    pub friendly_name: Option<String>,
+    /// Print the pending request as JSON (with the request PEM in "csr_pem").
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    if let Some(org) = &args.plan {
+        return from_plan(cli, args, org);
+    }
+    mailcert_lifecycle::parse_names(&args.names)?;
+    if let Some(subject) = &args.subject {
+        mailcert_x509::build::parse_subject(subject)?;
+    }
+    let out = super::request::open_out(args.out.as_deref())?;
+    let mut manager = context::manager(cli)?;
+    let (report, pending) = manager.request(&RequestSpec {
+        names: args.names.clone(),
+        subject: args.subject.clone(),
+        key: args.key,
+        exportable: !args.non_exportable,
+        friendly_name: args.friendly_name.clone(),
+    })?;
+    emit(&report, &pending, out, args.json)
+}
+
+/// `request --plan`: the planner decides the names; every planned
+/// certificate becomes a pending request. A plan with errors is refused:
+/// a CA would refuse such a request too.
+fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
+    let shown = org.display().to_string();
+    let text = std::fs::read_to_string(org)
+        .map_err(|e| anyhow::anyhow!("{shown}: cannot read the organisation description: {e}"))?;
+    let plan = mailcert_plan::plan_toml(&text, &shown, time::OffsetDateTime::now_utc())?;
+    if plan.has_errors() {
+        let errors: Vec<String> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == mailcert_plan::Severity::Error)
+            .map(|f| format!("  - [{}] {}", f.code, f.message))
+            .collect();
+        anyhow::bail!(
+            "{shown}: the plan has errors, so no request was made; fix them first (see `mailcert plan {shown}`):\n{}",
+            errors.join("\n")
+        );
+    }
+    let wanted = plan.request_names();
+    if wanted.is_empty() {
+        anyhow::bail!("{shown}: the plan has no certificate to request");
+    }
+    let outs = args
+        .out
+        .as_deref()
+        .map(|out| numbered_outputs(out, wanted.len()))
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    for out in &outs {
+        files.push(open_out(Some(out))?);
+    }
+    let mut manager = context::manager(cli)?;
+    let mut files = files.into_iter();
+    for request in &wanted {
+        let (report, pending) = manager.request(&RequestSpec {
+            names: request.names.clone(),
+            subject: None,
+            key: args.key,
+            exportable: !args.non_exportable,
+            friendly_name: args.friendly_name.clone(),
+        })?;
+        emit(&report, &pending, files.next().flatten(), args.json)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// `req.csr` for one request; `req-1.csr`, `req-2.csr`, … for several.
+fn numbered_outputs(out: &std::path::Path, count: usize) -> Vec<PathBuf> {
+    if count == 1 {
+        return vec![out.to_path_buf()];
+    }
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (1..=count)
+        .map(|i| out.with_file_name(format!("{stem}-{i}{ext}")))
+        .collect()
+}
+
+/// Opens `--out` before anything changes; a bad path fails with nothing done.
+pub fn open_out(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(std::path::PathBuf, std::fs::File)>> {
+    path.map(|p| files::create_public(p).map(|f| (p.to_path_buf(), f)))
+        .transpose()
+}
+
+/// Writes or prints a new request and tells where it went.
+pub fn emit(
+    report: &mailcert_lifecycle::Report,
+    pending: &mailcert_store::PendingRecord,
+    out: Option<(std::path::PathBuf, std::fs::File)>,
+    json: bool,
+) -> Result {
+    use std::io::Write as _;
+    let pem = to_pem("CERTIFICATE REQUEST", &pending.csr_der);
+    let out = match out {
+        Some((path, mut file)) => {
+            file.write_all(pem.as_bytes()).map_err(|e| {
+                anyhow::Error::from(e).context(format!(
+                "the request is stored as pending request {}; print it again with `mailcert show {} --pem`",
+                    pending.id, pending.id
+                ))
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
+    let out = out.as_deref();
+    if json {
+        let mut value = serde_json::to_value(CertView::of_pending(pending))?;
+        value["csr_pem"] = serde_json::Value::from(pem);
+        value["out"] = serde_json::json!(out);
+        value["messages"] = serde_json::json!(report.lines);
+        output::json(&value)?;
+        return Ok(Exit::Success);
+    }
+    match out {
+        Some(path) => {
+            output::line(&pending.id)?;
+            super::report(report);
+            output::note(format!("the request is in {}", path.display()));
+        }
+        None => {
+            output::line(pem.trim_end())?;
+            super::report(report);
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,80 @@
+//! Files and secrets the commands read and write: input files named in
+//! errors, output files with private material created 0600, passwords from
+//! a file, the environment or a prompt (never from the command line).
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::Context as _;
+use mailcert_lifecycle::InputFile;
+
+/// Reads a whole input file; the error names it.
+pub fn input(path: &Path) -> anyhow::Result<InputFile> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{}: cannot read the file", path.display()))?;
+    if bytes.is_empty() {
+        anyhow::bail!("{}: the file is empty", path.display());
+    }
+    Ok(InputFile {
+        name: path.display().to_string(),
+        bytes,
+    })
+}
+
+/// Writes a file readable by its owner only (0600), even when it existed
+/// with wider permissions.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let io = || format!("{}: cannot write the file", path.display());
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(io)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(io)?;
+    file.write_all(bytes).with_context(io)?;
+    file.sync_all().with_context(io)
+}
+
+/// Creates (or truncates) an output file for public content before the
+/// command changes the store, so that a bad path fails with nothing done.
+pub fn create_public(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::create(path)
+        .with_context(|| format!("{}: cannot write the file", path.display()))
+}
+
+/// Writes a file with public content (requests, certificates).
+pub fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes)
+        .with_context(|| format!("{}: cannot write the file", path.display()))
+}
+
+/// Where a password comes from, in order: `--password-file` (its first
+/// line), `MAILCERT_PASSWORD`, a prompt when a terminal is attached.
+pub fn password(file: Option<&Path>, purpose: &str, confirm: bool) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read the password file", path.display()))?;
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    if let Ok(value) = std::env::var("MAILCERT_PASSWORD") {
+        return Ok(value);
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password {purpose}: "))?;
+        if confirm {
+            let again = rpassword::prompt_password("Password again: ")?;
+            if again != first {
+                anyhow::bail!("the two passwords differ; nothing was done");
+            }
+        }
+        return Ok(first);
+    }
+    anyhow::bail!(
+        "a password is needed {purpose}: give --password-file FILE or set MAILCERT_PASSWORD (passwords are never taken on the command line)"
+    )
+}

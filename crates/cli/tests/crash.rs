@@ -1,0 +1,142 @@
+//! A change is one transaction: killing the process at any moment leaves
+//! the old state or the new one, never half of it.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::Env;
+
+/// A pseudo-random point in `0..=max`, so kills land everywhere: before
+/// the store opens, during key generation, inside the transaction, after it.
+fn jitter(max: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let micros = max.as_micros().max(1) as u64;
+    Duration::from_micros(u64::from(nanos).wrapping_mul(2_654_435_761) % micros)
+}
+
+/// How long one uninterrupted run takes here, to spread the kills over it.
+fn full_run(env: &Env, args: &[&str]) -> Duration {
+    let start = std::time::Instant::now();
+    env.run(args).ok();
+    start.elapsed()
+}
+
+fn bound_certificates(env: &Env) -> Vec<serde_json::Value> {
+    env.list()
+        .into_iter()
+        .filter(|c| !c["services"].as_array().unwrap().is_empty())
+        .collect()
+}
+
+#[test]
+fn kill_during_renew_leaves_a_whole_state() {
+    let env = Env::new();
+    let first = env.init();
+    let span = full_run(&env, &["renew", &first]).mul_f32(1.2);
+    let (mut killed, mut completed) = (0, 0);
+    for round in 0..40 {
+        let bound = bound_certificates(&env);
+        assert_eq!(
+            bound.len(),
+            1,
+            "round {round}: exactly one certificate holds the bindings"
+        );
+        assert_eq!(
+            bound[0]["services"],
+            serde_json::json!(["https", "imap", "pop", "smtp"]),
+            "round {round}"
+        );
+        let thumb = bound[0]["thumbprint"].as_str().unwrap().to_string();
+
+        let mut child = env
+            .command(&["renew", &thumb])
+            .spawn()
+            .expect("spawn renew");
+        std::thread::sleep(jitter(span));
+        if child.try_wait().expect("poll child").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        } else {
+            completed += 1;
+        }
+        let _ = child.wait();
+
+        let list = env.list();
+        let renewals = env
+            .run(&["log", "--json", "--limit", "1000"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "renew")
+            .count();
+        assert_eq!(
+            list.len(),
+            renewals + 1,
+            "round {round}: a certificate without its audit entry, or the reverse"
+        );
+        for cert in &list {
+            assert_eq!(cert["has_private_key"], true, "round {round}: {cert}");
+            let pem = env
+                .run(&["show", cert["thumbprint"].as_str().unwrap(), "--pem"])
+                .ok()
+                .stdout;
+            assert!(pem.contains("BEGIN CERTIFICATE"));
+        }
+    }
+    eprintln!("killed {killed} of 40 renewals mid-way, {completed} finished first");
+    assert!(
+        killed > 0,
+        "no renewal was interrupted: the test proved nothing"
+    );
+}
+
+#[test]
+fn kill_during_new_never_leaves_half_a_certificate() {
+    let env = Env::new();
+    env.init();
+    let span = full_run(
+        &env,
+        &[
+            "new",
+            "--self-signed",
+            "--name",
+            "probe.contoso.com",
+            "--key",
+            "rsa-2048",
+        ],
+    )
+    .mul_f32(1.2);
+    let mut interrupted_commits = 0;
+    for round in 0..30 {
+        let before = env.list().len();
+        let name = format!("n{round}.contoso.com");
+        let mut child = env
+            .command(&["new", "--self-signed", "--name", &name, "--key", "rsa-2048"])
+            .spawn()
+            .expect("spawn new");
+        std::thread::sleep(jitter(span));
+        let _ = child.kill();
+        let _ = child.wait();
+        let list = env.list();
+        assert!(
+            list.len() == before || list.len() == before + 1,
+            "round {round}"
+        );
+        if list.len() == before + 1 {
+            let cert = list
+                .iter()
+                .find(|c| c["subject"] == format!("CN={name}"))
+                .expect("the new certificate");
+            assert_eq!(cert["has_private_key"], true);
+            assert_eq!(cert["key_algorithm"], "rsa-2048");
+            interrupted_commits += 1;
+        }
+    }
+    eprintln!("{interrupted_commits} of 30 runs committed before the kill");
+}

@@ -1,0 +1,616 @@
+//! The secure-by-default lifecycle, judged from outside: the real binary,
+//! a fresh store per test, OpenSSL reading what mailcert wrote.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{openssl, Env};
+
+fn names(cert: &serde_json::Value) -> Vec<String> {
+    cert["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn services(cert: &serde_json::Value) -> Vec<String> {
+    cert["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn init_creates_a_bound_self_signed_certificate_once() {
+    let env = Env::new();
+    let first = env.run(&["init", "--hostname", "ex1.contoso.com"]).ok();
+    assert!(first.stderr.contains("created"), "{}", first.stderr);
+    let list = env.list();
+    assert_eq!(list.len(), 1);
+    let cert = &list[0];
+    assert_eq!(cert["subject"], "CN=ex1.contoso.com");
+    assert_eq!(names(cert), ["ex1.contoso.com", "ex1"]);
+    assert_eq!(services(cert), ["https", "imap", "pop", "smtp"]);
+    assert_eq!(cert["status"], "Valid");
+    assert_eq!(cert["is_self_signed"], true);
+    assert_eq!(cert["has_private_key"], true);
+    assert_eq!(cert["key_algorithm"], "ec-p256");
+    assert_eq!(cert["key_size"], 256);
+    assert_eq!(cert["signature_algorithm"], "ecdsa-with-SHA256");
+    let days = cert["days_left"].as_i64().unwrap();
+    assert!((1824..=1827).contains(&days), "5 years, got {days} days");
+    assert!(cert["warnings"].to_string().contains("self-signed"));
+
+    let before = env.snapshot();
+    let again = env.run(&["init", "--hostname", "other.contoso.com"]).ok();
+    assert!(
+        again.stderr.contains("already initialised"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(env.snapshot(), before, "a second init must change nothing");
+
+    for file in [env.store(), env.path("store.db.key")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} must be 0600", file.display());
+    }
+}
+
+#[test]
+fn openssl_agrees_with_what_mailcert_wrote() {
+    let env = Env::new();
+    let thumb = env.init();
+    let pem = env.run(&["show", &thumb, "--pem"]).ok().stdout;
+    let file = env.write("cert.pem", &pem);
+    let file = file.to_str().unwrap();
+    let text = openssl(&["x509", "-in", file, "-noout", "-text"], env.dir.path());
+    assert!(text.contains("DNS:mail.contoso.com, DNS:mail"), "{text}");
+    assert!(text.contains("TLS Web Server Authentication"), "{text}");
+    assert!(
+        text.contains("prime256v1") || text.contains("P-256"),
+        "{text}"
+    );
+    let sha1 = openssl(
+        &["x509", "-in", file, "-noout", "-fingerprint", "-sha1"],
+        env.dir.path(),
+    );
+    assert_eq!(
+        sha1.trim().rsplit('=').next().unwrap().replace(':', ""),
+        thumb
+    );
+    let sha256 = openssl(
+        &["x509", "-in", file, "-noout", "-fingerprint", "-sha256"],
+        env.dir.path(),
+    );
+    assert_eq!(
+        sha256.trim().rsplit('=').next().unwrap().replace(':', ""),
+        env.cert(&thumb)["sha256"]
+    );
+    // Self-signed and correctly so: OpenSSL verifies it against itself.
+    let verified = openssl(&["verify", "-CAfile", file, file], env.dir.path());
+    assert!(verified.contains("OK"), "{verified}");
+}
+
+#[test]
+fn every_key_type_is_what_it_says() {
+    let env = Env::new();
+    env.init();
+    for (key, algo, bits) in [
+        ("ec-p384", "ec-p384", 384),
+        ("rsa-2048", "rsa-2048", 2048),
+        ("rsa-3072", "rsa-3072", 3072),
+        ("rsa-4096", "rsa-4096", 4096),
+    ] {
+        let thumb = env.new_cert(&["--name", &format!("{key}.contoso.com"), "--key", key]);
+        let cert = env.cert(&thumb);
+        assert_eq!(cert["key_algorithm"], algo);
+        assert_eq!(cert["key_size"], bits);
+        let pem = env.run(&["show", &thumb, "--pem"]).ok().stdout;
+        let file = env.write("k.pem", pem);
+        let text = openssl(
+            &["x509", "-in", file.to_str().unwrap(), "-noout", "-text"],
+            env.dir.path(),
+        );
+        let expect = if key.starts_with("rsa") {
+            format!("Public-Key: ({bits} bit)")
+        } else {
+            "384 bit".to_string()
+        };
+        assert!(text.contains(&expect), "{key}: {text}");
+    }
+    env.run(&[
+        "new",
+        "--self-signed",
+        "--name",
+        "x.contoso.com",
+        "--key",
+        "dsa-1024",
+    ])
+    .fails_with(2);
+}
+
+#[test]
+fn names_are_validated_and_normalised() {
+    let env = Env::new();
+    env.init();
+    let thumb = env.new_cert(&[
+        "--name",
+        "Mail.Contoso.COM",
+        "--name",
+        "bücher.example",
+        "--name",
+        "*.contoso.com",
+        "--name",
+        "192.0.2.10",
+        "--name",
+        "2001:db8::5",
+        "--days",
+        "90",
+        "--friendly-name",
+        "test",
+    ]);
+    let cert = env.cert(&thumb);
+    assert_eq!(
+        names(&cert),
+        ["mail.contoso.com", "xn--bcher-kva.example", "*.contoso.com"]
+    );
+    assert_eq!(
+        cert["ip_addresses"],
+        serde_json::json!(["192.0.2.10", "2001:db8::5"])
+    );
+    let days = cert["days_left"].as_i64().unwrap();
+    assert!(
+        (89..=90).contains(&days),
+        "90 days of validity, {days} left"
+    );
+    assert_eq!(cert["friendly_name"], "test");
+
+    let before = env.snapshot();
+    for bad in [
+        "mail*.contoso.com",
+        "a.*.contoso.com",
+        "bad_label-.com",
+        "two..dots.com",
+        "*.com",
+        "",
+    ] {
+        let run = env
+            .run(&["new", "--self-signed", "--name", bad])
+            .fails_with(2);
+        assert!(
+            run.stderr.contains("not a valid name") || run.stderr.contains("--name"),
+            "{bad}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "refused names must not change the store"
+    );
+}
+
+#[test]
+fn thumbprint_prefixes_select_or_list_candidates() {
+    let env = Env::new();
+    env.init();
+    let mut thumbs = vec![];
+    for i in 0..17 {
+        thumbs.push(env.new_cert(&["--name", &format!("n{i}.contoso.com")]));
+    }
+    // 18 certificates and 16 hex digits: two share a first digit.
+    let all: Vec<String> = env
+        .list()
+        .iter()
+        .map(|c| c["thumbprint"].as_str().unwrap().to_string())
+        .collect();
+    let shared = all
+        .iter()
+        .find(|t| all.iter().filter(|u| u[..1] == t[..1]).count() > 1)
+        .unwrap();
+    let run = env.run(&["show", &shared[..1]]).fails_with(2);
+    assert!(run.stderr.contains("matches several"), "{}", run.stderr);
+    let expected: Vec<&String> = all.iter().filter(|t| t[..1] == shared[..1]).collect();
+    for candidate in expected {
+        assert!(
+            run.stderr.contains(candidate.as_str()),
+            "candidate {candidate} not listed: {}",
+            run.stderr
+        );
+    }
+    // A unique prefix, in lower case with colons as Windows dialogs show it.
+    let t = &thumbs[3];
+    let unique = (4..40)
+        .map(|n| &t[..n])
+        .find(|p| all.iter().filter(|u| u.starts_with(p)).count() == 1)
+        .unwrap();
+    let typed: String = unique.to_lowercase();
+    assert_eq!(env.cert(&typed)["thumbprint"], t.as_str());
+    env.run(&["show", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF0"])
+        .fails_with(2);
+    let bad = env.run(&["show", "not-hex"]).fails_with(2);
+    assert!(bad.stderr.contains("not a thumbprint"), "{}", bad.stderr);
+}
+
+#[test]
+fn enable_follows_exchange_rules() {
+    let env = Env::new();
+    let default = env.init();
+    let newer = env.new_cert(&[
+        "--name",
+        "mail.contoso.com",
+        "--name",
+        "autodiscover.contoso.com",
+    ]);
+
+    let https = env.run(&["enable", &newer[..10], "--services", "IIS"]).ok();
+    assert!(
+        https.stderr.contains(&format!("replaces {default}")),
+        "{}",
+        https.stderr
+    );
+    assert_eq!(services(&env.cert(&newer)), ["https"]);
+    assert_eq!(services(&env.cert(&default)), ["imap", "pop", "smtp"]);
+
+    let smtp = env.run(&["enable", &newer, "--services", "smtp"]).ok();
+    assert!(
+        smtp.stderr
+            .contains("smtp: clients without SNI now get this certificate"),
+        "{}",
+        smtp.stderr
+    );
+    assert!(
+        services(&env.cert(&default)).contains(&"smtp".to_string()),
+        "the previous smtp certificate stays enabled"
+    );
+
+    let which = env.run(&["which", "smtp", "--json"]).ok().json();
+    assert_eq!(which["thumbprint"], newer.as_str());
+    assert_eq!(which["selection"]["rule"], "no-sni");
+    let by_name = env
+        .run(&["which", "smtp", "--name", "mail.contoso.com", "--json"])
+        .ok()
+        .json();
+    assert_eq!(by_name["selection"]["rule"], "exact-name");
+    let other = env
+        .run(&["which", "imap", "--name", "unknown.example", "--json"])
+        .ok()
+        .json();
+    assert_eq!(other["selection"]["rule"], "no-match");
+    assert_eq!(other["thumbprint"], default.as_str());
+
+    let again = env.run(&["enable", &newer, "--services", "smtp"]).ok();
+    assert!(again.stderr.contains("already enabled"), "{}", again.stderr);
+
+    let before = env.snapshot();
+    let unknown = env
+        .run(&["enable", &newer, "--services", "ftp"])
+        .fails_with(2);
+    assert!(
+        unknown.stderr.contains("unknown service 'ftp'"),
+        "{}",
+        unknown.stderr
+    );
+    env.run(&["enable", "ABCDEF0123", "--services", "smtp"])
+        .fails_with(2);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn enable_preflight_warns_and_strict_refuses() {
+    let env = Env::new();
+    env.init();
+    let config = env.write(
+        "mailcert.toml",
+        "[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:2525\"\nbackend = \"127.0.0.1:10025\"\nhostname = \"smtp.contoso.com\"\n",
+    );
+    let cfg = config.to_str().unwrap();
+    let weak = env.new_cert(&["--name", "mail.contoso.com", "--days", "10"]);
+    let warned = env
+        .run(&["enable", &weak, "--services", "smtp", "--config", cfg])
+        .ok();
+    assert!(
+        warned.stderr.contains("'smtp.contoso.com'"),
+        "{}",
+        warned.stderr
+    );
+    assert!(warned.stderr.contains("expires in"), "{}", warned.stderr);
+
+    let strict_cert = env.new_cert(&["--name", "mail.contoso.com", "--days", "10"]);
+    let before = env.snapshot();
+    let refused = env
+        .run(&[
+            "enable",
+            &strict_cert,
+            "--services",
+            "smtp",
+            "--config",
+            cfg,
+            "--strict",
+        ])
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains("name-mismatch") && refused.stderr.contains("expiring-soon"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let good = env.new_cert(&["--name", "smtp.contoso.com"]);
+    let clean = env
+        .run(&[
+            "enable",
+            &good,
+            "--services",
+            "smtp",
+            "--config",
+            cfg,
+            "--strict",
+        ])
+        .ok();
+    assert!(!clean.stderr.contains("warning"), "{}", clean.stderr);
+    let listener = env
+        .run(&[
+            "which",
+            "smtp",
+            "--listener",
+            "smtp",
+            "--config",
+            cfg,
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(listener["thumbprint"], good.as_str());
+}
+
+#[test]
+fn remove_refuses_bound_certificates_unless_forced() {
+    let env = Env::new();
+    let default = env.init();
+    let before = env.snapshot();
+    let refused = env.run(&["remove", &default]).fails_with(2);
+    assert!(
+        refused.stderr.contains("https, imap, pop, smtp"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+
+    let spare = env.new_cert(&["--name", "spare.contoso.com"]);
+    env.run(&["remove", &spare]).ok();
+    assert!(env.list().iter().all(|c| c["thumbprint"] != spare.as_str()));
+
+    let forced = env.run(&["remove", &default, "--force"]).ok();
+    assert!(
+        forced.stderr.contains("now has no certificate"),
+        "{}",
+        forced.stderr
+    );
+    assert!(env.list().is_empty());
+    let which = env.run(&["which", "imap"]);
+    assert_eq!(
+        which.code, 1,
+        "nothing bound is a finding: {}",
+        which.stdout
+    );
+}
+
+#[test]
+fn renew_self_signed_moves_bindings_and_keeps_the_old_one() {
+    let env = Env::new();
+    let old = env.init();
+    env.run(&["disable", &old, "--services", "pop"]).ok();
+    let renewed = env.run(&["renew", &old]).ok().stdout.trim().to_string();
+    assert_ne!(renewed, old);
+    let new_cert = env.cert(&renewed);
+    let old_cert = env.cert(&old);
+    assert_eq!(names(&new_cert), names(&old_cert));
+    assert_eq!(new_cert["key_algorithm"], old_cert["key_algorithm"]);
+    assert_eq!(services(&new_cert), ["https", "imap", "smtp"]);
+    assert!(
+        services(&old_cert).is_empty(),
+        "old one stays listed, unbound"
+    );
+    let old_days = old_cert["days_left"].as_i64().unwrap();
+    let new_days = new_cert["days_left"].as_i64().unwrap();
+    assert!((new_days - old_days).abs() <= 1, "same validity length");
+    let again = env.run(&["init"]).ok();
+    assert!(
+        again.stderr.contains(&renewed),
+        "init follows the renewal: {}",
+        again.stderr
+    );
+}
+
+#[test]
+fn audit_log_records_every_change_with_the_user() {
+    let env = Env::new();
+    let thumb = env.init();
+    let extra = env.new_cert(&["--name", "x.contoso.com"]);
+    env.run(&["enable", &extra, "--services", "imap"]).ok();
+    env.run(&["disable", &extra, "--services", "imap"]).ok();
+    env.run(&["remove", &extra]).ok();
+    env.run(&["renew", &thumb]).ok();
+    let log = env.run(&["log", "--json"]).ok().json();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["init", "new", "enable", "disable", "remove", "renew"]
+    );
+    for entry in log.as_array().unwrap() {
+        assert!(entry["user"].as_str().unwrap().contains("uid"), "{entry}");
+        assert!(!entry["detail"].as_str().unwrap().is_empty());
+    }
+    assert!(log[4]["detail"].as_str().unwrap().contains(&extra));
+}
+
+#[test]
+fn a_missing_or_wrong_key_file_is_named_and_nothing_changes() {
+    let env = Env::new();
+    env.init();
+    let key = env.path("store.db.key");
+    let saved = std::fs::read(&key).unwrap();
+    let db_before = std::fs::read(env.store()).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let missing = env.run(&["list"]).fails_with(2);
+    assert!(
+        missing.stderr.contains("key file") && missing.stderr.contains("missing"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!key.exists(), "a missing key file must not be recreated");
+
+    std::fs::write(&key, "00".repeat(32)).unwrap();
+    let wrong = env
+        .run(&["new", "--self-signed", "--name", "a.contoso.com"])
+        .fails_with(2);
+    assert!(
+        wrong.stderr.contains("does not open the store"),
+        "{}",
+        wrong.stderr
+    );
+
+    std::fs::write(&key, "garbage").unwrap();
+    let damaged = env.run(&["list"]).fails_with(2);
+    assert!(damaged.stderr.contains("damaged"), "{}", damaged.stderr);
+
+    let other = env.path("elsewhere.key");
+    std::fs::write(&other, &saved).unwrap();
+    std::fs::write(&key, "garbage").unwrap();
+    let moved = env
+        .command(&["list", "--json"])
+        .env("MAILCERT_STORE_KEY_FILE", &other)
+        .output()
+        .unwrap();
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    let db_after = std::fs::read(env.store()).unwrap();
+    assert_eq!(db_before.len(), db_after.len());
+}
+
+#[test]
+fn corrupt_or_foreign_databases_are_never_overwritten() {
+    let env = Env::new();
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(env.store(), &garbage).unwrap();
+    let run = env.run(&["init"]).fails_with(2);
+    assert!(
+        run.stderr.contains("not a mailcert store"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(env.store()).unwrap(), garbage);
+
+    let other = Env::new();
+    let status = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table mail(x)'); c.commit()"])
+        .arg(other.store())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let foreign = std::fs::read(other.store()).unwrap();
+    let run = other.run(&["list"]).fails_with(2);
+    assert!(run.stderr.contains("another application"), "{}", run.stderr);
+    assert_eq!(std::fs::read(other.store()).unwrap(), foreign);
+
+    let truncated = Env::new();
+    truncated.init();
+    let db = std::fs::read(truncated.store()).unwrap();
+    std::fs::write(truncated.store(), &db[..100]).unwrap();
+    let run = truncated.run(&["list"]).fails_with(2);
+    assert!(run.stderr.contains("store"), "{}", run.stderr);
+    assert_eq!(std::fs::read(truncated.store()).unwrap(), &db[..100]);
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let env = Env::new();
+    env.run(&["enable"]).fails_with(2);
+    env.run(&["frobnicate"]).fails_with(2);
+    env.run(&[
+        "new",
+        "--self-signed",
+        "--name",
+        "a.contoso.com",
+        "--days",
+        "0",
+    ])
+    .fails_with(2);
+    env.run(&["which", "gopher"]).fails_with(2);
+    assert!(
+        !env.store().exists(),
+        "usage errors must not create a store"
+    );
+    let help = env.run(&["enable", "--help"]).ok();
+    assert!(help.stdout.contains("--services"));
+}
+
+#[test]
+fn request_from_a_plan_uses_the_planned_names() {
+    let env = Env::new();
+    env.init();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plan");
+    let minimum = examples.join("minimum.toml");
+    let out = env.path("req.csr");
+    env.run(&[
+        "request",
+        "--plan",
+        minimum.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let pending: Vec<_> = env
+        .list()
+        .into_iter()
+        .filter(|c| c["status"] == "PendingRequest")
+        .collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        names(&pending[0]),
+        [
+            "mail.contoso.com",
+            "autodiscover.contoso.com",
+            "autodiscover.fabrikam.com",
+            "legacy.contoso.com"
+        ]
+    );
+    let text = openssl(
+        &[
+            "req",
+            "-in",
+            out.to_str().unwrap(),
+            "-verify",
+            "-noout",
+            "-text",
+        ],
+        env.dir.path(),
+    );
+    assert!(text.contains("DNS:autodiscover.fabrikam.com"), "{text}");
+
+    let before = env.snapshot();
+    let with_errors = examples.join("split-names.toml");
+    let refused = env
+        .run(&["request", "--plan", with_errors.to_str().unwrap()])
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains("internal-name"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.snapshot(), before);
+}

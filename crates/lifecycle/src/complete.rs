@@ -1,0 +1,274 @@
+//! Completing a pending request with whatever the CA sent back, and
+//! supplying a missing intermediate later.
+
+use mailcert_store::{NewCertificate, Op, Origin, PendingRecord};
+use mailcert_x509::bundle::read_certificates;
+use mailcert_x509::keys::key_matches_spki;
+use mailcert_x509::CertSummary;
+
+use crate::anchors::Anchors;
+use crate::error::{LifecycleError, Result};
+use crate::manager::{describe_bindings, Manager, Report};
+use crate::trust::verdict_words;
+
+/// A file as read by the CLI: its name (for messages) and its bytes.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Manager {
+    /// `complete FILE [--chain FILE...]`: finds the pending request whose
+    /// key matches a certificate of the answer, builds the chain by issuer
+    /// from everything given (and what the store already holds), and stores
+    /// certificate + key + chain in one change that also removes the
+    /// pending request. An answer for a certificate already in the store
+    /// supplies its missing chain. Anything else is refused; nothing stored.
+    pub fn complete(&mut self, answer: &InputFile, chain_files: &[InputFile]) -> Result<Report> {
+        let answer_certs = read_certificates(&answer.bytes, &answer.name)?;
+        let mut pool = answer_certs.clone();
+        for file in chain_files {
+            for der in read_certificates(&file.bytes, &file.name)? {
+                if !pool.contains(&der) {
+                    pool.push(der);
+                }
+            }
+        }
+        let summaries: Vec<(CertSummary, Vec<u8>)> = answer_certs
+            .iter()
+            .map(|der| CertSummary::from_der(der).map(|s| (s, der.clone())))
+            .collect::<std::result::Result<_, _>>()?;
+        let pending = self.store.pending_requests()?;
+        let matched = summaries.iter().find_map(|(s, der)| {
+            pending
+                .iter()
+                .find(|p| p.spki_der == s.spki_der)
+                .map(|p| (s.clone(), der.clone(), p.clone()))
+        });
+        if let Some((summary, der, request)) = matched {
+            return self.complete_request(&answer.name, summary, der, request, &pool);
+        }
+        // Already stored: this supplies the chain.
+        let leaves_first = summaries
+            .iter()
+            .filter(|(s, _)| !s.is_ca)
+            .chain(summaries.iter().filter(|(s, _)| s.is_ca));
+        for (summary, _) in leaves_first {
+            if let Some(record) = self.store.certificate(&summary.thumbprint)? {
+                return self.supply_chain(&answer.name, &record.summary, &record.der, &pool);
+            }
+        }
+        Err(LifecycleError::BadInput(no_match_message(
+            &answer.name,
+            &summaries,
+            &pending,
+        )))
+    }
+
+    fn complete_request(
+        &mut self,
+        what: &str,
+        summary: CertSummary,
+        der: Vec<u8>,
+        request: PendingRecord,
+        pool: &[Vec<u8>],
+    ) -> Result<Report> {
+        let thumb = summary.thumbprint.clone();
+        if self.store.certificate(&thumb)?.is_some() {
+            return Err(LifecycleError::Refused(format!(
+                "{what}: certificate {thumb} is already in the store; remove pending request {} with `mailcert remove {}` if it is no longer needed",
+                request.id, request.id
+            )));
+        }
+        let key = self.store.pending_key(&request.id)?.ok_or_else(|| {
+            LifecycleError::Refused(format!(
+                "pending request {} has no key (changed meanwhile?)",
+                request.id
+            ))
+        })?;
+        if !key_matches_spki(&key, &summary.spki_der) {
+            return Err(mailcert_x509::CertError::KeyMismatch {
+                what: what.into(),
+                thumbprint: thumb,
+            }
+            .into());
+        }
+        let mut candidates = pool.to_vec();
+        candidates.extend(self.chain_pool()?);
+        let anchors = Anchors::load(self.store.as_ref())?;
+        let judged = self.judge(&summary, &der, &candidates, &anchors);
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            ..Report::default()
+        };
+        let asked: Vec<&String> = request
+            .names
+            .iter()
+            .filter(|n| {
+                !summary.names.contains(n)
+                    && !summary.ip_addresses.iter().any(|ip| ip.to_string() == **n)
+            })
+            .collect();
+        if !asked.is_empty() {
+            report.say(format!(
+                "warning: the CA left out names the request asked for: {}",
+                asked
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut change = self.change("complete");
+        change.describe(format!(
+            "completed pending request {} with {thumb} ({}), chain of {}",
+            request.id,
+            summary.subject,
+            judged.chain.len()
+        ));
+        let extra: Vec<Vec<u8>> = judged.chain.clone();
+        change.push(Op::InsertCertificate(Box::new(NewCertificate {
+            summary: summary.clone(),
+            der,
+            chain: judged.chain.clone(),
+            private_key: Some(key),
+            exportable: request.exportable,
+            friendly_name: request.friendly_name.clone(),
+            origin: Origin::Issued,
+            trust: judged.trust.clone(),
+        })));
+        change.push(Op::DeletePending(request.id.clone()));
+        let (ops, lines) = self.refresh_ops(&anchors, &extra, std::slice::from_ref(&thumb))?;
+        change.ops.extend(ops);
+        for line in &lines {
+            change.describe(line);
+        }
+        self.store.apply(change)?;
+        report.changed = true;
+        report.say(format!(
+            "completed pending request {}: certificate {thumb} ({}) stored with its key and a chain of {} certificate(s); {}",
+            request.id,
+            summary.subject,
+            judged.chain.len(),
+            verdict_words(&judged.trust)
+        ));
+        if let Some(problem) = &judged.problem {
+            report.say(format!("warning: {problem}"));
+        }
+        report.lines.extend(lines);
+        if let Some(old) = &request.renews {
+            let bound: Vec<_> = self
+                .store
+                .bindings()?
+                .into_iter()
+                .filter(|b| &b.thumbprint == old)
+                .collect();
+            if !bound.is_empty() {
+                report.say(format!(
+                    "this renews {old}, still bound to {}: move them with `mailcert replace {old} {thumb}`",
+                    describe_bindings(&bound)
+                ));
+            }
+        }
+        Ok(report)
+    }
+
+    /// A certificate already in the store, given again with (more of) its
+    /// chain: the stored chain grows, never shrinks.
+    pub(crate) fn supply_chain(
+        &mut self,
+        what: &str,
+        summary: &CertSummary,
+        der: &[u8],
+        pool: &[Vec<u8>],
+    ) -> Result<Report> {
+        let thumb = summary.thumbprint.clone();
+        let stored = self.store.chain(&thumb)?;
+        let mut candidates = stored.clone();
+        candidates.extend(pool.iter().cloned());
+        candidates.extend(self.chain_pool()?);
+        let anchors = Anchors::load(self.store.as_ref())?;
+        let judged = self.judge(summary, der, &candidates, &anchors);
+        let mut report = Report {
+            thumbprint: Some(thumb.clone()),
+            ..Report::default()
+        };
+        if judged.chain.len() <= stored.len() {
+            report.say(format!(
+                "{what}: certificate {thumb} ({}) is already in the store with this chain; nothing changed",
+                summary.subject
+            ));
+            if let Some(problem) = &judged.problem {
+                report.say(format!("warning: {problem}"));
+            }
+            return Ok(report);
+        }
+        let mut change = self.change("complete");
+        change.describe(format!(
+            "chain of {thumb} completed: {} certificate(s)",
+            judged.chain.len()
+        ));
+        change.push(Op::SetChain {
+            thumbprint: thumb.clone(),
+            chain: judged.chain.clone(),
+            trust: judged.trust.clone(),
+        });
+        let (ops, lines) =
+            self.refresh_ops(&anchors, &judged.chain, std::slice::from_ref(&thumb))?;
+        change.ops.extend(ops);
+        self.store.apply(change)?;
+        report.changed = true;
+        report.say(format!(
+            "certificate {thumb} ({}) was already in the store; its chain now has {} certificate(s); {}",
+            summary.subject,
+            judged.chain.len(),
+            verdict_words(&judged.trust)
+        ));
+        if let Some(problem) = &judged.problem {
+            report.say(format!("warning: {problem}"));
+        }
+        report.lines.extend(lines);
+        Ok(report)
+    }
+}
+
+fn no_match_message(
+    what: &str,
+    summaries: &[(CertSummary, Vec<u8>)],
+    pending: &[PendingRecord],
+) -> String {
+    let leaves: Vec<&CertSummary> = summaries
+        .iter()
+        .map(|(s, _)| s)
+        .filter(|s| !s.is_ca)
+        .collect();
+    let described = if leaves.is_empty() {
+        format!(
+            "it holds only CA certificates ({}), no server certificate",
+            summaries
+                .iter()
+                .map(|(s, _)| s.subject_cn())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!(
+            "its certificate {} ({}) matches no pending request of this store (no pending key has its public key)",
+            leaves[0].thumbprint, leaves[0].subject
+        )
+    };
+    let hint = if pending.is_empty() {
+        "there are no pending requests here: the request was made on another server (complete it there, or import a .pfx exported from it) or it was cancelled".to_string()
+    } else {
+        format!(
+            "pending requests here: {}; check that the CA answered the request made on this server",
+            pending
+                .iter()
+                .map(|p| format!("{} ({})", p.id, p.subject))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!("{what}: {described}; {hint}. Nothing was stored.")
+}

@@ -1,0 +1,154 @@
+//! Pending requests: a key generated in the store and a PKCS#10 request
+//! for the CA; renewals of CA-issued certificates make new ones.
+
+use mailcert_store::{CertRecord, NewPending, Op, PendingRecord};
+use mailcert_x509::build::{parse_subject, ServerCertSpec};
+use mailcert_x509::csr::make_request;
+use mailcert_x509::keys::{key_spki, load_key};
+use mailcert_x509::{KeyType, SubjectName};
+
+use crate::error::{LifecycleError, Result};
+use crate::manager::{parse_names, Manager, Report};
+
+/// What a new request asks for.
+#[derive(Debug, Clone, Default)]
+pub struct RequestSpec {
+    pub names: Vec<String>,
+    /// "CN=...,O=...,C=..": default CN = the first name.
+    pub subject: Option<String>,
+    pub key: KeyType,
+    pub exportable: bool,
+    pub friendly_name: Option<String>,
+}
+
+impl Manager {
+    /// Generates a key in the store and a request for `spec`, stored as a
+    /// pending request. Returns the report and the new pending request.
+    pub fn request(&mut self, spec: &RequestSpec) -> Result<(Report, PendingRecord)> {
+        let names = parse_names(&spec.names)?;
+        let subject = spec.subject.as_deref().map(parse_subject).transpose()?;
+        let pair = spec.key.generate()?;
+        self.store_request(
+            names,
+            subject,
+            spec.key,
+            pair,
+            spec.exportable,
+            spec.friendly_name.clone(),
+            None,
+        )
+    }
+
+    /// Renews a CA-issued certificate: a new pending request with the same
+    /// subject, names and key type; a new key unless `reuse_key`.
+    pub fn renew_ca_issued(
+        &mut self,
+        record: &CertRecord,
+        reuse_key: bool,
+    ) -> Result<(Report, PendingRecord)> {
+        let s = &record.summary;
+        let mut names: Vec<SubjectName> = s
+            .names
+            .iter()
+            .map(|n| SubjectName::Dns(n.clone()))
+            .collect();
+        names.extend(s.ip_addresses.iter().map(|ip| SubjectName::Ip(*ip)));
+        if names.is_empty() {
+            names.push(SubjectName::Dns(s.subject_cn()));
+        }
+        let key_type = KeyType::from_description(&s.key_algorithm).ok_or_else(|| {
+            LifecycleError::BadInput(format!(
+                "{} has a {} key, which mailcert cannot generate; request a new certificate with `mailcert request --name ... --key ec-p256`",
+                s.thumbprint, s.key_algorithm
+            ))
+        })?;
+        let pair = if reuse_key {
+            let der = self.store.private_key(&s.thumbprint)?.ok_or_else(|| {
+                LifecycleError::Refused(format!(
+                    "{} has no private key in this store, so --reuse-key has nothing to reuse; renew without it to get a new key",
+                    s.thumbprint
+                ))
+            })?;
+            load_key(&der)?
+        } else {
+            key_type.generate()?
+        };
+        // Keep the subject when it only uses attributes we can write.
+        let subject = parse_subject(&s.subject).ok();
+        let (mut report, pending) = self.store_request(
+            names,
+            subject,
+            key_type,
+            pair,
+            record.exportable,
+            record.friendly_name.clone(),
+            Some(s.thumbprint.clone()),
+        )?;
+        report.say(format!(
+            "this request renews {}{}; when the CA answers, `mailcert complete` it, then move the services with `mailcert replace {} <new thumbprint>`",
+            s.thumbprint,
+            if reuse_key { " with the same key" } else { " with a new key" },
+            s.thumbprint
+        ));
+        Ok((report, pending))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn store_request(
+        &mut self,
+        names: Vec<SubjectName>,
+        subject: Option<Vec<(String, String)>>,
+        key_type: KeyType,
+        pair: rcgen::KeyPair,
+        exportable: bool,
+        friendly_name: Option<String>,
+        renews: Option<String>,
+    ) -> Result<(Report, PendingRecord)> {
+        let spec = ServerCertSpec {
+            names: names.clone(),
+            subject,
+            not_before: self.now(),
+            days: 1,
+        };
+        let (csr_der, id) = make_request(&spec, &pair)?;
+        let info = mailcert_x509::csr::read_request(&csr_der, "the new request")?;
+        if self.store.pending_requests()?.iter().any(|p| p.id == id) {
+            return Err(LifecycleError::Refused(format!(
+                "pending request {id} already exists"
+            )));
+        }
+        let record = PendingRecord {
+            id: id.clone(),
+            csr_der,
+            subject: info.subject,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            key_type: key_type.as_str().to_string(),
+            spki_der: key_spki(&pair),
+            exportable,
+            friendly_name,
+            renews,
+            created_at: self.now(),
+        };
+        let mut change = self.change("request");
+        change.describe(format!(
+            "pending request {id} for {} ({key_type}{})",
+            record.names.join(", "),
+            if exportable { "" } else { ", non-exportable" }
+        ));
+        change.push(Op::InsertPending(Box::new(NewPending {
+            record: record.clone(),
+            private_key: pair.serialize_der(),
+        })));
+        self.store.apply(change)?;
+        let mut report = Report {
+            thumbprint: Some(id.clone()),
+            changed: true,
+            ..Report::default()
+        };
+        report.say(format!(
+            "pending request {id} created for {} ({key_type}); send the request to your CA, then run `mailcert complete ANSWER-FILE`",
+            record.names.join(", ")
+        ));
+        Ok((report, record))
+    }
+}

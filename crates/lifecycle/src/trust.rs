@@ -1,0 +1,313 @@
+//! Trust: the verdict stored with each certificate, recomputed whenever
+//! its chain or the store's trust anchors change (in the same change), and
+//! the store's own anchors (`trust add`, `trust list`, `trust remove`).
+
+use mailcert_store::{AnchorRecord, CertRecord, Op, Origin};
+use mailcert_x509::bundle::read_certificates;
+use mailcert_x509::chain::{build_chain, BuiltChain, ChainEnd};
+use mailcert_x509::status::validate_chain;
+use mailcert_x509::{CertSummary, Trust};
+
+use crate::anchors::Anchors;
+use crate::error::{LifecycleError, Result};
+use crate::manager::{Manager, Report};
+
+/// A certificate's chain and verdict, as they would be stored.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub chain: Vec<Vec<u8>>,
+    pub trust: Trust,
+    /// A plain sentence when the chain stops short of a trusted root.
+    pub problem: Option<String>,
+}
+
+impl Manager {
+    /// Every certificate the store knows that may serve in a chain: the
+    /// chain certificates of stored certificates and stored CA certificates.
+    pub fn chain_pool(&self) -> Result<Vec<Vec<u8>>> {
+        let mut pool = Vec::new();
+        for record in self.store.certificates()? {
+            if record.summary.is_ca {
+                pool.push(record.der.clone());
+            }
+            for der in self.store.chain(&record.summary.thumbprint)? {
+                if !pool.contains(&der) {
+                    pool.push(der);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Builds the chain of `der` from `pool` and judges it against `anchors`.
+    pub fn judge(
+        &self,
+        summary: &CertSummary,
+        der: &[u8],
+        pool: &[Vec<u8>],
+        anchors: &Anchors,
+    ) -> Judged {
+        let built = build_chain(der, pool);
+        let trust = validate_chain(
+            summary,
+            der,
+            &built.chain,
+            &anchors.anchors,
+            false,
+            self.now(),
+        );
+        let problem = explain(summary, &trust, &built, anchors);
+        let trust = match (&trust, &problem) {
+            (Trust::Untrusted(_), Some(problem)) => Trust::Untrusted(problem.clone()),
+            _ => trust,
+        };
+        Judged {
+            chain: built.chain,
+            trust,
+            problem,
+        }
+    }
+
+    /// Ops that bring the stored chain and verdict of every certificate up
+    /// to date with `anchors` and the certificates in `extra` (new
+    /// intermediates). Certificates in `skip` are left alone (they are being
+    /// written by the same change). Returns the ops and one line per change.
+    pub fn refresh_ops(
+        &self,
+        anchors: &Anchors,
+        extra: &[Vec<u8>],
+        skip: &[String],
+    ) -> Result<(Vec<Op>, Vec<String>)> {
+        let mut pool = self.chain_pool()?;
+        for der in extra {
+            if !pool.contains(der) {
+                pool.push(der.clone());
+            }
+        }
+        let mut ops = Vec::new();
+        let mut lines = Vec::new();
+        for record in self.store.certificates()? {
+            let thumb = record.summary.thumbprint.clone();
+            if skip.contains(&thumb) || keeps_own_trust(&record) {
+                continue;
+            }
+            let stored_chain = self.store.chain(&thumb)?;
+            let mut candidates = stored_chain.clone();
+            candidates.extend(pool.iter().cloned());
+            let judged = self.judge(&record.summary, &record.der, &candidates, anchors);
+            // A longer chain replaces the stored one; a shorter one never does.
+            if judged.chain.len() > stored_chain.len() {
+                lines.push(format!(
+                    "{thumb}: chain completed with {} certificate(s); now {}",
+                    judged.chain.len() - stored_chain.len(),
+                    trust_words(&judged.trust)
+                ));
+                ops.push(Op::SetChain {
+                    thumbprint: thumb,
+                    chain: judged.chain,
+                    trust: judged.trust,
+                });
+            } else if judged.trust != record.trust {
+                let trust = self
+                    .judge(&record.summary, &record.der, &stored_chain, anchors)
+                    .trust;
+                if trust != record.trust {
+                    lines.push(format!("{thumb}: now {}", trust_words(&trust)));
+                    ops.push(Op::SetTrust {
+                        thumbprint: thumb,
+                        trust,
+                    });
+                }
+            }
+        }
+        Ok((ops, lines))
+    }
+
+    /// The store's own trust anchors.
+    pub fn trust_list(&self) -> Result<Vec<AnchorRecord>> {
+        Ok(self.store.anchors()?)
+    }
+
+    /// Adds the CA certificates in a file (PEM, DER, PKCS#7) as trust
+    /// anchors and recomputes every certificate's verdict in the same change.
+    pub fn trust_add(&mut self, what: &str, bytes: &[u8], source: &str) -> Result<Report> {
+        let certs = read_certificates(bytes, what)?;
+        let existing = self.store.anchors()?;
+        let mut report = Report::default();
+        let mut added = Vec::new();
+        for der in certs {
+            let summary = CertSummary::from_der(&der)?;
+            if !summary.is_ca {
+                return Err(LifecycleError::BadInput(format!(
+                    "{what}: '{}' is not a CA certificate (no basicConstraints CA:TRUE); a trust anchor is the root certificate of the CA that issued your certificates, not a server certificate",
+                    summary.subject
+                )));
+            }
+            if existing.iter().any(|a| a.thumbprint == summary.thumbprint) || added.contains(&der) {
+                report.say(format!(
+                    "{} ({}) is already a trust anchor of this store; nothing changed",
+                    summary.thumbprint, summary.subject
+                ));
+                continue;
+            }
+            if !summary.is_self_signed {
+                report.say(format!(
+                    "note: {} is not self-signed (an intermediate); it is trusted as given",
+                    summary.subject
+                ));
+            }
+            added.push(der);
+        }
+        if added.is_empty() {
+            return Ok(report);
+        }
+        let anchors = Anchors::load_changed(self.store.as_ref(), &added, &[])?;
+        let mut change = self.change("trust add");
+        for der in &added {
+            let summary = CertSummary::from_der(der)?;
+            change.describe(format!(
+                "trust anchor {} ({}) added",
+                summary.thumbprint, summary.subject
+            ));
+            report.say(format!(
+                "added trust anchor {} ({})",
+                summary.thumbprint, summary.subject
+            ));
+            report.thumbprint.get_or_insert(summary.thumbprint.clone());
+            change.push(Op::AddAnchor {
+                der: der.clone(),
+                subject: summary.subject.clone(),
+                source: source.to_string(),
+            });
+        }
+        let (ops, lines) = self.refresh_ops(&anchors, &[], &[])?;
+        change.ops.extend(ops);
+        for line in lines {
+            change.describe(&line);
+            report.say(line);
+        }
+        self.store.apply(change)?;
+        report.changed = true;
+        Ok(report)
+    }
+
+    /// Removes a store trust anchor (by thumbprint prefix) and recomputes
+    /// every certificate's verdict in the same change.
+    pub fn trust_remove(&mut self, prefix: &str) -> Result<Report> {
+        let wanted = mailcert_x509::thumbprint::normalize_prefix(prefix).ok_or_else(|| {
+            LifecycleError::BadInput(format!(
+                "'{prefix}' is not a thumbprint: use the thumbprint shown by `mailcert trust list`"
+            ))
+        })?;
+        let hits: Vec<AnchorRecord> = self
+            .store
+            .anchors()?
+            .into_iter()
+            .filter(|a| a.thumbprint.starts_with(&wanted))
+            .collect();
+        let anchor = match hits.len() {
+            0 => {
+                return Err(LifecycleError::BadInput(format!(
+                    "no trust anchor of this store matches '{prefix}' (see `mailcert trust list`); the system's own roots are managed by the operating system, not here"
+                )))
+            }
+            1 => &hits[0],
+            _ => {
+                return Err(LifecycleError::Ambiguous {
+                    prefix: prefix.to_string(),
+                    candidates: hits
+                        .iter()
+                        .map(|a| format!("  {}  {}", a.thumbprint, a.subject))
+                        .collect(),
+                })
+            }
+        };
+        let anchors = Anchors::load_changed(
+            self.store.as_ref(),
+            &[],
+            std::slice::from_ref(&anchor.thumbprint),
+        )?;
+        let mut change = self.change("trust remove");
+        change.describe(format!(
+            "trust anchor {} ({}) removed",
+            anchor.thumbprint, anchor.subject
+        ));
+        change.push(Op::RemoveAnchor(anchor.thumbprint.clone()));
+        let mut report = Report {
+            thumbprint: Some(anchor.thumbprint.clone()),
+            ..Report::default()
+        };
+        report.say(format!(
+            "removed trust anchor {} ({})",
+            anchor.thumbprint, anchor.subject
+        ));
+        let (ops, lines) = self.refresh_ops(&anchors, &[], &[])?;
+        change.ops.extend(ops);
+        for line in lines {
+            change.describe(&line);
+            report.say(line);
+        }
+        self.store.apply(change)?;
+        report.changed = true;
+        Ok(report)
+    }
+}
+
+/// Certificates this store made and signed itself keep their verdict.
+fn keeps_own_trust(record: &CertRecord) -> bool {
+    record.origin == Origin::SelfSigned && record.trust == Trust::OwnSelfSigned
+}
+
+fn trust_words(trust: &Trust) -> String {
+    match trust {
+        Trust::Trusted => "trusted".into(),
+        Trust::OwnSelfSigned => "self-signed by this store".into(),
+        Trust::Untrusted(reason) => format!("untrusted: {reason}"),
+        Trust::Invalid(reason) => format!("invalid: {reason}"),
+    }
+}
+
+/// Where the chain stops, in the administrator's words.
+fn explain(
+    leaf: &CertSummary,
+    trust: &Trust,
+    built: &BuiltChain,
+    anchors: &Anchors,
+) -> Option<String> {
+    if !matches!(trust, Trust::Untrusted(_)) {
+        return None;
+    }
+    match &built.end {
+        ChainEnd::MissingIssuer { issuer_cn, .. } => {
+            let last_issuer_raw = match built.chain.last() {
+                Some(der) => CertSummary::from_der(der).ok()?.issuer_raw,
+                None => leaf.issuer_raw.clone(),
+            };
+            if anchors.has_subject(&last_issuer_raw) {
+                return None;
+            }
+            Some(format!(
+                "intermediate '{issuer_cn}' is not in the chain; clients that don't have it will not trust this certificate; add it with `mailcert complete FILE --chain INTERMEDIATE.pem` (or, if '{issuer_cn}' is your organisation's root, trust it with `mailcert trust add ROOT.pem`)"
+            ))
+        }
+        // A self-signed certificate from elsewhere: webpki's words say it.
+        ChainEnd::Root if built.chain.is_empty() => None,
+        ChainEnd::Root => {
+            let root = CertSummary::from_der(built.chain.last()?).ok()?;
+            Some(format!(
+                "the root '{}' is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
+                root.subject_cn()
+            ))
+        }
+    }
+}
+
+/// The verdict in a word or two, for sentences that give the reason apart.
+pub fn verdict_words(trust: &Trust) -> String {
+    match trust {
+        Trust::Trusted => "trusted (status Valid)".into(),
+        Trust::OwnSelfSigned => "self-signed by this store".into(),
+        Trust::Untrusted(_) => "not trusted yet (status Untrusted)".into(),
+        Trust::Invalid(reason) => format!("invalid: {reason}"),
+    }
+}

@@ -1,0 +1,733 @@
+//! The organisation description: TOML read into raw structs (every unknown
+//! key refused), then checked into an [`Organization`] whose errors name
+//! the file, the line and the field.
+//!
+//! Names are kept as the administrator typed them: whether they can go on
+//! a certificate is the planner's business, and it answers with findings,
+//! not errors.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::PlanError;
+use crate::locate::locate;
+
+/// Who signs the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssuerKind {
+    /// A CA that clients trust out of the box (commercial or ACME).
+    Public,
+    /// A CA of the organisation: only clients that import its root trust it.
+    Private,
+    /// The certificate signs itself: secure by default, meant to be temporary.
+    #[serde(alias = "selfsigned", alias = "self_signed")]
+    SelfSigned,
+}
+
+impl IssuerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::Public => "public",
+            IssuerKind::Private => "private",
+            IssuerKind::SelfSigned => "self-signed",
+        }
+    }
+}
+
+impl fmt::Display for IssuerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How clients of a domain find their settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AutodiscoverMode {
+    /// `autodiscover.<domain>`: the name must be on the certificate.
+    Names,
+    /// An SRV record `_autodiscover._tcp.<domain>` points at a client-access
+    /// name: no autodiscover name on the certificate.
+    Srv,
+    /// No autodiscover: clients are set up by hand.
+    None,
+}
+
+/// What a server does, as far as certificates are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Serves clients and mailboxes (the usual single role since Exchange 2016).
+    #[default]
+    Mailbox,
+    /// Front end only: proxies clients to mailbox servers.
+    #[serde(alias = "cas", alias = "frontend")]
+    ClientAccess,
+    /// Reached only by other servers: keeps its own self-signed certificate.
+    Backend,
+    /// SMTP at the edge of the network; its FQDN is the MX host name.
+    Edge,
+}
+
+/// How many certificates to plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateSplit {
+    /// One SAN certificate for every server that clients reach (the advice).
+    #[default]
+    Single,
+    /// One certificate per `[[site]]`.
+    PerSite,
+    /// One certificate per server that clients reach (only when asked).
+    PerServer,
+}
+
+/// A list of names written either as one string or as an array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct NameList(Vec<String>);
+
+impl<'de> Deserialize<'de> for NameList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NameList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name (\"mail.contoso.com\") or a list of names")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NameList, E> {
+                Ok(NameList(vec![v.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NameList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    out.push(name);
+                }
+                Ok(NameList(out))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrg {
+    organization: RawOrganization,
+    #[serde(default)]
+    namespaces: RawNamespaces,
+    #[serde(default, rename = "site")]
+    sites: Vec<RawSite>,
+    #[serde(default, rename = "server")]
+    servers: Vec<RawServer>,
+    coexistence: Option<RawCoexistence>,
+    #[serde(default)]
+    policy: RawPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganization {
+    name: Option<String>,
+    accepted_domains: Spanned<NameList>,
+    issuer: IssuerKind,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNamespaces {
+    #[serde(default)]
+    client_access: NameList,
+    autodiscover: Option<AutodiscoverMode>,
+    autodiscover_by_domain: Option<Spanned<BTreeMap<String, AutodiscoverMode>>>,
+    #[serde(default)]
+    legacy: NameList,
+    #[serde(default)]
+    internal: NameList,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    name: Spanned<String>,
+    #[serde(default)]
+    client_access: NameList,
+    #[serde(default)]
+    internal: NameList,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: Spanned<String>,
+    fqdn: String,
+    #[serde(default)]
+    internet_facing: bool,
+    #[serde(default)]
+    role: Role,
+    site: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCoexistence {
+    older_version: String,
+    until: Option<Spanned<toml::value::Datetime>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    include_server_fqdns: bool,
+    #[serde(default)]
+    prefer_wildcard: bool,
+    max_names: Option<Spanned<u32>>,
+    validity_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    acme: bool,
+    #[serde(default)]
+    certificates: CertificateSplit,
+}
+
+/// A site whose clients use names of their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    pub client_access: Vec<String>,
+    pub internal: Vec<String>,
+}
+
+/// A server of the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub fqdn: String,
+    pub internet_facing: bool,
+    pub role: Role,
+    pub site: Option<String>,
+}
+
+/// An older version still serving mailboxes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coexistence {
+    /// As the administrator wrote it: `exchange-2010`, `2007`, `dovecot 2.2`.
+    pub older_version: String,
+    /// When the older servers are planned to be gone.
+    pub until: Option<time::Date>,
+}
+
+impl Coexistence {
+    /// Exchange 2007 and older cannot be proxied to by newer client-access
+    /// servers: their users need a legacy namespace of their own.
+    pub fn needs_legacy_namespace(&self) -> bool {
+        let v = self.older_version.to_ascii_lowercase();
+        v.contains("2007") || v.contains("2003")
+    }
+}
+
+/// The policy knobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub include_server_fqdns: bool,
+    pub prefer_wildcard: bool,
+    /// The CA product's limit on names per certificate.
+    pub max_names: Option<u32>,
+    /// The validity the administrator wants, when it matters to them.
+    pub validity_days: Option<u32>,
+    /// Renewal is automated (ACME): short validities are no burden.
+    pub acme: bool,
+    pub certificates: CertificateSplit,
+}
+
+/// A checked organisation description: what the planner works from.
+/// Build it with [`Organization::from_toml`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// The file name (or other label) used in messages.
+    pub source: String,
+    pub name: Option<String>,
+    pub accepted_domains: Vec<String>,
+    pub issuer: IssuerKind,
+    pub client_access: Vec<String>,
+    pub internal: Vec<String>,
+    pub autodiscover: AutodiscoverMode,
+    /// Per-domain exceptions, keys lower case.
+    pub autodiscover_by_domain: BTreeMap<String, AutodiscoverMode>,
+    pub legacy: Vec<String>,
+    pub sites: Vec<Site>,
+    pub servers: Vec<Server>,
+    pub coexistence: Option<Coexistence>,
+    pub policy: Policy,
+}
+
+impl Organization {
+    /// Reads and checks an organisation description. `source` names the
+    /// file in error messages.
+    pub fn from_toml(text: &str, source: &str) -> Result<Organization, PlanError> {
+        let raw: RawOrg = toml::from_str(text).map_err(|e| syntax_error(text, source, &e))?;
+        Checker { text, source }.check(raw)
+    }
+
+    /// The autodiscover mode for one accepted domain (lower case, ASCII or
+    /// as written).
+    pub fn autodiscover_for(&self, domain: &str) -> AutodiscoverMode {
+        self.autodiscover_by_domain
+            .get(&domain.to_lowercase())
+            .copied()
+            .unwrap_or(self.autodiscover)
+    }
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    source: &'a str,
+}
+
+impl Checker<'_> {
+    fn invalid(
+        &self,
+        offset: Option<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> PlanError {
+        PlanError::Invalid {
+            file: self.source.to_string(),
+            line: offset.map(|o| locate(self.text, o).line),
+            field: field.into(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn check(&self, raw: RawOrg) -> Result<Organization, PlanError> {
+        let organization = raw.organization;
+        let domains_span = organization.accepted_domains.span();
+        let accepted_domains: Vec<String> = organization
+            .accepted_domains
+            .into_inner()
+            .0
+            .into_iter()
+            .map(|d| d.trim().to_string())
+            .collect();
+        if accepted_domains.is_empty() {
+            return Err(self.invalid(
+                Some(domains_span.start),
+                "organization.accepted_domains",
+                "no accepted domain is listed.",
+                "list the SMTP domains your users have addresses in, e.g. accepted_domains = [\"contoso.com\"].",
+            ));
+        }
+
+        let mut site_names = HashSet::new();
+        let mut sites = Vec::new();
+        for (i, s) in raw.sites.into_iter().enumerate() {
+            let span = s.name.span();
+            let name = s.name.into_inner();
+            if name.trim().is_empty() {
+                return Err(self.invalid(
+                    Some(span.start),
+                    format!("site[{}].name", i + 1),
+                    "the site has an empty name.",
+                    "give every [[site]] a name, e.g. name = \"London\".",
+                ));
+            }
+            if !site_names.insert(name.to_lowercase()) {
+                return Err(self.invalid(
+                    Some(span.start),
+                    format!("site[{}].name", i + 1),
+                    format!("site \"{name}\" is described twice."),
+                    "merge the two [[site]] tables, or rename one.",
+                ));
+            }
+            sites.push(Site {
+                name,
+                client_access: s.client_access.0,
+                internal: s.internal.0,
+            });
+        }
+
+        let mut server_names = HashSet::new();
+        let mut servers = Vec::new();
+        for (i, s) in raw.servers.into_iter().enumerate() {
+            let span = s.name.span();
+            let name = s.name.into_inner();
+            if name.trim().is_empty() {
+                return Err(self.invalid(
+                    Some(span.start),
+                    format!("server[{}].name", i + 1),
+                    "the server has an empty name.",
+                    "give every [[server]] a name, e.g. name = \"EX1\".",
+                ));
+            }
+            if !server_names.insert(name.to_lowercase()) {
+                return Err(self.invalid(
+                    Some(span.start),
+                    format!("server[{}].name", i + 1),
+                    format!("server \"{name}\" is described twice."),
+                    "describe each server once; server names are not case-sensitive.",
+                ));
+            }
+            let site = match s.site {
+                None => None,
+                Some(site) => {
+                    let span = site.span();
+                    let site = site.into_inner();
+                    match sites
+                        .iter()
+                        .find(|known| known.name.eq_ignore_ascii_case(&site))
+                    {
+                        Some(known) => Some(known.name.clone()),
+                        None => {
+                            let known: Vec<&str> = sites.iter().map(|k| k.name.as_str()).collect();
+                            let fix = if known.is_empty() {
+                                format!("add a [[site]] table with name = \"{site}\", or remove the site key.")
+                            } else {
+                                format!(
+                                    "use one of the described sites ({}), or add a [[site]] table with name = \"{site}\".",
+                                    known.join(", ")
+                                )
+                            };
+                            return Err(self.invalid(
+                                Some(span.start),
+                                format!("server[{}].site", i + 1),
+                                format!("server \"{name}\" is in site \"{site}\", which no [[site]] table describes."),
+                                fix,
+                            ));
+                        }
+                    }
+                }
+            };
+            servers.push(Server {
+                name,
+                fqdn: s.fqdn.trim().to_string(),
+                internet_facing: s.internet_facing,
+                role: s.role,
+                site,
+            });
+        }
+
+        let namespaces = raw.namespaces;
+        let has_client_access = !namespaces.client_access.0.is_empty()
+            || sites.iter().any(|s| !s.client_access.is_empty());
+        if !has_client_access {
+            return Err(self.invalid(
+                None,
+                "namespaces.client_access",
+                "no client-access name is given: clients would have no name to connect to.",
+                "add the name clients use, e.g. [namespaces] client_access = [\"mail.contoso.com\"] (or client_access in each [[site]]).",
+            ));
+        }
+
+        let mut autodiscover_by_domain = BTreeMap::new();
+        if let Some(map) = namespaces.autodiscover_by_domain {
+            let span = map.span();
+            for (domain, mode) in map.into_inner() {
+                let key = domain.trim().trim_end_matches('.').to_lowercase();
+                let accepted = accepted_domains.iter().any(|d| {
+                    d.trim_end_matches('.').to_lowercase() == key
+                        || d.trim_start_matches("*.").to_lowercase() == key
+                });
+                if !accepted {
+                    return Err(self.invalid(
+                        Some(span.start),
+                        format!("namespaces.autodiscover_by_domain.\"{domain}\""),
+                        format!("\"{domain}\" is not one of the accepted domains."),
+                        format!(
+                            "use a domain listed in organization.accepted_domains ({}), or add it there.",
+                            accepted_domains.join(", ")
+                        ),
+                    ));
+                }
+                autodiscover_by_domain.insert(key, mode);
+            }
+        }
+
+        let coexistence = match raw.coexistence {
+            None => None,
+            Some(c) => {
+                let until = match c.until {
+                    None => None,
+                    Some(until) => {
+                        let span = until.span();
+                        let value = until.into_inner();
+                        let date = value.date.and_then(|d| {
+                            time::Month::try_from(d.month).ok().and_then(|m| {
+                                time::Date::from_calendar_date(i32::from(d.year), m, d.day).ok()
+                            })
+                        });
+                        match date {
+                            Some(date) => Some(date),
+                            None => {
+                                return Err(self.invalid(
+                                    Some(span.start),
+                                    "coexistence.until",
+                                    format!("{value} is not a date."),
+                                    "write a bare TOML date, e.g. until = 2027-01-31.",
+                                ))
+                            }
+                        }
+                    }
+                };
+                Some(Coexistence {
+                    older_version: c.older_version,
+                    until,
+                })
+            }
+        };
+
+        let policy = raw.policy;
+        if let Some(max) = &policy.max_names {
+            if *max.get_ref() == 0 {
+                return Err(self.invalid(
+                    Some(max.span().start),
+                    "policy.max_names",
+                    "a certificate cannot have a limit of 0 names.",
+                    "give the CA product's limit (often 100 or 250), or remove max_names when there is none.",
+                ));
+            }
+        }
+        if let Some(days) = &policy.validity_days {
+            if *days.get_ref() == 0 {
+                return Err(self.invalid(
+                    Some(days.span().start),
+                    "policy.validity_days",
+                    "a validity of 0 days is not a certificate.",
+                    "give the validity you want in days, or remove validity_days to get the longest allowed.",
+                ));
+            }
+        }
+        if policy.certificates == CertificateSplit::PerSite && sites.is_empty() {
+            return Err(self.invalid(
+                None,
+                "policy.certificates",
+                "one certificate per site is asked, but no [[site]] is described.",
+                "describe the sites with [[site]] tables, or use certificates = \"single\" (the advice: one SAN certificate).",
+            ));
+        }
+
+        Ok(Organization {
+            source: self.source.to_string(),
+            name: organization.name,
+            accepted_domains,
+            issuer: organization.issuer,
+            client_access: namespaces.client_access.0,
+            internal: namespaces.internal.0,
+            autodiscover: namespaces.autodiscover.unwrap_or(AutodiscoverMode::Names),
+            autodiscover_by_domain,
+            legacy: namespaces.legacy.0,
+            sites,
+            servers,
+            coexistence,
+            policy: Policy {
+                include_server_fqdns: policy.include_server_fqdns,
+                prefer_wildcard: policy.prefer_wildcard,
+                max_names: policy.max_names.map(|m| m.into_inner()),
+                validity_days: policy.validity_days.map(|d| d.into_inner()),
+                acme: policy.acme,
+                certificates: policy.certificates,
+            },
+        })
+    }
+}
+
+/// Turns a TOML or shape error into one that names the line and the field,
+/// with advice where the mistake is a usual one.
+fn syntax_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let location = error.span().map(|span| locate(text, span.start));
+    let (line, column, field) = match location {
+        Some(l) => (l.line, l.column, l.field),
+        None => (1, 1, "(top level)".to_string()),
+    };
+    let fix = advice(&message, &field);
+    PlanError::Syntax {
+        file: source.to_string(),
+        line,
+        column,
+        field,
+        message,
+        fix,
+    }
+}
+
+fn advice(message: &str, field: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (unknown, rest) = rest.split_once('`')?;
+        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let close = expected
+            .iter()
+            .min_by_key(|e| edit_distance(unknown, e))
+            .filter(|e| edit_distance(unknown, e) <= 3);
+        return Some(match close {
+            Some(e) => format!(
+                "did you mean `{e}`? Valid keys here: {}.",
+                expected.join(", ")
+            ),
+            None if expected.is_empty() => format!("remove `{unknown}`."),
+            None => format!(
+                "remove `{unknown}`; valid keys here: {}.",
+                expected.join(", ")
+            ),
+        });
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (unknown, rest) = rest.split_once('`')?;
+        // Aliases are accepted but not advertised.
+        const ALIASES: &[&str] = &["self_signed", "selfsigned", "cas", "frontend"];
+        let expected: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|e| !ALIASES.contains(e))
+            .collect();
+        let close = expected
+            .iter()
+            .min_by_key(|e| edit_distance(unknown, e))
+            .filter(|e| edit_distance(unknown, e) <= 2);
+        let guess = close
+            .map(|e| format!("did you mean \"{e}\"? "))
+            .unwrap_or_default();
+        return Some(format!(
+            "{guess}{field} takes one of: {}.",
+            expected
+                .iter()
+                .map(|e| format!("\"{e}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let (missing, _) = rest.split_once('`')?;
+        let example = match missing {
+            "issuer" => "issuer = \"public\" (or \"private\", \"self-signed\")",
+            "accepted_domains" => "accepted_domains = [\"contoso.com\"]",
+            "organization" => "an [organization] table with accepted_domains and issuer",
+            "name" => "name = \"EX1\"",
+            "fqdn" => "fqdn = \"ex1.contoso.com\"",
+            "older_version" => "older_version = \"exchange-2010\"",
+            _ => "it",
+        };
+        return Some(format!("add {example}."));
+    }
+    let expected = message
+        .rsplit_once("expected ")
+        .map(|(_, e)| e)
+        .unwrap_or("");
+    Some(if expected.starts_with("a boolean") {
+        format!("write {field} as true or false, without quotes.")
+    } else if expected.starts_with("u32") || expected.contains("integer") {
+        format!("write {field} as a whole number without quotes, e.g. 100.")
+    } else if expected.starts_with("a string") {
+        format!("put the value of {field} in double quotes.")
+    } else if expected.starts_with("a name") || expected.starts_with("a sequence") {
+        format!("write {field} as a list of names in double quotes, e.g. [\"mail.contoso.com\"].")
+    } else if expected.contains("date") {
+        format!("write {field} as a bare TOML date, e.g. 2027-01-31.")
+    } else {
+        "check the TOML syntax on that line: double quotes around text, [ ] around lists, commas between items, one key = value per line.".to_string()
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMUM: &str = r#"
+[organization]
+accepted_domains = ["contoso.com", "fabrikam.com"]
+issuer = "public"                         # public | private | self-signed
+
+[namespaces]
+client_access = ["mail.contoso.com"]      # one per site where sites differ
+autodiscover = "names"                    # names | srv | none
+legacy = "legacy.contoso.com"             # only during coexistence with an older version
+
+[[server]]
+name = "EX1"
+fqdn = "ex1.contoso.local"
+internet_facing = true
+
+[policy]
+include_server_fqdns = false
+prefer_wildcard = false
+max_names = 100                           # the CA product's limit
+"#;
+
+    #[test]
+    fn reads_the_minimum_shape() {
+        let org = Organization::from_toml(MINIMUM, "org.toml").unwrap();
+        assert_eq!(org.accepted_domains, ["contoso.com", "fabrikam.com"]);
+        assert_eq!(org.issuer, IssuerKind::Public);
+        assert_eq!(org.client_access, ["mail.contoso.com"]);
+        assert_eq!(org.legacy, ["legacy.contoso.com"]);
+        assert_eq!(org.servers[0].fqdn, "ex1.contoso.local");
+        assert!(org.servers[0].internet_facing);
+        assert_eq!(org.policy.max_names, Some(100));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_line_and_suggestion() {
+        let text = MINIMUM.replace("internet_facing = true", "interent_facing = true");
+        let err = Organization::from_toml(&text, "org.toml").unwrap_err();
+        let shown = err.to_string();
+        assert_eq!(err.field(), "server[1].interent_facing", "{shown}");
+        assert_eq!(err.line(), Some(14), "{shown}");
+        assert!(shown.contains("org.toml"), "{shown}");
+        assert!(shown.contains("did you mean `internet_facing`"), "{shown}");
+    }
+
+    #[test]
+    fn wrong_values_point_at_the_field() {
+        let text = MINIMUM.replace("issuer = \"public\"", "issuer = \"pubic\"");
+        let err = Organization::from_toml(&text, "org.toml").unwrap_err();
+        assert_eq!(err.field(), "organization.issuer");
+        assert!(err.to_string().contains("self-signed"), "{err}");
+        let text = MINIMUM.replace("max_names = 100", "max_names = \"lots\"");
+        let err = Organization::from_toml(&text, "org.toml").unwrap_err();
+        assert_eq!(err.field(), "policy.max_names");
+    }
+
+    #[test]
+    fn unknown_site_is_refused_with_its_line() {
+        let text = format!("{MINIMUM}\n[[site]]\nname = \"London\"\n\n[[server]]\nname = \"EX2\"\nfqdn = \"ex2.contoso.com\"\nsite = \"Paris\"\n");
+        let err = Organization::from_toml(&text, "org.toml").unwrap_err();
+        assert_eq!(err.field(), "server[2].site");
+        let line = text.lines().position(|l| l.contains("Paris")).unwrap() + 1;
+        assert_eq!(err.line(), Some(line));
+        assert!(err.to_string().contains("London"), "{err}");
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("interent_facing", "internet_facing"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}

@@ -1,0 +1,149 @@
+//! Building a chain leaf → intermediates → root from an unordered pool of
+//! certificates, by issuer name and key identifiers, confirmed by the
+//! signature. File order never matters (PKCS#7 returns SET order).
+
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::cert::CertSummary;
+
+/// Where the chain built from a pool stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The last certificate is a self-signed root (included in the chain).
+    Root,
+    /// The issuer of the last certificate is not in the pool. `issuer` is
+    /// its distinguished name, `issuer_cn` its common name.
+    MissingIssuer { issuer: String, issuer_cn: String },
+}
+
+/// The chain above a leaf, issuer first, and where it stopped.
+#[derive(Debug, Clone)]
+pub struct BuiltChain {
+    pub chain: Vec<Vec<u8>>,
+    pub end: ChainEnd,
+}
+
+impl BuiltChain {
+    /// The common name of the missing issuer, when the chain stops short.
+    pub fn missing(&self) -> Option<&str> {
+        match &self.end {
+            ChainEnd::MissingIssuer { issuer_cn, .. } => Some(issuer_cn),
+            ChainEnd::Root => None,
+        }
+    }
+}
+
+/// Does `issuer_der`'s key verify the signature on `cert_der`?
+pub fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
+    let (Ok((_, cert)), Ok((_, issuer))) = (
+        X509Certificate::from_der(cert_der),
+        X509Certificate::from_der(issuer_der),
+    ) else {
+        return false;
+    };
+    cert.verify_signature(Some(issuer.public_key())).is_ok()
+}
+
+/// Builds the chain above `leaf` from `pool` (any order, duplicates and
+/// unrelated certificates allowed; the leaf itself may be in it).
+pub fn build_chain(leaf_der: &[u8], pool: &[Vec<u8>]) -> BuiltChain {
+    let parsed: Vec<(CertSummary, &Vec<u8>)> = pool
+        .iter()
+        .filter(|der| der.as_slice() != leaf_der)
+        .filter_map(|der| CertSummary::from_der(der).ok().map(|s| (s, der)))
+        .collect();
+    let mut chain: Vec<Vec<u8>> = Vec::new();
+    let Ok(mut current) = CertSummary::from_der(leaf_der) else {
+        return BuiltChain {
+            chain,
+            end: ChainEnd::MissingIssuer {
+                issuer: String::new(),
+                issuer_cn: String::new(),
+            },
+        };
+    };
+    let mut current_der = leaf_der.to_vec();
+    loop {
+        if current.is_self_signed {
+            return BuiltChain {
+                chain,
+                end: ChainEnd::Root,
+            };
+        }
+        let next = parsed.iter().find(|(candidate, der)| {
+            current.issued_by(candidate)
+                && !chain.iter().any(|c| c == *der)
+                && signed_by(&current_der, der)
+        });
+        match next {
+            Some((summary, der)) if chain.len() < 10 => {
+                chain.push((*der).clone());
+                current = summary.clone();
+                current_der = (*der).clone();
+            }
+            _ => {
+                return BuiltChain {
+                    chain,
+                    end: ChainEnd::MissingIssuer {
+                        issuer_cn: current.issuer_cn(),
+                        issuer: current.issuer.clone(),
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::keys::KeyType;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    /// root → intermediate → leaf, made with rcgen: (DER, key) each.
+    pub(crate) fn pki() -> Vec<(Vec<u8>, KeyPair)> {
+        let ca = |name: &str| {
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.use_authority_key_identifier_extension = true;
+            p
+        };
+        let root_key = KeyType::EcP256.generate().unwrap();
+        let root_params = ca("Unit Root");
+        let root = root_params.self_signed(&root_key).unwrap();
+        let int_key = KeyType::EcP256.generate().unwrap();
+        let root_issuer = Issuer::from_ca_cert_der(root.der(), &root_key).unwrap();
+        let int = ca("Unit Intermediate")
+            .signed_by(&int_key, &root_issuer)
+            .unwrap();
+        let leaf_key = KeyType::EcP256.generate().unwrap();
+        let int_issuer = Issuer::from_ca_cert_der(int.der(), &int_key).unwrap();
+        let mut leaf_params = CertificateParams::new(vec!["mail.contoso.com".to_string()]).unwrap();
+        leaf_params.use_authority_key_identifier_extension = true;
+        let leaf = leaf_params.signed_by(&leaf_key, &int_issuer).unwrap();
+        vec![
+            (leaf.der().to_vec(), leaf_key),
+            (int.der().to_vec(), int_key),
+            (root.der().to_vec(), root_key),
+        ]
+    }
+
+    #[test]
+    fn chain_is_built_by_issuer_whatever_the_order() {
+        let pki = pki();
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        let built = build_chain(leaf, &[root.clone(), leaf.clone(), int.clone()]);
+        assert_eq!(built.chain, vec![int.clone(), root.clone()]);
+        assert_eq!(built.end, ChainEnd::Root);
+
+        let built = build_chain(leaf, std::slice::from_ref(root));
+        assert!(built.chain.is_empty());
+        assert_eq!(built.missing(), Some("Unit Intermediate"));
+
+        let built = build_chain(leaf, std::slice::from_ref(int));
+        assert_eq!(built.chain, vec![int.clone()]);
+        assert_eq!(built.missing(), Some("Unit Root"));
+    }
+}
