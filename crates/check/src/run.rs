@@ -103,6 +103,9 @@ pub fn check_endpoints(
         .build()
         .map_err(CheckError::Runtime)?;
     let reports = runtime.block_on(check_all(endpoints, settings, progress));
+    // Name look-ups still running in blocking threads after a timeout must
+    // not keep the process waiting.
+    runtime.shutdown_background();
     Ok(Report {
         endpoints: keep_answering(endpoints, reports),
     })

@@ -332,6 +332,37 @@ fn check_bad_usage_exits_2() {
 }
 
 #[test]
+fn check_plan_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("org.toml");
+    std::fs::write(
+        &plan,
+        "[organization]\naccepted_domains = [\"example.test\"]\nissuer = \"public\"\n[namespaces]\nclient_access = [\"mail.example.test\"]\n",
+    )
+    .expect("plan");
+    let p = plan.display().to_string();
+    // A port for --connect makes no sense for the many endpoints of a plan.
+    let out = mailcert(&["check", "--plan", &p, "--connect", "127.0.0.1:993"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = dir.path().join("missing.toml").display().to_string();
+    assert_eq!(
+        mailcert(&["check", "--plan", &missing]).status.code(),
+        Some(2)
+    );
+    std::fs::write(&plan, "[organization]\nissuer = 7\n").expect("plan");
+    let out = mailcert(&["check", "--plan", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("org.toml"));
+    // Neither endpoints nor a plan: usage.
+    assert_eq!(mailcert(&["check"]).status.code(), Some(2));
+}
+
+#[test]
 fn check_reports_a_certificate_that_is_not_the_bound_one() {
     let pki = Pki::new();
     pki.leaf("foreign", NAME);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_check::{
-    check_endpoints, BoundCertificate, BoundLookup, ConnectTo, Endpoint, Origin, Progress,
+    check_endpoints, BoundCertificate, BoundLookup, ConnectTo, Endpoint, Origin, Progress, Scheme,
     Settings, TrustStore,
 };
 use mailcert_lifecycle::{ListenerScope, ServingSet};
@@ -35,8 +35,12 @@ pub struct TrustArgs {
 pub struct Args {
     /// imaps://host[:993], imap://host[:143] (STARTTLS), pop3s://, pop3:// (STLS),
     /// smtps://, smtp:// and submission:// (STARTTLS), https://, or a bare host for all that answer.
-    #[arg(value_name = "ENDPOINT", required = true)]
+    #[arg(value_name = "ENDPOINT", required_unless_present = "plan")]
     pub endpoints: Vec<String>,
+    /// Check every namespace of this organisation plan on every protocol that answers
+    /// (autodiscover names on HTTPS only).
+    #[arg(long, value_name = "ORG.TOML")]
+    pub plan: Option<PathBuf>,
     /// Check the certificate against this name instead of each endpoint's host (also sent as SNI).
     #[arg(long)]
     pub name: Option<String>,
@@ -77,6 +81,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     for input in &args.endpoints {
         endpoints.extend(Endpoint::parse_all(input)?);
     }
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --plan {}", path.display()))?;
+        let plan = mailcert_plan::plan_toml(&text, &path.display().to_string(), at)?;
+        endpoints.extend(plan_endpoints(&plan));
+        if endpoints.is_empty() {
+            anyhow::bail!(
+                "{}: the plan names no host to check (only wildcards?)",
+                path.display()
+            );
+        }
+    }
     let connect = args.connect.as_deref().map(ConnectTo::parse).transpose()?;
     if let Some(c) = &connect {
         if c.port.is_some() && endpoints.len() > 1 {
@@ -114,6 +130,34 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     } else {
         Exit::Success
     })
+}
+
+/// Every name of the planned certificates, on every scheme (HTTPS only for
+/// autodiscover names); wildcards are skipped. Like a bare host, ports that
+/// do not answer are left out of the report.
+pub fn plan_endpoints(plan: &mailcert_plan::Plan) -> Vec<Endpoint> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for cert in &plan.certificates {
+        for planned in &cert.names {
+            let name = planned.name.as_str();
+            if name.contains('*') || !seen.insert(name.to_string()) {
+                continue;
+            }
+            let schemes: &[Scheme] = if name.starts_with("autodiscover.") {
+                &[Scheme::Https]
+            } else {
+                &Scheme::ALL
+            };
+            for &scheme in schemes {
+                out.push(Endpoint {
+                    expanded: true,
+                    ..Endpoint::new(scheme, name, None)
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A progress bar on stderr, only when it is a terminal and there is more
@@ -202,4 +246,31 @@ fn bound_lookup(cli: &Cli, at: OffsetDateTime) -> anyhow::Result<Option<Arc<dyn 
     };
     let serving = ServingSet::load(&store, false)?;
     Ok(Some(Arc::new(StoreBindings { serving, at })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_namespaces_on_every_protocol() {
+        let text = r#"
+[organization]
+accepted_domains = ["contoso.com"]
+issuer = "public"
+[namespaces]
+client_access = ["mail.contoso.com"]
+autodiscover = "names"
+"#;
+        let at = mailcert_x509::time::parse_at("2026-06-01").expect("date");
+        let plan = mailcert_plan::plan_toml(text, "org.toml", at).expect("plan");
+        let urls: Vec<String> = plan_endpoints(&plan).iter().map(Endpoint::url).collect();
+        assert!(urls.contains(&"https://autodiscover.contoso.com:443".to_string()));
+        assert!(!urls.iter().any(|u| u.starts_with("imaps://autodiscover.")));
+        for scheme in Scheme::ALL {
+            let url = format!("{scheme}://mail.contoso.com:{}", scheme.default_port());
+            assert!(urls.contains(&url), "{url} in {urls:?}");
+        }
+        assert!(plan_endpoints(&plan).iter().all(|e| e.expanded));
+    }
 }
