@@ -614,7 +614,7 @@ impl<'a> Context<'a> {
                         ),
                         format!(
                             "If \"{issuer}\" is an intermediate CA, {}. Otherwise: {}",
-                            lowercase_first(&self.fix_send_intermediate(&issuer)),
+                            lowercase_first(self.fix_send_intermediate(&issuer).trim_end_matches('.')),
                             lowercase_first(&untrusted_fix(&issuer))
                         ),
                     ));
