@@ -8,6 +8,7 @@ mod context;
 mod exit;
 mod files;
 mod output;
+mod render;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,10 @@ pub enum Command {
     Log(cmd::log::Args),
     /// Run the TLS front end: HTTPS, SMTP, IMAP and POP3 listeners in front of the mail servers.
     Serve(cmd::serve::Args),
+    /// Connect to endpoints like a mail client and explain what clients will complain about.
+    Check(cmd::check::Args),
+    /// Validate a certificate and its chain from files, offline, with the same findings as check.
+    Verify(cmd::verify::Args),
     /// Plan the certificates of an organisation: names with reasons, and findings.
     Plan(cmd::plan::Args),
     /// Generate a key and a certificate request for a CA; kept as a pending request.

@@ -3,6 +3,7 @@
 
 pub mod acme;
 pub mod ca;
+pub mod check;
 pub mod complete;
 pub mod disable;
 pub mod enable;
@@ -20,6 +21,7 @@ pub mod request;
 pub mod serve;
 pub mod show;
 pub mod trust;
+pub mod verify;
 pub mod which;
 
 use crate::{Cli, Command, Result};
@@ -37,6 +39,8 @@ pub fn run(cli: &Cli) -> Result {
         Command::Which(args) => which::run(cli, args),
         Command::Log(args) => log::run(cli, args),
         Command::Serve(args) => serve::run(cli, args),
+        Command::Check(args) => check::run(cli, args),
+        Command::Verify(args) => verify::run(cli, args),
         Command::Plan(args) => plan::run(cli, args),
         Command::Request(args) => request::run(cli, args),
         Command::Complete(args) => complete::run(cli, args),

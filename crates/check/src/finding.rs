@@ -1,0 +1,166 @@
+//! Findings: a problem a client would hit, with its cause and its fix.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// How bad a finding is. Only `Error` makes `check` and `verify` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Clients fail, or will fail.
+    Error,
+    /// Works for most clients today, but something is wrong or about to be.
+    Warning,
+    /// Worth knowing; nothing breaks.
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// The stable identifiers of findings (kebab-case in JSON and text).
+        /// Scripts depend on them: add codes, never rename one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[non_exhaustive]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of the documentation.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The chain ends at a CA the client does not trust (private CA, unknown root).
+    UntrustedIssuer => "untrusted-issuer",
+    /// The server certificate signed itself and is not trusted.
+    SelfSigned => "self-signed",
+    /// An intermediate certificate the client needs is not sent.
+    IncompleteChain => "incomplete-chain",
+    /// The server sends its certificates out of order, or sends unrelated ones.
+    ChainOrder => "chain-order",
+    /// The server sends the root certificate, which clients never use from the wire.
+    UnneededRoot => "unneeded-root",
+    /// The name the client asked for is not on the certificate.
+    NameMismatch => "name-mismatch",
+    Expired => "expired",
+    NotYetValid => "not-yet-valid",
+    ExpiringSoon => "expiring-soon",
+    /// Longer than a public CA may issue at the evaluated date.
+    ValidityTooLong => "validity-too-long",
+    /// RSA below 2048 bits (or DSA).
+    WeakKey => "weak-key",
+    Sha1Signature => "sha1-signature",
+    NoServerAuthEku => "no-server-auth-eku",
+    /// The server accepts TLS 1.0 or 1.1.
+    OldTlsVersion => "old-tls-version",
+    StarttlsNotOffered => "starttls-not-offered",
+    StarttlsRefused => "starttls-refused",
+    /// An IMAP server that greets with PREAUTH (no chance to start TLS first).
+    Preauth => "preauth",
+    /// Login or AUTH offered before TLS (no LOGINDISABLED).
+    PlaintextAuthBeforeTls => "plaintext-auth-before-tls",
+    /// The server sent plaintext after its STARTTLS answer, before the handshake.
+    StarttlsInjection => "starttls-injection",
+    /// The certificate served is not the one the store binds to the service.
+    NotBoundCertificate => "not-bound-certificate",
+    ConnectFailed => "connect-failed",
+    Timeout => "timeout",
+    /// The server broke its protocol (pre-TLS grammar, line limits, TLS).
+    ProtocolError => "protocol-error",
+    /// A signature on the chain, or the server's handshake signature, does not verify.
+    BadSignature => "bad-signature",
+    /// A name constraint of a CA forbids the server's name.
+    NameConstraintViolation => "name-constraint-violation",
+    /// The chain is longer than a CA's path-length constraint allows.
+    PathLengthExceeded => "path-length-exceeded",
+    /// The certificate is malformed or used against its own constraints.
+    InvalidCertificate => "invalid-certificate",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One problem: what the client will see (`message`) and what to do (`fix`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: Code,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(
+        severity: Severity,
+        code: Code,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            severity,
+            code,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub fn error(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding::new(Severity::Error, code, message, fix)
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding::new(Severity::Warning, code, message, fix)
+    }
+
+    pub fn info(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding::new(Severity::Info, code, message, fix)
+    }
+}
+
+/// Keeps the first finding of each code and orders them by severity
+/// (stable, so the order of discovery is kept within a severity).
+pub fn tidy(findings: &mut Vec<Finding>) {
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert(f.code));
+    findings.sort_by_key(|f| f.severity);
+}
+
+/// Does any finding make the run fail?
+pub fn has_errors(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity == Severity::Error)
+}

@@ -1,0 +1,963 @@
+//! The validation core, shared by `check` (what a server sent) and `verify`
+//! (files): rustls-webpki gives the verdict; the diagnosis on top explains
+//! it the way a client would show it, and adds what webpki does not judge
+//! (chain hygiene, key strength, public CA limits, expiry warnings).
+//!
+//! webpki reports one error and a missing intermediate is `UnknownIssuer`
+//! like an untrusted root, so the diagnosis builds the path shape itself
+//! (issuer names and key identifiers against what was sent and the anchors)
+//! to say which certificate is missing, and asks webpki again with a time
+//! inside the validity windows to separate "expired" from "untrusted".
+
+use std::time::Duration as StdDuration;
+
+use mailcert_x509::names::name_matches;
+use mailcert_x509::CertSummary;
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use serde::Serialize;
+use time::OffsetDateTime;
+use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+
+use crate::finding::{has_errors, tidy, Code, Finding};
+use crate::limits;
+use crate::trust::{Origin, TrustStore};
+
+/// Expiry warnings start this many days before `not_after`.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// Where the certificates come from: it changes the wording of fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Sent by a server during a handshake (`check`).
+    Served,
+    /// Read from files (`verify`).
+    Files,
+}
+
+/// What to validate.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// DER certificates, the server certificate first, as sent or as read.
+    pub certificates: &'a [Vec<u8>],
+    /// The name the client asks for (DNS name or IP address); `None` skips
+    /// the name check.
+    pub name: Option<&'a str>,
+    /// "Now" for every date comparison.
+    pub at: OffsetDateTime,
+    pub trust: &'a TrustStore,
+    pub source: Source,
+}
+
+/// One certificate as shown in reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainEntry {
+    pub subject: String,
+    pub issuer: String,
+    pub names: Vec<String>,
+    pub not_after: String,
+    pub not_before: String,
+    pub ip_addresses: Vec<String>,
+    pub thumbprint: String,
+    pub key_algorithm: String,
+    pub key_size: u32,
+    pub signature_algorithm: String,
+    pub self_signed: bool,
+}
+
+impl ChainEntry {
+    pub fn from_summary(s: &CertSummary) -> ChainEntry {
+        ChainEntry {
+            subject: s.subject.clone(),
+            issuer: s.issuer.clone(),
+            names: s.names.clone(),
+            not_after: mailcert_x509::time::rfc3339(s.not_after),
+            not_before: mailcert_x509::time::rfc3339(s.not_before),
+            ip_addresses: s.ip_addresses.iter().map(|ip| ip.to_string()).collect(),
+            thumbprint: s.thumbprint.clone(),
+            key_algorithm: s.key_algorithm.clone(),
+            key_size: s.key_size,
+            signature_algorithm: s.signature_algorithm.clone(),
+            self_signed: s.is_self_signed,
+        }
+    }
+}
+
+/// The outcome: webpki's verdict, the chain, and the findings.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// rustls-webpki accepted the chain for server authentication at `at`,
+    /// and the name (when one was given). Never decided here.
+    pub trusted: bool,
+    /// The chain (dates aside) reaches a root of the system store.
+    pub publicly_trusted: bool,
+    /// The certificates as given, in their order.
+    pub chain: Vec<ChainEntry>,
+    /// The server certificate, when it could be read.
+    pub leaf: Option<CertSummary>,
+    pub findings: Vec<Finding>,
+}
+
+impl Validation {
+    pub fn has_errors(&self) -> bool {
+        has_errors(&self.findings)
+    }
+}
+
+/// Validates and diagnoses one chain.
+pub fn validate(request: &Request<'_>) -> Validation {
+    let mut findings = Vec::new();
+    let mut summaries: Vec<Option<CertSummary>> = Vec::new();
+    for (i, der) in request.certificates.iter().enumerate() {
+        match CertSummary::from_der(der) {
+            Ok(s) => summaries.push(Some(s)),
+            Err(e) => {
+                findings.push(Finding::error(
+                    Code::InvalidCertificate,
+                    format!(
+                        "{} cannot be read as an X.509 certificate ({e}); every client rejects it",
+                        position(i, request.source)
+                    ),
+                    fix_replace_files(request.source),
+                ));
+                summaries.push(None);
+            }
+        }
+    }
+    let chain: Vec<ChainEntry> = summaries
+        .iter()
+        .flatten()
+        .map(ChainEntry::from_summary)
+        .collect();
+    let Some(Some(leaf)) = summaries.first().cloned() else {
+        if request.certificates.is_empty() {
+            findings.push(Finding::error(
+                Code::InvalidCertificate,
+                "no certificate was presented",
+                fix_replace_files(request.source),
+            ));
+        }
+        tidy(&mut findings);
+        return Validation {
+            trusted: false,
+            publicly_trusted: false,
+            chain,
+            leaf: None,
+            findings,
+        };
+    };
+    let ctx = Context::new(request, &summaries, &leaf);
+    let trusted = ctx.diagnose(&mut findings);
+    tidy(&mut findings);
+    Validation {
+        trusted,
+        publicly_trusted: ctx.publicly_trusted(),
+        chain,
+        leaf: Some(leaf),
+        findings,
+    }
+}
+
+struct Context<'a> {
+    req: &'a Request<'a>,
+    summaries: &'a [Option<CertSummary>],
+    leaf: &'a CertSummary,
+    intermediates: Vec<CertificateDer<'a>>,
+    /// A time inside every sent certificate's validity (when there is one),
+    /// to ask webpki about trust with the dates out of the way.
+    calm_time: UnixTime,
+}
+
+/// How the chain is put together, as the diagnosis reads it.
+#[derive(Debug)]
+struct Shape {
+    /// Indices into the sent certificates, from the server certificate up.
+    path: Vec<usize>,
+    end: PathEnd,
+}
+
+#[derive(Debug)]
+enum PathEnd {
+    /// The last certificate of `path` was issued by this anchor.
+    Anchor(usize),
+    /// The last certificate of `path` is self-signed and not an anchor.
+    SelfSigned,
+    /// The issuer of the last certificate of `path` is nowhere to be found.
+    Missing,
+    /// The path loops or is malformed.
+    Broken,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        req: &'a Request<'a>,
+        summaries: &'a [Option<CertSummary>],
+        leaf: &'a CertSummary,
+    ) -> Context<'a> {
+        let intermediates = req
+            .certificates
+            .iter()
+            .skip(1)
+            .map(|d| CertificateDer::from(d.as_slice()))
+            .collect();
+        let mut from = leaf.not_before;
+        let mut until = leaf.not_after;
+        for s in summaries.iter().flatten() {
+            from = from.max(s.not_before);
+            until = until.min(s.not_after);
+        }
+        let calm = if from <= until {
+            req.at.clamp(from, until)
+        } else {
+            req.at.clamp(leaf.not_before, leaf.not_after)
+        };
+        Context {
+            req,
+            summaries,
+            leaf,
+            intermediates,
+            calm_time: unix_time(calm),
+        }
+    }
+
+    fn webpki(
+        &self,
+        anchors: &[TrustAnchor<'_>],
+        time: UnixTime,
+    ) -> Result<Option<Vec<u8>>, webpki::Error> {
+        let der = CertificateDer::from(self.req.certificates[0].as_slice());
+        let ee = EndEntityCert::try_from(&der)?;
+        let path = ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            anchors,
+            &self.intermediates,
+            time,
+            KeyUsage::server_auth(),
+            None,
+            None,
+        )?;
+        // The anchor the path reached, by subject, to tell which one it was.
+        Ok(Some(path.anchor().subject.as_ref().to_vec()))
+    }
+
+    fn all_anchors(&self) -> Vec<TrustAnchor<'_>> {
+        self.req.trust.webpki_anchors(|_| true)
+    }
+
+    fn publicly_trusted(&self) -> bool {
+        let public = self
+            .req
+            .trust
+            .webpki_anchors(|a| a.origin == Origin::Public);
+        !public.is_empty() && self.webpki(&public, self.calm_time).is_ok()
+    }
+
+    /// Runs the verdict and the diagnosis; returns the verdict.
+    fn diagnose(&self, findings: &mut Vec<Finding>) -> bool {
+        let anchors = self.all_anchors();
+        let verdict = self.webpki(&anchors, unix_time(self.req.at));
+        let name_verdict = self.check_name(findings);
+        let shape = self.shape();
+
+        match self.webpki(&anchors, self.calm_time) {
+            Ok(anchor_subject) => self.check_anchor_needed(anchor_subject.as_deref(), findings),
+            Err(e) => self.explain_untrusted(e, &shape, findings),
+        }
+        self.check_order(&shape, findings);
+        self.check_dates(&shape, findings);
+        self.check_keys_and_signatures(&shape, findings);
+        self.check_eku(findings);
+        if self.publicly_trusted() {
+            self.check_public_validity(findings);
+        }
+
+        let trusted = verdict.is_ok() && name_verdict;
+        if !trusted && !has_errors(findings) {
+            // The verdict is webpki's; never let it pass silently.
+            let reason = match verdict {
+                Err(e) => format!("{e:?}"),
+                Ok(_) => "the name does not match".into(),
+            };
+            findings.push(Finding::error(
+                Code::InvalidCertificate,
+                format!("the certificate chain is rejected by path validation ({reason})"),
+                fix_replace_files(self.req.source),
+            ));
+        }
+        trusted
+    }
+
+    // ----- names ------------------------------------------------------
+
+    fn check_name(&self, findings: &mut Vec<Finding>) -> bool {
+        let Some(name) = self.req.name else {
+            return true;
+        };
+        let Ok(server_name) = ServerName::try_from(name.to_string()) else {
+            findings.push(Finding::error(
+                Code::NameMismatch,
+                format!("'{name}' is not a DNS name or IP address, so no certificate can match it"),
+                "Check the name clients use (--name).",
+            ));
+            return false;
+        };
+        let der = CertificateDer::from(self.req.certificates[0].as_slice());
+        let Ok(ee) = EndEntityCert::try_from(&der) else {
+            return false;
+        };
+        match ee.verify_is_valid_for_subject_name(&server_name) {
+            Ok(()) => true,
+            Err(_) => {
+                findings.push(self.name_mismatch(name));
+                false
+            }
+        }
+    }
+
+    fn name_mismatch(&self, name: &str) -> Finding {
+        let leaf = self.leaf;
+        let mut on_cert: Vec<String> = leaf.names.clone();
+        on_cert.extend(leaf.ip_addresses.iter().map(|ip| ip.to_string()));
+        let listed = if on_cert.is_empty() {
+            format!(
+                "the certificate carries no name in its Subject Alternative Name extension (only the subject {}), and clients no longer read names from the subject",
+                leaf.subject
+            )
+        } else {
+            format!("the certificate is for {}", quote_list(&on_cert))
+        };
+        let mut notes = Vec::new();
+        let host = name.trim_end_matches('.').to_ascii_lowercase();
+        for pattern in &leaf.names {
+            let p = pattern.to_ascii_lowercase();
+            if let Some(suffix) = p.strip_prefix("*.") {
+                if host == suffix {
+                    notes.push(format!(
+                        "'{pattern}' does not cover the bare domain '{host}': a wildcard needs exactly one label in its place"
+                    ));
+                } else if host.ends_with(&format!(".{suffix}"))
+                    && name_matches(pattern, &host).is_none()
+                {
+                    notes.push(format!(
+                        "'{pattern}' covers one label only ('x.{suffix}'), not '{host}'"
+                    ));
+                }
+            } else if p.contains('*') {
+                notes.push(format!(
+                    "'{pattern}' is a partial-label wildcard, which clients do not honour"
+                ));
+            }
+        }
+        let mut message = format!(
+            "Outlook says \"The name on the security certificate is invalid or does not match the name of the site\" and Thunderbird warns that the certificate belongs to a different site: the client asked for '{name}', but {listed}"
+        );
+        if !notes.is_empty() {
+            message.push_str(&format!(" ({})", notes.join("; ")));
+        }
+        message.push('.');
+        Finding::error(
+            Code::NameMismatch,
+            message,
+            format!(
+                "Get a certificate that includes '{name}' as a Subject Alternative Name (mailcert request --name {name} ...), or configure clients to use a name the certificate has. If the right certificate exists, bind it to this service (mailcert enable)."
+            ),
+        )
+    }
+
+    // ----- trust ------------------------------------------------------
+
+    /// Builds the path the way clients do, from issuer names and key
+    /// identifiers, to locate where it stops. The signature checks are
+    /// webpki's; this only explains.
+    fn shape(&self) -> Shape {
+        let mut path = vec![0usize];
+        let anchors = self.req.trust.anchors();
+        loop {
+            let Some(current_index) = path.last().copied() else {
+                return Shape {
+                    path,
+                    end: PathEnd::Broken,
+                };
+            };
+            let Some(Some(current)) = self.summaries.get(current_index) else {
+                return Shape {
+                    path,
+                    end: PathEnd::Broken,
+                };
+            };
+            if let Some(a) = anchors.iter().position(|a| {
+                current.issued_by(&a.summary)
+                    && (a.summary.subject_raw != current.subject_raw
+                        || a.der == self.req.certificates[current_index])
+            }) {
+                return Shape {
+                    path,
+                    end: PathEnd::Anchor(a),
+                };
+            }
+            if current.is_self_signed {
+                return Shape {
+                    path,
+                    end: PathEnd::SelfSigned,
+                };
+            }
+            let next = self.summaries.iter().enumerate().position(|(i, s)| {
+                !path.contains(&i) && s.as_ref().is_some_and(|s| current.issued_by(s) && s.is_ca)
+            });
+            let next = next.or_else(|| {
+                self.summaries.iter().enumerate().position(|(i, s)| {
+                    !path.contains(&i) && s.as_ref().is_some_and(|s| current.issued_by(s))
+                })
+            });
+            match next {
+                Some(i) => path.push(i),
+                None => {
+                    return Shape {
+                        path,
+                        end: PathEnd::Missing,
+                    }
+                }
+            }
+            if path.len() > 16 {
+                return Shape {
+                    path,
+                    end: PathEnd::Broken,
+                };
+            }
+        }
+    }
+
+    /// The chain validates; but does it only because an intermediate sits
+    /// among the anchors? Clients that only have the roots would fail.
+    fn check_anchor_needed(&self, anchor_subject: Option<&[u8]>, findings: &mut Vec<Finding>) {
+        let Some(subject) = anchor_subject else {
+            return;
+        };
+        let used = self
+            .req
+            .trust
+            .anchors()
+            .iter()
+            .find(|a| a.anchor.subject.as_ref() == subject);
+        let Some(used) = used else {
+            return;
+        };
+        if used.summary.is_self_signed || self.req.certificates.contains(&used.der) {
+            return;
+        }
+        // Only when its own issuer is trusted too (a bundle of root and
+        // intermediate): then clients with the root alone are the question.
+        // A cross-signed certificate trusted on its own is a legitimate anchor.
+        let issuer_trusted = self
+            .req
+            .trust
+            .anchors()
+            .iter()
+            .any(|a| !std::ptr::eq(a, used) && used.summary.issued_by(&a.summary));
+        if !issuer_trusted {
+            return;
+        }
+        let roots = self.req.trust.webpki_anchors(|a| a.summary.is_self_signed);
+        if self.webpki(&roots, self.calm_time).is_ok() {
+            return;
+        }
+        let name = used.summary.subject_cn();
+        findings.push(Finding::error(
+            Code::IncompleteChain,
+            format!(
+                "{} the intermediate certificate \"{name}\": the chain validates here only because \"{name}\" is among the trusted certificates given to this check. Clients that only have the root (Outlook on a machine that never saw \"{name}\", Thunderbird, phones, other mail servers) will say the certificate is not from a trusted certifying authority",
+                self.not_sent_phrase()
+            ),
+            self.fix_send_intermediate(&name),
+        ));
+    }
+
+    fn not_sent_phrase(&self) -> &'static str {
+        match self.req.source {
+            Source::Served => "The server does not send",
+            Source::Files => "The chain given does not include",
+        }
+    }
+
+    fn fix_send_intermediate(&self, name: &str) -> String {
+        match self.req.source {
+            Source::Served => format!(
+                "Install the CA's intermediate certificate \"{name}\" with the server certificate so that the server sends it: complete the request with the CA's full chain (.p7b or the \"fullchain\" PEM), or add the intermediate to the server's certificate file after the server certificate."
+            ),
+            Source::Files => format!(
+                "Add the intermediate certificate \"{name}\" to the chain file (--chain), as the server must send it."
+            ),
+        }
+    }
+
+    fn explain_untrusted(&self, error: webpki::Error, shape: &Shape, findings: &mut Vec<Finding>) {
+        use webpki::Error as E;
+        let leaf = self.leaf;
+        let leaf_is_anchor = self.req.trust.contains(&self.req.certificates[0]);
+        if leaf.is_self_signed && !leaf_is_anchor {
+            findings.push(Finding::error(
+                Code::SelfSigned,
+                format!(
+                    "The certificate \"{}\" is self-signed: Outlook says \"The security certificate was issued by a company you have not chosen to trust\", Thunderbird asks for a security exception, phones say they cannot verify the server's identity, and other mail servers refuse to deliver or fall back to unauthenticated TLS",
+                    leaf.subject_cn()
+                ),
+                "Replace it with a certificate from a CA the clients trust (mailcert request, then complete it with the CA's answer, or use ACME), and bind it to the service (mailcert enable THUMBPRINT --services ...). A self-signed certificate is only a secure default until then.",
+            ));
+            return;
+        }
+        match error {
+            E::UnknownIssuer => self.explain_unknown_issuer(shape, findings),
+            E::CaUsedAsEndEntity => findings.push(Finding::error(
+                Code::InvalidCertificate,
+                format!(
+                    "The server certificate \"{}\" is a CA certificate (basicConstraints CA:TRUE) used as a server certificate; clients built on modern TLS libraries refuse it",
+                    leaf.subject_cn()
+                ),
+                "Issue a server certificate without CA:TRUE (an end-entity certificate) for the names the clients use.",
+            )),
+            E::EndEntityUsedAsCa => findings.push(Finding::error(
+                Code::InvalidCertificate,
+                "A certificate that is not a CA (no basicConstraints CA:TRUE) signed the next one down the chain; clients refuse the chain",
+                "Have the certificate issued by a real CA certificate, and send the CA's own intermediates.",
+            )),
+            E::InvalidSignatureForPublicKey | E::SignatureAlgorithmMismatch => {
+                findings.push(Finding::error(
+                    Code::BadSignature,
+                    "A signature in the chain does not verify: a certificate was not issued by the one presented as its issuer (a wrong or stale intermediate?), or it was altered",
+                    "Send the intermediate that really issued the certificate (download the chain again from the CA).",
+                ))
+            }
+            #[allow(deprecated)]
+            E::UnsupportedSignatureAlgorithm
+            | E::UnsupportedSignatureAlgorithmContext(_)
+            | E::UnsupportedSignatureAlgorithmForPublicKey
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                if !self.any_weak_signature(shape) {
+                    findings.push(Finding::error(
+                        Code::InvalidCertificate,
+                        "A certificate in the chain is signed with an algorithm clients no longer accept",
+                        "Reissue the certificate with SHA-256 or better (RSA 2048+ or ECDSA P-256/P-384).",
+                    ));
+                }
+            }
+            #[allow(deprecated)]
+            E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) => {
+                // Reported by check_eku with the certificate that lacks it.
+            }
+            E::NameConstraintViolation => findings.push(Finding::error(
+                Code::NameConstraintViolation,
+                "A CA in the chain is restricted to other names (name constraints), and this certificate carries a name outside them; clients reject it",
+                "Get the certificate from a CA allowed to issue for these names, or drop the names outside the CA's constraints.",
+            )),
+            E::PathLenConstraintViolated | E::MaximumPathDepthExceeded => {
+                findings.push(Finding::error(
+                    Code::PathLengthExceeded,
+                    "The chain is longer than a CA in it allows (basicConstraints pathLenConstraint), or too long for clients",
+                    "Have the certificate issued from a CA position that allows it, or send the shorter chain the CA provides.",
+                ))
+            }
+            E::CertExpired { .. } | E::CertNotValidYet { .. } => {
+                // Dates are reported by check_dates.
+            }
+            E::UnsupportedCriticalExtension => findings.push(Finding::error(
+                Code::InvalidCertificate,
+                "A certificate in the chain has a critical extension that clients do not understand, so they must reject it",
+                "Reissue the certificate without the unknown critical extension.",
+            )),
+            other => findings.push(Finding::error(
+                Code::InvalidCertificate,
+                format!("The chain is rejected by path validation ({other:?})"),
+                fix_replace_files(self.req.source),
+            )),
+        }
+    }
+
+    fn explain_unknown_issuer(&self, shape: &Shape, findings: &mut Vec<Finding>) {
+        let Some(&top_index) = shape.path.last() else {
+            return;
+        };
+        let Some(Some(top)) = self.summaries.get(top_index) else {
+            return;
+        };
+        let untrusted_fix = |root: &str| {
+            format!(
+                "Use a certificate from a CA your clients trust (a public CA or ACME), or distribute the root \"{root}\" to every client (group policy, MDM profile, Thunderbird's certificate manager). To check against a private CA, pass its root with --ca-file."
+            )
+        };
+        let untrusted_symptom = "Outlook says \"The security certificate was issued by a company you have not chosen to trust\", Thunderbird asks for a security exception, and phones cannot verify the server's identity";
+        match shape.end {
+            PathEnd::SelfSigned => {
+                let root = top.subject_cn();
+                findings.push(Finding::error(
+                    Code::UntrustedIssuer,
+                    format!("{untrusted_symptom}: the chain ends at the root \"{root}\", which this client does not trust"),
+                    untrusted_fix(&root),
+                ));
+            }
+            PathEnd::Missing => {
+                let issuer = top.issuer_cn();
+                if let Some(url) = ca_issuers_url(&self.req.certificates[top_index]) {
+                    findings.push(Finding::error(
+                        Code::IncompleteChain,
+                        format!(
+                            "{} the intermediate certificate \"{issuer}\" that issued \"{}\". Browsers often fetch it themselves ({url}), so web pages may look fine, but Outlook on a machine that never saw \"{issuer}\", Thunderbird, phones and other mail servers say the certificate is not from a trusted certifying authority",
+                            self.not_sent_phrase(),
+                            top.subject_cn()
+                        ),
+                        self.fix_send_intermediate(&issuer),
+                    ));
+                } else if top_index == 0 {
+                    findings.push(Finding::error(
+                        Code::UntrustedIssuer,
+                        format!(
+                            "{untrusted_symptom}: the certificate was issued by \"{issuer}\", which is neither sent with it nor a CA this client trusts (a private CA, or an intermediate the server should send)"
+                        ),
+                        format!(
+                            "If \"{issuer}\" is an intermediate CA, {}. Otherwise: {}",
+                            lowercase_first(self.fix_send_intermediate(&issuer).trim_end_matches('.')),
+                            lowercase_first(&untrusted_fix(&issuer))
+                        ),
+                    ));
+                } else {
+                    findings.push(Finding::error(
+                        Code::UntrustedIssuer,
+                        format!(
+                            "{untrusted_symptom}: the chain ends at \"{}\", issued by \"{issuer}\", which this client does not trust",
+                            top.subject_cn()
+                        ),
+                        untrusted_fix(&issuer),
+                    ));
+                }
+            }
+            PathEnd::Anchor(_) | PathEnd::Broken => findings.push(Finding::error(
+                Code::UntrustedIssuer,
+                format!(
+                    "{untrusted_symptom}: no chain from \"{}\" to a trusted root could be built",
+                    self.leaf.subject_cn()
+                ),
+                untrusted_fix(&top.issuer_cn()),
+            )),
+        }
+    }
+
+    // ----- hygiene ----------------------------------------------------
+
+    fn check_order(&self, shape: &Shape, findings: &mut Vec<Finding>) {
+        let sent = self.summaries.len();
+        // Roots sent along: never used from the wire.
+        for (i, s) in self.summaries.iter().enumerate().skip(1) {
+            let Some(s) = s else { continue };
+            if s.is_self_signed {
+                findings.push(Finding::warning(
+                    Code::UnneededRoot,
+                    format!(
+                        "{} the root certificate \"{}\" too; clients only use roots they already trust, so it is dead weight in every handshake{}",
+                        match self.req.source {
+                            Source::Served => "The server sends",
+                            Source::Files => "The chain includes",
+                        },
+                        s.subject_cn(),
+                        if self.req.trust.contains(&self.req.certificates[i]) {
+                            ""
+                        } else {
+                            ", and it does not make an untrusted root trusted"
+                        }
+                    ),
+                    "Remove the root from the chain the server sends: send the server certificate and its intermediates only.",
+                ));
+            }
+        }
+        let in_order = shape.path.iter().enumerate().all(|(pos, &i)| pos == i);
+        let unrelated: Vec<usize> = (1..sent)
+            .filter(|i| !shape.path.contains(i))
+            .filter(|&i| {
+                self.summaries[i]
+                    .as_ref()
+                    .is_some_and(|s| !s.is_self_signed)
+            })
+            .collect();
+        if !in_order {
+            findings.push(Finding::warning(
+                Code::ChainOrder,
+                "The certificates are sent out of order (each certificate should be followed by its issuer). TLS 1.2 requires the order; older clients (Java, old Android, some appliances) reject the chain",
+                "Order the chain file as: server certificate, then the intermediate that issued it, then the next one up.",
+            ));
+        }
+        if !unrelated.is_empty() {
+            let names: Vec<String> = unrelated
+                .iter()
+                .filter_map(|&i| self.summaries[i].as_ref().map(|s| s.subject_cn()))
+                .collect();
+            findings.push(Finding::warning(
+                Code::ChainOrder,
+                format!(
+                    "Certificates that are not part of this chain are sent as well ({}); strict clients reject a chain with extra certificates",
+                    quote_list(&names)
+                ),
+                "Send only the server certificate and the intermediates that lead to its root.",
+            ));
+        }
+    }
+
+    // ----- dates ------------------------------------------------------
+
+    fn check_dates(&self, shape: &Shape, findings: &mut Vec<Finding>) {
+        let at = self.req.at;
+        let date = |t: OffsetDateTime| mailcert_x509::time::rfc3339(t);
+        if let PathEnd::Anchor(a) = shape.end {
+            if let Some(root) = self.req.trust.anchors().get(a) {
+                let r = &root.summary;
+                if at > r.not_after && !self.req.certificates.contains(&root.der) {
+                    findings.push(Finding::error(
+                        Code::Expired,
+                        format!(
+                            "The root \"{}\" that the chain leads to expired on {}: clients that check the root's dates (OpenSSL-based ones, many appliances and older phones) refuse the chain",
+                            r.subject_cn(),
+                            date(r.not_after)
+                        ),
+                        "Send the CA's current chain, which leads to a root that is still valid (a cross-signed intermediate may be needed for old clients).",
+                    ));
+                }
+            }
+        }
+        for (pos, &i) in shape.path.iter().enumerate() {
+            let Some(Some(s)) = self.summaries.get(i) else {
+                continue;
+            };
+            let what = if pos == 0 {
+                format!("the certificate \"{}\"", s.subject_cn())
+            } else {
+                format!("the intermediate \"{}\"", s.subject_cn())
+            };
+            let renew = if pos == 0 {
+                "Renew it (mailcert renew THUMBPRINT, or a new request to the CA), complete it and bind the new certificate to the services (mailcert enable)."
+                    .to_string()
+            } else {
+                format!("Download the current intermediate from the CA and send it instead of the old \"{}\".", s.subject_cn())
+            };
+            if at > s.not_after {
+                findings.push(Finding::error(
+                    Code::Expired,
+                    format!(
+                        "Outlook says \"The security certificate has expired or is not yet valid\" and other clients refuse to connect: {what} expired on {} ({} days before the time of this check)",
+                        date(s.not_after),
+                        (at - s.not_after).whole_days()
+                    ),
+                    renew,
+                ));
+            } else if at < s.not_before {
+                findings.push(Finding::error(
+                    Code::NotYetValid,
+                    format!(
+                        "Outlook says \"The security certificate has expired or is not yet valid\": {what} is valid only from {} (check the server's clock, or a certificate enabled too early)",
+                        date(s.not_before)
+                    ),
+                    "Keep the previous certificate bound until the new one is valid, and check the server's clock (NTP).",
+                ));
+            } else if (s.not_after - at).whole_days() <= EXPIRY_WARNING_DAYS {
+                findings.push(Finding::warning(
+                    Code::ExpiringSoon,
+                    format!(
+                        "{} expires on {} ({} days from now); clients will refuse it from then on",
+                        capitalize(&what),
+                        date(s.not_after),
+                        (s.not_after - at).whole_days()
+                    ),
+                    renew,
+                ));
+            }
+        }
+    }
+
+    fn check_public_validity(&self, findings: &mut Vec<Finding>) {
+        let leaf = self.leaf;
+        let days = leaf.validity_days();
+        let now_limit = limits::public_max_validity_days(self.req.at);
+        if days <= now_limit {
+            return;
+        }
+        let issued_limit = limits::public_max_validity_days(leaf.not_before);
+        if days > issued_limit {
+            findings.push(Finding::error(
+                Code::ValidityTooLong,
+                format!(
+                    "The certificate is valid for {days} days, longer than public CAs could issue on {} ({issued_limit} days); browsers and Apple devices reject such certificates from a public root",
+                    mailcert_x509::time::rfc3339(leaf.not_before)
+                ),
+                format!("Get a new certificate from the CA (at most {now_limit} days today) and automate its renewal (ACME)."),
+            ));
+        } else {
+            findings.push(Finding::warning(
+                Code::ValidityTooLong,
+                format!(
+                    "The certificate is valid for {days} days: allowed when it was issued, but public CAs issue at most {now_limit} days at the time of this check, so its renewal will be shorter"
+                ),
+                "Plan for shorter renewals: automate them (ACME) rather than renewing by hand once a year.",
+            ));
+        }
+    }
+
+    // ----- keys, signatures, usage -----------------------------------
+
+    fn check_keys_and_signatures(&self, shape: &Shape, findings: &mut Vec<Finding>) {
+        for (pos, &i) in shape.path.iter().enumerate() {
+            let Some(Some(s)) = self.summaries.get(i) else {
+                continue;
+            };
+            let who = if pos == 0 {
+                format!("The certificate \"{}\"", s.subject_cn())
+            } else {
+                format!("The intermediate \"{}\"", s.subject_cn())
+            };
+            let weak_rsa = s.key_algorithm.starts_with("rsa-") && s.key_size < 2048;
+            // P-192 and P-224: below what any current client accepts.
+            let weak_curve = matches!(
+                s.key_algorithm.as_str(),
+                "ec-1.2.840.10045.3.1.1" | "ec-1.3.132.0.33"
+            );
+            if weak_rsa || weak_curve || s.key_algorithm == "dsa" {
+                findings.push(Finding::error(
+                    Code::WeakKey,
+                    format!(
+                        "{who} has a {} key; current clients (Windows since 2012, Apple, browsers, OpenSSL at its default level) refuse keys this weak, and connections fail",
+                        if weak_rsa {
+                            format!("{}-bit RSA", s.key_size)
+                        } else if weak_curve {
+                            "small elliptic-curve (P-192/P-224)".into()
+                        } else {
+                            "DSA".into()
+                        }
+                    ),
+                    "Request a new certificate with an RSA 2048+ or ECDSA P-256 key (mailcert request --key rsa-2048 or ec-p256).",
+                ));
+            }
+            if !(s.is_self_signed && pos > 0) && weak_digest(&s.signature_algorithm) {
+                findings.push(Finding::error(
+                    Code::Sha1Signature,
+                    format!(
+                        "{who} is signed with {}; clients stopped accepting SHA-1 signatures on certificates (Windows, Apple, browsers, current OpenSSL)",
+                        s.signature_algorithm
+                    ),
+                    "Have the certificate reissued with a SHA-256 signature (any current CA does it by default).",
+                ));
+            }
+        }
+    }
+
+    fn any_weak_signature(&self, shape: &Shape) -> bool {
+        shape.path.iter().any(|&i| {
+            self.summaries
+                .get(i)
+                .and_then(|s| s.as_ref())
+                .is_some_and(|s| {
+                    weak_digest(&s.signature_algorithm)
+                        || s.key_size < 2048 && s.key_algorithm.starts_with("rsa-")
+                })
+        })
+    }
+
+    fn check_eku(&self, findings: &mut Vec<Finding>) {
+        let leaf = self.leaf;
+        if leaf.has_eku && !leaf.server_auth {
+            findings.push(Finding::error(
+                Code::NoServerAuthEku,
+                format!(
+                    "The certificate \"{}\" is not meant for servers: its Extended Key Usage lacks Server Authentication, so clients refuse it for TLS (Outlook: \"the certificate is not valid for the requested usage\")",
+                    leaf.subject_cn()
+                ),
+                "Request a certificate with the Server Authentication (serverAuth) extended key usage; a web-server template at the CA does this.",
+            ));
+            return;
+        }
+        let anchors = self.all_anchors();
+        #[allow(deprecated)]
+        let eku_refused = matches!(
+            self.webpki(&anchors, self.calm_time),
+            Err(webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_))
+        );
+        if eku_refused {
+            findings.push(Finding::error(
+                Code::NoServerAuthEku,
+                "An intermediate CA in the chain restricts its Extended Key Usage to purposes other than Server Authentication, so clients refuse the chain for TLS",
+                "Get the certificate from a CA (intermediate) allowed to issue server certificates.",
+            ));
+        }
+    }
+}
+
+fn unix_time(t: OffsetDateTime) -> UnixTime {
+    UnixTime::since_unix_epoch(StdDuration::from_secs(t.unix_timestamp().max(0) as u64))
+}
+
+fn weak_digest(signature_algorithm: &str) -> bool {
+    let s = signature_algorithm.to_ascii_lowercase();
+    s.contains("sha1")
+        || s.contains("md5")
+        || s.contains("md2")
+        || matches!(
+            s.as_str(),
+            "1.2.840.113549.1.1.5"
+                | "1.2.840.10045.4.1"
+                | "1.2.840.10040.4.3"
+                | "1.2.840.113549.1.1.4"
+        )
+}
+
+/// The caIssuers URL of the Authority Information Access extension: where
+/// the issuer's certificate can be downloaded (public CAs always set it).
+pub fn ca_issuers_url(der: &[u8]) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    for ext in cert.extensions() {
+        if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for desc in &aia.accessdescs {
+                if desc.access_method.to_id_string() == "1.3.6.1.5.5.7.48.2" {
+                    if let x509_parser::extensions::GeneralName::URI(uri) = &desc.access_location {
+                        return Some(uri.to_string());
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+fn position(i: usize, source: Source) -> String {
+    match (i, source) {
+        (0, Source::Served) => "The server certificate".into(),
+        (0, Source::Files) => "The certificate".into(),
+        (i, _) => format!("Certificate #{} of the chain", i + 1),
+    }
+}
+
+fn fix_replace_files(source: Source) -> &'static str {
+    match source {
+        Source::Served => {
+            "Install a well-formed certificate and chain from the CA on the server, and bind it (mailcert enable)."
+        }
+        Source::Files => "Check the file: it should hold the certificate as PEM or DER, as the CA sent it.",
+    }
+}
+
+fn quote_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,348 @@
+//! `check` against real TLS servers: `openssl s_server` endpoints on
+//! loopback ports, each set up with one problem, and a correct one.
+
+mod common;
+
+use common::*;
+use mailcert_check::{BoundCertificate, BoundLookup, Code, Severity};
+use mailcert_x509::Service;
+
+const NAME: &str = "mail.example.test";
+const LEVEL_0_TLS12: &[&str] = &["-cipher", "DEFAULT@SECLEVEL=0", "-min_protocol", "TLSv1.2"];
+
+struct Ca {
+    pki: Pki,
+    root: Cert,
+    int: Cert,
+}
+
+fn ca() -> Ca {
+    let pki = Pki::new();
+    let root = pki.root("root", "Example Test Root");
+    let int = pki.issue(&root, "int", &Spec::intermediate("Example Test Issuing CA"));
+    Ca { pki, root, int }
+}
+
+fn imaps(port: u16) -> String {
+    let _ = port;
+    format!("imaps://{NAME}")
+}
+
+#[test]
+fn a_correct_endpoint_has_no_findings() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    assert_eq!(report.trusted, Some(true));
+    assert!(report.connected);
+    assert_eq!(report.tls_version.as_deref(), Some("TLSv1.3"));
+    assert!(report.cipher.as_deref().is_some_and(|c| !c.is_empty()));
+    assert_eq!(report.chain.len(), 2);
+    assert_eq!(report.chain[0].names, vec![NAME.to_string()]);
+    assert_eq!(report.legacy_versions, Some(Vec::new()));
+}
+
+#[test]
+fn https_negotiates_alpn() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, Some(&ca.int.pem), &["-alpn", "http/1.1"]);
+    let report = check(&format!("https://{NAME}"), server.port, trust(&[&ca.root]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    assert_eq!(report.alpn.as_deref(), Some("http/1.1"));
+}
+
+#[test]
+fn self_signed() {
+    let pki = Pki::new();
+    let cert = pki.self_signed("ss", NAME, &[NAME]);
+    let server = s_server(&cert, None, &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[]));
+    eqnice!(vec![Code::SelfSigned], codes(&report), describe(&report));
+    assert_eq!(report.trusted, Some(false));
+    // Trusting it explicitly (--ca-file) makes it pass.
+    let report = check(&imaps(server.port), server.port, trust(&[&cert]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}
+
+#[test]
+fn private_ca_untrusted_then_trusted_with_ca_file() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[]));
+    eqnice!(
+        vec![Code::UntrustedIssuer],
+        codes(&report),
+        describe(&report)
+    );
+    assert!(report.findings[0]
+        .message
+        .contains("Example Test Issuing CA"));
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}
+
+#[test]
+fn intermediate_not_sent() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.aia = Some("http://ca.example.test/issuing.crt");
+    let leaf = ca.pki.issue(&ca.int, "leaf", &spec);
+    let server = s_server(&leaf, None, &[]);
+    // The client has the root only: the issuing CA is missing, and the
+    // certificate says where it could be downloaded.
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(
+        vec![Code::IncompleteChain],
+        codes(&report),
+        describe(&report)
+    );
+    assert!(report.findings[0]
+        .message
+        .contains("Example Test Issuing CA"));
+    // The client happens to have the intermediate: it works here, but
+    // clients with the root only fail.
+    let report = check(
+        &imaps(server.port),
+        server.port,
+        trust(&[&ca.root, &ca.int]),
+    );
+    eqnice!(
+        vec![Code::IncompleteChain],
+        codes(&report),
+        describe(&report)
+    );
+    assert_eq!(report.trusted, Some(true));
+}
+
+#[test]
+fn wrong_name() {
+    let ca = ca();
+    let leaf = ca.pki.issue(
+        &ca.int,
+        "leaf",
+        &Spec::leaf(
+            "router.example.test",
+            &["router.example.test", "*.mail.example.test"],
+        ),
+    );
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::NameMismatch], codes(&report), describe(&report));
+    let message = &report.findings[0].message;
+    assert!(message.contains("router.example.test"), "{message}");
+    assert!(message.contains(NAME), "{message}");
+    // --name checks another name than the endpoint's host.
+    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+        s.name = Some("router.example.test".into())
+    });
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}
+
+#[test]
+fn wildcard_does_not_cover_the_bare_domain() {
+    let ca = ca();
+    let leaf = ca.pki.issue(
+        &ca.int,
+        "leaf",
+        &Spec::leaf("*.example.test", &["*.example.test"]),
+    );
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check("imaps://example.test", server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::NameMismatch], codes(&report), describe(&report));
+    assert!(report.findings[0].message.contains("bare domain"));
+    let report = check("imaps://a.b.example.test", server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::NameMismatch], codes(&report), describe(&report));
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}
+
+#[test]
+fn expired() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.start_days = -400;
+    spec.end_days = -10;
+    let leaf = ca.pki.issue(&ca.int, "leaf", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::Expired], codes(&report), describe(&report));
+}
+
+#[test]
+fn not_yet_valid_and_expiring_soon() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.start_days = 5;
+    spec.end_days = 60;
+    let leaf = ca.pki.issue(&ca.int, "leaf", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::NotYetValid], codes(&report), describe(&report));
+
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.end_days = 12;
+    let leaf = ca.pki.issue(&ca.int, "soon", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::ExpiringSoon], codes(&report), describe(&report));
+    assert_eq!(report.findings[0].severity, Severity::Warning);
+    assert_eq!(report.trusted, Some(true));
+}
+
+#[test]
+fn at_moves_the_clock() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(200);
+    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+        s.at = later
+    });
+    eqnice!(vec![Code::Expired], codes(&report), describe(&report));
+}
+
+#[test]
+fn rsa_1024() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.key = Key::Rsa(1024);
+    let leaf = ca.pki.issue(&ca.int, "leaf", &spec);
+    // OpenSSL refuses to serve such a key above security level 0 (which
+    // also re-enables TLS 1.0, so the minimum is set back to 1.2).
+    let server = s_server(&leaf, Some(&ca.int.pem), LEVEL_0_TLS12);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::WeakKey], codes(&report), describe(&report));
+    assert_eq!(report.chain[0].key_size, 1024);
+}
+
+#[test]
+fn sha1_signature_and_client_only_eku() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.md = "sha1";
+    let leaf = ca.pki.issue(&ca.int, "sha1", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), LEVEL_0_TLS12);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::Sha1Signature], codes(&report), describe(&report));
+
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.eku = Some("clientAuth");
+    let leaf = ca.pki.issue(&ca.int, "client", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(
+        vec![Code::NoServerAuthEku],
+        codes(&report),
+        describe(&report)
+    );
+}
+
+#[test]
+fn chain_out_of_order_with_root() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let chain = ca.pki.bundle("wrong-order.pem", &[&ca.root, &ca.int]);
+    let server = s_server(&leaf, Some(&chain), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(
+        sorted(vec![Code::ChainOrder, Code::UnneededRoot]),
+        codes(&report),
+        describe(&report)
+    );
+    assert_eq!(report.trusted, Some(true));
+    assert!(!report.has_errors());
+}
+
+#[test]
+fn tls_1_0_only_and_tls_1_0_too() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    // This OpenSSL still speaks TLS 1.0 when asked at security level 0.
+    let server = s_server(
+        &leaf,
+        Some(&ca.int.pem),
+        &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    );
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::OldTlsVersion], codes(&report), describe(&report));
+    assert_eq!(report.findings[0].severity, Severity::Error);
+    assert_eq!(report.legacy_versions, Some(vec!["TLSv1.0".to_string()]));
+
+    let server = s_server(
+        &leaf,
+        Some(&ca.int.pem),
+        &["-min_protocol", "TLSv1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    );
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::OldTlsVersion], codes(&report), describe(&report));
+    assert_eq!(report.findings[0].severity, Severity::Warning);
+    assert_eq!(report.legacy_versions, Some(vec!["TLSv1.1".to_string()]));
+    assert_eq!(report.tls_version.as_deref(), Some("TLSv1.3"));
+}
+
+#[test]
+fn nothing_listening() {
+    let port = free_port();
+    let report = check(&imaps(port), port, trust(&[]));
+    eqnice!(vec![Code::ConnectFailed], codes(&report), describe(&report));
+    assert!(!report.connected);
+}
+
+#[test]
+fn implicit_tls_scheme_on_a_plaintext_port() {
+    // An imaps:// check against a port that greets in plaintext.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for _ in 0..2 {
+            if let Ok((mut s, _)) = listener.accept() {
+                let _ = s.write_all(b"* OK IMAP4rev1 ready\r\n");
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf);
+            }
+        }
+    });
+    let report = check_with(&imaps(port), port, trust(&[]), |s| s.legacy_probe = false);
+    eqnice!(vec![Code::ProtocolError], codes(&report), describe(&report));
+    assert!(report.findings[0].message.contains("plaintext"));
+    drop(server);
+}
+
+struct FixedBinding(String);
+
+impl BoundLookup for FixedBinding {
+    fn expected(&self, service: Service, _name: Option<&str>) -> Option<BoundCertificate> {
+        (service == Service::Imap).then(|| BoundCertificate {
+            thumbprint: self.0.clone(),
+            subject: "mail.example.test (renewed)".into(),
+            rule: "the newest valid certificate bound to imap".into(),
+        })
+    }
+}
+
+#[test]
+fn certificate_on_the_port_is_not_the_bound_one() {
+    let ca = ca();
+    let old = ca.pki.issue(&ca.int, "old", &Spec::leaf(NAME, &[NAME]));
+    let new = ca.pki.issue(&ca.int, "new", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&old, Some(&ca.int.pem), &[]);
+    let new_thumb = mailcert_x509::thumbprint(&new.der);
+    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+        s.bound = Some(shared(FixedBinding(new_thumb.clone())))
+    });
+    eqnice!(
+        vec![Code::NotBoundCertificate],
+        codes(&report),
+        describe(&report)
+    );
+    let old_thumb = mailcert_x509::thumbprint(&old.der);
+    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+        s.bound = Some(shared(FixedBinding(old_thumb.clone())))
+    });
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}

@@ -1,0 +1,276 @@
+//! `mailcert check`: connect like a client, show what is served, explain
+//! what clients will complain about.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mailcert_check::{
+    check_endpoints, BoundCertificate, BoundLookup, ConnectTo, Endpoint, Origin, Progress, Scheme,
+    Settings, TrustStore,
+};
+use mailcert_lifecycle::{ListenerScope, ServingSet};
+use mailcert_store::{SqliteStore, Store};
+use mailcert_x509::Service;
+use time::OffsetDateTime;
+
+use crate::exit::Exit;
+use crate::{context, output, render, Cli, Result};
+
+/// Trust anchors for `check` and `verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustArgs {
+    /// Also trust the CA certificates in this PEM file (a private CA); repeatable.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_files: Vec<PathBuf>,
+    /// Do not trust the system's roots (only --ca-file and the store's anchors).
+    #[arg(long)]
+    pub no_system_roots: bool,
+}
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// imaps://host[:993], imap://host[:143] (STARTTLS), pop3s://, pop3:// (STLS),
+    /// smtps://, smtp:// and submission:// (STARTTLS), https://, or a bare host for all that answer.
+    #[arg(value_name = "ENDPOINT", required_unless_present = "plan")]
+    pub endpoints: Vec<String>,
+    /// Check every namespace of this organisation plan on every protocol that answers
+    /// (autodiscover names on HTTPS only).
+    #[arg(long, value_name = "ORG.TOML")]
+    pub plan: Option<PathBuf>,
+    /// Check the certificate against this name instead of each endpoint's host (also sent as SNI).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Dial HOST[:PORT] instead of the endpoint's host and port, still validating the endpoint's name.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub connect: Option<String>,
+    /// Evaluate dates at this date or time instead of now (2027-06-01 or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Seconds allowed for each phase (connect, plaintext dialogue, handshake).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Endpoints checked at the same time at most.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub jobs: usize,
+    /// Skip the extra connection that asks whether TLS 1.0/1.1 is still accepted.
+    #[arg(long)]
+    pub no_legacy_probe: bool,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> Result {
+    let at = parse_time(args.at.as_deref())?;
+    if !(args.timeout > 0.0 && args.timeout <= 3600.0) {
+        anyhow::bail!(
+            "--timeout {}: give a number of seconds between 0 and 3600",
+            args.timeout
+        );
+    }
+    if let Some(name) = &args.name {
+        mailcert_check::check_name(name)?;
+    }
+    let mut endpoints = Vec::new();
+    for input in &args.endpoints {
+        endpoints.extend(Endpoint::parse_all(input)?);
+    }
+    if let Some(path) = &args.plan {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading --plan {}", path.display()))?;
+        let plan = mailcert_plan::plan_toml(&text, &path.display().to_string(), at)?;
+        endpoints.extend(plan_endpoints(&plan));
+        if endpoints.is_empty() {
+            anyhow::bail!(
+                "{}: the plan names no host to check (only wildcards?)",
+                path.display()
+            );
+        }
+    }
+    let connect = args.connect.as_deref().map(ConnectTo::parse).transpose()?;
+    if let Some(c) = &connect {
+        if c.port.is_some() && endpoints.len() > 1 {
+            anyhow::bail!(
+                "--connect {}: a port applies to one endpoint, but {} are checked; give one endpoint with a scheme, or --connect without a port",
+                args.connect.as_deref().unwrap_or_default(),
+                endpoints.len()
+            );
+        }
+    }
+    let trust = load_trust(cli, &args.trust)?;
+    let mut settings = Settings::new(trust, at);
+    settings.name = args.name.clone();
+    settings.connect = connect;
+    settings.timeout = Duration::from_secs_f64(args.timeout);
+    settings.concurrency = args.jobs.max(1);
+    settings.legacy_probe = !args.no_legacy_probe;
+    settings.bound = bound_lookup(cli, at)?;
+
+    let bar = progress_bar(endpoints.len());
+    let progress: Option<Progress> = bar.clone().map(|bar| {
+        Arc::new(move |done: usize, _total: usize| bar.set_position(done as u64)) as Progress
+    });
+    let report = check_endpoints(&endpoints, &settings, progress)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        output::json(&report)?;
+    } else {
+        print!("{}", render::report_text(&report));
+    }
+    Ok(if report.has_errors() {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
+}
+
+/// Every name of the planned certificates, on every scheme (HTTPS only for
+/// autodiscover names); wildcards are skipped. Like a bare host, ports that
+/// do not answer are left out of the report.
+pub fn plan_endpoints(plan: &mailcert_plan::Plan) -> Vec<Endpoint> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for cert in &plan.certificates {
+        for planned in &cert.names {
+            let name = planned.name.as_str();
+            if name.contains('*') || !seen.insert(name.to_string()) {
+                continue;
+            }
+            let schemes: &[Scheme] = if name.starts_with("autodiscover.") {
+                &[Scheme::Https]
+            } else {
+                &Scheme::ALL
+            };
+            for &scheme in schemes {
+                out.push(Endpoint {
+                    expanded: true,
+                    ..Endpoint::new(scheme, name, None)
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A progress bar on stderr, only when it is a terminal and there is more
+/// than one endpoint.
+fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
+    if total < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("checking {bar:30} {pos}/{len} endpoints")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// `--at`, or now.
+pub fn parse_time(at: Option<&str>) -> anyhow::Result<OffsetDateTime> {
+    match at {
+        Some(text) => Ok(mailcert_x509::time::parse_at(text)?),
+        None => Ok(OffsetDateTime::now_utc()),
+    }
+}
+
+/// System roots (unless refused), `--ca-file`s, and the store's anchors
+/// when a store is named explicitly.
+pub fn load_trust(cli: &Cli, args: &TrustArgs) -> anyhow::Result<TrustStore> {
+    let mut trust = if args.no_system_roots {
+        TrustStore::empty()
+    } else {
+        TrustStore::system()
+    };
+    for path in &args.ca_files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading --ca-file {}", path.display()))?;
+        trust.add_pem(&bytes, Origin::Private, &path.display().to_string())?;
+    }
+    if let Some(store) = explicit_store(cli)? {
+        for anchor in store.anchors()? {
+            let _ = trust.add(&anchor.der, Origin::Private, "the store's trust anchors");
+        }
+    }
+    Ok(trust)
+}
+
+/// The store, only when `--store`/`MAILCERT_STORE` names one: checking an
+/// endpoint must never create a store.
+fn explicit_store(cli: &Cli) -> anyhow::Result<Option<SqliteStore>> {
+    if cli.store.is_none() {
+        return Ok(None);
+    }
+    let location = context::location(cli);
+    let store = SqliteStore::open(&location)
+        .with_context(|| format!("opening the store {}", location.db.display()))?;
+    Ok(Some(store))
+}
+
+struct StoreBindings {
+    serving: ServingSet,
+    at: OffsetDateTime,
+}
+
+impl BoundLookup for StoreBindings {
+    fn expected(&self, service: Service, name: Option<&str>) -> Option<BoundCertificate> {
+        let selection = self
+            .serving
+            .select(service, ListenerScope::default(), name, self.at);
+        let thumbprint = selection.thumbprint()?.to_string();
+        let subject = self
+            .serving
+            .get(&thumbprint)
+            .map(|c| c.record.summary.subject_cn())
+            .unwrap_or_default();
+        Some(BoundCertificate {
+            thumbprint,
+            subject,
+            rule: selection.explain(),
+        })
+    }
+}
+
+fn bound_lookup(cli: &Cli, at: OffsetDateTime) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
+    let Some(store) = explicit_store(cli)? else {
+        return Ok(None);
+    };
+    let serving = ServingSet::load(&store, false)?;
+    Ok(Some(Arc::new(StoreBindings { serving, at })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_namespaces_on_every_protocol() {
+        let text = r#"
+[organization]
+accepted_domains = ["contoso.com"]
+issuer = "public"
+[namespaces]
+client_access = ["mail.contoso.com"]
+autodiscover = "names"
+"#;
+        let at = mailcert_x509::time::parse_at("2026-06-01").expect("date");
+        let plan = mailcert_plan::plan_toml(text, "org.toml", at).expect("plan");
+        let urls: Vec<String> = plan_endpoints(&plan).iter().map(Endpoint::url).collect();
+        assert!(urls.contains(&"https://autodiscover.contoso.com:443".to_string()));
+        assert!(!urls.iter().any(|u| u.starts_with("imaps://autodiscover.")));
+        for scheme in Scheme::ALL {
+            let url = format!("{scheme}://mail.contoso.com:{}", scheme.default_port());
+            assert!(urls.contains(&url), "{url} in {urls:?}");
+        }
+        assert!(plan_endpoints(&plan).iter().all(|e| e.expanded));
+    }
+}

@@ -1,0 +1,92 @@
+//! Text output of `check` and `verify`: one block per endpoint, the chain
+//! as served, then each finding with the client's symptom and the fix.
+
+use std::fmt::Write as _;
+
+use mailcert_check::{EndpointReport, Report, Severity};
+
+pub fn report_text(report: &Report) -> String {
+    let mut out = String::new();
+    for (i, endpoint) in report.endpoints.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        endpoint_text(&mut out, endpoint);
+    }
+    out
+}
+
+fn endpoint_text(out: &mut String, e: &EndpointReport) {
+    let _ = write!(out, "{}", e.endpoint);
+    if let Some(address) = &e.address {
+        if !e.endpoint.contains(address.as_str()) {
+            let _ = write!(out, "  (via {address})");
+        }
+    }
+    out.push('\n');
+    if let Some(name) = &e.name {
+        let _ = writeln!(out, "  name checked: {name}");
+    }
+    if let Some(version) = &e.tls_version {
+        let _ = writeln!(
+            out,
+            "  negotiated: {version}, {}{}",
+            e.cipher.as_deref().unwrap_or("?"),
+            e.alpn
+                .as_deref()
+                .map(|a| format!(", ALPN {a}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(st) = &e.starttls {
+        let _ = writeln!(out, "  greeting: {}", st.greeting);
+        if !st.capabilities.is_empty() {
+            let _ = writeln!(out, "  capabilities: {}", st.capabilities.join(" "));
+        }
+    }
+    if let Some(legacy) = &e.legacy_versions {
+        if !legacy.is_empty() {
+            let _ = writeln!(out, "  also accepts: {}", legacy.join(", "));
+        }
+    }
+    if !e.chain.is_empty() {
+        let _ = writeln!(
+            out,
+            "  chain as {}:",
+            if e.connected { "served" } else { "given" }
+        );
+        for (i, c) in e.chain.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    {i}  {}  [{} {}, {}]",
+                c.subject, c.key_algorithm, c.key_size, c.signature_algorithm
+            );
+            let _ = writeln!(out, "       issuer: {}", c.issuer);
+            let mut names = c.names.clone();
+            names.extend(c.ip_addresses.iter().cloned());
+            if !names.is_empty() {
+                let _ = writeln!(out, "       names: {}", names.join(", "));
+            }
+            let _ = writeln!(out, "       valid: {} .. {}", c.not_before, c.not_after);
+        }
+    }
+    if let Some(trusted) = e.trusted {
+        let _ = writeln!(
+            out,
+            "  verdict: {}",
+            if trusted { "trusted" } else { "NOT trusted" }
+        );
+    }
+    if e.findings.is_empty() {
+        let _ = writeln!(out, "  ok: nothing a client would complain about");
+    }
+    for f in &e.findings {
+        let label = match f.severity {
+            Severity::Error => "ERROR",
+            Severity::Warning => "WARNING",
+            Severity::Info => "info",
+        };
+        let _ = writeln!(out, "  {label} [{}] {}", f.code, f.message);
+        let _ = writeln!(out, "      fix: {}", f.fix);
+    }
+}

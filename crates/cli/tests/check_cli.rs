@@ -1,0 +1,416 @@
+//! `mailcert check` and `mailcert verify` as scripts use them: exit codes,
+//! the fixed JSON shape, `--connect`, `--store` bindings, bad usage.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const NAME: &str = "mail.example.test";
+
+fn mailcert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(args)
+        .env_remove("MAILCERT_STORE")
+        .env_remove("MAILCERT_STORE_KEY_FILE")
+        .output()
+        .expect("mailcert runs")
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A root and a server certificate for `names`, signed by it.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        openssl(
+            dir.path(),
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "root.key",
+                "-out",
+                "root.pem",
+                "-subj",
+                "/CN=CLI Test Root",
+                "-days",
+                "365",
+            ],
+        );
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn s(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    fn leaf(&self, name: &str, dns: &str) {
+        let dir = self.dir.path();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={dns}"),
+            ],
+        );
+        std::fs::write(
+            dir.join(format!("{name}.ext")),
+            format!("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{dns}\n"),
+        )
+        .expect("ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "root.pem",
+                "-CAkey",
+                "root.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "90",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    _stdin: Option<std::process::ChildStdin>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s_server(cert: &Path, key: &Path) -> Server {
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .args(["-naccept", "100"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s_server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        if lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("ACCEPT"))
+        {
+            std::thread::spawn(move || for _ in lines {});
+            let stdin = child.stdin.take();
+            return Server {
+                child,
+                port,
+                _stdin: stdin,
+            };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("s_server did not start");
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn codes(v: &Value) -> Vec<String> {
+    v["endpoints"][0]["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["code"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn verify_exit_codes_and_json_shape() {
+    let pki = Pki::new();
+    pki.leaf("leaf", NAME);
+    let good = mailcert(&[
+        "verify",
+        &pki.s("leaf.pem"),
+        "--ca-file",
+        &pki.s("root.pem"),
+        "--name",
+        NAME,
+        "--json",
+    ]);
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    let v = json(&good);
+    let e = &v["endpoints"][0];
+    for key in [
+        "endpoint",
+        "connected",
+        "tls_version",
+        "cipher",
+        "chain",
+        "findings",
+    ] {
+        assert!(e.get(key).is_some(), "missing {key} in {e}");
+    }
+    for key in ["subject", "issuer", "names", "not_after"] {
+        assert!(e["chain"][0].get(key).is_some(), "missing chain[].{key}");
+    }
+    assert_eq!(e["connected"], false);
+
+    let wrong = mailcert(&[
+        "verify",
+        &pki.s("leaf.pem"),
+        "--ca-file",
+        &pki.s("root.pem"),
+        "--name",
+        "other.example.test",
+        "--json",
+    ]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let v = json(&wrong);
+    assert_eq!(codes(&v), vec!["name-mismatch"]);
+    let f = &v["endpoints"][0]["findings"][0];
+    for key in ["severity", "code", "message", "fix"] {
+        assert!(f.get(key).is_some(), "missing findings[].{key}");
+    }
+    assert_eq!(f["severity"], "error");
+
+    // Text output explains and names the fix.
+    let text = mailcert(&["verify", &pki.s("leaf.pem"), "--no-system-roots"]);
+    assert_eq!(text.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("untrusted-issuer"), "{stdout}");
+    assert!(stdout.contains("fix:"), "{stdout}");
+
+    // Bad usage: 2.
+    assert_eq!(
+        mailcert(&["verify", &pki.s("missing.pem")]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        mailcert(&["verify", &pki.s("leaf.pem"), "--at", "next tuesday"])
+            .status
+            .code(),
+        Some(2)
+    );
+    std::fs::write(
+        pki.path("truncated.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n",
+    )
+    .expect("write");
+    let truncated = mailcert(&["verify", &pki.s("truncated.pem")]);
+    assert_eq!(truncated.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&truncated.stderr).contains("truncated"));
+}
+
+#[test]
+fn check_with_connect_and_json() {
+    let pki = Pki::new();
+    pki.leaf("leaf", NAME);
+    let server = s_server(&pki.path("leaf.pem"), &pki.path("leaf.key"));
+    let connect = format!("127.0.0.1:{}", server.port);
+    let out = mailcert(&[
+        "check",
+        &format!("imaps://{NAME}"),
+        "--connect",
+        &connect,
+        "--ca-file",
+        &pki.s("root.pem"),
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    let e = &v["endpoints"][0];
+    assert_eq!(e["endpoint"], format!("imaps://{NAME}:993"));
+    assert_eq!(e["connected"], true);
+    assert!(e["tls_version"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("TLSv1.")));
+    assert_eq!(e["chain"][0]["names"][0], NAME);
+    assert_eq!(e["findings"].as_array().map(Vec::len), Some(0));
+
+    // The endpoint's name is what is validated, whatever address is dialled.
+    let out = mailcert(&[
+        "check",
+        "imaps://other.example.test",
+        "--connect",
+        &connect,
+        "--ca-file",
+        &pki.s("root.pem"),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&json(&out)), vec!["name-mismatch"]);
+}
+
+#[test]
+fn check_bad_usage_exits_2() {
+    for args in [
+        vec!["check", "ftp://mail.example.test"],
+        vec!["check", "mail.example.test:993"],
+        vec!["check", "mail.example.test", "--connect", "127.0.0.1:993"],
+        vec!["check", "imaps://mail.example.test", "--name", "not a name"],
+        vec!["check", "imaps://mail.example.test", "--timeout", "0"],
+    ] {
+        let out = mailcert(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_plan_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("org.toml");
+    std::fs::write(
+        &plan,
+        "[organization]\naccepted_domains = [\"example.test\"]\nissuer = \"public\"\n[namespaces]\nclient_access = [\"mail.example.test\"]\n",
+    )
+    .expect("plan");
+    let p = plan.display().to_string();
+    // A port for --connect makes no sense for the many endpoints of a plan.
+    let out = mailcert(&["check", "--plan", &p, "--connect", "127.0.0.1:993"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = dir.path().join("missing.toml").display().to_string();
+    assert_eq!(
+        mailcert(&["check", "--plan", &missing]).status.code(),
+        Some(2)
+    );
+    std::fs::write(&plan, "[organization]\nissuer = 7\n").expect("plan");
+    let out = mailcert(&["check", "--plan", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("org.toml"));
+    // Neither endpoints nor a plan: usage.
+    assert_eq!(mailcert(&["check"]).status.code(), Some(2));
+}
+
+#[test]
+fn check_reports_a_certificate_that_is_not_the_bound_one() {
+    let pki = Pki::new();
+    pki.leaf("foreign", NAME);
+    let store = pki.s("store.db");
+    let init = mailcert(&["--store", &store, "init", "--hostname", NAME]);
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let server = s_server(&pki.path("foreign.pem"), &pki.path("foreign.key"));
+    let out = mailcert(&[
+        "--store",
+        &store,
+        "check",
+        &format!("imaps://{NAME}"),
+        "--connect",
+        &format!("127.0.0.1:{}", server.port),
+        "--ca-file",
+        &pki.s("root.pem"),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&json(&out)), vec!["not-bound-certificate"]);
+}
+
+#[test]
+fn check_without_store_never_creates_one() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let default_store = PathBuf::from("/var/lib/mailcert/store.db");
+    let existed = default_store.exists();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(["check", "imaps://127.0.0.1:1", "--timeout", "2", "--json"])
+        .env_remove("MAILCERT_STORE")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path())
+        .output()
+        .expect("mailcert runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&json(&out)), vec!["connect-failed"]);
+    assert_eq!(
+        std::fs::read_dir(home.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+    if !existed {
+        assert!(!default_store.exists(), "check created the default store");
+    }
+}
