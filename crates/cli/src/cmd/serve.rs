@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -36,12 +37,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         (None, Some(path)) => StoreLocation::resolve(Some(path), cli.store_key_file.as_deref()),
     };
     ensure_store(&location)?;
+    let challenges = ChallengeMap::new();
     let options = FrontOptions {
         store: location.clone(),
         store_fixed,
-        challenges: ChallengeMap::new(),
+        challenges: challenges.clone(),
     };
     let front = Front::start(config.clone(), options)?;
+    // ACME renewal beside the front end; its listeners answer the challenges.
+    let _renewal = mailcert_acme::serve::start_renewal(
+        location.clone(),
+        Arc::new(FrontChallenges(challenges)),
+        mailcert_acme::serve::RENEWAL_INTERVAL,
+    )
+    .context("starting the ACME renewal engine")?;
     let hostname = config
         .listeners
         .iter()
@@ -61,6 +70,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     );
     front.run_until_signalled()?;
     Ok(Exit::Success)
+}
+
+/// The front end's challenge map as the ACME engine's sink.
+struct FrontChallenges(Arc<ChallengeMap>);
+
+impl mailcert_acme::ChallengeSink for FrontChallenges {
+    fn set_http01(&self, token: &str, key_authorization: Option<String>) {
+        self.0.set_http01(token, key_authorization);
+    }
+
+    fn set_tls_alpn01(
+        &self,
+        server_name: &str,
+        certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+    ) {
+        self.0.set_tls_alpn01(server_name, certificate);
+    }
 }
 
 /// How to save the certificate a client without SNI gets, to trust it.

@@ -1,0 +1,275 @@
+//! ACME through the real front end: orders and renewals answered by a
+//! running `mailcert serve`, while TLS clients keep connecting.
+
+#[path = "../../acme/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{free_port, Pebble, PebbleOptions};
+
+fn mailcert(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("MAILCERT_CONFIG")
+        .output()
+        .expect("run mailcert")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(root).unwrap();
+    for der in mailcert_x509::pem::decode_certificates(&pem, "root").unwrap() {
+        roots.add(der.into()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name).unwrap();
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut stream).map_err(|e| e.to_string())?;
+    }
+    let certs = conn.peer_certificates().ok_or("no certificate")?;
+    Ok(mailcert_x509::thumbprint(certs[0].as_ref()))
+}
+
+fn wait_for(mut check: impl FnMut() -> bool, what: &str) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
+    let pebble = Pebble::start(PebbleOptions {
+        validity_secs: Some(600),
+        reject_nonces: true,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store: PathBuf = dir.path().join("store.db");
+    let ca = pebble.listener_ca.display().to_string();
+    ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "register",
+                "--directory",
+                &pebble.directory,
+                "--ca-file",
+                &ca,
+            ],
+        ),
+        "register",
+    );
+    let https = free_port();
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{https}\"\nbackend = \"127.0.0.1:{}\"\n\n[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{}\"\nhttps_port = {https}\n",
+            free_port(),
+            pebble.http_port
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_mailcert"))
+            .arg("--store")
+            .arg(&store)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mailcert serve"),
+    );
+    wait_for(
+        || std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok(),
+        "serve's HTTP listener",
+    );
+
+    // serve holds port 80 (here pebble's httpPort): the order hands its
+    // answers to serve through the store.
+    let http = pebble.http_bind();
+    let out = ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "order",
+                "--name",
+                "mail.example.test",
+                "--name",
+                "autodiscover.example.test",
+                "--http-bind",
+                &http,
+                "--enable",
+                "https",
+            ],
+        ),
+        "order through serve",
+    );
+    let old = out.lines().next().unwrap().trim().to_string();
+    wait_for(
+        || handshake(https, &pebble.root, "mail.example.test").as_deref() == Ok(old.as_str()),
+        "serve to present the ACME certificate",
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let client = {
+        let (stop, failures, seen) = (stop.clone(), failures.clone(), seen.clone());
+        let root = pebble.root.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match handshake(https, &root, "autodiscover.example.test") {
+                    Ok(thumb) => {
+                        let mut seen = seen.lock().unwrap();
+                        if seen.last() != Some(&thumb) {
+                            seen.push(thumb);
+                        }
+                    }
+                    Err(e) => failures.lock().unwrap().push(e),
+                }
+            }
+        })
+    };
+
+    // Cron's renewal, at two thirds of the lifetime, while serve runs.
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(mailcert(&store, &["show", &old, "--json"]), "show")).unwrap();
+    let not_before = mailcert_x509::time::parse_at(shown["not_before"].as_str().unwrap()).unwrap();
+    let at = mailcert_x509::time::rfc3339(not_before + time::Duration::seconds(450));
+    let renewed: serde_json::Value = serde_json::from_str(&ok(
+        mailcert(&store, &["acme", "renew", "--at", &at, "--json"]),
+        "renew through serve",
+    ))
+    .unwrap();
+    assert_eq!(renewed[0]["result"], "renewed", "{renewed}");
+    let new = renewed[0]["new_thumbprint"].as_str().unwrap().to_string();
+    wait_for(
+        || seen.lock().unwrap().contains(&new),
+        "clients to get the new certificate",
+    );
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+    let failures = failures.lock().unwrap();
+    assert!(failures.is_empty(), "failed handshakes: {failures:?}");
+    assert_eq!(seen.lock().unwrap().first(), Some(&old));
+}
+
+/// The front end's challenge map as the ACME engine's sink (as in serve).
+struct FrontChallenges(Arc<mailcert_front::ChallengeMap>);
+
+impl mailcert_acme::ChallengeSink for FrontChallenges {
+    fn set_http01(&self, token: &str, v: Option<String>) {
+        self.0.set_http01(token, v);
+    }
+    fn set_tls_alpn01(&self, name: &str, c: Option<Arc<rustls::sign::CertifiedKey>>) {
+        self.0.set_tls_alpn01(name, c);
+    }
+}
+
+#[test]
+fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let ca = pebble.listener_ca.display().to_string();
+    ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "register",
+                "--directory",
+                &pebble.directory,
+                "--ca-file",
+                &ca,
+            ],
+        ),
+        "register",
+    );
+    let text = format!(
+        "[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\n",
+        pebble.tls_port,
+        free_port()
+    );
+    let config = mailcert_config::Config::parse(&text, Path::new("test.toml")).unwrap();
+    let location = mailcert_store::StoreLocation::resolve(Some(&store), None);
+    let challenges = mailcert_front::ChallengeMap::new();
+    let front = mailcert_front::Front::start(
+        config,
+        mailcert_front::FrontOptions {
+            store: location.clone(),
+            store_fixed: true,
+            challenges: challenges.clone(),
+        },
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = mailcert_store::SqliteStore::open(&location).unwrap();
+        let account = mailcert_acme::load_account(&store, None).await.unwrap();
+        let responder = mailcert_acme::SinkResponder {
+            sink: Arc::new(FrontChallenges(challenges.clone())),
+            kind: mailcert_acme::ChallengeKind::TlsAlpn01,
+        };
+        let spec = mailcert_acme::OrderSpec {
+            names: vec![mailcert_x509::SubjectName::Dns("mail.example.test".into())],
+            key: mailcert_x509::KeyType::EcP256,
+            timeout: Duration::from_secs(60),
+        };
+        let obtained = mailcert_acme::obtain(&account, &spec, &responder, &mailcert_acme::Quiet)
+            .await
+            .unwrap();
+        assert_eq!(obtained.summary.names, ["mail.example.test"]);
+    });
+    front.shutdown();
+}
