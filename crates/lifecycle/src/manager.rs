@@ -510,15 +510,7 @@ impl Manager {
     pub fn renew_self_signed(&mut self, record: &CertRecord) -> Result<Report> {
         let s = &record.summary;
         let key = KeyType::from_description(&s.key_algorithm).unwrap_or_default();
-        let mut names: Vec<SubjectName> = s
-            .names
-            .iter()
-            .map(|n| SubjectName::Dns(n.clone()))
-            .collect();
-        names.extend(s.ip_addresses.iter().map(|ip| SubjectName::Ip(*ip)));
-        if names.is_empty() {
-            names.push(SubjectName::Dns(s.subject_cn()));
-        }
+        let names = s.renewal_names();
         let days = s.validity_days().clamp(1, i64::from(u32::MAX)) as u32;
         let (new, thumb) = self.make_self_signed(
             &names,

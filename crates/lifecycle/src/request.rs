@@ -47,15 +47,7 @@ impl Manager {
         reuse_key: bool,
     ) -> Result<(Report, PendingRecord)> {
         let s = &record.summary;
-        let mut names: Vec<SubjectName> = s
-            .names
-            .iter()
-            .map(|n| SubjectName::Dns(n.clone()))
-            .collect();
-        names.extend(s.ip_addresses.iter().map(|ip| SubjectName::Ip(*ip)));
-        if names.is_empty() {
-            names.push(SubjectName::Dns(s.subject_cn()));
-        }
+        let names = s.renewal_names();
         let key_type = KeyType::from_description(&s.key_algorithm).ok_or_else(|| {
             LifecycleError::BadInput(format!(
                 "{} has a {} key, which mailcert cannot generate; request a new certificate with `mailcert request --name ... --key ec-p256`",

@@ -65,6 +65,22 @@ impl CertSummary {
         common_name(&self.issuer).unwrap_or_else(|| self.issuer.clone())
     }
 
+    /// The names to put on a renewal: DNS names and IP addresses, or the
+    /// CN when the certificate has no SAN at all.
+    pub fn renewal_names(&self) -> Vec<crate::names::SubjectName> {
+        use crate::names::SubjectName;
+        let mut names: Vec<SubjectName> = self
+            .names
+            .iter()
+            .map(|n| SubjectName::Dns(n.clone()))
+            .collect();
+        names.extend(self.ip_addresses.iter().map(|ip| SubjectName::Ip(*ip)));
+        if names.is_empty() {
+            names.push(SubjectName::Dns(self.subject_cn()));
+        }
+        names
+    }
+
     /// Days of validity in all, as a CA counts them.
     pub fn validity_days(&self) -> i64 {
         (self.not_after - self.not_before).whole_days()

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::exit::Exit;
-use crate::{context, files, output, Cli, Result};
+use crate::{context, files, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -26,13 +26,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut manager = context::manager(cli)?;
     let report = manager.complete(&answer, &chain)?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        if let Some(thumb) = &report.thumbprint {
-            output::line(thumb)?;
-        }
-        super::report(&report);
-    }
+    super::print_outcome(&report, args.json)?;
     Ok(Exit::Success)
 }

@@ -4,7 +4,7 @@ use clap::Parser;
 use mailcert_lifecycle::transfer::{looks_like_pfx, read_pem_files, read_pfx_file};
 
 use crate::exit::Exit;
-use crate::{context, files, output, Cli, Result};
+use crate::{context, files, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -45,13 +45,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     };
     let mut manager = context::manager(cli)?;
     let report = manager.import(&file.name, item, !args.non_exportable)?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        if let Some(thumb) = &report.thumbprint {
-            output::line(thumb)?;
-        }
-        super::report(&report);
-    }
+    super::print_outcome(&report, args.json)?;
     Ok(Exit::Success)
 }

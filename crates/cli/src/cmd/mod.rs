@@ -86,3 +86,16 @@ pub fn report_json(report: &mailcert_lifecycle::Report) -> anyhow::Result<()> {
         "messages": report.lines,
     }))
 }
+
+/// Prints what an operation did: JSON with `--json`, else its thumbprint
+/// on stdout (for scripts) and its sentences on stderr.
+pub fn print_outcome(report: &mailcert_lifecycle::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        return report_json(report);
+    }
+    if let Some(thumb) = &report.thumbprint {
+        crate::output::line(thumb)?;
+    }
+    self::report(report);
+    Ok(())
+}

@@ -5,7 +5,7 @@ use mailcert_lifecycle::PinnedListener;
 use mailcert_x509::Service;
 
 use crate::exit::Exit;
-use crate::{context, output, Cli, Result};
+use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -59,13 +59,6 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         path.as_deref(),
         args.strict,
     )?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        if let Some(thumb) = &report.thumbprint {
-            output::line(thumb)?;
-        }
-        super::report(&report);
-    }
+    super::print_outcome(&report, args.json)?;
     Ok(Exit::Success)
 }
