@@ -295,3 +295,44 @@ fn bad_input_exits_2_and_changes_nothing() {
     let log = cli.expect(0, &["log"]);
     assert!(!log.contains("acme"), "{log}");
 }
+
+#[test]
+fn order_takes_its_names_from_a_plan() {
+    let pebble = Pebble::start(PebbleOptions::default());
+    let cli = Cli::new();
+    cli.register(&pebble);
+    let org = cli.dir.path().join("org.toml");
+    std::fs::write(
+        &org,
+        "[organization]\naccepted_domains = [\"example.test\"]\nissuer = \"private\"\n\n[namespaces]\nclient_access = [\"mail.example.test\"]\nautodiscover = \"names\"\n",
+    )
+    .unwrap();
+    let http = pebble.http_bind();
+    let ordered = cli.json(&[
+        "acme",
+        "order",
+        "--plan",
+        org.to_str().unwrap(),
+        "--http-bind",
+        &http,
+        "--json",
+    ]);
+    let thumb = ordered["thumbprint"].as_str().unwrap();
+    let shown = cli.json(&["show", thumb, "--json"]);
+    assert_eq!(
+        shown["names"],
+        serde_json::json!(["mail.example.test", "autodiscover.example.test"])
+    );
+    // Names and a plan together are a usage error.
+    cli.expect(
+        2,
+        &[
+            "acme",
+            "order",
+            "--plan",
+            org.to_str().unwrap(),
+            "--name",
+            "x.example.test",
+        ],
+    );
+}

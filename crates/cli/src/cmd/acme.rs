@@ -56,8 +56,11 @@ pub struct RegisterArgs {
 #[derive(Debug, Parser)]
 pub struct OrderArgs {
     /// Names for the certificate (repeat, or separate with commas); the first is the subject.
-    #[arg(long = "name", required = true)]
+    #[arg(long = "name", required_unless_present = "plan")]
     pub names: Vec<String>,
+    /// Take the names from an organisation description (it must plan exactly one certificate).
+    #[arg(long, value_name = "ORG.toml", conflicts_with = "names")]
+    pub plan: Option<PathBuf>,
     /// Directory of the account to use (default: the one registered last).
     #[arg(long)]
     pub directory: Option<String>,
@@ -182,7 +185,21 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
 }
 
 async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
-    let names = mailcert_lifecycle::parse_names(&args.names)?;
+    let names = match &args.plan {
+        Some(org) => {
+            let mut planned = super::plan::planned_names(org)?;
+            if planned.len() != 1 {
+                anyhow::bail!(
+                    "{}: the plan has {} certificates; order each with --name (see `mailcert plan {}`)",
+                    org.display(),
+                    planned.len(),
+                    org.display()
+                );
+            }
+            mailcert_lifecycle::parse_names(&planned.remove(0).names)?
+        }
+        None => mailcert_lifecycle::parse_names(&args.names)?,
+    };
     let services = super::flatten(&args.enable);
     if args.challenge == ChallengeKind::Dns01 && args.dns_hook.is_none() {
         anyhow::bail!("--challenge dns-01 needs --dns-hook CMD, the command that sets and clears TXT records (see docs/acme.md)");

@@ -57,29 +57,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
 }
 
 /// `request --plan`: the planner decides the names; every planned
-/// certificate becomes a pending request. A plan with errors is refused:
-/// a CA would refuse such a request too.
+/// certificate becomes a pending request.
 fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
-    let shown = org.display().to_string();
-    let text = std::fs::read_to_string(org)
-        .map_err(|e| anyhow::anyhow!("{shown}: cannot read the organisation description: {e}"))?;
-    let plan = mailcert_plan::plan_toml(&text, &shown, time::OffsetDateTime::now_utc())?;
-    if plan.has_errors() {
-        let errors: Vec<String> = plan
-            .findings
-            .iter()
-            .filter(|f| f.severity == mailcert_plan::Severity::Error)
-            .map(|f| format!("  - [{}] {}", f.code, f.message))
-            .collect();
-        anyhow::bail!(
-            "{shown}: the plan has errors, so no request was made; fix them first (see `mailcert plan {shown}`):\n{}",
-            errors.join("\n")
-        );
-    }
-    let wanted = plan.request_names();
-    if wanted.is_empty() {
-        anyhow::bail!("{shown}: the plan has no certificate to request");
-    }
+    let wanted = super::plan::planned_names(org)?;
     let outs = args
         .out
         .as_deref()
