@@ -287,6 +287,22 @@ fn enable_follows_exchange_rules() {
     let again = env.run(&["enable", &newer, "--services", "smtp"]).ok();
     assert!(again.stderr.contains("already enabled"), "{}", again.stderr);
 
+    // The Services column reads as in Get-ExchangeCertificate:
+    // I = IMAP, P = POP, W = IIS (https), S = SMTP.
+    let table = env.run(&["list"]).ok().stdout;
+    let row = |thumb: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(thumb))
+            .unwrap_or_else(|| panic!("{thumb} not listed:\n{table}"))
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(row(&newer), "..WS", "{table}");
+    assert_eq!(row(&default), "IP.S", "{table}");
+
     let before = env.snapshot();
     let unknown = env
         .run(&["enable", &newer, "--services", "ftp"])

@@ -151,7 +151,7 @@ impl Manager {
             request.id,
             summary.subject,
             judged.chain.len(),
-            verdict_words(&judged.trust)
+            verdict_words(&judged.trust, &summary, self.now())
         ));
         if let Some(problem) = &judged.problem {
             report.say(format!("warning: {problem}"));
@@ -223,7 +223,7 @@ impl Manager {
             "certificate {thumb} ({}) was already in the store; its chain now has {} certificate(s); {}",
             summary.subject,
             judged.chain.len(),
-            verdict_words(&judged.trust)
+            verdict_words(&judged.trust, summary, self.now())
         ));
         if let Some(problem) = &judged.problem {
             report.say(format!("warning: {problem}"));

@@ -171,7 +171,7 @@ impl Manager {
                 " without a private key: it cannot be bound until its key is imported"
             },
             judged.chain.len(),
-            verdict_words(&judged.trust)
+            verdict_words(&judged.trust, &summary, self.now())
         ));
         if let Some(problem) = judged.problem {
             report.say(format!("warning: {problem}"));

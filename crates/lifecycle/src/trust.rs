@@ -5,8 +5,10 @@
 use mailcert_store::{AnchorRecord, CertRecord, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::chain::{build_chain, BuiltChain, ChainEnd};
-use mailcert_x509::status::validate_chain;
-use mailcert_x509::{CertSummary, Trust};
+use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
+use mailcert_x509::time::rfc3339;
+use mailcert_x509::{CertSummary, Status, Trust};
+use time::OffsetDateTime;
 
 use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
@@ -294,6 +296,12 @@ fn explain(
         ChainEnd::Root if built.chain.is_empty() => None,
         ChainEnd::Root => {
             let root = CertSummary::from_der(built.chain.last()?).ok()?;
+            // The root is trusted: the chain failed for another reason (a
+            // certificate of it expired or not yet valid), which webpki's
+            // words say; blaming the root would send the admin astray.
+            if anchors.has_subject(&root.subject_raw) {
+                return None;
+            }
             Some(format!(
                 "the root '{}' is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
                 root.subject_cn()
@@ -302,12 +310,26 @@ fn explain(
     }
 }
 
-/// The verdict in a word or two, for sentences that give the reason apart.
-pub fn verdict_words(trust: &Trust) -> String {
+/// The verdict in a word or two, for sentences that give the reason apart,
+/// with the status `list` will show at `now` (the dates count too).
+pub fn verdict_words(trust: &Trust, cert: &CertSummary, now: OffsetDateTime) -> String {
+    let status = evaluate(cert, trust, now, EXPIRY_WARNING_DAYS).status;
+    let trust_part = match trust {
+        Trust::Trusted => "trusted".to_string(),
+        Trust::OwnSelfSigned => "self-signed by this store".to_string(),
+        Trust::Untrusted(_) => "not trusted yet".to_string(),
+        Trust::Invalid(reason) => return format!("invalid: {reason}"),
+    };
+    if status == Status::DateInvalid {
+        let dates = if now > cert.not_after {
+            format!("but it expired on {}", rfc3339(cert.not_after))
+        } else {
+            format!("but it is not valid until {}", rfc3339(cert.not_before))
+        };
+        return format!("{trust_part}, {dates} (status DateInvalid)");
+    }
     match trust {
-        Trust::Trusted => "trusted (status Valid)".into(),
-        Trust::OwnSelfSigned => "self-signed by this store".into(),
-        Trust::Untrusted(_) => "not trusted yet (status Untrusted)".into(),
-        Trust::Invalid(reason) => format!("invalid: {reason}"),
+        Trust::OwnSelfSigned => trust_part,
+        _ => format!("{trust_part} (status {})", status.as_str()),
     }
 }

@@ -100,12 +100,18 @@ impl CertView {
     }
 
     pub fn of_pending(pending: &PendingRecord) -> CertView {
+        // The request keeps DNS names and IP addresses in one list; split
+        // them as for a certificate, so scripts read the same fields.
+        let (ips, names): (Vec<&String>, Vec<&String>) = pending
+            .names
+            .iter()
+            .partition(|n| n.parse::<std::net::IpAddr>().is_ok());
         CertView {
             thumbprint: pending.id.clone(),
             sha256: None,
             subject: pending.subject.clone(),
-            names: pending.names.clone(),
-            ip_addresses: Vec::new(),
+            names: names.into_iter().cloned().collect(),
+            ip_addresses: ips.into_iter().cloned().collect(),
             issuer: None,
             services: Vec::new(),
             status: Status::PendingRequest,
@@ -119,7 +125,7 @@ impl CertView {
             has_private_key: true,
             exportable: pending.exportable,
             key_algorithm: pending.key_type.clone(),
-            key_size: None,
+            key_size: key_size(&pending.key_type),
             signature_algorithm: None,
             chain: Vec::new(),
             friendly_name: pending.friendly_name.clone(),
@@ -129,4 +135,16 @@ impl CertView {
             trust: String::new(),
         }
     }
+}
+
+/// The size in bits of a key type named as `--key` names it.
+fn key_size(key_type: &str) -> Option<u32> {
+    use mailcert_x509::keys::KeyType;
+    Some(match key_type.parse::<KeyType>().ok()? {
+        KeyType::EcP256 => 256,
+        KeyType::EcP384 => 384,
+        KeyType::Rsa2048 => 2048,
+        KeyType::Rsa3072 => 3072,
+        KeyType::Rsa4096 => 4096,
+    })
 }

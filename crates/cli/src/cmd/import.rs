@@ -33,12 +33,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 file.name
             );
         }
-        let password = files::password(
-            args.password_file.as_deref(),
-            &format!("for {}", file.name),
-            false,
-        )?;
-        read_pfx_file(&file, &password)?
+        // A PFX exported without a password (Windows allows it, as does
+        // `openssl pkcs12 -export -passout pass:`) opens with the empty one:
+        // try that before asking for a password nobody set.
+        let unprotected = (args.password_file.is_none()
+            && std::env::var_os("MAILCERT_PASSWORD").is_none())
+        .then(|| read_pfx_file(&file, "").ok())
+        .flatten();
+        match unprotected {
+            Some(item) => item,
+            None => {
+                let password = files::password(
+                    args.password_file.as_deref(),
+                    &format!("for {}", file.name),
+                    false,
+                )?;
+                read_pfx_file(&file, &password)?
+            }
+        }
     } else {
         let key = args.key.as_deref().map(files::input).transpose()?;
         read_pem_files(&file, key.as_ref())?

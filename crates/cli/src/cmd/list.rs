@@ -61,10 +61,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     Ok(Exit::Success)
 }
 
-/// Exchange's one-letter service column: I(IS/HTTPS) P(OP) (I)M(AP) S(MTP).
+/// Exchange's one-letter service column, in its order: I(MAP) P(OP)
+/// W(eb: IIS/HTTPS) S(MTP), as `Get-ExchangeCertificate` shows `IP.WS`.
 pub fn services_column(services: &[String]) -> String {
     let mut out = String::new();
-    for (letter, service) in [('I', "https"), ('P', "pop"), ('M', "imap"), ('S', "smtp")] {
+    for (letter, service) in [('I', "imap"), ('P', "pop"), ('W', "https"), ('S', "smtp")] {
         out.push(if services.iter().any(|s| s == service) {
             letter
         } else {

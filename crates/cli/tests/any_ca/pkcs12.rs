@@ -419,3 +419,45 @@ fn non_exportable_keys_never_leave() {
     let text = String::from_utf8_lossy(&env.read("cert.pem")).to_string();
     assert!(!text.contains("PRIVATE KEY"));
 }
+
+#[test]
+fn a_pfx_without_a_password_imports_without_asking_for_one() {
+    let env = Env::new();
+    let thumb = openssl_pfx(&env);
+    // Exported with an empty password (Windows allows it), with and
+    // without encryption and integrity check.
+    env.openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        "o.pem",
+        "-inkey",
+        "o.key",
+        "-out",
+        "empty.pfx",
+        "-passout",
+        "pass:",
+    ]);
+    env.openssl(&[
+        "pkcs12", "-export", "-in", "o.pem", "-inkey", "o.key", "-out", "bare.pfx", "-keypbe",
+        "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:",
+    ]);
+    for file in ["empty.pfx", "bare.pfx"] {
+        let store = format!("{file}.db");
+        let out = env
+            .command()
+            .env("MAILCERT_STORE", env.p(&store))
+            .args(["import", &env.p(file)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), thumb);
+    }
+    // A protected file still asks for its password.
+    let err = env.refused(&["import", &env.p("modern.pfx")]);
+    assert!(err.contains("--password-file"), "{err}");
+}

@@ -346,3 +346,34 @@ fn renew_ca_issued_makes_a_new_request_with_the_same_names() {
     ]);
     assert!(text.contains("mailcert replace"), "{text}");
 }
+
+#[test]
+fn a_pending_request_lists_ip_addresses_and_key_size_like_a_certificate() {
+    let env = Env::new();
+    let id = env.ok(&[
+        "request",
+        "--name",
+        "mail.contoso.com",
+        "--name",
+        "10.0.0.5",
+        "--key",
+        "rsa-3072",
+        "--out",
+        &env.p("req.csr"),
+    ]);
+    let id = id.lines().next().unwrap().trim().to_string();
+    let view = env.view(&id);
+    assert_eq!(view["status"], "PendingRequest");
+    assert_eq!(
+        view["names"],
+        serde_json::json!(["mail.contoso.com"]),
+        "{view}"
+    );
+    assert_eq!(
+        view["ip_addresses"],
+        serde_json::json!(["10.0.0.5"]),
+        "{view}"
+    );
+    assert_eq!(view["key_algorithm"], "rsa-3072", "{view}");
+    assert_eq!(view["key_size"], 3072, "{view}");
+}

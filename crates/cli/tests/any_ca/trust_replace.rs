@@ -121,3 +121,122 @@ fn replace_moves_every_binding_and_reports_pinned_listeners() {
     ]);
     assert!(err.contains("mail.contoso.com"), "{err}");
 }
+
+/// Runs OpenSSL at another time (libfaketime), to make certificates whose
+/// dates are off.
+fn openssl_at(env: &Env, when: &str, args: &[&str]) {
+    let out = std::process::Command::new("faketime")
+        .arg("-f")
+        .arg(when)
+        .arg(crate::harness::OPENSSL)
+        .args(args)
+        .current_dir(env.dir.path())
+        .output()
+        .expect("faketime (installed by scripts/install-peers.sh)");
+    assert!(
+        out.status.success(),
+        "faketime openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn dates_are_told_apart_from_trust_on_complete() {
+    let env = Env::new();
+    env.openssl_ca();
+    env.ok(&["trust", "add", &env.p("testroot.pem")]);
+    env.write(
+        "leaf.ext",
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\nsubjectAltName=DNS:mail.contoso.com\n",
+    );
+
+    // A certificate from a trusted CA that starts in 400 days: the outcome
+    // says DateInvalid, as `list` does, not "Valid".
+    env.request(&["mail.contoso.com"], "future.csr");
+    openssl_at(
+        &env,
+        "+400d",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "future.csr",
+            "-CA",
+            "testint.pem",
+            "-CAkey",
+            "testint.key",
+            "-CAcreateserial",
+            "-days",
+            "100",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "future.pem",
+        ],
+    );
+    let text = env.ok_all(&[
+        "complete",
+        &env.p("future.pem"),
+        "--chain",
+        &env.p("testint.pem"),
+    ]);
+    assert!(
+        text.contains("status DateInvalid") && !text.contains("status Valid"),
+        "{text}"
+    );
+    let thumb = text.lines().next().unwrap().trim().to_string();
+    assert_eq!(env.status(&thumb), "DateInvalid");
+
+    // An intermediate that expired long ago under a trusted root: the
+    // warning must not blame the root, which is trusted.
+    openssl_at(
+        &env,
+        "-3000d",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "testint.csr",
+            "-CA",
+            "testroot.pem",
+            "-CAkey",
+            "testroot.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "int.ext",
+            "-out",
+            "oldint.pem",
+        ],
+    );
+    env.request(&["mail.contoso.com"], "old.csr");
+    env.openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "old.csr",
+        "-CA",
+        "oldint.pem",
+        "-CAkey",
+        "testint.key",
+        "-CAcreateserial",
+        "-days",
+        "100",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "old.pem",
+    ]);
+    // The CA sends its whole chain, root included.
+    let chain = crate::harness::concat(&env, &["oldint.pem", "testroot.pem"], "oldchain.pem");
+    let text = env.ok_all(&["complete", &env.p("old.pem"), "--chain", &chain]);
+    let thumb = text.lines().next().unwrap().trim().to_string();
+    assert_eq!(env.status(&thumb), "Untrusted");
+    let warnings = env.view(&thumb)["warnings"].to_string();
+    assert!(warnings.contains("expired"), "{warnings}");
+    assert!(
+        !warnings.contains("is not trusted on this machine"),
+        "{warnings}"
+    );
+}
