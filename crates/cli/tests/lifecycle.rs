@@ -630,3 +630,74 @@ fn request_from_a_plan_uses_the_planned_names() {
     );
     assert_eq!(env.snapshot(), before);
 }
+
+#[test]
+fn subjects_are_written_as_rfc_5280_wants_them() {
+    let env = Env::new();
+    env.init();
+    let out = env.path("req.csr");
+    env.run(&[
+        "request",
+        "--name",
+        "mail.contoso.com",
+        "--subject",
+        "CN=mail.contoso.com,O=Contoso,C=US",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let der = openssl(
+        &[
+            "req",
+            "-in",
+            out.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            "req.der",
+        ],
+        env.dir.path(),
+    );
+    drop(der);
+    let parsed = openssl(
+        &["asn1parse", "-inform", "DER", "-in", "req.der"],
+        env.dir.path(),
+    );
+    let country = parsed
+        .lines()
+        .skip_while(|l| !l.contains("countryName"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        country.contains("PRINTABLESTRING") && country.contains(":US"),
+        "{parsed}"
+    );
+    let before = env.snapshot();
+    let bad = env
+        .run(&[
+            "request",
+            "--name",
+            "a.contoso.com",
+            "--subject",
+            "CN=a,C=USA",
+        ])
+        .fails_with(2);
+    assert!(bad.stderr.contains("two-letter"), "{}", bad.stderr);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn init_says_when_its_hostname_was_not_used() {
+    let env = Env::new();
+    env.init();
+    let again = env.run(&["init", "--hostname", "other.contoso.com"]).ok();
+    assert!(
+        again
+            .stderr
+            .contains("--hostname other.contoso.com was not used"),
+        "{}",
+        again.stderr
+    );
+    let same = env.run(&["init", "--hostname", "mail.contoso.com"]).ok();
+    assert!(!same.stderr.contains("was not used"), "{}", same.stderr);
+}

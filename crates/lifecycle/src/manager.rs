@@ -110,6 +110,19 @@ impl Manager {
             report.say(format!(
                 "already initialised: certificate {existing} was created by init; nothing changed"
             ));
+            let covered = self.store.certificate(&existing)?.is_some_and(|c| {
+                hostname.is_none_or(|h| {
+                    c.summary
+                        .names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(h.trim()))
+                })
+            });
+            if let (Some(host), false) = (hostname, covered) {
+                report.say(format!(
+                    "--hostname {host} was not used: that certificate is not for {host}; make one with `mailcert new --self-signed --name {host}` and bind it with `mailcert enable`"
+                ));
+            }
             return Ok(report);
         }
         let (fqdn, short) = match hostname {

@@ -79,7 +79,22 @@ fn distinguished_name(spec: &ServerCertSpec) -> Result<DistinguishedName, CertEr
     match &spec.subject {
         Some(parts) => {
             for (attr, value) in parts {
-                dn.push(dn_type(attr)?, value.as_str());
+                let kind = dn_type(attr)?;
+                if kind == DnType::CountryName {
+                    // RFC 5280: countryName is a PrintableString of two letters.
+                    let printable = rcgen::string::PrintableString::try_from(value.as_str())
+                        .ok()
+                        .filter(|_| value.len() == 2)
+                        .ok_or_else(|| CertError::BadInput {
+                            what: "--subject".into(),
+                            reason: format!(
+                                "C={value}: the country is a two-letter code such as US or DE"
+                            ),
+                        })?;
+                    dn.push(kind, rcgen::DnValue::PrintableString(printable));
+                } else {
+                    dn.push(kind, value.as_str());
+                }
             }
         }
         None => {
@@ -122,6 +137,13 @@ pub fn parse_subject(input: &str) -> Result<Vec<(String, String)>, CertError> {
             .split_once('=')
             .ok_or_else(|| bad("write it as CN=name,O=organisation,C=country"))?;
         dn_type(attr.trim())?;
+        let value_ok = !attr.trim().eq_ignore_ascii_case("C")
+            || (value.trim().len() == 2 && value.trim().chars().all(|c| c.is_ascii_alphabetic()));
+        if !value_ok {
+            return Err(bad(
+                "the country (C=) is a two-letter code such as US or DE",
+            ));
+        }
         parts.push((attr.trim().to_ascii_uppercase(), value.trim().to_string()));
     }
     if parts.is_empty() {

@@ -113,12 +113,18 @@ fn ensure_dns_syntax(name: &str) -> Result<(), String> {
         }
         if let Some(bad) = label
             .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
         {
             return Err(format!("character '{bad}' is not allowed in a DNS name"));
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err(format!("label '{label}' starts or ends with a hyphen"));
+        }
+        if label.len() > 4 && label[..4].eq_ignore_ascii_case("xn--") {
+            let (_, decoded) = idna::domain_to_unicode(label);
+            if decoded.is_err() {
+                return Err(format!("label '{label}' is not valid punycode"));
+            }
         }
     }
     if name
@@ -212,6 +218,8 @@ mod tests {
             "*.com",
             "**.contoso.com",
             "has space.com",
+            "foo_bar.contoso.com",
+            "xn--zz.com",
             "1.2.3",
             &"a".repeat(64),
         ] {

@@ -130,6 +130,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                     .map(|p| p.display().to_string())
                     .as_deref()
                     .unwrap_or("root.pem"),
+                *der,
             );
             if let Some(path) = out {
                 files::write_public(path, &bytes)?;
@@ -160,12 +161,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     }
 }
 
-fn instructions(file: &str) -> Vec<String> {
+fn instructions(file: &str, der: bool) -> Vec<String> {
     vec![
         "Clients trust certificates of this CA once they trust its root:".into(),
         format!("  Windows (one machine): certutil -addstore -f Root {file}"),
         "  Windows (domain): Group Policy > Computer Configuration > Policies > Windows Settings > Security Settings > Public Key Policies > Trusted Root Certification Authorities > Import".into(),
-        format!("  Debian/Ubuntu: cp {file} /usr/local/share/ca-certificates/mailcert-root.crt && update-ca-certificates"),
+        // update-ca-certificates only reads PEM, whatever the file was written as.
+        format!("  Debian/Ubuntu: openssl x509 -in {file} -inform {} -out /usr/local/share/ca-certificates/mailcert-root.crt && update-ca-certificates", if der { "der" } else { "pem" }),
         format!("  RHEL/Fedora: cp {file} /etc/pki/ca-trust/source/anchors/ && update-ca-trust"),
         format!("  macOS: security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {file}"),
         "  Thunderbird/Firefox: Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import".into(),
