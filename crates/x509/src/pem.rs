@@ -38,8 +38,13 @@ pub fn decode_private_key(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError
                 reason: "it is encrypted; decrypt it first (openssl pkey -in KEY -out plain.key) or import a .pfx".into(),
             });
         }
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes)
-            .map_err(|e| pem_error(what, e))?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes).map_err(|e| match e {
+            pem::Error::NoItemsFound => CertError::BadKey {
+                what: what.into(),
+                reason: "it holds no private key (no 'BEGIN PRIVATE KEY', 'BEGIN EC PRIVATE KEY' or 'BEGIN RSA PRIVATE KEY' block); give the key file with --key".into(),
+            },
+            other => pem_error(what, other),
+        })?;
         return Ok(key.secret_der().to_vec());
     }
     if bytes.first() == Some(&0x30) {
