@@ -701,3 +701,130 @@ fn init_says_when_its_hostname_was_not_used() {
     let same = env.run(&["init", "--hostname", "mail.contoso.com"]).ok();
     assert!(!same.stderr.contains("was not used"), "{}", same.stderr);
 }
+
+#[test]
+fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
+    let env = Env::new();
+    env.init();
+    let dir = env.dir.path();
+    let run = |args: &[&str]| openssl(args, dir);
+    std::fs::write(dir.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:mail.contoso.com\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-subj",
+        "/CN=Test Root",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "int.key",
+        "-out",
+        "int.csr",
+        "-subj",
+        "/CN=Test Intermediate",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "int.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "ca.ext",
+        "-out",
+        "int.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=mail.contoso.com",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "int.pem",
+        "-CAkey",
+        "int.key",
+        "-CAcreateserial",
+        "-days",
+        "20",
+        "-extfile",
+        "leaf.ext",
+        "-outform",
+        "DER",
+        "-out",
+        "leaf.der",
+    ]);
+    let mut der = std::fs::read(dir.join("leaf.der")).unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    std::fs::write(dir.join("bad.der"), &der).unwrap();
+    run(&[
+        "x509", "-inform", "DER", "-in", "bad.der", "-out", "bad.pem",
+    ]);
+    let bundle = [
+        std::fs::read(dir.join("bad.pem")).unwrap(),
+        std::fs::read(dir.join("int.pem")).unwrap(),
+    ]
+    .concat();
+    env.write("bundle.pem", bundle);
+    env.run(&["trust", "add", dir.join("root.pem").to_str().unwrap()])
+        .ok();
+    env.run(&[
+        "import",
+        dir.join("bundle.pem").to_str().unwrap(),
+        "--key",
+        dir.join("leaf.key").to_str().unwrap(),
+    ])
+    .ok();
+    let cert = env
+        .list()
+        .into_iter()
+        .find(|c| c["subject"] == "CN=mail.contoso.com")
+        .expect("imported");
+    assert_eq!(cert["status"], "Invalid", "{cert}");
+    assert!(
+        cert["warnings"].to_string().contains("does not verify"),
+        "{cert}"
+    );
+}

@@ -59,8 +59,11 @@ impl Manager {
             self.now(),
         );
         let problem = explain(summary, &trust, &built, anchors);
-        let trust = match (&trust, &problem) {
-            (Trust::Untrusted(_), Some(problem)) => Trust::Untrusted(problem.clone()),
+        let trust = match (&trust, &problem, &built.end) {
+            (_, _, ChainEnd::BadSignature { subject_cn, issuer_cn }) => Trust::Invalid(format!(
+                "the signature on '{subject_cn}' does not verify with the key of its issuer '{issuer_cn}': the certificate was altered or damaged; get it again from the CA"
+            )),
+            (Trust::Untrusted(_), Some(problem), _) => Trust::Untrusted(problem.clone()),
             _ => trust,
         };
         Judged {
@@ -292,6 +295,7 @@ fn explain(
                 "intermediate '{issuer_cn}' is not in the chain; clients that don't have it will not trust this certificate; add it with `mailcert complete FILE --chain INTERMEDIATE.pem` (or, if '{issuer_cn}' is your organisation's root, trust it with `mailcert trust add ROOT.pem`)"
             ))
         }
+        ChainEnd::BadSignature { .. } => None,
         // A self-signed certificate from elsewhere: webpki's words say it.
         ChainEnd::Root if built.chain.is_empty() => None,
         ChainEnd::Root => {

@@ -14,6 +14,12 @@ pub enum ChainEnd {
     /// The issuer of the last certificate is not in the pool. `issuer` is
     /// its distinguished name, `issuer_cn` its common name.
     MissingIssuer { issuer: String, issuer_cn: String },
+    /// The issuer is in the pool (same name and key identifier) but its key
+    /// does not verify the signature: the certificate was altered or damaged.
+    BadSignature {
+        subject_cn: String,
+        issuer_cn: String,
+    },
 }
 
 /// The chain above a leaf, issuer first, and where it stopped.
@@ -28,7 +34,7 @@ impl BuiltChain {
     pub fn missing(&self) -> Option<&str> {
         match &self.end {
             ChainEnd::MissingIssuer { issuer_cn, .. } => Some(issuer_cn),
-            ChainEnd::Root => None,
+            ChainEnd::Root | ChainEnd::BadSignature { .. } => None,
         }
     }
 }
@@ -82,13 +88,30 @@ pub fn build_chain(leaf_der: &[u8], pool: &[Vec<u8>]) -> BuiltChain {
                 current_der = (*der).clone();
             }
             _ => {
+                // Name and key identifier agree, yet the key does not verify:
+                // not a missing issuer (a CA that changed keys under the same
+                // name has another key identifier).
+                let forged = parsed.iter().find(|(candidate, _)| {
+                    current.issued_by(candidate)
+                        && current.authority_key_id.is_some()
+                        && current.authority_key_id == candidate.subject_key_id
+                });
+                if let Some((issuer, _)) = forged {
+                    return BuiltChain {
+                        chain,
+                        end: ChainEnd::BadSignature {
+                            subject_cn: current.subject_cn(),
+                            issuer_cn: issuer.subject_cn(),
+                        },
+                    };
+                }
                 return BuiltChain {
                     chain,
                     end: ChainEnd::MissingIssuer {
                         issuer_cn: current.issuer_cn(),
                         issuer: current.issuer.clone(),
                     },
-                }
+                };
             }
         }
     }
