@@ -17,7 +17,7 @@ pub fn report_text(report: &Report) -> String {
 }
 
 fn endpoint_text(out: &mut String, e: &EndpointReport) {
-    let _ = write!(out, "{}", e.endpoint);
+    let _ = write!(out, "{}", shown(&e.endpoint));
     if let Some(address) = &e.address {
         if !e.endpoint.contains(address.as_str()) {
             let _ = write!(out, "  (via {address})");
@@ -25,7 +25,7 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
     }
     out.push('\n');
     if let Some(name) = &e.name {
-        let _ = writeln!(out, "  name checked: {name}");
+        let _ = writeln!(out, "  name checked: {}", shown(name));
     }
     if let Some(version) = &e.tls_version {
         let _ = writeln!(
@@ -39,9 +39,9 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
         );
     }
     if let Some(st) = &e.starttls {
-        let _ = writeln!(out, "  greeting: {}", st.greeting);
+        let _ = writeln!(out, "  greeting: {}", shown(&st.greeting));
         if !st.capabilities.is_empty() {
-            let _ = writeln!(out, "  capabilities: {}", st.capabilities.join(" "));
+            let _ = writeln!(out, "  capabilities: {}", shown(&st.capabilities.join(" ")));
         }
     }
     if let Some(legacy) = &e.legacy_versions {
@@ -59,13 +59,16 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
             let _ = writeln!(
                 out,
                 "    {i}  {}  [{} {}, {}]",
-                c.subject, c.key_algorithm, c.key_size, c.signature_algorithm
+                shown(&c.subject),
+                c.key_algorithm,
+                c.key_size,
+                c.signature_algorithm
             );
-            let _ = writeln!(out, "       issuer: {}", c.issuer);
+            let _ = writeln!(out, "       issuer: {}", shown(&c.issuer));
             let mut names = c.names.clone();
             names.extend(c.ip_addresses.iter().cloned());
             if !names.is_empty() {
-                let _ = writeln!(out, "       names: {}", names.join(", "));
+                let _ = writeln!(out, "       names: {}", shown(&names.join(", ")));
             }
             let _ = writeln!(out, "       valid: {} .. {}", c.not_before, c.not_after);
         }
@@ -86,7 +89,28 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
             Severity::Warning => "WARNING",
             Severity::Info => "info",
         };
-        let _ = writeln!(out, "  {label} [{}] {}", f.code, f.message);
-        let _ = writeln!(out, "      fix: {}", f.fix);
+        let _ = writeln!(out, "  {label} [{}] {}", f.code, shown(&f.message));
+        let _ = writeln!(out, "      fix: {}", shown(&f.fix));
     }
+}
+
+/// Text that may come from the peer (greetings, certificate names, the
+/// lines quoted in findings) with control characters made visible, so
+/// that a hostile server cannot send escape sequences to the terminal or
+/// forge lines of the report.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }

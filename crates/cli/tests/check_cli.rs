@@ -414,3 +414,33 @@ fn check_without_store_never_creates_one() {
         assert!(!default_store.exists(), "check created the default store");
     }
 }
+
+#[test]
+fn check_text_output_never_passes_control_characters_from_the_server() {
+    use std::io::Write as _;
+    // A hostile IMAP server: a greeting with a terminal escape sequence.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = listener.accept() {
+            let _ = c.write_all(b"\x1b]2;owned\x07\x1b[2J* BYE \x1b[31mred\r\n");
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    });
+    let out = mailcert(&[
+        "check",
+        &format!("imap://{NAME}:{port}"),
+        "--connect",
+        &format!("127.0.0.1:{port}"),
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("protocol-error"), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters reach the terminal: {text:?}"
+    );
+    assert!(text.contains("\\u{1b}"), "{text}");
+}

@@ -5,7 +5,7 @@
 //! at listeners (`which --listener`, `enable` pre-flight).
 #![forbid(unsafe_code)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -232,7 +232,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', " | "),
+            message: describe_syntax_error(text, &e),
         })?;
         let at_line = |span: std::ops::Range<usize>| line_of(text, span.start);
         let mut problems = Vec::new();
@@ -456,10 +456,107 @@ certificate = "9F1C"
             .to_string();
         assert!(err.contains("nmae") && err.contains("line"), "{err}");
     }
+
+    #[test]
+    fn syntax_errors_name_the_line_and_field_on_one_line() {
+        let text = "[limits]\nmax_line = 100\n\n[[listener]]\nname = \"a\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:1\"\nbackend = \"127.0.0.1:2\"\n\n[[listener]]\nname = \"b\"\nprotocol = \"imap\"\ntls = \"implict\"\nbind = \"127.0.0.1:3\"\nbackend = \"127.0.0.1:2\"\n";
+        let err = Config::parse(text, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.toml: line 14: listener[1] (b).tls: unknown variant `implict`"),
+            "{err}"
+        );
+        assert!(!err.contains('\n') && !err.contains('^'), "{err}");
+        let missing = text
+            .replace("bind = \"127.0.0.1:3\"\n", "")
+            .replace("implict", "implicit");
+        let err = Config::parse(&missing, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("listener[1] (b).bind: missing field `bind`"),
+            "{err}"
+        );
+        let err = Config::parse("[limits]\nmax_line = -1\n", Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2: limits.max_line:"), "{err}");
+    }
 }
 
 fn secs(value: Option<u64>, default: Duration) -> Duration {
     value.map(Duration::from_secs).unwrap_or(default)
+}
+
+/// A TOML error as "line N: table[i] (name).field: what", like the
+/// validation errors, instead of toml's multi-line source excerpt.
+fn describe_syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let line = line_of(text, span.start);
+    let lines: Vec<&str> = text.lines().collect();
+    // The table the error is in: the last header at or before the line.
+    let mut table: Option<String> = None;
+    let mut header_line = 0;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for (index, raw) in lines.iter().take(line).enumerate() {
+        let t = raw.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = Some(format!("{name}[{n}]"));
+            *n += 1;
+            header_line = index;
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = Some(name.trim().to_string());
+            header_line = index;
+        }
+    }
+    let is_array_entry = table.as_deref().is_some_and(|t| t.ends_with(']'));
+    // For an array entry, its `name = "..."` helps find it.
+    let entry_name = if is_array_entry {
+        lines
+            .iter()
+            .skip(header_line + 1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .find_map(|l| {
+                let (key, value) = l.split_once('=')?;
+                (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+            })
+    } else {
+        None
+    };
+    let key = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .map(str::to_string)
+        .or_else(|| {
+            let current = lines.get(line - 1)?.trim();
+            if current.starts_with('[') {
+                return None;
+            }
+            let (key, _) = current.split_once('=')?;
+            Some(key.trim().to_string())
+        });
+    let mut at = match (&table, &entry_name) {
+        (Some(t), Some(n)) => format!("{t} ({n})"),
+        (Some(t), None) => t.clone(),
+        (None, _) => String::new(),
+    };
+    if let Some(key) = key {
+        if !at.is_empty() {
+            at.push('.');
+        }
+        at.push_str(&key);
+    }
+    if at.is_empty() {
+        format!("line {line}: {message}")
+    } else {
+        format!("line {line}: {at}: {message}")
+    }
 }
 
 /// 1-based line of a byte offset.

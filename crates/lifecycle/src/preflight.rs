@@ -35,10 +35,24 @@ pub fn preflight(
     }
     if let Trust::Untrusted(reason) = trust {
         if !cert.is_self_signed {
+            let root = reason.starts_with(mailcert_x509::status::UNTRUSTED_ROOT);
+            // The reason may already say what to do (the chain explanation
+            // of `complete`); otherwise the hint fits where the chain stops.
+            let hint = if reason.contains("`mailcert ") {
+                ""
+            } else if root {
+                "; if that is your organisation's root, distribute it to clients and trust it here with `mailcert trust add ROOT.pem`; if it is an intermediate, add it with `mailcert complete --chain`"
+            } else {
+                "; add the intermediate with `mailcert complete --chain` or `mailcert import`"
+            };
             out.push(Preflight {
-                code: "incomplete-chain",
+                code: if root {
+                    "untrusted-issuer"
+                } else {
+                    "incomplete-chain"
+                },
                 message: format!(
-                    "clients may say the certificate is not from a trusted certifying authority: {reason}; add the intermediate with `mailcert complete --chain` or `mailcert import`"
+                    "clients may say the certificate is not from a trusted certifying authority: {reason}{hint}"
                 ),
             });
         }

@@ -307,7 +307,8 @@ fn explain(
                 return None;
             }
             Some(format!(
-                "the root '{}' is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
+                "{} the root '{}', which is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
+                mailcert_x509::status::UNTRUSTED_ROOT,
                 root.subject_cn()
             ))
         }

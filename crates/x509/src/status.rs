@@ -106,20 +106,56 @@ pub fn validate_chain(
     );
     match result {
         Ok(_) => Trust::Trusted,
-        Err(e) => classify(e, leaf),
+        Err(e) => classify(e, leaf, intermediates),
     }
 }
 
-fn classify(error: webpki::Error, leaf: &CertSummary) -> Trust {
+/// Start of the reason when the chain as given goes past the leaf and the
+/// certificate at its top is issued by nobody trusted here: a root that is
+/// not trusted (sent or not), rather than an intermediate the leaf lacks.
+pub const UNTRUSTED_ROOT: &str = "the chain ends at";
+
+fn classify(error: webpki::Error, leaf: &CertSummary, intermediates: &[Vec<u8>]) -> Trust {
     use webpki::Error as E;
     match error {
         E::UnknownIssuer if leaf.is_self_signed => Trust::Untrusted(
             "self-signed by another machine; its issuer is not a trusted root".into(),
         ),
-        E::UnknownIssuer => Trust::Untrusted(format!(
-            "the issuer '{}' is not in the chain and not a trusted root",
-            leaf.issuer_cn()
-        )),
+        E::UnknownIssuer => {
+            // Follow the chain as given: the missing piece is the issuer of
+            // the last certificate found, not necessarily the leaf's.
+            let given: Vec<CertSummary> = intermediates
+                .iter()
+                .filter_map(|d| CertSummary::from_der(d).ok())
+                .collect();
+            let mut top = leaf;
+            for _ in 0..given.len() {
+                match given
+                    .iter()
+                    .find(|c| !std::ptr::eq(*c, top) && top.issued_by(c))
+                {
+                    Some(root) if root.is_self_signed => {
+                        return Trust::Untrusted(format!(
+                            "{UNTRUSTED_ROOT} the root '{}', which is not a trusted root here",
+                            root.subject_cn()
+                        ))
+                    }
+                    Some(next) => top = next,
+                    None => break,
+                }
+            }
+            if std::ptr::eq(top, leaf) {
+                return Trust::Untrusted(format!(
+                    "the issuer '{}' is not in the chain and not a trusted root",
+                    leaf.issuer_cn()
+                ));
+            }
+            Trust::Untrusted(format!(
+                "{UNTRUSTED_ROOT} '{}', whose issuer '{}' is not a trusted root here",
+                top.subject_cn(),
+                top.issuer_cn()
+            ))
+        }
         E::RequiredEkuNotFoundContext(_) => Trust::Trusted,
         E::CertExpired { .. } => Trust::Untrusted("a certificate of the chain has expired".into()),
         E::CertNotValidYet { .. } => {
@@ -187,5 +223,41 @@ pub fn evaluate(
         status,
         warnings,
         days_left,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::tests::pki;
+
+    #[test]
+    fn an_untrusted_root_is_named_rather_than_a_missing_intermediate() {
+        let pki = pki();
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        let summary = CertSummary::from_der(leaf).unwrap();
+        let now = summary.not_before;
+        let reason =
+            |chain: &[Vec<u8>]| match validate_chain(&summary, leaf, chain, &[], false, now) {
+                Trust::Untrusted(reason) => reason,
+                other => panic!("{other:?}"),
+            };
+        // Only the leaf: its issuer is what is missing.
+        assert_eq!(
+            reason(&[]),
+            "the issuer 'Unit Intermediate' is not in the chain and not a trusted root"
+        );
+        // With the intermediate (as a CA or ACME sends it): the root it needs.
+        let r = reason(std::slice::from_ref(int));
+        assert!(
+            r.starts_with(UNTRUSTED_ROOT) && r.contains("'Unit Root'"),
+            "{r}"
+        );
+        // With the root too: that root is not trusted.
+        let r = reason(&[root.clone(), int.clone()]);
+        assert_eq!(
+            r,
+            "the chain ends at the root 'Unit Root', which is not a trusted root here"
+        );
     }
 }

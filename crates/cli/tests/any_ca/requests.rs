@@ -377,3 +377,27 @@ fn a_pending_request_lists_ip_addresses_and_key_size_like_a_certificate() {
     assert_eq!(view["key_algorithm"], "rsa-3072", "{view}");
     assert_eq!(view["key_size"], 3072, "{view}");
 }
+
+#[test]
+fn a_full_chain_to_an_untrusted_root_blames_the_root_not_a_missing_intermediate() {
+    let env = Env::new();
+    env.openssl_ca();
+    // The root is not trusted here; the answer carries the intermediate
+    // and the root, as a CA's full bundle does.
+    let (_, leaf) = requested_and_signed(&env);
+    let bundle = concat(&env, &["testint.pem", "testroot.pem"], "bundle.pem");
+    let thumb = env.ok(&["complete", &env.p(&leaf), "--chain", &bundle]);
+    assert_eq!(env.status(&thumb), "Untrusted");
+    let out = env.run(&["enable", &thumb, "--services", "imap"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("root 'Test Root'")
+            && !text.contains("is not in the chain")
+            && !text.contains("add the intermediate"),
+        "{text}"
+    );
+}
