@@ -117,6 +117,29 @@ struct Prepared {
     new_sockets: HashMap<SocketAddr, TcpListener>,
 }
 
+/// A pin that matches nothing would fail every handshake of its listener:
+/// refuse the configuration (at start, and on SIGHUP the old one stays).
+fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontError> {
+    let snapshot = shared.snapshot.load();
+    for listener in &config.listeners {
+        let Some(pin) = listener.certificate.as_deref() else {
+            continue;
+        };
+        let scope = mailcert_lifecycle::ListenerScope {
+            name: Some(&listener.name),
+            pin: Some(pin),
+        };
+        let (selection, _) = snapshot.select(listener.protocol.service(), scope, None);
+        if selection.thumbprint().is_none() {
+            return Err(FrontError::UnknownPin {
+                name: listener.name.clone(),
+                pin: pin.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn prepare(
     config: &Config,
     shared: &TlsShared,
@@ -130,6 +153,7 @@ fn prepare(
             .map_err(|e| FrontError::bind(name, addr, e))?;
         TcpListener::from_std(std).map_err(|e| FrontError::bind(name, addr, e))
     };
+    ensure_pins_resolve(config, shared)?;
     for listener in &config.listeners {
         let server_config = tls::server_config(listener, shared)?;
         let runtime = Arc::new(ListenerRuntime {

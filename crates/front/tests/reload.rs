@@ -140,6 +140,19 @@ fn configuration_reload_is_all_or_nothing() {
     let mut t = tls(connect(old.port()), &config).expect("old listener still serves");
     assert!(read_until(&mut t, "* OK hi").contains("* OK hi"));
 
+    // A pin that matches no certificate would fail every handshake: refused.
+    env.write_config(&format!(
+        "{}certificate = \"FFFF0000\"\n",
+        first.trim_end().to_string() + "\n"
+    ));
+    let err = front.reload().unwrap_err();
+    assert!(
+        err.contains("FFFF0000") && err.contains("matches no"),
+        "{err}"
+    );
+    let mut t = tls(connect(old.port()), &config).expect("old configuration still serves");
+    assert!(read_until(&mut t, "* OK hi").contains("* OK hi"));
+
     // A good one adds a listener and keeps the existing socket.
     env.write_config(&format!(
         "{}{}",
