@@ -184,6 +184,7 @@ pub async fn check_one(
 }
 
 fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation) -> EndpointReport {
+    let on_this_host = obs.address.is_some_and(|a| is_local(a.ip()));
     let mut report = EndpointReport {
         endpoint: endpoint.url(),
         connected: obs.connected,
@@ -230,7 +231,9 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
                 "Install the certificate together with its own private key (import the .pfx, or complete the request on the server that made it), and bind that certificate.",
             ));
         }
-        if let (Some(bound), Some(leaf)) = (&settings.bound, &validation.leaf) {
+        // The store only speaks for this machine's own ports.
+        let bound = settings.bound.as_ref().filter(|_| on_this_host);
+        if let (Some(bound), Some(leaf)) = (bound, &validation.leaf) {
             let service = endpoint.scheme.service();
             if let Some(expected) = bound.expected(service, Some(name)) {
                 if expected.thumbprint != leaf.thumbprint {
@@ -250,6 +253,12 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
     tidy(&mut findings);
     report.findings = findings;
     report
+}
+
+/// Is `ip` an address of this machine? Loopback, or one a socket can be
+/// bound to (which only this machine's own addresses allow).
+fn is_local(ip: std::net::IpAddr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 fn old_version_finding(version: u16, only_old: bool) -> Finding {
@@ -312,4 +321,15 @@ fn keep_answering(endpoints: &[Endpoint], reports: Vec<EndpointReport>) -> Vec<E
         });
     }
     out
+}
+
+#[cfg(test)]
+mod local_tests {
+    #[test]
+    fn only_this_machines_addresses_are_local() {
+        assert!(super::is_local("127.0.0.1".parse().unwrap()));
+        assert!(super::is_local("::1".parse().unwrap()));
+        // TEST-NET-1 is never assigned to a machine.
+        assert!(!super::is_local("192.0.2.77".parse().unwrap()));
+    }
 }
