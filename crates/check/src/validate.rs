@@ -472,6 +472,15 @@ impl<'a> Context<'a> {
         ));
     }
 
+    /// Were private roots given for this run (`--ca-file`, the store's anchors)?
+    fn private_roots_given(&self) -> bool {
+        self.req
+            .trust
+            .anchors()
+            .iter()
+            .any(|a| a.origin == Origin::Private && a.summary.is_self_signed)
+    }
+
     fn not_sent_phrase(&self) -> &'static str {
         match self.req.source {
             Source::Served => "The server does not send",
@@ -605,6 +614,22 @@ impl<'a> Context<'a> {
                             top.subject_cn()
                         ),
                         self.fix_send_intermediate(&issuer),
+                    ));
+                } else if top_index == 0 && self.private_roots_given() {
+                    // The admin gave the private root(s) the clients have, and
+                    // the certificate's issuer is none of them: the usual cause
+                    // is an issuing CA the server does not send.
+                    findings.push(Finding::error(
+                        Code::IncompleteChain,
+                        format!(
+                            "{} the certificate \"{issuer}\" that issued \"{}\", and \"{issuer}\" is not one of the trusted roots: clients that only have the root say the certificate is not from a trusted certifying authority (Outlook), or ask for an exception (Thunderbird)",
+                            self.not_sent_phrase(),
+                            top.subject_cn()
+                        ),
+                        format!(
+                            "{} If \"{issuer}\" is itself a root, give it with --ca-file or distribute it to the clients.",
+                            self.fix_send_intermediate(&issuer)
+                        ),
                     ));
                 } else if top_index == 0 {
                     findings.push(Finding::error(

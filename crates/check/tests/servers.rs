@@ -119,6 +119,30 @@ fn intermediate_not_sent() {
 }
 
 #[test]
+fn intermediate_not_sent_without_a_download_address() {
+    let ca = ca();
+    let leaf = ca
+        .pki
+        .issue(&ca.int, "leaf-no-aia", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, None, &[]);
+    // The client's root is given (--ca-file); the issuing CA is neither
+    // sent nor trusted: the server should send it.
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(
+        vec![Code::IncompleteChain],
+        codes(&report),
+        describe(&report)
+    );
+    assert!(report.findings[0]
+        .message
+        .contains("Example Test Issuing CA"));
+    // Sending it fixes it.
+    let fixed = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(fixed.port), fixed.port, trust(&[&ca.root]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+}
+
+#[test]
 fn wrong_name() {
     let ca = ca();
     let leaf = ca.pki.issue(
