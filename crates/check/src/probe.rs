@@ -178,8 +178,7 @@ async fn starttls(
         | StartTlsResult::Rejected { report, .. } => report,
     };
     obs.starttls = Some(starttls_report(report));
-    if plaintext_auth_offered(scheme, report) && !matches!(result, StartTlsResult::Rejected { .. })
-    {
+    if report.plaintext_auth_offered && !matches!(result, StartTlsResult::Rejected { .. }) {
         obs.findings.push(plaintext_auth_finding(scheme, report));
     }
     match result {
@@ -347,19 +346,6 @@ fn closed_finding(protocol: mailcert_dialect::Protocol, detail: &str) -> Finding
 /// The dialect's verdict, except for POP3: a `SASL` capability with no
 /// mechanism after it (Dovecot's answer when plaintext login is disabled)
 /// offers nothing, so only `USER` or a non-empty `SASL` list count.
-fn plaintext_auth_offered(scheme: Scheme, report: &PreTlsReport) -> bool {
-    match scheme.protocol() {
-        Protocol::Pop3 => {
-            report
-                .capabilities
-                .iter()
-                .any(|c| c.trim().eq_ignore_ascii_case("USER"))
-                || !report.auth_mechanisms.is_empty()
-        }
-        _ => report.plaintext_auth_offered,
-    }
-}
-
 fn plaintext_auth_finding(scheme: Scheme, report: &PreTlsReport) -> Finding {
     let offered = match scheme.protocol() {
         Protocol::Imap if !report.login_disabled => {

@@ -334,10 +334,14 @@ impl PlainClient {
                         self.report.plaintext_auth_offered = true;
                     }
                     if word == "SASL" {
-                        self.report.plaintext_auth_offered = true;
-                        self.report
-                            .auth_mechanisms
-                            .extend(rest.split_whitespace().map(|m| m.to_ascii_uppercase()));
+                        // A bare `SASL` (Dovecot with plaintext auth off)
+                        // offers no mechanism at all.
+                        let mechanisms: Vec<String> = rest
+                            .split_whitespace()
+                            .map(|m| m.to_ascii_uppercase())
+                            .collect();
+                        self.report.plaintext_auth_offered |= !mechanisms.is_empty();
+                        self.report.auth_mechanisms.extend(mechanisms);
                     }
                     self.report.capabilities.push(item.to_string());
                 }

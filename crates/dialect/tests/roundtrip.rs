@@ -244,3 +244,27 @@ fn smtp_without_tls_replays_ehlo_and_forwards_the_rest() {
     );
     assert_eq!(pass.forward, b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n");
 }
+
+#[test]
+fn pop3_bare_sasl_offers_no_plaintext_login() {
+    let report_for = |capa: &'static [u8]| {
+        let mut client = PlainClient::new(ClientConfig::new(Protocol::Pop3));
+        let mut input: Vec<&[u8]> = vec![b"+OK ready\r\n", capa, b"+OK begin TLS\r\n"];
+        loop {
+            match client.step().unwrap() {
+                ClientStep::Send(_) => {}
+                ClientStep::NeedInput => client.receive(input.remove(0)),
+                ClientStep::Finished => return client.report().clone(),
+            }
+        }
+    };
+    // Dovecot with plaintext authentication disabled lists `SASL` alone.
+    let bare = report_for(b"+OK\r\nCAPA\r\nSTLS\r\nSASL\r\n.\r\n");
+    assert!(bare.starttls_offered);
+    assert!(!bare.plaintext_auth_offered, "{bare:?}");
+    let plain = report_for(b"+OK\r\nCAPA\r\nSTLS\r\nSASL PLAIN LOGIN\r\n.\r\n");
+    assert!(plain.plaintext_auth_offered);
+    assert_eq!(plain.auth_mechanisms, ["PLAIN", "LOGIN"]);
+    let user = report_for(b"+OK\r\nCAPA\r\nSTLS\r\nUSER\r\n.\r\n");
+    assert!(user.plaintext_auth_offered);
+}
