@@ -154,7 +154,13 @@ impl<'a> Planner<'a> {
         org.client_access
             .iter()
             .chain(org.sites.iter().flat_map(|s| &s.client_access))
-            .find_map(|n| parse_name(n).ok().map(|p| p.name.to_string()))
+            .filter_map(|n| parse_name(n).ok().map(|p| p.name.to_string()))
+            // An SRV record points at a host, never at a wildcard.
+            .map(|n| match n.strip_prefix("*.") {
+                Some(domain) => format!("mail.{domain}"),
+                None => n,
+            })
+            .next()
             .unwrap_or_else(|| "mail.contoso.com".into())
     }
 
@@ -891,7 +897,8 @@ impl<'a> Planner<'a> {
                 self.find(
                     Severity::Error,
                     FindingCode::OverCaLimit,
-                    Vec::new(),
+                    // The names past the limit: the last in order, the least needed.
+                    slots[(max as usize).min(count)..].iter().map(|s| s.text.clone()).collect(),
                     format!("The certificate {subject} needs {count} names, but the CA product allows {max} (policy.max_names): the CA will refuse the request."),
                     format!("Remove {} names (server FQDNs, internal names, unused autodiscover names first), buy a product with more names, or split with policy.certificates = \"per-site\".", count - max as usize),
                 );

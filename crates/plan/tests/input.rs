@@ -248,3 +248,20 @@ fn the_planning_date_decides_validity() {
     assert_eq!(at(datetime!(2027-03-15 1:00 +1)), 100);
     assert_eq!(at(datetime!(2029-03-15 0:00 UTC)), 47);
 }
+
+#[test]
+fn srv_advice_never_points_at_a_wildcard() {
+    let text = "[organization]\naccepted_domains = [\"contoso.com\", \"fabrikam.com\"]\nissuer = \"public\"\n\n[namespaces]\nclient_access = [\"*.contoso.com\"]\nautodiscover = \"names\"\n";
+    let plan = plan_toml(text, "org.toml", datetime!(2026-06-01 0:00 UTC)).unwrap();
+    let finding = plan
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "wildcard-autodiscover")
+        .expect("the wildcard does not cover fabrikam's autodiscover");
+    assert!(
+        finding.fix.contains("pointing at mail.contoso.com"),
+        "{}",
+        finding.fix
+    );
+    assert!(!finding.fix.contains("pointing at *"), "{}", finding.fix);
+}
