@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
-use rcgen::{CertificateParams, CustomExtension, KeyPair};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
@@ -276,24 +275,14 @@ impl ChallengeResponder for SinkResponder {
 /// The self-signed certificate of TLS-ALPN-01: the name as its only SAN
 /// and the critical acmeIdentifier extension holding the digest.
 pub fn alpn_certificate(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>> {
-    let failed = |e: rcgen::Error| {
-        AcmeError::BadInput(format!(
-            "cannot make the TLS-ALPN-01 certificate for {name}: {e}"
-        ))
-    };
-    let mut params = CertificateParams::new(vec![name.to_string()]).map_err(failed)?;
-    params.custom_extensions = vec![CustomExtension::new_acme_identifier(digest)];
-    let now = mailcert_x509::build::now_utc();
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(7);
-    params.serial_number = Some(mailcert_x509::build::random_serial());
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
-    let cert = params.self_signed(&key).map_err(failed)?;
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let issued =
+        mailcert_x509::build::acme_alpn_certificate(name, digest, mailcert_x509::build::now_utc())
+            .map_err(|e| AcmeError::BadInput(e.to_string()))?;
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der));
     let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key_der)
         .map_err(|e| AcmeError::BadInput(format!("TLS-ALPN-01 key for {name}: {e}")))?;
     Ok(Arc::new(CertifiedKey::new(
-        vec![CertificateDer::from(cert.der().to_vec())],
+        vec![CertificateDer::from(issued.cert_der)],
         signer,
     )))
 }

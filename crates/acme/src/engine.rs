@@ -65,13 +65,18 @@ impl Responders {
                 )
                 .await?
             }
-            (
-                ChallengeKind::TlsAlpn01,
-                Responders::Standalone | Responders::StandaloneOrServe(_),
-            ) => Box::new(
+            (ChallengeKind::TlsAlpn01, Responders::Standalone) => Box::new(
                 Standalone::tls_alpn01(recipe.tls_bind.as_deref().unwrap_or(DEFAULT_TLS_BIND))
                     .await?,
             ),
+            (ChallengeKind::TlsAlpn01, Responders::StandaloneOrServe(location)) => {
+                tls_alpn01_or_serve(
+                    recipe.tls_bind.as_deref().unwrap_or(DEFAULT_TLS_BIND),
+                    location,
+                    "acme renew",
+                )
+                .await?
+            }
         })
     }
 }
@@ -94,6 +99,33 @@ pub async fn http01_or_serve(
                 location: location.clone(),
                 user: user.to_string(),
                 probe: crate::served::probe_address(addr),
+                kind: ChallengeKind::Http01,
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A temporary TLS-ALPN-01 listener on `bind`; if the port is taken, the
+/// front end there (a running `serve`, its HTTPS listener) answers
+/// through the store.
+pub async fn tls_alpn01_or_serve(
+    bind: &str,
+    location: &StoreLocation,
+    user: &str,
+) -> Result<Box<dyn ChallengeResponder>> {
+    match Standalone::tls_alpn01(bind).await {
+        Ok(listener) => Ok(Box::new(listener)),
+        Err(AcmeError::Listen { in_use: true, .. }) => {
+            let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
+                AcmeError::BadInput(format!("--tls-bind '{bind}' is not an address"))
+            })?;
+            tracing::info!("{bind} is taken; handing the tls-alpn-01 answers to the front end there through the store");
+            Ok(Box::new(crate::served::StoreResponder {
+                location: location.clone(),
+                user: user.to_string(),
+                probe: crate::served::probe_address(addr),
+                kind: ChallengeKind::TlsAlpn01,
             }))
         }
         Err(e) => Err(e),

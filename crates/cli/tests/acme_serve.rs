@@ -273,3 +273,86 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
     });
     front.shutdown();
 }
+
+#[test]
+fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store: PathBuf = dir.path().join("store.db");
+    let ca = pebble.listener_ca.display().to_string();
+    ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "register",
+                "--directory",
+                &pebble.directory,
+                "--ca-file",
+                &ca,
+            ],
+        ),
+        "register",
+    );
+    // serve's HTTPS listener holds the port the CA validates TLS-ALPN-01 on.
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\n",
+            pebble.tls_port,
+            free_port()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let _serve = Serve(
+        Command::new(env!("CARGO_BIN_EXE_mailcert"))
+            .arg("--store")
+            .arg(&store)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mailcert serve"),
+    );
+    wait_for(
+        || std::net::TcpStream::connect(("127.0.0.1", pebble.tls_port)).is_ok(),
+        "serve's HTTPS listener",
+    );
+    let tls = pebble.tls_bind();
+    let out = ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "order",
+                "--name",
+                "mail.example.test",
+                "--challenge",
+                "tls-alpn-01",
+                "--tls-bind",
+                &tls,
+                "--enable",
+                "https",
+            ],
+        ),
+        "tls-alpn-01 order through serve",
+    );
+    let thumb = out.lines().next().unwrap().trim().to_string();
+    wait_for(
+        || {
+            handshake(pebble.tls_port, &pebble.root, "mail.example.test").as_deref()
+                == Ok(thumb.as_str())
+        },
+        "serve to present the new certificate",
+    );
+    // The answer was withdrawn from the store afterwards.
+    let log = ok(mailcert(&store, &["log"]), "log");
+    assert!(
+        log.contains("withdrew the tls-alpn-01 answer for mail.example.test"),
+        "{log}"
+    );
+}

@@ -21,7 +21,9 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::watch;
 
-use crate::challenges::{ChallengeMap, Challenges, ACME_TLS_ALPN, HTTP01_PREFIX};
+use crate::challenges::{
+    ChallengeMap, Challenges, ACME_TLS_ALPN, HTTP01_PREFIX, TLS_ALPN01_PREFIX,
+};
 use crate::error::FrontError;
 
 /// How often the store's generation is polled.
@@ -145,6 +147,28 @@ fn store_challenges(store: &dyn Store) -> HashMap<String, String> {
     out
 }
 
+/// Reads the TLS-ALPN-01 digests an issuer left in the store, by name.
+fn store_alpn_digests(store: &dyn Store) -> HashMap<String, Vec<u8>> {
+    let mut out = HashMap::new();
+    for key in store.value_keys(TLS_ALPN01_PREFIX).unwrap_or_default() {
+        let Ok(Some(value)) = store.value(&key) else {
+            continue;
+        };
+        let hex = String::from_utf8_lossy(&value);
+        let digest: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok())
+            })
+            .collect();
+        if let Some(digest) = digest.filter(|d| d.len() == 32) {
+            out.insert(key[TLS_ALPN01_PREFIX.len()..].to_ascii_lowercase(), digest);
+        }
+    }
+    out
+}
+
 /// The thread that polls the store and swaps snapshots. Dropping it stops
 /// the thread.
 pub struct Reloader {
@@ -173,6 +197,7 @@ impl Reloader {
             tracing::warn!("{problem}");
         }
         challenges.replace_from_store(store_challenges(&store));
+        challenges.replace_alpn_from_store(store_alpn_digests(&store), &provider);
         let generation = first.generation();
         target.store(Arc::new(first));
         let (tx, rx) = watch::channel(generation);
@@ -202,6 +227,7 @@ impl Reloader {
                             }
                             seen = snapshot.generation();
                             challenges.replace_from_store(store_challenges(&store));
+                            challenges.replace_alpn_from_store(store_alpn_digests(&store), &provider);
                             target.store(Arc::new(snapshot));
                             tracing::info!(generation = seen, "store changed: certificates reloaded");
                             let _ = tx.send(seen);

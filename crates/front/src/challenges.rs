@@ -4,8 +4,11 @@
 //! An issuer in the same process registers challenges in a
 //! [`ChallengeMap`] given to the front end. An issuer in another process
 //! (`mailcert acme ...`) writes named values in the store instead:
-//! `acme.http-01.<token>` = key authorization; the front end picks them up
-//! with its next store poll (within a second).
+//! `acme.http-01.<token>` = key authorization, and
+//! `acme.tls-alpn-01.<name>` = the acmeIdentifier digest in hex (no key
+//! crosses processes: the front end makes the challenge certificate
+//! itself); the front end picks them up with its next store poll (within
+//! a second).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -15,6 +18,8 @@ use rustls::sign::CertifiedKey;
 
 /// Store named-value prefix for HTTP-01 key authorizations.
 pub const HTTP01_PREFIX: &str = "acme.http-01.";
+/// Store named-value prefix for TLS-ALPN-01 digests (hex), by name.
+pub const TLS_ALPN01_PREFIX: &str = "acme.tls-alpn-01.";
 /// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
@@ -27,6 +32,9 @@ pub trait Challenges: Send + Sync + Debug {
     fn tls_alpn01(&self, server_name: &str) -> Option<Arc<CertifiedKey>>;
 }
 
+/// A TLS-ALPN-01 certificate and the digest it was made for.
+type DigestCertificate = (Vec<u8>, Arc<CertifiedKey>);
+
 /// The in-memory implementation, shared between an issuer and the front end.
 #[derive(Debug, Default)]
 pub struct ChallengeMap {
@@ -34,6 +42,9 @@ pub struct ChallengeMap {
     /// HTTP-01 answers read from the store (replaced at each store change).
     http01_store: RwLock<HashMap<String, String>>,
     tls_alpn01: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// TLS-ALPN-01 certificates made from the store's digests, with the
+    /// digest they were made for (kept while it does not change).
+    tls_alpn01_store: RwLock<HashMap<String, DigestCertificate>>,
 }
 
 impl ChallengeMap {
@@ -66,6 +77,36 @@ impl ChallengeMap {
             *map = answers;
         }
     }
+
+    /// Replaces the TLS-ALPN-01 certificates that came from the store:
+    /// `digests` by name; a certificate is made only for a new digest.
+    pub(crate) fn replace_alpn_from_store(
+        &self,
+        digests: HashMap<String, Vec<u8>>,
+        provider: &rustls::crypto::CryptoProvider,
+    ) {
+        let Ok(mut map) = self.tls_alpn01_store.write() else {
+            return;
+        };
+        let mut next = HashMap::new();
+        for (name, digest) in digests {
+            let kept = map
+                .get(&name)
+                .filter(|(d, _)| *d == digest)
+                .map(|(_, c)| c.clone());
+            let cert = kept.or_else(|| match alpn_certificate(&name, &digest, provider) {
+                Ok(cert) => Some(cert),
+                Err(e) => {
+                    tracing::warn!("TLS-ALPN-01 for {name}: {e}");
+                    None
+                }
+            });
+            if let Some(cert) = cert {
+                next.insert(name, (digest, cert));
+            }
+        }
+        *map = next;
+    }
 }
 
 impl Challenges for ChallengeMap {
@@ -80,9 +121,37 @@ impl Challenges for ChallengeMap {
     }
 
     fn tls_alpn01(&self, server_name: &str) -> Option<Arc<CertifiedKey>> {
-        self.tls_alpn01
+        let name = server_name.to_ascii_lowercase();
+        let mine = self
+            .tls_alpn01
             .read()
             .ok()
-            .and_then(|m| m.get(&server_name.to_ascii_lowercase()).cloned())
+            .and_then(|m| m.get(&name).cloned());
+        mine.or_else(|| {
+            self.tls_alpn01_store
+                .read()
+                .ok()
+                .and_then(|m| m.get(&name).map(|(_, c)| c.clone()))
+        })
     }
+}
+
+/// The challenge certificate for `name` and `digest`, signed by a fresh key.
+fn alpn_certificate(
+    name: &str,
+    digest: &[u8],
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<Arc<CertifiedKey>, String> {
+    let issued =
+        mailcert_x509::build::acme_alpn_certificate(name, digest, mailcert_x509::build::now_utc())
+            .map_err(|e| e.to_string())?;
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(issued.key_der.into());
+    let signer = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![rustls_pki_types::CertificateDer::from(issued.cert_der)],
+        signer,
+    )))
 }

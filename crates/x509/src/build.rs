@@ -173,3 +173,29 @@ pub fn now_utc() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(0).unwrap_or(now)
 }
+
+/// The self-signed certificate of an ACME TLS-ALPN-01 challenge (RFC 8737):
+/// the name as its only SAN and the critical acmeIdentifier extension
+/// holding `digest` (SHA-256 of the key authorization). Its key is fresh
+/// and thrown away with it.
+pub fn acme_alpn_certificate(
+    name: &str,
+    digest: &[u8],
+    now: OffsetDateTime,
+) -> Result<Issued, CertError> {
+    let failed = |e: rcgen::Error| CertError::Generate {
+        what: format!("the TLS-ALPN-01 certificate for {name}"),
+        reason: e.to_string(),
+    };
+    let mut params = CertificateParams::new(vec![name.to_string()]).map_err(failed)?;
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(7);
+    params.serial_number = Some(random_serial());
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+    let cert = params.self_signed(&key).map_err(failed)?;
+    Ok(Issued {
+        cert_der: cert.der().to_vec(),
+        key_der: key.serialize_der(),
+    })
+}

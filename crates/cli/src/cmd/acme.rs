@@ -15,7 +15,7 @@ use mailcert_acme::issue::OrderRecipe;
 use mailcert_acme::renewal::{decide, load_state, Decision, RenewalPolicy};
 use mailcert_acme::{
     load_account, obtain, register, resolve_directory, store_obtained, ChallengeKind, DnsHook,
-    OrderSpec, Progress, Standalone,
+    OrderSpec, Progress,
 };
 use mailcert_x509::{KeyType, Service};
 
@@ -217,7 +217,14 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         ChallengeKind::Http01 => {
             http01_or_serve(&args.http_bind, &context::location(cli), &manager.user).await?
         }
-        ChallengeKind::TlsAlpn01 => Box::new(Standalone::tls_alpn01(&args.tls_bind).await?),
+        ChallengeKind::TlsAlpn01 => {
+            mailcert_acme::engine::tls_alpn01_or_serve(
+                &args.tls_bind,
+                &context::location(cli),
+                &manager.user,
+            )
+            .await?
+        }
         ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
     };
     let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
