@@ -41,6 +41,24 @@ impl Drop for Serve {
     }
 }
 
+/// `mailcert serve` on `store` with `config`, its log in `dir`; stopped
+/// when dropped.
+fn start_serve(store: &Path, config: &Path, dir: &Path) -> Serve {
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
+    Serve(
+        Command::new(env!("CARGO_BIN_EXE_mailcert"))
+            .arg("--store")
+            .arg(store)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mailcert serve"),
+    )
+}
+
 fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(root).unwrap();
@@ -112,19 +130,7 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_mailcert"))
-            .arg("--store")
-            .arg(&store)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mailcert serve"),
-    );
+    let _serve = start_serve(&store, &config, dir.path());
     wait_for(
         || std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok(),
         "serve's HTTP listener",
@@ -305,19 +311,7 @@ fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_mailcert"))
-            .arg("--store")
-            .arg(&store)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mailcert serve"),
-    );
+    let _serve = start_serve(&store, &config, dir.path());
     wait_for(
         || std::net::TcpStream::connect(("127.0.0.1", pebble.tls_port)).is_ok(),
         "serve's HTTPS listener",

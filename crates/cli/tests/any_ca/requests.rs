@@ -401,3 +401,31 @@ fn a_full_chain_to_an_untrusted_root_blames_the_root_not_a_missing_intermediate(
         "{text}"
     );
 }
+
+#[test]
+fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
+    let env = Env::new();
+    env.openssl_ca();
+    let (_, leaf) = requested_and_signed(&env);
+    env.openssl(&["x509", "-in", &leaf, "-outform", "DER", "-out", "leaf.der"]);
+    let mut der = env.read("leaf.der");
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    env.write("bad.der", der);
+    env.openssl(&[
+        "x509", "-inform", "DER", "-in", "bad.der", "-out", "bad.pem",
+    ]);
+    env.ok(&["trust", "add", &env.p("testroot.pem")]);
+    let thumb = env.ok(&[
+        "complete",
+        &env.p("bad.pem"),
+        "--chain",
+        &env.p("testint.pem"),
+    ]);
+    let view = env.view(thumb.lines().next().unwrap().trim());
+    assert_eq!(view["status"], "Invalid", "{view}");
+    assert!(
+        view["warnings"].to_string().contains("does not verify"),
+        "{view}"
+    );
+}
