@@ -21,7 +21,7 @@ use mailcert_acme::{
 use mailcert_lifecycle::{ListenerScope, Manager, ServingSet};
 use mailcert_store::{Op, Origin, SqliteStore, StoreLocation};
 use mailcert_x509::{KeyType, Service, SubjectName};
-use support::{Pebble, PebbleOptions};
+use support::{handshake, Pebble, PebbleOptions};
 use time::OffsetDateTime;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -340,34 +340,6 @@ impl Drop for StoreBackedServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Handshakes with pebble's root as the only anchor, no resumption.
-fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(root).unwrap();
-    for der in mailcert_x509::pem::decode_certificates(&pem, "root").unwrap() {
-        roots.add(der.into()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
-    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name).unwrap();
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut stream).map_err(|e| e.to_string())?;
-    }
-    let certs = conn.peer_certificates().ok_or("no certificate")?;
-    Ok(mailcert_x509::thumbprint(certs[0].as_ref()))
 }
 
 #[test]

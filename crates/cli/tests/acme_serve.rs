@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{free_port, Pebble, PebbleOptions};
+use support::{free_port, handshake, Pebble, PebbleOptions};
 
 fn mailcert(store: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mailcert"))
@@ -57,33 +57,6 @@ fn start_serve(store: &Path, config: &Path, dir: &Path) -> Serve {
             .spawn()
             .expect("start mailcert serve"),
     )
-}
-
-fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(root).unwrap();
-    for der in mailcert_x509::pem::decode_certificates(&pem, "root").unwrap() {
-        roots.add(der.into()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
-    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name).unwrap();
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut stream).map_err(|e| e.to_string())?;
-    }
-    let certs = conn.peer_certificates().ok_or("no certificate")?;
-    Ok(mailcert_x509::thumbprint(certs[0].as_ref()))
 }
 
 fn wait_for(mut check: impl FnMut() -> bool, what: &str) {

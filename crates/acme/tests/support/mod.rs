@@ -228,3 +228,31 @@ echo "$action $fqdn" >> "$(dirname "$0")/hook.log"
         path
     }
 }
+
+/// Handshakes with pebble's root as the only anchor, no resumption.
+pub fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(root).unwrap();
+    for der in mailcert_x509::pem::decode_certificates(&pem, "root").unwrap() {
+        roots.add(der.into()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), server_name).unwrap();
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut stream).map_err(|e| e.to_string())?;
+    }
+    let certs = conn.peer_certificates().ok_or("no certificate")?;
+    Ok(mailcert_x509::thumbprint(certs[0].as_ref()))
+}
