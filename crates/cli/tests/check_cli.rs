@@ -133,10 +133,7 @@ impl Drop for Server {
 
 fn s_server(cert: &Path, key: &Path) -> Server {
     for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
+        let port = mailcert_testkit::free_port();
         let mut child = Command::new("openssl")
             .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
             .arg(cert)

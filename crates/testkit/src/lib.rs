@@ -22,12 +22,68 @@ pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};
 pub use tempfile::TempDir;
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that is free now and that no other test in
+/// this process has been given.
+///
+/// `bind(0)` would hand out ports from the kernel's ephemeral range, where
+/// any outgoing connection (curl, a client, a backend hop) may take the
+/// port as its source between this call and the peer binding it — and two
+/// tests running in parallel may be handed the same released port. So the
+/// ports come from below the ephemeral range, are checked by binding, and
+/// are remembered for the life of the process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+    let (low, high) = port_range_below_ephemeral();
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    let span = u64::from(high - low);
+    let mut seed = random_seed();
+    for _ in 0..span {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let port = low + ((seed >> 33) % span) as u16;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {low} and {high}")
+}
+
+/// Ports from 20000 up to the start of the kernel's ephemeral range, or
+/// above its end when the range starts lower than that.
+fn port_range_below_ephemeral() -> (u16, u16) {
+    let range: Vec<u16> = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (start, end) = match range[..] {
+        [start, end] => (start, end),
+        _ => (32768, 60999),
+    };
+    if start > 21000 {
+        (20000, start)
+    } else if end < 64000 {
+        (end + 1, 65535)
+    } else {
+        (20000, 65000)
+    }
+}
+
+/// Differs between runs and between processes, so that test binaries run
+/// side by side do not walk the same sequence of ports.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
 }
 
 /// Polls `check` until it is true; panics after `deadline` naming `what`.

@@ -4,18 +4,14 @@
 //! resolves to 127.0.0.1 through challtestsrv.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-/// A free loopback port (bound then released; the tests bind it soon after).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    listener.local_addr().expect("its address").port()
-}
+pub use mailcert_testkit::free_port;
 
 #[derive(Default)]
 pub struct PebbleOptions {
@@ -50,21 +46,57 @@ impl Drop for Pebble {
     }
 }
 
-fn wait_for_port(port: u16, what: &str, log: &Path) {
-    for _ in 0..200 {
+/// The log a peer appends to, from stdout and stderr alike.
+fn log_file(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("a peer's log file")
+}
+
+/// Waits until `port` accepts connections, or fails early when one of
+/// `children` has exited (a port taken after all, a bad configuration).
+fn wait_for_port(port: u16, what: &str, log: &Path, children: &mut [Child]) -> Result<(), String> {
+    for _ in 0..400 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return Ok(());
+        }
+        if let Some(status) = children
+            .iter_mut()
+            .find_map(|c| c.try_wait().ok().flatten())
+        {
+            return Err(format!(
+                "{what}: a peer exited ({status}) before 127.0.0.1:{port} listened; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!(
-        "{what} did not listen on 127.0.0.1:{port}; its log:\n{}",
+    Err(format!(
+        "{what} did not listen on 127.0.0.1:{port} within 20 s; its log:\n{}",
         std::fs::read_to_string(log).unwrap_or_default()
-    );
+    ))
 }
 
 impl Pebble {
+    /// Starts pebble and challtestsrv; a start that fails (a port taken
+    /// between choosing and binding it) is retried on fresh ports.
     pub fn start(options: PebbleOptions) -> Pebble {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Pebble::try_start(&options) {
+                Ok(pebble) => return pebble,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!(
+            "pebble did not start three times:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    fn try_start(options: &PebbleOptions) -> Result<Pebble, String> {
         for tool in ["pebble", "pebble-challtestsrv", "curl"] {
             assert!(
                 Command::new("sh")
@@ -129,8 +161,8 @@ impl Pebble {
                 .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
                 .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
                 .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-                .stdout(std::fs::File::create(&challtest_log).unwrap())
-                .stderr(Stdio::null())
+                .stdout(log_file(&challtest_log))
+                .stderr(log_file(&challtest_log))
                 .spawn()
                 .expect("start pebble-challtestsrv"),
         );
@@ -144,8 +176,9 @@ impl Pebble {
             .env("PEBBLE_VA_NOSLEEP", "1")
             // Fresh authorizations every time, so that every order is validated.
             .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(std::fs::File::create(&pebble_log).unwrap())
-            .stderr(Stdio::null());
+            .stdout(log_file(&pebble_log))
+            // Go's log package writes to stderr: a bind failure lands here.
+            .stderr(log_file(&pebble_log));
         if !options.reject_nonces {
             command.env("PEBBLE_WFE_NONCEREJECT", "0");
         }
@@ -160,14 +193,24 @@ impl Pebble {
             children,
             dir,
         };
-        wait_for_port(challtest_port, "pebble-challtestsrv", &challtest_log);
-        wait_for_port(dir_port, "pebble", &pebble_log);
-        wait_for_port(mgmt_port, "pebble (management)", &pebble_log);
+        wait_for_port(
+            challtest_port,
+            "pebble-challtestsrv",
+            &challtest_log,
+            &mut me.children,
+        )?;
+        wait_for_port(dir_port, "pebble", &pebble_log, &mut me.children)?;
+        wait_for_port(
+            mgmt_port,
+            "pebble (management)",
+            &pebble_log,
+            &mut me.children,
+        )?;
         let root = me.curl(&format!("https://127.0.0.1:{mgmt_port}/roots/0"));
         assert!(root.contains("BEGIN CERTIFICATE"), "pebble's root: {root}");
         std::fs::write(&me.root, root).unwrap();
         me.children.shrink_to_fit();
-        me
+        Ok(me)
     }
 
     fn curl(&self, url: &str) -> String {

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -366,13 +365,7 @@ pub fn openssl_date(days: i64) -> String {
     )
 }
 
-/// A free loopback port (bound then released; the server binds it next).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub use mailcert_testkit::free_port;
 
 /// A server process killed when dropped.
 pub struct Server {
