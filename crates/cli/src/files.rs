@@ -27,17 +27,37 @@ pub fn input(path: &Path) -> anyhow::Result<InputFile> {
 /// with wider permissions.
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let io = || format!("{}: cannot write the file", path.display());
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(io)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .with_context(io)?;
-    file.write_all(bytes).with_context(io)?;
-    file.sync_all().with_context(io)
+    // Written beside the target and renamed over it, so that a failed
+    // write never leaves half a key file where a good one was.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".partial-{}", std::process::id()));
+    let partial = std::path::PathBuf::from(partial);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written.with_context(io)
+}
+
+/// Refuses to overwrite an existing file unless `force` says so.
+pub fn ensure_new(path: &Path, force: bool) -> anyhow::Result<()> {
+    if !force && path.symlink_metadata().is_ok() {
+        anyhow::bail!(
+            "{} already exists; choose another --out, or pass --force to overwrite it",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Creates (or truncates) an output file for public content before the

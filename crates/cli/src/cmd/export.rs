@@ -13,6 +13,9 @@ pub struct Args {
     /// The file to write (created readable by its owner only).
     #[arg(long)]
     pub out: PathBuf,
+    /// Overwrite --out if it already exists.
+    #[arg(long)]
+    pub force: bool,
     /// The legacy PFX form (3DES, SHA-1 MAC) for Windows Server 2012 R2 and older.
     #[arg(long, conflicts_with = "pem")]
     pub legacy: bool,
@@ -28,6 +31,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
+    files::ensure_new(&args.out, args.force)?;
     let mut manager = context::manager(cli)?;
     let (form, record) = if args.pem {
         let (text, record) = manager.export_pem(&args.thumbprint)?;

@@ -375,6 +375,31 @@ fn exported_pfx_opens_in_openssl_modern_and_legacy() {
     // The export is in the audit log.
     let log = env.ok(&["log"]);
     assert!(log.contains("export"), "{log}");
+
+    // An existing file is kept unless --force says otherwise.
+    let before = env.read("modern.pfx");
+    let again = [
+        "export",
+        &thumb,
+        "--out",
+        &out,
+        "--password-file",
+        &env.p("pw"),
+    ];
+    let err = env.refused(&again);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(env.read("modern.pfx"), before);
+    env.ok(&[&again[..], &["--force"]].concat());
+    assert_ne!(
+        env.read("modern.pfx"),
+        before,
+        "a new PFX (fresh salt) was written"
+    );
+    let mode = std::fs::metadata(&out).unwrap();
+    assert_eq!(mode.permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
