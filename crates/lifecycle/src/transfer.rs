@@ -5,7 +5,7 @@ use mailcert_store::{CertRecord, NewCertificate, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, load_key};
-use mailcert_x509::pem::{certificate_pem, decode_private_key};
+use mailcert_x509::pem::{certificate_pem, decode_private_key, decrypt_private_key};
 use mailcert_x509::pkcs12::{read_pfx, write_pfx, PfxForm};
 use mailcert_x509::{CertError, CertSummary};
 
@@ -53,13 +53,21 @@ pub fn read_pfx_file(file: &InputFile, password: &str) -> Result<Importable> {
     })
 }
 
-/// Reads PEM certificates and a PEM key (from the same file or `key_file`).
-pub fn read_pem_files(file: &InputFile, key_file: Option<&InputFile>) -> Result<Importable> {
+/// Reads PEM certificates and a PEM key (from the same file or `key_file`);
+/// `key_password` opens an encrypted key.
+pub fn read_pem_files(
+    file: &InputFile,
+    key_file: Option<&InputFile>,
+    key_password: Option<&str>,
+) -> Result<Importable> {
     let certs = read_certificates(&file.bytes, &file.name)?;
     let key_source = key_file.unwrap_or(file);
     let has_key = String::from_utf8_lossy(&key_source.bytes).contains("PRIVATE KEY-----");
     let key = if has_key || key_file.is_some() {
-        let raw = decode_private_key(&key_source.bytes, &key_source.name)?;
+        let raw = match key_password {
+            Some(password) => decrypt_private_key(&key_source.bytes, &key_source.name, password)?,
+            None => decode_private_key(&key_source.bytes, &key_source.name)?,
+        };
         Some(normalize_key(&raw, &key_source.name)?)
     } else {
         None

@@ -32,10 +32,10 @@ pub fn decode_certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, Cer
 /// `RSA PRIVATE KEY`, or DER), as its DER.
 pub fn decode_private_key(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError> {
     if looks_like_pem(bytes) {
-        if String::from_utf8_lossy(bytes).contains("ENCRYPTED PRIVATE KEY") {
+        if is_encrypted_key(bytes) {
             return Err(CertError::BadKey {
                 what: what.into(),
-                reason: "it is encrypted; decrypt it first (openssl pkey -in KEY -out plain.key) or import a .pfx".into(),
+                reason: "it is encrypted and no password was given".into(),
             });
         }
         let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes).map_err(|e| match e {
@@ -54,6 +54,79 @@ pub fn decode_private_key(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError
         what: what.into(),
         reason: "no 'BEGIN PRIVATE KEY' block and not DER".into(),
     })
+}
+
+/// Whether `bytes` hold a password-protected private key: PKCS#8
+/// `ENCRYPTED PRIVATE KEY` (PEM or DER) or OpenSSL's traditional
+/// `Proc-Type: 4,ENCRYPTED` form.
+pub fn is_encrypted_key(bytes: &[u8]) -> bool {
+    if looks_like_pem(bytes) {
+        let text = String::from_utf8_lossy(bytes);
+        return text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            || text.contains("Proc-Type: 4,ENCRYPTED");
+    }
+    pkcs8::EncryptedPrivateKeyInfoRef::try_from(bytes).is_ok()
+}
+
+/// The private key in `bytes`, decrypted with `password` when it is an
+/// encrypted PKCS#8 key (PBES2 with PBKDF2 or scrypt and AES, what
+/// `openssl pkey -aes256` and OpenSSL 3 write); a key that is not
+/// encrypted is returned as [`decode_private_key`] reads it.
+pub fn decrypt_private_key(bytes: &[u8], what: &str, password: &str) -> Result<Vec<u8>, CertError> {
+    if !is_encrypted_key(bytes) {
+        return decode_private_key(bytes, what);
+    }
+    let bad = |reason: &str| CertError::BadKey {
+        what: what.into(),
+        reason: reason.into(),
+    };
+    let der = if looks_like_pem(bytes) {
+        if String::from_utf8_lossy(bytes).contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(bad(
+                "it is in OpenSSL's traditional encrypted form (Proc-Type: 4,ENCRYPTED), which is not read; convert it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8",
+            ));
+        }
+        let block = pem_block(bytes, "ENCRYPTED PRIVATE KEY").ok_or_else(|| {
+            bad("the ENCRYPTED PRIVATE KEY block has no END line (truncated); copy the whole file again")
+        })?;
+        let (_, der) = der::pem::decode_vec(block).map_err(|_| {
+            bad("the ENCRYPTED PRIVATE KEY block is damaged; copy the whole file again")
+        })?;
+        der
+    } else {
+        bytes.to_vec()
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|_| bad("the encrypted key is damaged"))?;
+    let plain = info.decrypt(password).map_err(|e| match e {
+        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. })
+        | pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::NoPbes1CryptSupport) => bad(
+            "its encryption scheme is not supported (PBES2 with AES is; OpenSSL 3 writes that by default); re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8",
+        ),
+        _ => bad("the password does not decrypt it; check --password-file or MAILCERT_PASSWORD"),
+    })?;
+    let der = plain.as_bytes().to_vec();
+    // A wrong password passes the padding check about once in 256 tries:
+    // what comes out must still be a private key.
+    if pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).is_err() {
+        return Err(bad(
+            "the password does not decrypt it; check --password-file or MAILCERT_PASSWORD",
+        ));
+    }
+    Ok(der)
+}
+
+/// The one PEM block labelled `label` in `bytes`, BEGIN to END lines.
+fn pem_block<'a>(bytes: &'a [u8], label: &str) -> Option<&'a [u8]> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = bytes
+        .windows(begin.len())
+        .position(|w| w == begin.as_bytes())?;
+    let length = bytes[start..]
+        .windows(end.len())
+        .position(|w| w == end.as_bytes())?;
+    Some(&bytes[start..start + length + end.len()])
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {

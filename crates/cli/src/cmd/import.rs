@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use mailcert_lifecycle::transfer::{looks_like_pfx, read_pem_files, read_pfx_file};
+use mailcert_x509::pem::is_encrypted_key;
 
 use crate::exit::Exit;
 use crate::{context, files, Cli, Result};
@@ -13,7 +14,8 @@ pub struct Args {
     /// PEM: the private key, when it is in a file of its own.
     #[arg(long)]
     pub key: Option<PathBuf>,
-    /// PFX: a file whose first line is the password (else MAILCERT_PASSWORD, else a prompt).
+    /// The password of a .pfx or of an encrypted PEM key: a file whose first line is it
+    /// (else MAILCERT_PASSWORD, else a prompt).
     #[arg(long)]
     pub password_file: Option<PathBuf>,
     /// Never allow the imported private key to be exported again.
@@ -53,7 +55,17 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         }
     } else {
         let key = args.key.as_deref().map(files::input).transpose()?;
-        read_pem_files(&file, key.as_ref())?
+        let key_source = key.as_ref().unwrap_or(&file);
+        let password = if is_encrypted_key(&key_source.bytes) {
+            Some(files::password(
+                args.password_file.as_deref(),
+                &format!("for the key in {}", key_source.name),
+                false,
+            )?)
+        } else {
+            None
+        };
+        read_pem_files(&file, key.as_ref(), password.as_deref())?
     };
     let mut manager = context::manager(cli)?;
     let report = manager.import(&file.name, item, !args.non_exportable)?;

@@ -61,7 +61,15 @@ impl Env {
 
     /// Runs mailcert, expects success; returns stdout and stderr together.
     pub fn ok_all(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_all_with(args, &[])
+    }
+
+    pub fn ok_all_with(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
+        let mut cmd = self.command();
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().expect("run mailcert");
         assert!(
             out.status.success(),
             "mailcert {args:?} failed\nstderr: {}",
