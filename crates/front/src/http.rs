@@ -53,6 +53,7 @@ pub async fn handle(
     };
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+    crate::session::linger(&mut stream).await;
 }
 
 /// The response to one request head.
