@@ -6,7 +6,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use mailcert_config::{Listener, Protocol};
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ProducesTickets, ServerConfig, ServerSessionMemoryCache};
+use rustls::server::{
+    ProducesTickets, ServerConfig, ServerSessionMemoryCache, StoresServerSessions,
+};
 
 use crate::certs::{ListenerResolver, Snapshot};
 use crate::challenges::{Challenges, ACME_TLS_ALPN};
@@ -57,8 +59,15 @@ pub fn server_config(
         })?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    config.ticketer = shared.ticketer.clone();
-    config.session_storage = shared.sessions.clone();
+    let scope = session_scope(listener);
+    config.ticketer = Arc::new(ListenerTickets {
+        inner: shared.ticketer.clone(),
+        scope: scope.clone(),
+    });
+    config.session_storage = Arc::new(ListenerSessions {
+        inner: shared.sessions.clone(),
+        scope,
+    });
     config.alpn_protocols = listener
         .alpn
         .iter()
@@ -70,4 +79,85 @@ pub fn server_config(
     // Mail clients and servers expect the server to speak first after an
     // implicit-TLS handshake; nothing to tune for that in rustls.
     Ok(Arc::new(config))
+}
+
+/// What a resumable session is bound to: the listener, its service and its
+/// pin. Resumption skips certificate selection, so a session made where
+/// one certificate was chosen must not resume where another would be —
+/// another listener, another service (the cross-protocol confusion of the
+/// ALPACA attack), or a pin changed by a reload. Length-prefixed so that
+/// no scope is a prefix of another.
+fn session_scope(listener: &Listener) -> Vec<u8> {
+    let text = format!(
+        "{}\0{}\0{}",
+        listener.name,
+        listener.protocol.service(),
+        listener.certificate.as_deref().unwrap_or("")
+    );
+    let mut scope = (text.len() as u32).to_be_bytes().to_vec();
+    scope.extend_from_slice(text.as_bytes());
+    scope
+}
+
+/// The shared ticket key (tickets survive SIGHUP), with the listener's
+/// scope sealed inside every ticket and checked on the way back.
+#[derive(Debug)]
+struct ListenerTickets {
+    inner: Arc<dyn ProducesTickets>,
+    scope: Vec<u8>,
+}
+
+impl ProducesTickets for ListenerTickets {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.inner.lifetime()
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        let mut scoped = self.scope.clone();
+        scoped.extend_from_slice(plain);
+        self.inner.encrypt(&scoped)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let plain = self.inner.decrypt(cipher)?;
+        plain
+            .strip_prefix(self.scope.as_slice())
+            .map(<[u8]>::to_vec)
+    }
+}
+
+/// The shared session-ID cache (TLS 1.2 without tickets), keyed by the
+/// listener's scope as well as the session ID.
+#[derive(Debug)]
+struct ListenerSessions {
+    inner: Arc<ServerSessionMemoryCache>,
+    scope: Vec<u8>,
+}
+
+impl ListenerSessions {
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        [self.scope.as_slice(), key].concat()
+    }
+}
+
+impl StoresServerSessions for ListenerSessions {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.inner.put(self.key(&key), value)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.get(&self.key(key))
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.take(&self.key(key))
+    }
+
+    fn can_cache(&self) -> bool {
+        self.inner.can_cache()
+    }
 }
