@@ -86,6 +86,20 @@ impl Reply {
         self.lines.join(" ")
     }
 
+    /// An `EHLO` reply as a server inside TLS must give it: without
+    /// `STARTTLS`, which RFC 3207 (section 4.2) forbids offering once TLS
+    /// is on. The first line (the server's name) is never an extension.
+    pub fn without_starttls(&self) -> Reply {
+        let lines = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(i, line)| *i == 0 || !line.trim().eq_ignore_ascii_case("STARTTLS"))
+            .map(|(_, line)| line.clone())
+            .collect();
+        Reply::new(self.code, lines)
+    }
+
     /// Writes the reply with `NNN-` continuation lines.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = String::new();
@@ -255,6 +269,34 @@ mod tests {
         assert!(p.push_line("25").is_err());
         assert!(p.push_line("250+x").is_err());
         assert_eq!(p.push_line("220").unwrap().unwrap().code, 220);
+    }
+
+    #[test]
+    fn starttls_is_not_offered_inside_tls() {
+        let lines = [
+            "mx.example.com",
+            "PIPELINING",
+            "STARTTLS",
+            "starttls ",
+            "8BITMIME",
+        ];
+        let reply = Reply::new(250, lines.map(String::from).to_vec());
+        assert_eq!(
+            String::from_utf8(reply.without_starttls().to_bytes()).unwrap(),
+            "250-mx.example.com\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+        );
+        // STARTTLS last: the line before it becomes the last line.
+        let reply = Reply::new(
+            250,
+            ["mx", "SIZE 10", "STARTTLS"].map(String::from).to_vec(),
+        );
+        assert_eq!(
+            String::from_utf8(reply.without_starttls().to_bytes()).unwrap(),
+            "250-mx\r\n250 SIZE 10\r\n"
+        );
+        // A server whose name is "STARTTLS" keeps its name.
+        let reply = Reply::new(250, vec!["STARTTLS".into()]);
+        assert_eq!(reply.without_starttls(), reply);
     }
 
     #[test]

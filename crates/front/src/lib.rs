@@ -45,6 +45,7 @@ pub mod pipe;
 pub mod proxy;
 mod server;
 mod session;
+mod smtp_tls;
 mod tls;
 
 pub use challenges::{ChallengeMap, Challenges};

@@ -179,6 +179,15 @@ async fn implicit(
                 if tls.write_all(&first[..n]).await.is_err() {
                     return Err("client went away".into());
                 }
+                let whole_greeting = crate::smtp_tls::is_complete_reply(&first[..n]);
+                if proto == Some(dialect::Protocol::Smtp) && whole_greeting {
+                    if let Err(e) =
+                        crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await
+                    {
+                        refuse(tls, &unavailable(rt, proto, &e)).await;
+                        return Err(format!("backend {}: {e}", rt.listener.backend));
+                    }
+                }
             }
             other => {
                 let e = match other {
@@ -305,6 +314,12 @@ async fn starttls(
     };
     if !rest.is_empty() {
         tls.write_all(&rest).await.map_err(gone)?;
+    }
+    if proto == dialect::Protocol::Smtp {
+        if let Err(e) = crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await {
+            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
+            return Err(format!("backend {}: {e}", rt.listener.backend));
+        }
     }
     finish(tls, backend, rt).await
 }

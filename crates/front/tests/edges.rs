@@ -453,3 +453,38 @@ fn only_tls_1_2_and_1_3_are_spoken() {
         );
     }
 }
+
+#[test]
+fn starttls_is_not_offered_again_inside_tls() {
+    let env = Env::new();
+    let backend = smtp_backend_offering_starttls();
+    let config = [
+        listener(
+            "submission",
+            "smtp",
+            "starttls-required",
+            backend,
+            false,
+            "",
+        ),
+        listener("smtps", "smtp", "implicit", backend, false, ""),
+    ]
+    .concat();
+    let front = env.front(&config);
+    for (name, how) in [("submission", "starttls"), ("smtps", "implicit")] {
+        let out = env.python("ehlo-in-tls", front.addr(name).unwrap().port(), how);
+        let features = out
+            .lines()
+            .find_map(|l| l.strip_prefix("in-tls "))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(
+            features.contains("pipelining") && features.contains("8bitmime"),
+            "{name}: the backend's other extensions are kept: {out}"
+        );
+        assert!(!features.contains("starttls"), "{name}: {out}");
+        assert!(
+            out.contains("ok: NOOP") || out.contains("ok: noop"),
+            "{name}: {out}"
+        );
+    }
+}

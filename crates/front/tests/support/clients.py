@@ -93,6 +93,17 @@ elif mode == "smtp-starttls":
     s.starttls(context=ctx)
     s.ehlo("client.example.org")
     send(s, arg)
+elif mode == "ehlo-in-tls":
+    # arg: "starttls" (on a STARTTLS listener) or "implicit"
+    if arg == "starttls":
+        s = SMTP(name, port)
+        s.starttls(context=ctx)
+    else:
+        s = SMTPS(name, port, context=ctx)
+    s.ehlo("client.example.org")
+    print("in-tls", " ".join(sorted(s.esmtp_features)))
+    print("noop", s.noop())
+    s.quit()
 elif mode == "ehlo":
     s = SMTP(name, port)
     s.ehlo("client.example.org")

@@ -245,3 +245,37 @@ pub fn echo_backend(greeting: &'static str) -> u16 {
     });
     port
 }
+
+/// A fake SMTP backend that, like Postfix with
+/// `smtpd_tls_security_level = may`, offers STARTTLS in its EHLO reply and
+/// answers any other command with `250 ok: <command>`.
+pub fn smtp_backend_offering_starttls() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut writer = stream.try_clone().expect("clone");
+                let _ = writer.write_all(b"220 backend ESMTP\r\n");
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { return };
+                    let answer = if line.to_ascii_uppercase().starts_with("EHLO") {
+                        "250-backend\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+                            .to_string()
+                    } else if line.eq_ignore_ascii_case("QUIT") {
+                        let _ = writer.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        format!("250 ok: {line}\r\n")
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
