@@ -587,10 +587,15 @@ async fn accept_http(
 async fn probe_extensions(runtime: Weak<ListenerRuntime>) {
     loop {
         let Some(rt) = runtime.upgrade() else { return };
-        if let Some(ext) = crate::backend::probe_smtp_extensions(&rt.listener, &rt.hostname).await {
+        let learnt = crate::backend::probe_smtp_extensions(&rt.listener, &rt.hostname).await;
+        let learnt = learnt.is_some_and(|ext| {
             rt.smtp_extensions.store(Arc::new(ext));
-        }
+            true
+        });
         drop(rt);
-        tokio::time::sleep(Duration::from_secs(300)).await;
+        // Until the backend has answered once, the generic list stands in
+        // for its own: ask again soon rather than in five minutes.
+        let again = if learnt { 300 } else { 5 };
+        tokio::time::sleep(Duration::from_secs(again)).await;
     }
 }

@@ -488,3 +488,24 @@ fn starttls_is_not_offered_again_inside_tls() {
         );
     }
 }
+
+#[test]
+fn a_backend_that_comes_up_late_has_its_extensions_offered_soon() {
+    let env = Env::new();
+    let port = free_port();
+    let front = env.front(&listener("submission", "smtp", "starttls", port, false, ""));
+    let front_port = front.addr("submission").unwrap().port();
+    // Down at start: the generic list stands in, with ENHANCEDSTATUSCODES,
+    // which this backend does not offer.
+    let out = env.python("ehlo", front_port, "");
+    assert!(out.contains("enhancedstatuscodes"), "{out}");
+    smtp_backend_on(std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind backend"));
+    wait_until(
+        "the late backend's own extensions are offered",
+        Duration::from_secs(30),
+        || {
+            !env.python("ehlo", front_port, "")
+                .contains("enhancedstatuscodes")
+        },
+    );
+}

@@ -250,7 +250,11 @@ pub fn echo_backend(greeting: &'static str) -> u16 {
 /// `smtpd_tls_security_level = may`, offers STARTTLS in its EHLO reply and
 /// answers any other command with `250 ok: <command>`.
 pub fn smtp_backend_offering_starttls() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    smtp_backend_on(TcpListener::bind("127.0.0.1:0").expect("bind"))
+}
+
+/// [`smtp_backend_offering_starttls`] on a socket of the caller's.
+pub fn smtp_backend_on(listener: TcpListener) -> u16 {
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
