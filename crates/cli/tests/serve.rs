@@ -117,3 +117,95 @@ fn bad_configuration_exits_2_with_line_and_field() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("line 5") && err.contains("bind"), "{err}");
 }
+
+#[test]
+fn the_printed_commands_to_try_each_listener_work() {
+    let dir = temp_dir();
+    let store = dir.path().join("store.db");
+    let mailcert = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .output()
+            .expect("mailcert");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    mailcert(&["init", "--hostname", "mail.example.test"]);
+    let other = mailcert(&["new", "--self-signed", "--name", "pop.example.test"]);
+    mailcert(&["enable", other.lines().next().unwrap(), "--services", "pop"]);
+    let (imap, pop3s) = (free_port(), free_port());
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[listener]]\nname = \"pop3s\"\nprotocol = \"pop3\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{pop3s}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"pop.example.test\"\n",
+            listener("imap", "imap", imap)
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .arg("--store")
+        .arg(&store)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mailcert serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("SIGHUP") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        said.push_str(&line);
+    }
+    // Two listeners, two certificates: two files, each written as told.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mailcert"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let sh = |line: &str| {
+        Command::new("sh")
+            .args(["-c", line])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .expect("sh")
+    };
+    let hints: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('(')?.strip_suffix(')'))
+        .filter_map(|l| l.split_once(": ").map(|(_, command)| command))
+        .collect();
+    assert_eq!(hints.len(), 2, "{said}");
+    for hint in hints {
+        assert!(sh(hint).status.success(), "{hint}");
+    }
+    let tries: Vec<&str> = said
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("openssl s_client"))
+        .collect();
+    assert_eq!(tries.len(), 2, "{said}");
+    for line in tries {
+        let out = sh(&format!("{line} -verify_return_error -brief"));
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Verification: OK"), "{line}\n{text}\n{said}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -78,9 +78,21 @@ pub fn default_config(root: bool) -> String {
     out
 }
 
-/// What the front end listens on, and a command to try each listener.
-/// `pem_hint` says how to get `server.pem` (the certificate to trust).
-pub fn describe(bound: &[Bound], hostname: &str, pem_hint: &str) -> Vec<String> {
+/// How to try one listener: the name to ask for and the file holding the
+/// certificate a client asking for it gets.
+pub struct TryWith {
+    pub hostname: String,
+    pub pem_file: String,
+}
+
+/// What the front end listens on, and a command to try each listener;
+/// `try_with` gives each listener's name and certificate file, `pem_hints`
+/// say how to write those files.
+pub fn describe(
+    bound: &[Bound],
+    try_with: impl Fn(&Bound) -> TryWith,
+    pem_hints: &[String],
+) -> Vec<String> {
     let mut lines = Vec::new();
     for b in bound {
         let what = match (b.protocol, b.tls) {
@@ -98,17 +110,17 @@ pub fn describe(bound: &[Bound], hostname: &str, pem_hint: &str) -> Vec<String> 
     lines.push("try it:".into());
     for b in bound {
         let addr = b.addr;
+        let TryWith { hostname, pem_file } = try_with(b);
         let line = match (b.protocol, b.tls) {
             (Some(Protocol::Https), _) => format!(
-                "curl -v --cacert server.pem --connect-to {hostname}:{port}:{addr} https://{hostname}:{port}/",
+                "curl -v --cacert {pem_file} --connect-to {hostname}:{port}:{addr} https://{hostname}:{port}/",
                 port = addr.port()
             ),
-            (Some(p), Some(TlsMode::Implicit)) => {
-                let _ = p;
-                format!("openssl s_client -connect {addr} -servername {hostname} -CAfile server.pem")
-            }
+            (Some(_), Some(TlsMode::Implicit)) => format!(
+                "openssl s_client -connect {addr} -servername {hostname} -CAfile {pem_file}"
+            ),
             (Some(p), Some(_)) => format!(
-                "openssl s_client -connect {addr} -starttls {} -servername {hostname} -CAfile server.pem",
+                "openssl s_client -connect {addr} -starttls {} -servername {hostname} -CAfile {pem_file}",
                 match p {
                     Protocol::Imap => "imap",
                     Protocol::Pop3 => "pop3",
@@ -119,7 +131,9 @@ pub fn describe(bound: &[Bound], hostname: &str, pem_hint: &str) -> Vec<String> 
         };
         lines.push(format!("  {line}"));
     }
-    lines.push(format!("  (server.pem: {pem_hint})"));
+    for hint in pem_hints {
+        lines.push(format!("  ({hint})"));
+    }
     lines
 }
 

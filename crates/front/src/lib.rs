@@ -28,7 +28,11 @@
 //!     challenges: ChallengeMap::new(),
 //! };
 //! let front = Front::start(config, options).unwrap();
-//! for line in mailcert_front::describe(&front.bound(), "mail.example.com", "the certificate to trust") {
+//! let try_with = |_: &mailcert_front::Bound| mailcert_front::TryWith {
+//!     hostname: "mail.example.com".into(),
+//!     pem_file: "server.pem".into(),
+//! };
+//! for line in mailcert_front::describe(&front.bound(), try_with, &[]) {
 //!     println!("{line}");
 //! }
 //! front.run_until_signalled().unwrap();
@@ -49,6 +53,6 @@ mod smtp_tls;
 mod tls;
 
 pub use challenges::{ChallengeMap, Challenges};
-pub use defaults::{default_config, describe, is_root};
+pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
 pub use server::{Bound, Front, FrontOptions};

@@ -1,10 +1,11 @@
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_config::Config;
-use mailcert_front::{ChallengeMap, Front, FrontOptions};
+use mailcert_front::{ChallengeMap, Front, FrontOptions, TryWith};
 use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::{SqliteStore, StoreLocation};
 use mailcert_x509::KeyType;
@@ -61,8 +62,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         location.db.display(),
         config.path.display()
     );
-    let hint = pem_hint(&location);
-    for line in mailcert_front::describe(&front.bound(), &hostname, &hint) {
+    let bound = front.bound();
+    let (try_with, hints) = try_with(&location, &config, &bound, &hostname);
+    let describe = |b: &mailcert_front::Bound| {
+        try_with.get(&b.name).cloned().map_or_else(
+            || TryWith {
+                hostname: hostname.clone(),
+                pem_file: "server.pem".into(),
+            },
+            |(hostname, pem_file)| TryWith { hostname, pem_file },
+        )
+    };
+    for line in mailcert_front::describe(&bound, describe, &hints) {
         println!("{line}");
     }
     println!(
@@ -89,23 +100,72 @@ impl mailcert_acme::ChallengeSink for FrontChallenges {
     }
 }
 
-/// How to save the certificate a client without SNI gets, to trust it.
-fn pem_hint(location: &StoreLocation) -> String {
-    let thumb = SqliteStore::open(location).ok().and_then(|store| {
-        let manager = Manager::new(Box::new(store), os_user());
-        let scope = mailcert_lifecycle::ListenerScope::default();
-        let (selection, _) = manager
-            .which(mailcert_x509::Service::Imap, scope, None)
-            .ok()?;
-        selection.thumbprint().map(str::to_string)
-    });
+/// For each listener, the name to try it with and the file holding the
+/// certificate a client asking for that name gets (the same choice as
+/// `which`, pins included); and how to write those files.
+fn try_with(
+    location: &StoreLocation,
+    config: &Config,
+    bound: &[mailcert_front::Bound],
+    default_hostname: &str,
+) -> (HashMap<String, (String, String)>, Vec<String>) {
     let store = format!("--store {}", location.db.display());
-    match thumb {
-        Some(t) => format!("mailcert {store} show {t} --pem > server.pem"),
-        None => format!(
-            "mailcert {store} list, then: mailcert {store} show THUMBPRINT --pem > server.pem"
-        ),
+    let Ok(sqlite) = SqliteStore::open(location) else {
+        return (HashMap::new(), Vec::new());
+    };
+    let manager = Manager::new(Box::new(sqlite), os_user());
+    let mut chosen = HashMap::new();
+    for b in bound {
+        let Some(listener) = config.listener(&b.name) else {
+            continue;
+        };
+        let hostname = listener
+            .hostname
+            .clone()
+            .unwrap_or_else(|| default_hostname.to_string());
+        let scope = mailcert_lifecycle::ListenerScope {
+            name: Some(&b.name),
+            pin: listener.certificate.as_deref(),
+        };
+        let service = listener.protocol.service();
+        let Ok((selection, Some(record))) = manager.which(service, scope, Some(&hostname)) else {
+            continue;
+        };
+        let Some(thumb_default) = selection.thumbprint() else {
+            continue;
+        };
+        // A name the certificate does not carry would fail curl's check:
+        // try with one it does.
+        let names = &record.summary.names;
+        let covered = mailcert_x509::names::best_match(names.iter().map(String::as_str), &hostname);
+        let (hostname, thumb) = match (covered, names.iter().find(|n| !n.starts_with('*'))) {
+            (None, Some(name)) => {
+                // Asking for that name may choose another certificate.
+                let again = manager.which(service, scope, Some(name)).ok();
+                let thumb = again.and_then(|(s, _)| s.thumbprint().map(str::to_string));
+                (name.clone(), thumb.unwrap_or_else(|| thumb_default.to_string()))
+            }
+            _ => (hostname, thumb_default.to_string()),
+        };
+        chosen.insert(b.name.clone(), (hostname, thumb));
     }
+    let thumbs: BTreeSet<&String> = chosen.values().map(|(_, t)| t).collect();
+    let file_of = |thumb: &str| {
+        if thumbs.len() == 1 {
+            "server.pem".to_string()
+        } else {
+            format!("server-{}.pem", &thumb[..thumb.len().min(8)])
+        }
+    };
+    let hints = thumbs
+        .iter()
+        .map(|t| format!("{}: mailcert {store} show {t} --pem > {0}", file_of(t)))
+        .collect();
+    let files = chosen
+        .iter()
+        .map(|(name, (host, thumb))| (name.clone(), (host.clone(), file_of(thumb))))
+        .collect();
+    (files, hints)
 }
 
 fn init_logging() {
