@@ -235,9 +235,39 @@ impl<'a> Context<'a> {
             KeyUsage::server_auth(),
             None,
             None,
-        )?;
-        // The anchor the path reached, by subject, to tell which one it was.
-        Ok(Some(path.anchor().subject.as_ref().to_vec()))
+        );
+        match path {
+            // The anchor the path reached, by subject, to tell which one it was.
+            Ok(path) => Ok(Some(path.anchor().subject.as_ref().to_vec())),
+            Err(webpki::Error::CaUsedAsEndEntity) if self.directly_trusted() => {
+                self.direct_trust(time)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The server certificate is itself one of the trust anchors given, as
+    /// a home-made self-signed certificate (`openssl req -x509` marks it
+    /// CA:TRUE) is when a client trusts it. OpenSSL, Windows and Chrome
+    /// accept such a certificate as what it is; webpki refuses any CA:TRUE
+    /// certificate as a server certificate.
+    fn directly_trusted(&self) -> bool {
+        self.req.trust.contains(&self.req.certificates[0])
+    }
+
+    /// Direct trust, as those clients give it: only the dates count.
+    fn direct_trust(&self, time: UnixTime) -> Result<Option<Vec<u8>>, webpki::Error> {
+        let not_before = unix_time(self.leaf.not_before);
+        let not_after = unix_time(self.leaf.not_after);
+        if time.as_secs() < not_before.as_secs() {
+            return Err(webpki::Error::CertNotValidYet { time, not_before });
+        }
+        if time.as_secs() > not_after.as_secs() {
+            return Err(webpki::Error::CertExpired { time, not_after });
+        }
+        let leaf = &self.req.certificates[0];
+        let anchor = self.req.trust.anchors().iter().find(|a| &a.der == leaf);
+        Ok(anchor.map(|a| a.anchor.subject.as_ref().to_vec()))
     }
 
     fn all_anchors(&self) -> Vec<TrustAnchor<'_>> {
@@ -260,7 +290,10 @@ impl<'a> Context<'a> {
         let shape = self.shape();
 
         match self.webpki(&anchors, self.calm_time) {
-            Ok(anchor_subject) => self.check_anchor_needed(anchor_subject.as_deref(), findings),
+            Ok(anchor_subject) => {
+                self.check_anchor_needed(anchor_subject.as_deref(), findings);
+                self.check_direct_trust_of_a_ca(findings);
+            }
             Err(e) => self.explain_untrusted(e, &shape, findings),
         }
         self.check_order(&shape, findings);
@@ -469,6 +502,22 @@ impl<'a> Context<'a> {
                 self.not_sent_phrase()
             ),
             self.fix_send_intermediate(&name),
+        ));
+    }
+
+    /// Trusted only because the client trusts this very certificate, which
+    /// says CA:TRUE: most clients accept it, Firefox does not.
+    fn check_direct_trust_of_a_ca(&self, findings: &mut Vec<Finding>) {
+        if !(self.leaf.is_ca && self.directly_trusted()) {
+            return;
+        }
+        findings.push(Finding::warning(
+            Code::InvalidCertificate,
+            format!(
+                "The server certificate \"{}\" is trusted here as a CA certificate (basicConstraints CA:TRUE) of its own. OpenSSL-based clients, Outlook and Chrome accept it once it is trusted; Firefox and Thunderbird refuse a CA certificate as a server certificate (MOZILLA_PKIX_ERROR_CA_CERT_USED_AS_END_ENTITY)",
+                self.leaf.subject_cn()
+            ),
+            "Make the certificate without CA:TRUE: mailcert new --self-signed does, and openssl req -x509 does with -addext basicConstraints=critical,CA:FALSE.",
         ));
     }
 

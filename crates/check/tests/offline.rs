@@ -374,3 +374,76 @@ fn validity_longer_than_public_cas_may_issue() {
         );
     }
 }
+
+#[test]
+fn a_home_made_ca_certificate_trusted_as_itself_passes_with_a_warning() {
+    let pki = Pki::new();
+    // `openssl req -x509` marks the certificate CA:TRUE by default.
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "home.key",
+            "-out",
+            "home.pem",
+            "-days",
+            "90",
+            "-subj",
+            &format!("/CN={NAME}"),
+            "-addext",
+            &format!("subjectAltName=DNS:{NAME}"),
+        ],
+        pki.dir.path(),
+    );
+    let home = pki.load("home", NAME);
+    let trusted = Case {
+        what: "CA:TRUE self-signed, trusted as itself",
+        leaf: &home,
+        chain: vec![],
+        roots: vec![&home],
+        name: Some(NAME),
+        at: None,
+        expected: vec![Code::InvalidCertificate],
+    };
+    let verdict = run(&trusted);
+    assert!(
+        verdict.trusted && !verdict.has_errors(),
+        "{:#?}",
+        verdict.findings
+    );
+    assert!(
+        verdict
+            .findings
+            .iter()
+            .any(|f| f.code == Code::InvalidCertificate && f.severity == Severity::Warning),
+        "{:#?}",
+        verdict.findings
+    );
+    assert!(
+        openssl_accepts(&pki, &trusted),
+        "openssl verify accepts it too"
+    );
+    // Its dates still count.
+    let later = Case {
+        at: Some(OffsetDateTime::now_utc() + time::Duration::days(120)),
+        ..trusted
+    };
+    let verdict = run(&later);
+    assert!(!verdict.trusted, "{:#?}", verdict.findings);
+    assert!(verdict.findings.iter().any(|f| f.code == Code::Expired));
+    // Not trusted: self-signed, as ever.
+    let untrusted = Case {
+        roots: vec![],
+        at: None,
+        ..later
+    };
+    let verdict = run(&untrusted);
+    assert!(!verdict.trusted);
+    assert!(verdict.findings.iter().any(|f| f.code == Code::SelfSigned));
+}

@@ -325,7 +325,7 @@ impl Pki {
         self.load(name, &spec.cn)
     }
 
-    fn load(&self, name: &str, cn: &str) -> Cert {
+    pub fn load(&self, name: &str, cn: &str) -> Cert {
         let pem = self.path(&format!("{name}.pem"));
         let bytes = std::fs::read(&pem).expect("certificate file");
         let der = mailcert_x509::pem::decode_certificates(&bytes, "test")

@@ -143,7 +143,10 @@ fn try_with(
                 // Asking for that name may choose another certificate.
                 let again = manager.which(service, scope, Some(name)).ok();
                 let thumb = again.and_then(|(s, _)| s.thumbprint().map(str::to_string));
-                (name.clone(), thumb.unwrap_or_else(|| thumb_default.to_string()))
+                (
+                    name.clone(),
+                    thumb.unwrap_or_else(|| thumb_default.to_string()),
+                )
             }
             _ => (hostname, thumb_default.to_string()),
         };
