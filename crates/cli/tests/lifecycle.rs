@@ -632,6 +632,98 @@ fn request_from_a_plan_uses_the_planned_names() {
 }
 
 #[test]
+fn per_site_and_per_server_requests_have_subjects_of_their_own() {
+    let env = Env::new();
+    env.init();
+    let cases =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/plan/tests/cases");
+    // (organisation, common names of the pending requests, in plan order)
+    let table: &[(&str, &[&str])] = &[
+        (
+            "per-site-shared.toml",
+            &[
+                "paris.mail.contoso.com",
+                "berlin.mail.contoso.com",
+                "mail.contoso.com",
+            ],
+        ),
+        ("per-server.toml", &["ex1.contoso.com", "ex2.contoso.com"]),
+    ];
+    for (org, common_names) in table {
+        let before: Vec<String> = env
+            .list()
+            .iter()
+            .filter_map(|c| c["thumbprint"].as_str().map(str::to_string))
+            .collect();
+        let out = env.path(&format!("{org}.csr"));
+        env.run(&[
+            "request",
+            "--plan",
+            cases.join(org).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        let new: Vec<serde_json::Value> = env
+            .list()
+            .into_iter()
+            .filter(|c| c["status"] == "PendingRequest")
+            .filter(|c| {
+                c["thumbprint"]
+                    .as_str()
+                    .is_none_or(|id| !before.iter().any(|b| b == id))
+            })
+            .collect();
+        let mut subjects: Vec<String> = new
+            .iter()
+            .map(|c| c["subject"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let mut expected: Vec<String> = common_names.iter().map(|n| format!("CN={n}")).collect();
+        subjects.sort();
+        expected.sort();
+        assert_eq!(subjects, expected, "{org}");
+        for cert in &new {
+            let cn = cert["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("CN=");
+            assert!(
+                names(cert).iter().any(|n| n == cn),
+                "{org}: {cn} is not among {:?}",
+                names(cert)
+            );
+        }
+        // The CSRs carry those subjects too: what the CA will put in the certificates.
+        for (i, cn) in common_names.iter().enumerate() {
+            let csr = env.path(&format!("{}-{}.csr", org, i + 1));
+            let subject = openssl(
+                &[
+                    "req",
+                    "-in",
+                    csr.to_str().unwrap(),
+                    "-noout",
+                    "-subject",
+                    "-nameopt",
+                    "RFC2253",
+                ],
+                env.dir.path(),
+            );
+            assert_eq!(subject.trim(), format!("subject=CN={cn}"), "{org}");
+        }
+    }
+    // The table that administrators read tells them apart as well.
+    let shown = env.run(&["list"]).ok().stdout;
+    for cn in [
+        "paris.mail.contoso.com",
+        "berlin.mail.contoso.com",
+        "ex1.contoso.com",
+        "ex2.contoso.com",
+    ] {
+        assert!(shown.contains(&format!("CN={cn}")), "{cn} not in:\n{shown}");
+    }
+}
+
+#[test]
 fn subjects_are_written_as_rfc_5280_wants_them() {
     let env = Env::new();
     env.init();

@@ -168,6 +168,31 @@ fn toml_errors_name_file_line_and_field() {
 }
 
 #[test]
+fn an_unclosed_array_is_blamed_on_its_own_line_and_field() {
+    let env = Env::new();
+    let org = env.write(
+        "e1.toml",
+        "[organization]\naccepted_domains = [\"contoso.com\"\nissuer = \"public\"\n",
+    );
+    let run = env
+        .run(&["plan", org.to_str().expect("utf-8 path")])
+        .fails_with(2);
+    assert!(
+        run.stderr.contains(
+            "e1.toml, line 2, column 1, field organization.accepted_domains: invalid array"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("organization.issuer"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Fix:"), "{}", run.stderr);
+}
+
+#[test]
 fn bad_at_is_bad_input() {
     let env = Env::new();
     let run = env

@@ -5,12 +5,13 @@
 //! at listeners (`which --listener`, `enable` pre-flight).
 #![forbid(unsafe_code)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use mailcert_tomlplace::{dotted, locate, Segment};
 use mailcert_x509::Service;
 use serde::Deserialize;
 use thiserror::Error;
@@ -483,6 +484,59 @@ certificate = "9F1C"
             .to_string();
         assert!(err.contains("line 2: limits.max_line:"), "{err}");
     }
+
+    /// Broken TOML is reported where the broken construct starts, with its
+    /// field, not at the next line where the parser noticed.
+    #[test]
+    fn broken_toml_names_the_construct_that_is_broken() {
+        const GOOD: &str = "[limits]\nmax_line = 1000\n\n[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\nalpn = [\"imap\"]\ntls = \"implicit\"\nbind = \"127.0.0.1:1\"\nbackend = \"127.0.0.1:2\"\n";
+        // (change, into, expected start of the message)
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "alpn = [\"imap\"]",
+                "alpn = [\"imap\"",
+                "line 7: listener[0] (imaps).alpn: invalid array expected `]` (noticed on line 8, column 1)",
+            ),
+            (
+                "protocol = \"imap\"",
+                "protocol = \"imap",
+                "line 6: listener[0] (imaps).protocol: invalid basic string",
+            ),
+            (
+                "tls = \"implicit\"",
+                "tls \"implicit\"",
+                "line 8: listener[0] (imaps).tls: expected `.`, `=`",
+            ),
+            (
+                "max_line = 1000",
+                "max_line = 1000\nmax_line = 2000",
+                "line 3: limits.max_line: duplicate key `max_line`",
+            ),
+            (
+                "[limits]",
+                "[limits",
+                "line 1: limits: invalid table header",
+            ),
+            (
+                "[[listener]]",
+                "[[listener]",
+                "line 4: listener[0] (imaps): invalid table header",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            let text = GOOD.replacen(from, to, 1);
+            let err = Config::parse(&text, Path::new("m.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("m.toml: {expected}")),
+                "{from:?} -> {to:?}: {err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        assert!(Config::parse(GOOD, Path::new("m.toml")).is_ok());
+    }
 }
 
 fn secs(value: Option<u64>, default: Duration) -> Duration {
@@ -492,71 +546,74 @@ fn secs(value: Option<u64>, default: Duration) -> Duration {
 /// A TOML error as "line N: table[i] (name).field: what", like the
 /// validation errors, instead of toml's multi-line source excerpt.
 fn describe_syntax_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim().replace('\n', " ");
-    let Some(span) = error.span() else {
+    let mut message = error.message().trim().replace('\n', " ");
+    // Broken TOML is told apart by parsing again (only on this error path):
+    // its span is where the parser gave up, often a line or more after the
+    // construct that is broken, so it is placed at that construct. A shape
+    // error's span points at the key, value or table itself.
+    let broken = text.parse::<toml::Table>().err();
+    let span = broken.as_ref().unwrap_or(error).span();
+    if let Some(broken) = &broken {
+        message = broken.message().trim().replace('\n', " ");
+    }
+    let Some(span) = span else {
         return message;
     };
-    let line = line_of(text, span.start);
-    let lines: Vec<&str> = text.lines().collect();
-    // The table the error is in: the last header at or before the line.
-    let mut table: Option<String> = None;
-    let mut header_line = 0;
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for (index, raw) in lines.iter().take(line).enumerate() {
-        let t = raw.trim();
-        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            let name = name.trim().to_string();
-            let n = counts.entry(name.clone()).or_insert(0);
-            table = Some(format!("{name}[{n}]"));
-            *n += 1;
-            header_line = index;
-        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
-            table = Some(name.trim().to_string());
-            header_line = index;
+    let place = locate(text, span.start);
+    let (start, path) = if broken.is_some() {
+        place.syntax()
+    } else {
+        (place.at, place.path.as_slice())
+    };
+    if start.line != place.at.line {
+        message.push_str(&format!(
+            " (noticed on line {}, column {})",
+            place.at.line, place.at.column
+        ));
+    }
+    let mut at = String::new();
+    for segment in path {
+        match segment {
+            Segment::Key(_) => {
+                if !at.is_empty() {
+                    at.push('.');
+                }
+                at.push_str(&dotted(std::slice::from_ref(segment), 0));
+            }
+            Segment::Index(i) => {
+                at.push_str(&format!("[{i}]"));
+                // For an array entry, its `name = "..."` helps find it.
+                if let Some(name) = place.table_header.and_then(|h| entry_name(text, h.line)) {
+                    at.push_str(&format!(" ({name})"));
+                }
+            }
         }
     }
-    let is_array_entry = table.as_deref().is_some_and(|t| t.ends_with(']'));
-    // For an array entry, its `name = "..."` helps find it.
-    let entry_name = if is_array_entry {
-        lines
-            .iter()
-            .skip(header_line + 1)
-            .take_while(|l| !l.trim_start().starts_with('['))
-            .find_map(|l| {
-                let (key, value) = l.split_once('=')?;
-                (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
-            })
-    } else {
-        None
-    };
-    let key = message
+    if let Some(missing) = message
         .strip_prefix("missing field `")
         .and_then(|r| r.split('`').next())
-        .map(str::to_string)
-        .or_else(|| {
-            let current = lines.get(line - 1)?.trim();
-            if current.starts_with('[') {
-                return None;
-            }
-            let (key, _) = current.split_once('=')?;
-            Some(key.trim().to_string())
-        });
-    let mut at = match (&table, &entry_name) {
-        (Some(t), Some(n)) => format!("{t} ({n})"),
-        (Some(t), None) => t.clone(),
-        (None, _) => String::new(),
-    };
-    if let Some(key) = key {
+    {
         if !at.is_empty() {
             at.push('.');
         }
-        at.push_str(&key);
+        at.push_str(missing);
     }
     if at.is_empty() {
-        format!("line {line}: {message}")
+        format!("line {}: {message}", start.line)
     } else {
-        format!("line {line}: {at}: {message}")
+        format!("line {}: {at}: {message}", start.line)
     }
+}
+
+/// The `name = "..."` of the array entry whose header is on `header_line`.
+fn entry_name(text: &str, header_line: usize) -> Option<String> {
+    text.lines()
+        .skip(header_line)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+        })
 }
 
 /// 1-based line of a byte offset.

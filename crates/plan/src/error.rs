@@ -9,15 +9,18 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum PlanError {
     /// The file is not valid TOML, or does not have the expected shape
-    /// (unknown key, wrong type, missing field).
-    #[error("{file}, line {line}, column {column}, field {field}: {message}{}", fix_suffix(.fix))]
+    /// (unknown key, wrong type, missing field). For broken TOML the line
+    /// and column are where the broken construct starts (an unclosed `[`
+    /// or quote), and the message says where the parser noticed it.
+    #[error("{file}, line {line}, column {column}{}: {message}{}", field_suffix(.field), fix_suffix(.fix))]
     Syntax {
         file: String,
         line: usize,
         column: usize,
         /// Dotted path of the field, tables of arrays counted from 1
-        /// (`server[2].site`); `(top level)` when none applies.
-        field: String,
+        /// (`server[2].site`); `None` when the error is outside any table
+        /// or key.
+        field: Option<String>,
         message: String,
         fix: Option<String>,
     },
@@ -34,10 +37,11 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// The field the error is about (`server[2].site`).
-    pub fn field(&self) -> &str {
+    /// The field the error is about (`server[2].site`), when one is.
+    pub fn field(&self) -> Option<&str> {
         match self {
-            PlanError::Syntax { field, .. } | PlanError::Invalid { field, .. } => field,
+            PlanError::Syntax { field, .. } => field.as_deref(),
+            PlanError::Invalid { field, .. } => Some(field),
         }
     }
 
@@ -47,6 +51,13 @@ impl PlanError {
             PlanError::Syntax { line, .. } => Some(*line),
             PlanError::Invalid { line, .. } => *line,
         }
+    }
+}
+
+fn field_suffix(field: &Option<String>) -> String {
+    match field {
+        Some(field) => format!(", field {field}"),
+        None => String::new(),
     }
 }
 

@@ -13,8 +13,9 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use mailcert_tomlplace::{dotted, locate, OpenKind, Place};
+
 use crate::error::PlanError;
-use crate::locate::locate;
 
 /// Who signs the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -269,7 +270,7 @@ impl Organization {
     /// Reads and checks an organisation description. `source` names the
     /// file in error messages.
     pub fn from_toml(text: &str, source: &str) -> Result<Organization, PlanError> {
-        let raw: RawOrg = toml::from_str(text).map_err(|e| syntax_error(text, source, &e))?;
+        let raw: RawOrg = toml::from_str(text).map_err(|e| read_error(text, source, &e))?;
         Checker { text, source }.check(raw)
     }
 
@@ -298,7 +299,7 @@ impl Checker<'_> {
     ) -> PlanError {
         PlanError::Invalid {
             file: self.source.to_string(),
-            line: offset.map(|o| locate(self.text, o).line),
+            line: offset.map(|o| locate(self.text, o).at.line),
             field: field.into(),
             message: message.into(),
             fix: fix.into(),
@@ -536,22 +537,41 @@ impl Checker<'_> {
     }
 }
 
-/// Turns a TOML or shape error into one that names the line and the field,
-/// with advice where the mistake is a usual one.
-fn syntax_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
-    let message = error
+/// Turns a TOML error into one that names the line and the field, with
+/// advice where the mistake is a usual one.
+fn read_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
+    // A shape error comes from a file that parses, and its span points at
+    // the key, value or table concerned. Broken TOML is told apart by
+    // parsing again (only on this error path): its span is where the parser
+    // gave up, which can be lines after the mistake.
+    match text.parse::<toml::Table>() {
+        Err(broken) => broken_toml(text, source, &broken),
+        Ok(_) => shape_error(text, source, error),
+    }
+}
+
+fn one_line(error: &toml::de::Error) -> String {
+    error
         .message()
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(": ");
-    let location = error.span().map(|span| locate(text, span.start));
-    let (line, column, field) = match location {
-        Some(l) => (l.line, l.column, l.field),
-        None => (1, 1, "(top level)".to_string()),
+        .join(": ")
+}
+
+fn field_of(path: &[mailcert_tomlplace::Segment]) -> Option<String> {
+    (!path.is_empty()).then(|| dotted(path, 1))
+}
+
+fn shape_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
+    let message = one_line(error);
+    let place = error.span().map(|span| locate(text, span.start));
+    let (line, column, field) = match &place {
+        Some(p) => (p.at.line, p.at.column, field_of(&p.path)),
+        None => (1, 1, None),
     };
-    let fix = advice(&message, &field);
+    let fix = advice(&message, field.as_deref().unwrap_or("the value"));
     PlanError::Syntax {
         file: source.to_string(),
         line,
@@ -560,6 +580,78 @@ fn syntax_error(text: &str, source: &str, error: &toml::de::Error) -> PlanError 
         message,
         fix,
     }
+}
+
+/// Broken TOML is reported where the broken construct starts (the key of
+/// an unclosed array, the quote of an unclosed string), not where the
+/// parser noticed: that is often the next line, and another field.
+fn broken_toml(text: &str, source: &str, error: &toml::de::Error) -> PlanError {
+    let mut message = one_line(error);
+    let Some(span) = error.span() else {
+        return PlanError::Syntax {
+            file: source.to_string(),
+            line: 1,
+            column: 1,
+            field: None,
+            fix: Some(GENERIC_SYNTAX_FIX.to_string()),
+            message,
+        };
+    };
+    let place = locate(text, span.start);
+    let (start, path) = place.syntax();
+    if place.at.line != start.line {
+        message.push_str(&format!(
+            " (noticed on line {}, column {})",
+            place.at.line, place.at.column
+        ));
+    }
+    let fix = syntax_advice(&message, &place, start.line);
+    PlanError::Syntax {
+        file: source.to_string(),
+        line: start.line,
+        column: start.column,
+        field: field_of(path),
+        message,
+        fix: Some(fix),
+    }
+}
+
+const GENERIC_SYNTAX_FIX: &str = "check the TOML syntax on that line: double quotes around text, [ ] around lists, commas between items, one key = value per line.";
+
+fn syntax_advice(message: &str, place: &Place, line: usize) -> String {
+    let kind = place.open.as_ref().map(|o| o.kind);
+    if kind == Some(OpenKind::String) {
+        return if message.contains("multiline") {
+            format!("close the text that starts on line {line} with the same three quotes it opens with.")
+        } else {
+            format!("close the text that starts on line {line} with its quote on the same line (\" or ').")
+        };
+    }
+    if message.starts_with("duplicate key") {
+        return "each key is written once per table: remove one of the two, or merge them."
+            .to_string();
+    }
+    if message.starts_with("invalid table header") {
+        return if message.contains("duplicate key") {
+            "each [table] is written once: merge the two tables into one (only [[tables]] of an array repeat).".to_string()
+        } else {
+            "write the header on a line of its own as [name], or [[name]] for one more entry of a list such as [[server]].".to_string()
+        };
+    }
+    if message.starts_with("invalid array") {
+        return format!(
+            "check the list that starts on line {line}: each item in double quotes, a comma between items, and ] at its end."
+        );
+    }
+    if message.starts_with("invalid inline table") {
+        return format!(
+            "close the {{ }} that starts on line {line} on the same line, with a comma between its key = value pairs."
+        );
+    }
+    if message.starts_with("expected `.`, `=`") {
+        return "write key = value, with = between the key and its value.".to_string();
+    }
+    GENERIC_SYNTAX_FIX.to_string()
 }
 
 fn advice(message: &str, field: &str) -> Option<String> {
@@ -636,7 +728,7 @@ fn advice(message: &str, field: &str) -> Option<String> {
     } else if expected.contains("date") {
         format!("write {field} as a bare TOML date, e.g. 2027-01-31.")
     } else {
-        "check the TOML syntax on that line: double quotes around text, [ ] around lists, commas between items, one key = value per line.".to_string()
+        GENERIC_SYNTAX_FIX.to_string()
     })
 }
 
@@ -697,7 +789,7 @@ max_names = 100                           # the CA product's limit
         let text = MINIMUM.replace("internet_facing = true", "interent_facing = true");
         let err = Organization::from_toml(&text, "org.toml").unwrap_err();
         let shown = err.to_string();
-        assert_eq!(err.field(), "server[1].interent_facing", "{shown}");
+        assert_eq!(err.field(), Some("server[1].interent_facing"), "{shown}");
         assert_eq!(err.line(), Some(14), "{shown}");
         assert!(shown.contains("org.toml"), "{shown}");
         assert!(shown.contains("did you mean `internet_facing`"), "{shown}");
@@ -707,18 +799,18 @@ max_names = 100                           # the CA product's limit
     fn wrong_values_point_at_the_field() {
         let text = MINIMUM.replace("issuer = \"public\"", "issuer = \"pubic\"");
         let err = Organization::from_toml(&text, "org.toml").unwrap_err();
-        assert_eq!(err.field(), "organization.issuer");
+        assert_eq!(err.field(), Some("organization.issuer"));
         assert!(err.to_string().contains("self-signed"), "{err}");
         let text = MINIMUM.replace("max_names = 100", "max_names = \"lots\"");
         let err = Organization::from_toml(&text, "org.toml").unwrap_err();
-        assert_eq!(err.field(), "policy.max_names");
+        assert_eq!(err.field(), Some("policy.max_names"));
     }
 
     #[test]
     fn unknown_site_is_refused_with_its_line() {
         let text = format!("{MINIMUM}\n[[site]]\nname = \"London\"\n\n[[server]]\nname = \"EX2\"\nfqdn = \"ex2.contoso.com\"\nsite = \"Paris\"\n");
         let err = Organization::from_toml(&text, "org.toml").unwrap_err();
-        assert_eq!(err.field(), "server[2].site");
+        assert_eq!(err.field(), Some("server[2].site"));
         let line = text.lines().position(|l| l.contains("Paris")).unwrap() + 1;
         assert_eq!(err.line(), Some(line));
         assert!(err.to_string().contains("London"), "{err}");

@@ -27,7 +27,6 @@
 mod classify;
 mod error;
 mod input;
-mod locate;
 mod output;
 mod planner;
 pub mod validity;

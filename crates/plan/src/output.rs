@@ -92,11 +92,12 @@ pub enum FindingCode {
     BackendServers,
     PrivateCaTrust,
     SelfSigned,
+    SameSubject,
 }
 
 impl FindingCode {
     /// Every code, in documentation order.
-    pub const ALL: [FindingCode; 21] = [
+    pub const ALL: [FindingCode; 22] = [
         FindingCode::InternalName,
         FindingCode::PrivateIp,
         FindingCode::SingleLabelName,
@@ -118,6 +119,7 @@ impl FindingCode {
         FindingCode::BackendServers,
         FindingCode::PrivateCaTrust,
         FindingCode::SelfSigned,
+        FindingCode::SameSubject,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -143,6 +145,7 @@ impl FindingCode {
             FindingCode::BackendServers => "backend-servers",
             FindingCode::PrivateCaTrust => "private-ca-trust",
             FindingCode::SelfSigned => "self-signed",
+            FindingCode::SameSubject => "same-subject",
         }
     }
 }

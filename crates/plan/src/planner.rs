@@ -193,6 +193,7 @@ impl<'a> Planner<'a> {
                 certificates.push(cert);
             }
         }
+        self.same_subjects(&certificates);
         self.validity(max_validity_days);
         self.issuer_advice();
         self.backend_servers();
@@ -451,7 +452,21 @@ impl<'a> Planner<'a> {
         } else {
             Vec::new()
         };
+        let named: Vec<String> = org
+            .client_access
+            .iter()
+            .chain(&org.internal)
+            .chain(&org.legacy)
+            .chain(
+                org.sites
+                    .iter()
+                    .flat_map(|s| s.client_access.iter().chain(&s.internal)),
+            )
+            .map(|n| n.trim().trim_end_matches('.').to_lowercase())
+            .collect();
+        let is_named = |fqdn: &str| named.contains(&fqdn.trim_end_matches('.').to_lowercase());
         let mut edge = Vec::new();
+        let mut per_server = Vec::new();
         for &i in &self.cert_servers {
             let server = &org.servers[i];
             if policy_included.contains(&i) {
@@ -479,27 +494,35 @@ impl<'a> Planner<'a> {
                     ),
                     scope: Scope::Server(i),
                 });
+            } else if org.policy.certificates == CertificateSplit::PerServer
+                && !is_named(&server.fqdn)
+                && self.acceptable_to_issuer(&server.fqdn)
+            {
+                // Per-server certificates share their other names: the
+                // server's own name is what tells them (and their pending
+                // requests) apart, as their common name.
+                per_server.push(i);
+                out.push(Candidate {
+                    typed: server.fqdn.clone(),
+                    origin: Origin::ServerFqdn {
+                        server: server.name.clone(),
+                    },
+                    reason: format!(
+                        "FQDN of server {}: the common name of its own certificate (policy.certificates = \"per-server\")",
+                        server.name
+                    ),
+                    scope: Scope::Server(i),
+                });
             }
         }
         if !org.policy.include_server_fqdns {
-            let named: Vec<String> = org
-                .client_access
-                .iter()
-                .chain(&org.internal)
-                .chain(&org.legacy)
-                .chain(
-                    org.sites
-                        .iter()
-                        .flat_map(|s| s.client_access.iter().chain(&s.internal)),
-                )
-                .map(|n| n.trim().trim_end_matches('.').to_lowercase())
-                .collect();
             let omitted: Vec<String> = self
                 .cert_servers
                 .iter()
+                .filter(|i| !per_server.contains(*i))
                 .map(|&i| &org.servers[i])
                 .filter(|s| !(s.role == Role::Edge && s.internet_facing))
-                .filter(|s| !named.contains(&s.fqdn.trim_end_matches('.').to_lowercase()))
+                .filter(|s| !is_named(&s.fqdn))
                 .map(|s| s.fqdn.trim_end_matches('.').to_lowercase())
                 .collect();
             if !omitted.is_empty() {
@@ -555,6 +578,13 @@ impl<'a> Planner<'a> {
                 "Nothing to do; make sure the MX records name exactly these hosts.".into(),
             );
         }
+    }
+
+    /// Whether a name is valid and, for a public issuer, one a public CA
+    /// accepts: a name the planner adds on its own must not bring errors.
+    fn acceptable_to_issuer(&self, typed: &str) -> bool {
+        parse_name(typed)
+            .is_ok_and(|p| self.org.issuer != IssuerKind::Public || refusal(&p.name).is_none())
     }
 
     // ---- 2. validate and merge ------------------------------------------
@@ -879,6 +909,10 @@ impl<'a> Planner<'a> {
         if slots.is_empty() {
             return None;
         }
+        if let Some(own) = self.own_name(draft, &slots, entries) {
+            let slot = slots.remove(own);
+            slots.insert(0, slot);
+        }
         let subject = format!("CN={}", slots[0].text);
         let count = slots.len();
         if count > MANY_NAMES {
@@ -924,6 +958,76 @@ impl<'a> Planner<'a> {
                 .collect(),
             servers,
         })
+    }
+
+    /// The name that tells a per-site or per-server certificate from its
+    /// siblings, which share the other names: the server's own FQDN, else
+    /// the site's own client-access name, else its own internal name. It
+    /// becomes the common name, so `list` shows each pending request under
+    /// a subject of its own. `None` for the one certificate of `single`
+    /// and when the draft has no name of its own.
+    fn own_name(&self, draft: &Draft, slots: &[Slot], entries: &[Entry]) -> Option<usize> {
+        let own_to = |slot: &Slot, scope: Scope, origin: fn(&Origin) -> bool| {
+            slot.entry.is_some_and(|e| {
+                let entry = &entries[e];
+                entry.scopes.iter().all(|s| *s == scope) && entry.has_origin(origin)
+            })
+        };
+        let site_name = |site: usize| {
+            let scope = Scope::Site(site);
+            slots
+                .iter()
+                .position(|s| own_to(s, scope, |o| *o == Origin::ClientAccess))
+                .or_else(|| {
+                    slots
+                        .iter()
+                        .position(|s| own_to(s, scope, |o| *o == Origin::Internal))
+                })
+        };
+        match draft.cut {
+            Cut::Whole | Cut::Unsited => None,
+            Cut::Site(site) => site_name(site),
+            Cut::Server(server) => slots
+                .iter()
+                .position(|s| {
+                    own_to(s, Scope::Server(server), |o| {
+                        matches!(o, Origin::ServerFqdn { .. } | Origin::EdgeFqdn { .. })
+                    })
+                })
+                .or_else(|| self.site_of(server).and_then(site_name)),
+        }
+    }
+
+    /// Certificates that would still share a subject: `list` cannot tell
+    /// their pending requests apart, and they carry the same names.
+    fn same_subjects(&mut self, certificates: &[PlannedCertificate]) {
+        let mut by_subject: BTreeMap<&str, Vec<&PlannedCertificate>> = BTreeMap::new();
+        for c in certificates {
+            by_subject.entry(c.subject.as_str()).or_default().push(c);
+        }
+        let per_server = self.org.policy.certificates == CertificateSplit::PerServer;
+        for (subject, same) in by_subject {
+            if same.len() < 2 {
+                continue;
+            }
+            let servers: Vec<String> = same.iter().flat_map(|c| c.servers.clone()).collect();
+            let fix = if per_server {
+                "Give each server an FQDN the issuer accepts (a public CA refuses internal names), or use certificates = \"single\": one SAN certificate for all servers is the advice."
+            } else {
+                "Give each [[site]] a client_access name of its own (its common name), or use certificates = \"single\": one SAN certificate for all servers is the advice."
+            };
+            self.find(
+                Severity::Warning,
+                FindingCode::SameSubject,
+                vec![same[0].common_name().to_string()],
+                format!(
+                    "{} certificates would have the same subject {subject} (for {}): nothing of their own tells them apart, so `mailcert list` shows their pending requests alike.",
+                    same.len(),
+                    list(&servers)
+                ),
+                fix.into(),
+            );
+        }
     }
 
     /// Applies wildcards on one certificate: those the administrator wrote,

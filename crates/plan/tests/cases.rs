@@ -240,6 +240,9 @@ cases! {
     private_internet_facing => cases_dir / "private-internet-facing.toml",
     per_site => cases_dir / "per-site.toml",
     per_server => cases_dir / "per-server.toml",
+    per_site_shared => cases_dir / "per-site-shared.toml",
+    per_site_same_subject => cases_dir / "per-site-same-subject.toml",
+    per_server_own_names => cases_dir / "per-server-own-names.toml",
     all_refused => cases_dir / "all-refused.toml",
 }
 

@@ -1,7 +1,10 @@
 //! PKCS#12 (`.pfx`, `.p12`) read and written with p12-keystore: OpenSSL 3's
 //! default (AES-256-CBC, PBKDF2, HMAC-SHA256), the legacy form of older
 //! Windows and `openssl pkcs12 -legacy` (3DES keys, RC2-40 certificates,
-//! SHA-1 MAC), and BER-encoded files (converted to DER first).
+//! SHA-1 MAC; written by [`legacy`]), and BER-encoded files (converted to
+//! DER first).
+
+mod legacy;
 
 use p12_keystore::{
     Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive,
@@ -124,7 +127,9 @@ fn classify(error: p12_keystore::error::Error, what: &str) -> CertError {
 pub enum PfxForm {
     /// AES-256-CBC, PBKDF2, HMAC-SHA256 (OpenSSL 3's default).
     Modern,
-    /// 3DES with a SHA-1 MAC, for Windows Server 2012 R2 and older.
+    /// What `openssl pkcs12 -export -legacy` writes, for Windows Server
+    /// 2012 R2 and older: certificates with pbeWithSHAAnd40BitRC2-CBC, the
+    /// key with pbeWithSHAAnd3-KeyTripleDES-CBC, a SHA-1 MAC.
     Legacy,
 }
 
@@ -152,20 +157,17 @@ pub fn write_pfx(
         friendly_name,
         KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certs)),
     );
-    let writer = store.writer(password);
-    let writer = match form {
-        PfxForm::Modern => writer
+    match form {
+        PfxForm::Modern => store
+            .writer(password)
             .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
             .mac_algorithm(MacAlgorithm::HmacSha256)
             .encryption_iterations(100_000)
-            .mac_iterations(100_000),
-        PfxForm::Legacy => writer
-            .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
-            .mac_algorithm(MacAlgorithm::HmacSha1)
-            .encryption_iterations(2048)
-            .mac_iterations(2048),
-    };
-    writer.write().map_err(failed)
+            .mac_iterations(100_000)
+            .write()
+            .map_err(failed),
+        PfxForm::Legacy => legacy::write(&store, password),
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ pub struct Args {
     /// Overwrite --out if it already exists.
     #[arg(long)]
     pub force: bool,
-    /// The legacy PFX form (3DES, SHA-1 MAC) for Windows Server 2012 R2 and older.
+    /// The legacy PFX form for Windows Server 2012 R2 and older, as `openssl pkcs12 -export -legacy`
+    /// writes it: certificates with RC2-40, the key with 3DES, a SHA-1 MAC.
     #[arg(long, conflicts_with = "pem")]
     pub legacy: bool,
     /// Write the certificate and its chain as PEM (no private key).
@@ -49,7 +50,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         let (pfx, record) = manager.export_pfx(&args.thumbprint, &password, form)?;
         files::write_private(&args.out, &pfx)?;
         let words = if args.legacy {
-            "legacy PFX (3DES, SHA-1 MAC)"
+            "legacy PFX (RC2-40 certificates, 3DES key, SHA-1 MAC)"
         } else {
             "PFX (AES-256, PBKDF2, HMAC-SHA256)"
         };

@@ -313,6 +313,10 @@ fn exported_pfx_opens_in_openssl_modern_and_legacy() {
         "{info}"
     );
     assert!(
+        !info.contains("RC2") && !info.contains("TripleDES"),
+        "the modern form uses AES only: {info}"
+    );
+    assert!(
         info.contains("CN = Test Intermediate"),
         "the chain is missing: {info}"
     );
@@ -340,38 +344,76 @@ fn exported_pfx_opens_in_openssl_modern_and_legacy() {
         "--password-file",
         &env.p("pw"),
     ]);
+    // The layout `openssl pkcs12 -export -legacy` writes: RC2-40 for the
+    // certificates, 3DES for the shrouded key bag, a SHA-1 MAC.
     let info = env.openssl(&[
         "pkcs12",
         "-info",
+        "-legacy",
         "-in",
         "legacy.pfx",
         "-passin",
         "pass:Exp0rt!",
         "-nokeys",
     ]);
+    for expected in [
+        "PKCS7 Encrypted data: pbeWithSHA1And40BitRC2-CBC, Iteration 2048",
+        "Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048",
+        "MAC: sha1, Iteration 2048",
+        "CN = Test Intermediate",
+    ] {
+        assert!(info.contains(expected), "{expected:?} not in: {info}");
+    }
+    assert!(!info.contains("AES-256"), "{info}");
+    env.openssl(&[
+        "pkcs12",
+        "-legacy",
+        "-in",
+        "legacy.pfx",
+        "-passin",
+        "pass:Exp0rt!",
+        "-nodes",
+        "-out",
+        "legacy-back.pem",
+    ]);
+    let k1 = env.openssl(&["pkey", "-in", "legacy-back.pem", "-pubout"]);
+    assert_eq!(k1, k2, "the legacy file's key matches the certificate");
+    // A wrong password fails the recomputed MAC.
+    let wrong = std::process::Command::new(crate::harness::OPENSSL)
+        .args(["pkcs12", "-legacy", "-info", "-noout", "-in"])
+        .arg(env.path("legacy.pfx"))
+        .args(["-passin", "pass:wrong"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
     assert!(
-        info.contains("TripleDES") && info.contains("MAC: sha1"),
-        "{info}"
+        String::from_utf8_lossy(&wrong.stderr).contains("Mac verify error"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
     );
 
-    // The exported file imports into another store, chain and all.
-    let other = Env::new();
-    std::fs::copy(env.path("modern.pfx"), other.path("in.pfx")).unwrap();
-    other.write("pw", "Exp0rt!");
-    other.ok(&["trust", "add", &{
-        std::fs::copy(env.path("testroot.pem"), other.path("root.pem")).unwrap();
-        other.p("root.pem")
-    }]);
-    assert_eq!(
-        other.ok(&[
-            "import",
-            &other.p("in.pfx"),
-            "--password-file",
-            &other.p("pw")
-        ]),
-        thumb
-    );
-    assert_eq!(other.status(&thumb), "Valid");
+    // Each exported file imports into another store, chain and all.
+    for file in ["modern.pfx", "legacy.pfx"] {
+        let other = Env::new();
+        std::fs::copy(env.path(file), other.path("in.pfx")).unwrap();
+        other.write("pw", "Exp0rt!");
+        other.ok(&["trust", "add", &{
+            std::fs::copy(env.path("testroot.pem"), other.path("root.pem")).unwrap();
+            other.p("root.pem")
+        }]);
+        assert_eq!(
+            other.ok(&[
+                "import",
+                &other.p("in.pfx"),
+                "--password-file",
+                &other.p("pw")
+            ]),
+            thumb,
+            "{file}"
+        );
+        assert_eq!(other.status(&thumb), "Valid", "{file}");
+        assert_eq!(other.view(&thumb)["has_private_key"], true, "{file}");
+    }
     // The export is in the audit log.
     let log = env.ok(&["log"]);
     assert!(log.contains("export"), "{log}");
