@@ -94,7 +94,7 @@ struct RawLimits {
     handshake_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     backend_timeout: Option<u64>,
-    max_line: Option<usize>,
+    max_line: Option<Spanned<usize>>,
     max_commands: Option<usize>,
 }
 
@@ -124,13 +124,13 @@ struct RawListener {
     #[serde(default)]
     proxy_protocol: bool,
     hostname: Option<Spanned<String>>,
-    certificate: Option<String>,
+    certificate: Option<Spanned<String>>,
     alpn: Option<Vec<String>>,
     pre_tls_timeout: Option<u64>,
     handshake_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     backend_timeout: Option<u64>,
-    max_line: Option<usize>,
+    max_line: Option<Spanned<usize>>,
     max_commands: Option<usize>,
 }
 
@@ -147,6 +147,9 @@ pub struct Listener {
     pub hostname: Option<String>,
     /// Explicit certificate: thumbprint prefix or subject.
     pub certificate: Option<String>,
+    /// The line of `certificate = ...`, for errors found later (a pin that
+    /// matches nothing in the store).
+    pub certificate_line: Option<usize>,
     /// ALPN protocols offered (https: `["http/1.1"]` unless set); the
     /// negotiated one is passed to the backend in the PROXY v2 header.
     pub alpn: Vec<String>,
@@ -244,7 +247,10 @@ impl Config {
             handshake_timeout: secs(raw_limits.handshake_timeout, defaults.handshake_timeout),
             idle_timeout: secs(raw_limits.idle_timeout, defaults.idle_timeout),
             backend_timeout: secs(raw_limits.backend_timeout, defaults.backend_timeout),
-            max_line: raw_limits.max_line.unwrap_or(defaults.max_line),
+            max_line: raw_limits
+                .max_line
+                .as_ref()
+                .map_or(defaults.max_line, |m| *m.get_ref()),
             max_commands: raw_limits.max_commands.unwrap_or(defaults.max_commands),
         };
         let global_defaults = GlobalLimits::default();
@@ -254,6 +260,13 @@ impl Config {
                 .unwrap_or(global_defaults.max_connections),
             grace_period: secs(raw_limits.grace_period, global_defaults.grace_period),
         };
+        if let Some(max_line) = raw_limits.max_line.as_ref().filter(|m| *m.get_ref() < 512) {
+            problems.push(format!(
+                "line {}: limits.max_line: {}",
+                at_line(max_line.span()),
+                max_line_too_small(*max_line.get_ref())
+            ));
+        }
         if limits.max_connections == 0 {
             problems.push("limits.max_connections: must be at least 1".to_string());
         }
@@ -320,13 +333,17 @@ impl Config {
                 handshake_timeout: secs(raw.handshake_timeout, base.handshake_timeout),
                 idle_timeout: secs(raw.idle_timeout, base.idle_timeout),
                 backend_timeout: secs(raw.backend_timeout, base.backend_timeout),
-                max_line: raw.max_line.unwrap_or(base.max_line),
+                max_line: raw
+                    .max_line
+                    .as_ref()
+                    .map_or(base.max_line, |m| *m.get_ref()),
                 max_commands: raw.max_commands.unwrap_or(base.max_commands),
             };
-            if limits.max_line < 512 {
+            if let Some(max_line) = raw.max_line.as_ref().filter(|m| *m.get_ref() < 512) {
                 problems.push(format!(
-                    "{at}.max_line: {} is below the 512 bytes SMTP and IMAP clients may send; use 512 or more",
-                    limits.max_line
+                    "{}.max_line: {}",
+                    line(max_line.span()),
+                    max_line_too_small(*max_line.get_ref())
                 ));
             }
             let alpn = raw.alpn.unwrap_or_else(|| match protocol {
@@ -342,7 +359,8 @@ impl Config {
                     backend: backend.clone(),
                     proxy_protocol: raw.proxy_protocol,
                     hostname: raw.hostname.map(|h| h.into_inner().to_ascii_lowercase()),
-                    certificate: raw.certificate,
+                    certificate_line: raw.certificate.as_ref().map(|c| at_line(c.span())),
+                    certificate: raw.certificate.map(Spanned::into_inner),
                     alpn,
                     limits,
                 });
@@ -483,6 +501,19 @@ certificate = "9F1C"
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2: limits.max_line:"), "{err}");
+        // Values that parse but are refused still name their line.
+        let small = "[limits]\nmax_line = 100\n\n[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\nalpn = [\"imap\"]\ntls = \"implicit\"\nbind = \"127.0.0.1:1\"\nbackend = \"127.0.0.1:2\"\nmax_line = 0\n";
+        let err = Config::parse(&small, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: limits.max_line: 100 is below"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 11: listener[0] (imaps).max_line: 0 is below"),
+            "{err}"
+        );
     }
 
     /// Broken TOML is reported where the broken construct starts, with its
@@ -617,6 +648,10 @@ fn entry_name(text: &str, header_line: usize) -> Option<String> {
 }
 
 /// 1-based line of a byte offset.
+fn max_line_too_small(max_line: usize) -> String {
+    format!("{max_line} is below the 512 bytes SMTP and IMAP clients may send; use 512 or more")
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
 }

@@ -33,8 +33,13 @@ pub enum FrontError {
         #[source]
         source: rustls::Error,
     },
-    #[error("listener '{name}': certificate = \"{pin}\" matches no usable certificate in the store (thumbprint prefix of at least 4 digits, or subject); see `mailcert list`")]
-    UnknownPin { name: String, pin: String },
+    #[error("{}: {at}certificate = \"{pin}\" matches no usable certificate in the store (a thumbprint prefix of at least 4 digits, or a subject); see `mailcert list`", .path.display())]
+    UnknownPin {
+        path: PathBuf,
+        /// `line N: listener[i] (name).`
+        at: String,
+        pin: String,
+    },
     #[error("starting the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("no listeners configured: add [[listener]] sections to {}", .0.display())]

@@ -121,7 +121,7 @@ struct Prepared {
 /// refuse the configuration (at start, and on SIGHUP the old one stays).
 fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontError> {
     let snapshot = shared.snapshot.load();
-    for listener in &config.listeners {
+    for (index, listener) in config.listeners.iter().enumerate() {
         let Some(pin) = listener.certificate.as_deref() else {
             continue;
         };
@@ -131,8 +131,13 @@ fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontE
         };
         let (selection, _) = snapshot.select(listener.protocol.service(), scope, None);
         if selection.thumbprint().is_none() {
+            let line = listener
+                .certificate_line
+                .map(|n| format!("line {n}: "))
+                .unwrap_or_default();
             return Err(FrontError::UnknownPin {
-                name: listener.name.clone(),
+                path: config.path.clone(),
+                at: format!("{line}listener[{index}] ({}).", listener.name),
                 pin: pin.to_string(),
             });
         }

@@ -146,8 +146,13 @@ fn configuration_reload_is_all_or_nothing() {
         first.trim_end().to_string() + "\n"
     ));
     let err = front.reload().unwrap_err();
+    let pin_line = first.trim_end().lines().count() + 1;
     assert!(
-        err.contains("FFFF0000") && err.contains("matches no"),
+        err.contains("FFFF0000")
+            && err.contains("matches no")
+            && err.contains("mailcert.toml: ")
+            && err.contains(&format!("line {pin_line}: listener[0] ("))
+            && err.contains(").certificate"),
         "{err}"
     );
     let mut t = tls(connect(old.port()), &config).expect("old configuration still serves");
