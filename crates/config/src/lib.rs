@@ -503,7 +503,7 @@ certificate = "9F1C"
         assert!(err.contains("line 2: limits.max_line:"), "{err}");
         // Values that parse but are refused still name their line.
         let small = "[limits]\nmax_line = 100\n\n[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\nalpn = [\"imap\"]\ntls = \"implicit\"\nbind = \"127.0.0.1:1\"\nbackend = \"127.0.0.1:2\"\nmax_line = 0\n";
-        let err = Config::parse(&small, Path::new("m.toml"))
+        let err = Config::parse(small, Path::new("m.toml"))
             .unwrap_err()
             .to_string();
         assert!(
