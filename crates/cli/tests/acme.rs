@@ -110,6 +110,7 @@ fn register_order_enable_and_renew_from_the_command_line() {
     let pebble = Pebble::start(PebbleOptions {
         validity_secs: Some(600),
         reject_nonces: true,
+        ..PebbleOptions::default()
     });
     let cli = Cli::new();
     cli.register(&pebble);

@@ -74,6 +74,7 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
     let pebble = Pebble::start(PebbleOptions {
         validity_secs: Some(600),
         reject_nonces: true,
+        ..PebbleOptions::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let store: PathBuf = dir.path().join("store.db");
