@@ -78,6 +78,20 @@ pub async fn register(
     ca_pem: Option<String>,
     user: &str,
 ) -> Result<Registered> {
+    let existing = account_record(store, directory)?;
+    register_with(existing, directory, email, ca_pem, user).await
+}
+
+/// [`register`] given what the store holds for `directory` (`None` when
+/// there is no account, or no store yet: the caller creates the store
+/// only once the CA has answered).
+pub async fn register_with(
+    existing: Option<AccountRecord>,
+    directory: &str,
+    email: Option<&str>,
+    ca_pem: Option<String>,
+    user: &str,
+) -> Result<Registered> {
     if let Some(email) = email {
         if !email.contains('@') || email.contains(char::is_whitespace) {
             return Err(AcmeError::BadInput(format!(
@@ -87,7 +101,6 @@ pub async fn register(
     }
     let contact = email.map(|e| format!("mailto:{e}"));
     let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
-    let existing = account_record(store, directory)?;
     let ca_pem = ca_pem.or_else(|| existing.as_ref().and_then(|r| r.ca_pem.clone()));
     let http = http_client(ca_pem.as_deref())?;
     if let Some(record) = existing {
@@ -136,11 +149,11 @@ pub async fn register(
                     describe_problem(&problem)
                 );
             }
-            Err(e) => return Err(AcmeError::server(directory, e)),
+            Err(e) => return Err(unreachable_directory(directory, ca_pem.as_deref(), e).await),
         }
     }
     let http = http_client(ca_pem.as_deref())?;
-    let (account, credentials) = Account::builder_with_http(http)
+    let created = Account::builder_with_http(http)
         .create(
             &NewAccount {
                 contact: &contacts,
@@ -150,8 +163,11 @@ pub async fn register(
             directory.to_string(),
             None,
         )
-        .await
-        .map_err(|e| AcmeError::server(directory, e))?;
+        .await;
+    let (account, credentials) = match created {
+        Ok(done) => done,
+        Err(e) => return Err(unreachable_directory(directory, ca_pem.as_deref(), e).await),
+    };
     let id = account.id().to_string();
     let record = AccountRecord {
         directory: directory.to_string(),
@@ -171,6 +187,21 @@ pub async fn register(
         created: true,
         change: Some(change),
     })
+}
+
+/// The client's error, or — when it could not read what the URL sent as
+/// a directory — what the URL actually answered, in plain words.
+async fn unreachable_directory(
+    directory: &str,
+    ca_pem: Option<&str>,
+    error: instant_acme::Error,
+) -> AcmeError {
+    if matches!(error, instant_acme::Error::Json(_)) {
+        if let Some(plain) = crate::directory::not_a_directory(directory, ca_pem).await {
+            return plain;
+        }
+    }
+    AcmeError::server(directory, error)
 }
 
 fn save(record: &AccountRecord, user: &str, line: &str) -> Result<Change> {
@@ -204,10 +235,13 @@ pub async fn load_account(store: &dyn Store, directory: Option<&str>) -> Result<
         directory: directory.clone(),
     })?;
     let http = http_client(record.ca_pem.as_deref())?;
-    let account = Account::builder_with_http(http)
+    let account = match Account::builder_with_http(http)
         .from_credentials(record.credentials)
         .await
-        .map_err(|e| AcmeError::server(&directory, e))?;
+    {
+        Ok(account) => account,
+        Err(e) => return Err(unreachable_directory(&directory, record.ca_pem.as_deref(), e).await),
+    };
     Ok(AcmeAccount {
         id: account.id().to_string(),
         directory,

@@ -73,6 +73,10 @@ impl FromStr for ChallengeKind {
 #[derive(Debug, Clone)]
 pub struct ChallengeAnswer {
     pub kind: ChallengeKind,
+    /// The name as ordered: `mail.example.com`, or `*.example.com` for a
+    /// wildcard (what a DNS hook is told, so that it can tell a name's
+    /// answer from its wildcard's).
+    pub identifier: String,
     /// The identifier being validated (`mail.example.com`; a wildcard's
     /// base name for `*.example.com`).
     pub name: String,

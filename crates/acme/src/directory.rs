@@ -73,6 +73,42 @@ pub fn http_client(ca_pem: Option<&str>) -> Result<Box<dyn HttpClient>> {
     Ok(Box::new(client))
 }
 
+/// Why `url` is not an ACME directory, when that is why the ACME client
+/// failed to read it (it reports only a JSON error such as "invalid type:
+/// integer `404`"): asks the URL again and says what came back. `None`
+/// when the URL does serve a directory, or cannot be asked at all; the
+/// caller then reports the client's own error.
+pub(crate) async fn not_a_directory(url: &str, ca_pem: Option<&str>) -> Option<AcmeError> {
+    let client = http_client(ca_pem).ok()?;
+    let request = http::Request::builder()
+        .method(http::Method::GET)
+        .uri(url)
+        .body(instant_acme::BodyWrapper::<Bytes>::default())
+        .ok()?;
+    let mut response =
+        tokio::time::timeout(std::time::Duration::from_secs(30), client.request(request))
+            .await
+            .ok()?
+            .ok()?;
+    let status = response.parts.status;
+    let hint = "check the URL: a directory URL usually ends in /directory (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory) or /dir";
+    if !status.is_success() {
+        return Some(AcmeError::BadInput(format!(
+            "{url} did not return an ACME directory (HTTP {status}); {hint}"
+        )));
+    }
+    let body = response.body.into_bytes().await.ok()?;
+    let looks_right = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .is_some_and(|v| v.get("newNonce").is_some() && v.get("newAccount").is_some());
+    if looks_right {
+        return None;
+    }
+    Some(AcmeError::BadInput(format!(
+        "{url} answered (HTTP {status}) but not with an ACME directory (a JSON object with newNonce, newAccount, newOrder); {hint}"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

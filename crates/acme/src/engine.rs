@@ -22,7 +22,7 @@ use crate::challenge::{ChallengeKind, ChallengeResponder, ChallengeSink, SinkRes
 use crate::error::{AcmeError, Result};
 use crate::hook::DnsHook;
 use crate::issue::{ensure_replaceable, recipe, store_change, OrderRecipe};
-use crate::order::{obtain, OrderSpec, Progress};
+use crate::order::{interrupted, obtain_until, OrderSpec, Progress};
 use crate::renewal::{
     decide, human, load_state, state_op, take_lease, Decision, DueReason, RenewalPolicy,
     RenewalState, SuggestedWindow,
@@ -81,8 +81,10 @@ impl Responders {
     }
 }
 
-/// A temporary HTTP-01 listener on `bind`; if the port is taken, the
-/// front end there (a running `serve`) answers through the store.
+/// A temporary HTTP-01 listener on `bind`; if the port is taken by a
+/// front end (a running `serve`), that front end answers through the
+/// store. A port taken by anything else fails here, before the order is
+/// placed and before anything is written.
 pub async fn http01_or_serve(
     bind: &str,
     location: &StoreLocation,
@@ -90,25 +92,16 @@ pub async fn http01_or_serve(
 ) -> Result<Box<dyn ChallengeResponder>> {
     match Standalone::http01(bind).await {
         Ok(listener) => Ok(Box::new(listener)),
-        Err(AcmeError::Listen { in_use: true, .. }) => {
-            let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
-                AcmeError::BadInput(format!("--http-bind '{bind}' is not an address"))
-            })?;
-            tracing::info!("{bind} is taken; handing the http-01 answers to the front end there through the store");
-            Ok(Box::new(crate::served::StoreResponder {
-                location: location.clone(),
-                user: user.to_string(),
-                probe: crate::served::probe_address(addr),
-                kind: ChallengeKind::Http01,
-            }))
+        Err(taken @ AcmeError::Listen { in_use: true, .. }) => {
+            through_front_end(taken, bind, location, user, ChallengeKind::Http01).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// A temporary TLS-ALPN-01 listener on `bind`; if the port is taken, the
-/// front end there (a running `serve`, its HTTPS listener) answers
-/// through the store.
+/// A temporary TLS-ALPN-01 listener on `bind`; if the port is taken by a
+/// front end (a running `serve`, its HTTPS listener), that front end
+/// answers through the store. A port taken by anything else fails here.
 pub async fn tls_alpn01_or_serve(
     bind: &str,
     location: &StoreLocation,
@@ -116,20 +109,53 @@ pub async fn tls_alpn01_or_serve(
 ) -> Result<Box<dyn ChallengeResponder>> {
     match Standalone::tls_alpn01(bind).await {
         Ok(listener) => Ok(Box::new(listener)),
-        Err(AcmeError::Listen { in_use: true, .. }) => {
-            let addr: std::net::SocketAddr = bind.parse().map_err(|_| {
-                AcmeError::BadInput(format!("--tls-bind '{bind}' is not an address"))
-            })?;
-            tracing::info!("{bind} is taken; handing the tls-alpn-01 answers to the front end there through the store");
-            Ok(Box::new(crate::served::StoreResponder {
-                location: location.clone(),
-                user: user.to_string(),
-                probe: crate::served::probe_address(addr),
-                kind: ChallengeKind::TlsAlpn01,
-            }))
+        Err(taken @ AcmeError::Listen { in_use: true, .. }) => {
+            through_front_end(taken, bind, location, user, ChallengeKind::TlsAlpn01).await
         }
         Err(e) => Err(e),
     }
+}
+
+/// The store responder for the front end holding `bind`, once it is
+/// known to be one; otherwise the listen error `taken`, with the reason.
+async fn through_front_end(
+    taken: AcmeError,
+    bind: &str,
+    location: &StoreLocation,
+    user: &str,
+    kind: ChallengeKind,
+) -> Result<Box<dyn ChallengeResponder>> {
+    let AcmeError::Listen {
+        addr,
+        option,
+        kind: kind_name,
+        ..
+    } = taken
+    else {
+        return Err(taken);
+    };
+    let bound: std::net::SocketAddr = bind
+        .parse()
+        .map_err(|_| AcmeError::BadInput(format!("{option} '{bind}' is not an address")))?;
+    let probe = crate::served::probe_address(bound);
+    if let Err(why) = crate::served::front_end_check(kind, probe).await {
+        return Err(AcmeError::Listen {
+            addr,
+            kind: kind_name,
+            option,
+            reason: format!("the port is taken, and {why}"),
+            in_use: true,
+        });
+    }
+    tracing::info!(
+        "{bind} is taken by a front end; handing the {kind} answers to it through the store"
+    );
+    Ok(Box::new(crate::served::StoreResponder::new(
+        location.clone(),
+        user.to_string(),
+        probe,
+        kind,
+    )))
 }
 
 /// What one pass did for one certificate.
@@ -174,6 +200,14 @@ pub enum OutcomeKind {
 impl Outcome {
     pub fn failed(&self) -> bool {
         matches!(self.result, OutcomeKind::Failed { .. })
+    }
+
+    /// Should a cron run fail for this certificate (`acme renew` exits
+    /// 1)? When its renewal failed in this pass, or when it carries the
+    /// expiry warning: it is in its last sixth of life, or due and its
+    /// renewal failing, without a successful renewal.
+    pub fn needs_attention(&self) -> bool {
+        self.failed() || self.warning.is_some()
     }
 
     /// One line for logs and the CLI.
@@ -231,6 +265,9 @@ pub struct Engine {
     pub owner: String,
     pub responders: Responders,
     pub progress: Arc<dyn Progress>,
+    /// Set to true to give up the order in progress (Ctrl-C in the CLI):
+    /// its answers are withdrawn, its lease released, no failure recorded.
+    pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Engine {
@@ -240,6 +277,7 @@ impl Engine {
             owner: default_owner(),
             responders,
             progress,
+            interrupt: None,
         }
     }
 
@@ -266,6 +304,38 @@ impl Engine {
             out.push((record, recipe, bound));
         }
         Ok(out)
+    }
+
+    /// Why `thumbprint` (a certificate of the store) is not something a
+    /// pass renews, in words that say what to do instead; `Ok` when it is.
+    pub fn ensure_candidate(manager: &Manager, thumbprint: &str) -> Result<()> {
+        let Some(record) = manager.store.certificate(thumbprint)? else {
+            return Err(AcmeError::BadInput(format!(
+                "no certificate {thumbprint} in the store; `mailcert acme status` lists the ACME certificates in use"
+            )));
+        };
+        if record.origin != Origin::Acme || recipe(manager.store.as_ref(), thumbprint)?.is_none() {
+            return Err(AcmeError::BadInput(format!(
+                "{thumbprint} was not obtained through ACME; renew it with `mailcert renew {thumbprint}`, or replace it with an ACME certificate: `mailcert acme order --name … --enable …`"
+            )));
+        }
+        let state = load_state(manager.store.as_ref(), thumbprint)?;
+        if let Some(by) = state.replaced_by {
+            return Err(AcmeError::BadInput(format!(
+                "{thumbprint} was already renewed: {by} replaced it; renew that one (`mailcert acme renew --force --thumbprint {by}`)"
+            )));
+        }
+        if !manager
+            .store
+            .bindings()?
+            .iter()
+            .any(|b| b.thumbprint == thumbprint)
+        {
+            return Err(AcmeError::BadInput(format!(
+                "{thumbprint} is not bound to any service, so renewal leaves it alone; enable it first (`mailcert enable {thumbprint} --services …`) or order a new certificate with `mailcert acme order`"
+            )));
+        }
+        Ok(())
     }
 
     /// One pass at time `now`. `force` renews every candidate (or only
@@ -404,11 +474,26 @@ impl Engine {
             record.summary.names.join(", ")
         ));
         let attempt = self.attempt(manager, record, recipe, account).await;
-        match attempt {
-            Ok(obtained) => {
-                let (mut change, new_thumb) =
-                    store_change(manager, &obtained, recipe, "acme renew")?;
-                let moved = manager.move_bindings(&thumb, &new_thumb, &mut change)?;
+        if matches!(attempt, Err(AcmeError::Interrupted)) {
+            // Not the CA's or the recipe's fault: no failure, no backoff.
+            let mut change = manager.change("acme renew");
+            change.describe(format!(
+                "released the renewal lease of {thumb} (interrupted)"
+            ));
+            for op in lease.release_ops() {
+                change.push(op);
+            }
+            manager.store.apply(change)?;
+            return Err(AcmeError::Interrupted);
+        }
+        // Every way out of here releases the lease: with the new
+        // certificate, or with the failure recorded.
+        let error = match attempt.and_then(|obtained| {
+            let (mut change, new_thumb) = store_change(manager, &obtained, recipe, "acme renew")?;
+            let moved = manager.move_bindings(&thumb, &new_thumb, &mut change)?;
+            Ok((change, new_thumb, moved))
+        }) {
+            Ok((mut change, new_thumb, moved)) => {
                 change.describe(format!(
                     "renewed {thumb} as {new_thumb}; moved {}",
                     describe_bindings(&moved)
@@ -424,44 +509,48 @@ impl Engine {
                 for op in lease.release_ops() {
                     change.push(op);
                 }
-                manager.store.apply(change)?;
-                Ok(OutcomeKind::Renewed {
-                    new_thumbprint: new_thumb,
-                    reason,
-                    moved,
-                })
-            }
-            Err(error) => {
-                let failures = state.failures.saturating_add(1);
-                let wait = self.policy.backoff(failures);
-                let next_attempt = now + time::Duration::seconds(wait.as_secs() as i64);
-                let text = error.to_string();
-                let mut change = manager.change("acme renew");
-                change.describe(format!(
-                    "renewal of {thumb} failed (attempt {failures}), next attempt at {}: {text}",
-                    mailcert_x509::time::rfc3339(next_attempt)
-                ));
-                change.push(state_op(
-                    &thumb,
-                    &RenewalState {
-                        failures,
-                        last_attempt: Some(now.unix_timestamp()),
-                        next_attempt: Some(next_attempt.unix_timestamp()),
-                        last_error: Some(text.clone()),
-                        replaced_by: None,
-                    },
-                ));
-                for op in lease.release_ops() {
-                    change.push(op);
+                match manager.store.apply(change) {
+                    Ok(()) => {
+                        return Ok(OutcomeKind::Renewed {
+                            new_thumbprint: new_thumb,
+                            reason,
+                            moved,
+                        })
+                    }
+                    Err(e) => AcmeError::from(e),
                 }
-                manager.store.apply(change)?;
-                Ok(OutcomeKind::Failed {
-                    error: text,
-                    failures,
-                    next_attempt,
-                })
             }
+            Err(e) => e,
+        };
+        let failures = state.failures.saturating_add(1);
+        let next_attempt = self
+            .policy
+            .next_attempt(failures, now, record.summary.not_after);
+        let text = error.to_string();
+        let mut change = manager.change("acme renew");
+        change.describe(format!(
+            "renewal of {thumb} failed (attempt {failures}), next attempt at {}: {text}",
+            mailcert_x509::time::rfc3339(next_attempt)
+        ));
+        change.push(state_op(
+            &thumb,
+            &RenewalState {
+                failures,
+                last_attempt: Some(now.unix_timestamp()),
+                next_attempt: Some(next_attempt.unix_timestamp()),
+                last_error: Some(text.clone()),
+                replaced_by: None,
+            },
+        ));
+        for op in lease.release_ops() {
+            change.push(op);
         }
+        manager.store.apply(change)?;
+        Ok(OutcomeKind::Failed {
+            error: text,
+            failures,
+            next_attempt,
+        })
     }
 
     async fn attempt(
@@ -485,7 +574,14 @@ impl Engine {
             timeout: Duration::from_secs(recipe.timeout_secs.max(10)),
         };
         let responder = self.responders.for_recipe(recipe).await?;
-        let obtained = obtain(&account, &spec, responder.as_ref(), self.progress.as_ref()).await?;
+        let obtained = obtain_until(
+            &account,
+            &spec,
+            responder.as_ref(),
+            self.progress.as_ref(),
+            interrupted(self.interrupt.clone()),
+        )
+        .await?;
         ensure_replaceable(manager, record, &obtained)?;
         Ok(obtained)
     }

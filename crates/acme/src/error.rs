@@ -44,6 +44,10 @@ pub enum AcmeError {
     /// What the CA issued does not match what was asked for.
     #[error("the certificate the CA sent is unusable: {0}")]
     BadCertificate(String),
+    /// The order was given up on request (Ctrl-C, SIGTERM) before the
+    /// certificate was issued.
+    #[error("interrupted before the certificate was issued; the challenge answers were withdrawn and nothing was stored")]
+    Interrupted,
     /// Another process holds the renewal lease of this certificate.
     #[error(
         "certificate {thumbprint} is being renewed by {owner} until {until}; nothing to do here"

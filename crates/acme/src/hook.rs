@@ -8,7 +8,10 @@
 //!
 //! FQDN is `_acme-challenge.<name>` without a trailing dot. The same facts
 //! are in the environment: `MAILCERT_ACME_ACTION`, `MAILCERT_ACME_FQDN`,
-//! `MAILCERT_ACME_NAME`, `MAILCERT_ACME_VALUE`, `MAILCERT_ACME_TOKEN`.
+//! `MAILCERT_ACME_NAME` (the name as ordered: `*.example.com` for a
+//! wildcard, whose FQDN is the base name's), `MAILCERT_ACME_VALUE`,
+//! `MAILCERT_ACME_TOKEN`. `clear` follows every `set` that was attempted,
+//! whether the `set` succeeded or not.
 //! The command line is run by `/bin/sh -c`, so it may carry arguments.
 
 use std::process::Stdio;
@@ -56,7 +59,7 @@ impl DnsHook {
             .arg(&answer.dns_value)
             .env("MAILCERT_ACME_ACTION", action)
             .env("MAILCERT_ACME_FQDN", &fqdn)
-            .env("MAILCERT_ACME_NAME", &answer.name)
+            .env("MAILCERT_ACME_NAME", &answer.identifier)
             .env("MAILCERT_ACME_VALUE", &answer.dns_value)
             .env("MAILCERT_ACME_TOKEN", &answer.token)
             .stdin(Stdio::null())

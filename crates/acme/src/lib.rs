@@ -29,7 +29,7 @@ pub mod serve;
 pub mod served;
 pub mod standalone;
 
-pub use account::{load_account, register, AcmeAccount, Registered};
+pub use account::{load_account, register, register_with, AcmeAccount, Registered};
 pub use challenge::{
     ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder, ChallengeSink,
     SinkResponder, ACME_TLS_ALPN,
@@ -39,6 +39,6 @@ pub use engine::{spawn_periodic, Engine, Outcome, OutcomeKind, Responders};
 pub use error::{AcmeError, Result};
 pub use hook::DnsHook;
 pub use issue::{store_obtained, OrderRecipe};
-pub use order::{obtain, Logged, Obtained, OrderSpec, Progress, Quiet};
+pub use order::{obtain, obtain_until, Logged, Obtained, OrderSpec, Progress, Quiet};
 pub use renewal::{decide, Decision, DueReason, RenewalPolicy, RenewalState};
 pub use standalone::Standalone;

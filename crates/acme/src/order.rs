@@ -53,26 +53,117 @@ pub struct Obtained {
     pub key_der: Vec<u8>,
 }
 
-/// Places an order and returns the certificate. Every published answer
-/// is withdrawn before returning, whatever happened.
+/// How long deactivating an order's authorizations may take.
+const RELINQUISH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Places an order and returns the certificate. Every answer whose
+/// publication was attempted is withdrawn before returning, whatever
+/// happened (a publication that failed halfway may have left something
+/// behind: a TXT record the hook set before failing, a store value the
+/// front end never picked up). Then the order's valid authorizations are
+/// deactivated (see [`relinquish`]).
 pub async fn obtain(
     account: &AcmeAccount,
     spec: &OrderSpec,
     responder: &dyn ChallengeResponder,
     progress: &dyn Progress,
 ) -> Result<Obtained> {
-    let mut published: Vec<ChallengeAnswer> = Vec::new();
-    let result = run_order(account, spec, responder, progress, &mut published).await;
-    for answer in &published {
+    obtain_until(account, spec, responder, progress, std::future::pending()).await
+}
+
+/// [`obtain`], given up with [`AcmeError::Interrupted`] as soon as
+/// `interrupt` completes (Ctrl-C or SIGTERM in the CLI). The answers are
+/// withdrawn all the same: a hook still running `set` is killed, then
+/// gets its `clear`.
+pub async fn obtain_until(
+    account: &AcmeAccount,
+    spec: &OrderSpec,
+    responder: &dyn ChallengeResponder,
+    progress: &dyn Progress,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> Result<Obtained> {
+    let mut attempted: Vec<ChallengeAnswer> = Vec::new();
+    let mut placed: Option<instant_acme::Order> = None;
+    let result = tokio::select! {
+        result = run_order(
+            account,
+            spec,
+            responder,
+            progress,
+            &mut attempted,
+            &mut placed,
+        ) => result,
+        () = interrupt => Err(AcmeError::Interrupted),
+    };
+    for answer in &attempted {
         if let Err(e) = responder.withdraw(answer).await {
             tracing::warn!(
                 "could not withdraw the {} answer for {}: {e}",
                 answer.kind,
-                answer.name
+                answer.identifier
+            );
+        }
+    }
+    if let Some(order) = placed.as_mut() {
+        // Bounded: a CA that stopped answering must not hold up the
+        // result (or an interrupted command) for good.
+        if tokio::time::timeout(RELINQUISH_TIMEOUT, relinquish(order))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the CA did not confirm within {} s that the order's authorizations are deactivated",
+                RELINQUISH_TIMEOUT.as_secs()
             );
         }
     }
     result
+}
+
+/// Completes once `flag` is set to true; never when there is no flag or
+/// its sender is gone. The interrupt of [`obtain_until`] from a
+/// signal handler's flag.
+pub async fn interrupted(flag: Option<tokio::sync::watch::Receiver<bool>>) {
+    if let Some(mut flag) = flag {
+        if flag.wait_for(|&set| set).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+/// Deactivates the order's valid authorizations (RFC 8555 §7.5.2). A CA
+/// may otherwise hand the same account an authorization it already holds
+/// for a name (Let's Encrypt keeps them for days), and the next order for
+/// that name would succeed without any challenge: a broken DNS hook or
+/// port forward would go unnoticed by `acme renew --force`, and the
+/// account key alone would be enough to get certificates for the name.
+/// Deactivated, every order proves control again. Failures are only
+/// logged: the certificate is already issued.
+async fn relinquish(order: &mut instant_acme::Order) {
+    let mut authorizations = order.authorizations();
+    while let Some(next) = authorizations.next().await {
+        let mut authz = match next {
+            Ok(authz) => authz,
+            Err(e) => {
+                tracing::warn!("could not read an authorization to deactivate it: {e}");
+                break;
+            }
+        };
+        // The state cached with the order predates validation.
+        if let Err(e) = authz.refresh().await {
+            tracing::warn!("could not read an authorization to deactivate it: {e}");
+            continue;
+        }
+        if authz.status != AuthorizationStatus::Valid {
+            continue;
+        }
+        let name = authz.identifier().to_string();
+        match authz.deactivate().await {
+            Ok(_) => tracing::debug!("deactivated the authorization for {name}"),
+            Err(e) => tracing::warn!("could not deactivate the authorization for {name}: {e}"),
+        }
+    }
 }
 
 fn identifiers(names: &[SubjectName]) -> Vec<Identifier> {
@@ -90,7 +181,8 @@ async fn run_order(
     spec: &OrderSpec,
     responder: &dyn ChallengeResponder,
     progress: &dyn Progress,
-    published: &mut Vec<ChallengeAnswer>,
+    attempted: &mut Vec<ChallengeAnswer>,
+    placed: &mut Option<instant_acme::Order>,
 ) -> Result<Obtained> {
     if spec.names.is_empty() {
         return Err(AcmeError::BadInput("give at least one --name".into()));
@@ -104,11 +196,13 @@ async fn run_order(
         .collect::<Vec<_>>()
         .join(", ");
     progress.step(&format!("placing an order for {listed}"));
-    let mut order = account
-        .account
-        .new_order(&NewOrder::new(&ids))
-        .await
-        .map_err(|e| AcmeError::refused(format!("the order for {listed}"), e))?;
+    let order = placed.insert(
+        account
+            .account
+            .new_order(&NewOrder::new(&ids))
+            .await
+            .map_err(|e| AcmeError::refused(format!("the order for {listed}"), e))?,
+    );
 
     let mut authorizations = order.authorizations();
     while let Some(next) = authorizations.next().await {
@@ -141,6 +235,7 @@ async fn run_order(
         let key_authorization = challenge.key_authorization();
         let answer = ChallengeAnswer {
             kind,
+            identifier: name.clone(),
             name: name.trim_start_matches("*.").to_string(),
             token: challenge.token.clone(),
             key_authorization: key_authorization.as_str().to_string(),
@@ -148,8 +243,10 @@ async fn run_order(
             dns_value: key_authorization.dns_value(),
         };
         progress.step(&format!("publishing the {kind} answer for {name}"));
+        // Recorded before publishing: a publication that fails or is
+        // interrupted halfway is withdrawn too.
+        attempted.push(answer.clone());
         responder.publish(&answer).await?;
-        published.push(answer);
         challenge
             .set_ready()
             .await
@@ -165,7 +262,7 @@ async fn run_order(
     let status = match status {
         Ok(status) => status,
         Err(instant_acme::Error::Api(problem)) => {
-            let mut failures = validation_failures(&mut order).await;
+            let mut failures = validation_failures(order).await;
             if failures.is_empty() {
                 failures.push(describe_problem(&problem));
             }
@@ -186,7 +283,7 @@ async fn run_order(
         Err(e) => return Err(AcmeError::server(&account.directory, e)),
     };
     if status != OrderStatus::Ready {
-        let mut failures = validation_failures(&mut order).await;
+        let mut failures = validation_failures(order).await;
         if failures.is_empty() {
             failures.push(format!("the order is {status:?}"));
         }

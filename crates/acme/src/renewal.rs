@@ -34,6 +34,13 @@ pub struct RenewalPolicy {
     pub backoff_first: Duration,
     /// The longest wait between attempts.
     pub backoff_max: Duration,
+    /// While the certificate is still valid, the next attempt comes
+    /// before this fraction of the time left has passed (1/4), so that
+    /// retries keep happening before it expires.
+    pub retry_fraction: f64,
+    /// ... but not sooner than this after a failure (1 min), so that a
+    /// certificate in its last minutes does not hammer the CA.
+    pub retry_min: Duration,
     /// How long a renewal lease holds if its owner dies.
     pub lease: Duration,
 }
@@ -45,6 +52,8 @@ impl Default for RenewalPolicy {
             warn_fraction: 1.0 / 6.0,
             backoff_first: Duration::from_secs(10 * 60),
             backoff_max: Duration::from_secs(24 * 3600),
+            retry_fraction: 0.25,
+            retry_min: Duration::from_secs(60),
             lease: Duration::from_secs(30 * 60),
         }
     }
@@ -56,6 +65,28 @@ impl RenewalPolicy {
         let doublings = failures.saturating_sub(1).min(30);
         let wait = self.backoff_first.saturating_mul(1u32 << doublings);
         wait.min(self.backoff_max)
+    }
+
+    /// When to try again after `failures` consecutive failures (≥ 1), the
+    /// last at `now`, for a certificate ending at `not_after`: the
+    /// backoff, but never later than [`RenewalPolicy::retry_fraction`] of
+    /// the time left (at least [`RenewalPolicy::retry_min`]). Once
+    /// expired, the plain backoff.
+    pub fn next_attempt(
+        &self,
+        failures: u32,
+        now: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> OffsetDateTime {
+        let wait = self.backoff(failures);
+        let left = (not_after - now).as_seconds_f64();
+        let wait = if left > 0.0 {
+            let cap = Duration::from_secs_f64(left * self.retry_fraction).max(self.retry_min);
+            wait.min(cap)
+        } else {
+            wait
+        };
+        now + time::Duration::seconds(wait.as_secs() as i64)
     }
 
     /// When a certificate is due by the lifetime rule.
@@ -451,6 +482,39 @@ mod tests {
         assert_eq!(
             decide(&policy, &cert, &replaced, None, next, true),
             Decision::Replaced { by: "ABC".into() }
+        );
+    }
+
+    #[test]
+    fn retries_stay_before_the_end_of_the_certificate() {
+        let policy = RenewalPolicy::default();
+        let start = datetime!(2026-01-01 0:00 UTC);
+        let end = start + time::Duration::days(90);
+        // Far from the end: the plain backoff.
+        assert_eq!(
+            policy.next_attempt(3, start, end),
+            start + time::Duration::minutes(40)
+        );
+        assert_eq!(
+            policy.next_attempt(20, start, end),
+            start + time::Duration::hours(24)
+        );
+        // Two days left: at most half a day, whatever the failures.
+        let late = end - time::Duration::days(2);
+        assert_eq!(
+            policy.next_attempt(20, late, end),
+            late + time::Duration::hours(12)
+        );
+        // 69 s left: a minute, still before the end.
+        let last = end - time::Duration::seconds(69);
+        let next = policy.next_attempt(1, last, end);
+        assert_eq!(next, last + time::Duration::seconds(60));
+        assert!(next < end);
+        // Expired: the plain backoff.
+        let after = end + time::Duration::hours(1);
+        assert_eq!(
+            policy.next_attempt(2, after, end),
+            after + time::Duration::minutes(20)
         );
     }
 

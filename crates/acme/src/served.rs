@@ -8,10 +8,15 @@
 //! end makes the challenge certificate itself, so no private key crosses
 //! processes). [`StoreResponder`] writes them there, checks through the
 //! front end's own listener that the answer is served before telling the
-//! CA, and removes them afterwards.
+//! CA, and removes them afterwards, whether the order succeeded or not.
+//!
+//! Before anything is written, [`front_end_check`] makes sure what holds
+//! the port is a mailcert front end at all, so that a port taken by
+//! another program fails the order without touching the store.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailcert_store::{Change, Op, SqliteStore, Store, StoreLocation};
@@ -33,6 +38,15 @@ pub const STORE_TLS_ALPN01_PREFIX: &str = "acme.tls-alpn-01.";
 /// How long to wait for the front end to serve a published answer.
 pub const PICKUP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What a mailcert front end's plain HTTP listener answers for a
+/// challenge token it does not know (crates/front, `http.rs`).
+pub const FRONT_END_UNKNOWN_CHALLENGE: &str = "no such challenge";
+
+/// The token and server name [`front_end_check`] asks for: never a real
+/// one, so a front end has no answer for them.
+const CHECK_TOKEN: &str = "mailcert-front-end-check";
+const CHECK_NAME: &str = "mailcert-front-end-check.invalid";
+
 /// Publishes HTTP-01 or TLS-ALPN-01 answers in the store for a running `serve`.
 pub struct StoreResponder {
     pub location: StoreLocation,
@@ -41,9 +55,31 @@ pub struct StoreResponder {
     /// (tls-alpn-01), to check the answer is served.
     pub probe: SocketAddr,
     pub kind: ChallengeKind,
+    /// Keys this responder wrote and has not removed yet.
+    written: Mutex<HashSet<String>>,
 }
 
 impl StoreResponder {
+    pub fn new(
+        location: StoreLocation,
+        user: String,
+        probe: SocketAddr,
+        kind: ChallengeKind,
+    ) -> StoreResponder {
+        StoreResponder {
+            location,
+            user,
+            probe,
+            kind,
+            written: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
     fn apply(&self, action: &str, line: String, op: Op) -> Result<()> {
         let mut store = SqliteStore::open(&self.location)?;
         let mut change = Change::new(action, self.user.clone());
@@ -140,11 +176,12 @@ impl ChallengeResponder for StoreResponder {
                     answer.kind, answer.name
                 ),
                 Op::SetValue {
-                    key,
+                    key: key.clone(),
                     value: Some(value),
                     secret: false,
                 },
             )?;
+            self.written().insert(key);
             self.wait_until_served(answer).await
         })
     }
@@ -152,15 +189,22 @@ impl ChallengeResponder for StoreResponder {
     fn withdraw<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let (key, _) = self.record(answer);
+            // Only what this responder wrote: a publication that failed
+            // before writing leaves nothing to remove (and no log entry).
+            if !self.written().contains(&key) {
+                return Ok(());
+            }
             self.apply(
                 "acme challenge",
                 format!("withdrew the {} answer for {}", answer.kind, answer.name),
                 Op::SetValue {
-                    key,
+                    key: key.clone(),
                     value: None,
                     secret: false,
                 },
-            )
+            )?;
+            self.written().remove(&key);
+            Ok(())
         })
     }
 }
@@ -196,7 +240,9 @@ async fn probe_alpn(addr: SocketAddr, name: &str) -> std::io::Result<Vec<u8>> {
     };
     tokio::time::timeout(Duration::from_secs(3), work)
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS answer"))?
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS answer within 3 s")
+        })?
 }
 
 /// Accepts whatever certificate is served and skips the handshake
@@ -244,11 +290,20 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// GETs our own challenge path from the front end, as the CA will.
 async fn probe(addr: SocketAddr, token: &str) -> std::io::Result<String> {
+    let (status, body) = http_get(addr, token).await?;
+    if !status.starts_with("HTTP/1.1 200") && !status.starts_with("HTTP/1.0 200") {
+        return Err(std::io::Error::other(format!("it answered {status}")));
+    }
+    Ok(body)
+}
+
+/// GETs a challenge path; returns the status line and the body.
+async fn http_get(addr: SocketAddr, token: &str) -> std::io::Result<(String, String)> {
     let mut stream =
         tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
             .await
             .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "no connection within 3 s")
             })??;
     let request =
         format!("GET {HTTP01_PREFIX}{token} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -259,14 +314,63 @@ async fn probe(addr: SocketAddr, token: &str) -> std::io::Result<String> {
         (&mut stream).take(64 * 1024).read_to_end(&mut response),
     )
     .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer"))??;
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 3 s"))??;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        let status = head.lines().next().unwrap_or("").to_string();
-        return Err(std::io::Error::other(format!("it answered {status}")));
+    let status = head.lines().next().unwrap_or("").to_string();
+    Ok((status, body.to_string()))
+}
+
+/// Is what listens on `addr` a mailcert front end that can answer `kind`
+/// for us? Asked before anything is written to the store. Its plain HTTP
+/// listener answers an unknown challenge token with 404 and
+/// [`FRONT_END_UNKNOWN_CHALLENGE`]; its HTTPS listener offers
+/// `acme-tls/1` and refuses the handshake (alert `access_denied`) for a
+/// name it holds no challenge certificate for. Anything else — another
+/// web server, a listener that does not speak, a TLS server without
+/// `acme-tls/1` — is described in the error.
+pub async fn front_end_check(
+    kind: ChallengeKind,
+    addr: SocketAddr,
+) -> std::result::Result<(), String> {
+    match kind {
+        ChallengeKind::TlsAlpn01 => match probe_alpn(addr, CHECK_NAME).await {
+            Err(e) => match tls_alert(&e) {
+                Some(rustls::AlertDescription::AccessDenied) => Ok(()),
+                Some(rustls::AlertDescription::NoApplicationProtocol) => Err(
+                    "the TLS server holding it does not offer acme-tls/1, so it is not `mailcert serve`'s HTTPS listener".into(),
+                ),
+                _ => Err(format!(
+                    "the program holding it is not `mailcert serve`'s HTTPS listener (asked for acme-tls/1: {e})"
+                )),
+            },
+            Ok(_) => Err(
+                "the TLS server holding it answered acme-tls/1 for a name no order asked for, which `mailcert serve`'s HTTPS listener never does".into(),
+            ),
+        },
+        _ => match http_get(addr, CHECK_TOKEN).await {
+            Ok((status, body))
+                if status.split_whitespace().nth(1) == Some("404")
+                    && body.trim() == FRONT_END_UNKNOWN_CHALLENGE =>
+            {
+                Ok(())
+            }
+            Ok((status, _)) => Err(format!(
+                "the program holding it is not `mailcert serve`'s plain HTTP listener (asked for an unknown challenge, it answered {status:?})"
+            )),
+            Err(e) => Err(format!(
+                "the program holding it gave no HTTP answer ({e}), so it is not `mailcert serve`'s plain HTTP listener"
+            )),
+        },
     }
-    Ok(body.to_string())
+}
+
+/// The TLS alert a handshake failed with, if that is why.
+fn tls_alert(error: &std::io::Error) -> Option<rustls::AlertDescription> {
+    match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(*alert),
+        _ => None,
+    }
 }
 
 /// The address to probe for a bind address: a wildcard becomes loopback.

@@ -225,7 +225,211 @@ fn dns01_through_the_hook_and_challtestsrv() {
         log.contains("clear _acme-challenge.smtp.example.test"),
         "{log}"
     );
-    assert!(log.contains("set _acme-challenge.example.test"), "{log}");
+    // The hook is told the name as ordered: a wildcard and its base name
+    // share the FQDN, not the name.
+    assert!(
+        log.contains("set _acme-challenge.example.test *.example.test\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("set _acme-challenge.smtp.example.test smtp.example.test\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("clear _acme-challenge.example.test *.example.test\n"),
+        "{log}"
+    );
+}
+
+/// A hook that logs every call as "action name" and fails `set` for
+/// `failing` (an FQDN) after "publishing" half of it, as a provider API
+/// that times out might.
+fn logging_hook(dir: &Path, failing: &str) -> std::path::PathBuf {
+    let path = dir.join("failing-hook.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho \"$1 $MAILCERT_ACME_NAME\" >> \"$(dirname \"$0\")/calls.log\"\n[ \"$1\" = set ] && [ \"$2\" = \"{failing}\" ] && {{ echo 'provider said no' >&2; exit 1; }}\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_failed_set_is_cleared_like_every_other() {
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut manager = manager(dir.path());
+    let hook = logging_hook(dir.path(), "_acme-challenge.b.example.test");
+    let list = ["a.example.test", "b.example.test"];
+    runtime().block_on(async {
+        let account = registered(&pebble, &mut manager).await;
+        let responder = DnsHook::new(&hook.display().to_string()).unwrap();
+        let err = obtain(&account, &spec(&list), &responder, &Quiet)
+            .await
+            .err()
+            .expect("the hook fails for b");
+        assert!(matches!(err, AcmeError::Hook { .. }), "{err}");
+        assert!(err.to_string().contains("provider said no"), "{err}");
+    });
+    // pebble shuffles the authorizations: b's set may come first or second.
+    let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(lines.contains(&"set b.example.test"), "{calls}");
+    assert!(lines.contains(&"clear b.example.test"), "{calls}");
+    for line in &lines {
+        if let Some(name) = line.strip_prefix("set ") {
+            assert!(
+                lines.contains(&format!("clear {name}").as_str()),
+                "no clear after set {name}: {calls}"
+            );
+        }
+    }
+    assert!(manager.store.certificates().unwrap().is_empty());
+}
+
+#[test]
+fn every_order_proves_control_again() {
+    // pebble hands out a valid authorization it holds whenever it can:
+    // the second order would pass without any challenge, had the first
+    // left its authorization valid.
+    let pebble = Pebble::start(PebbleOptions {
+        authz_reuse: 100,
+        ..PebbleOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut manager = manager(dir.path());
+    let working = DnsHook::new(&pebble.dns_hook(true).display().to_string()).unwrap();
+    let lazy = DnsHook::new(&pebble.dns_hook(false).display().to_string()).unwrap();
+    let list = ["relay.example.test"];
+    runtime().block_on(async {
+        let account = registered(&pebble, &mut manager).await;
+        obtain(&account, &spec(&list), &working, &Quiet)
+            .await
+            .unwrap();
+        let err = obtain(&account, &spec(&list), &lazy, &Quiet)
+            .await
+            .err()
+            .expect("a hook that publishes nothing cannot pass");
+        assert!(matches!(err, AcmeError::Validation { .. }), "{err}");
+    });
+}
+
+#[test]
+fn a_port_taken_by_another_program_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let manager = manager(dir.path());
+    let loc = location(dir.path());
+    // Another web server: it answers, but not as the front end does.
+    let web = TcpListener::bind("127.0.0.1:0").unwrap();
+    let web_addr = web.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in web.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 12\r\nConnection: close\r\n\r\nnothing here",
+            );
+        }
+    });
+    // Something that holds the port and never speaks.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let rt = runtime();
+    rt.block_on(async {
+        let err = mailcert_acme::engine::http01_or_serve(&web_addr, &loc, "test")
+            .await
+            .err()
+            .expect("not a front end");
+        let text = err.to_string();
+        assert!(err.is_bad_input(), "{text}");
+        assert!(text.contains("not `mailcert serve`"), "{text}");
+        assert!(text.contains("404 Not Found"), "{text}");
+        assert!(text.contains("--http-bind"), "{text}");
+        let err = mailcert_acme::engine::tls_alpn01_or_serve(&silent_addr, &loc, "test")
+            .await
+            .err()
+            .expect("not a front end");
+        let text = err.to_string();
+        assert!(text.contains("--tls-bind"), "{text}");
+        assert!(text.contains("HTTPS listener"), "{text}");
+        let err = mailcert_acme::engine::tls_alpn01_or_serve(&web_addr, &loc, "test")
+            .await
+            .err()
+            .expect("not a front end");
+        assert!(err.is_bad_input(), "{err}");
+    });
+    drop(silent);
+    assert!(manager.store.value_keys("acme.").unwrap().is_empty());
+    assert!(manager.store.audit_log(100).unwrap().is_empty());
+}
+
+#[test]
+fn answers_a_front_end_never_served_are_withdrawn() {
+    // A front end that holds the port but reads another store: it never
+    // serves what this order publishes.
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut manager = manager(dir.path());
+    let loc = location(dir.path());
+    let front = TcpListener::bind(pebble.http_bind()).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in front.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\nConnection: close\r\n\r\nno such challenge\n",
+            );
+        }
+    });
+    runtime().block_on(async {
+        let account = registered(&pebble, &mut manager).await;
+        let responder = mailcert_acme::engine::http01_or_serve(&pebble.http_bind(), &loc, "test")
+            .await
+            .unwrap();
+        let err = obtain(
+            &account,
+            &spec(&["lost.example.test"]),
+            responder.as_ref(),
+            &Quiet,
+        )
+        .await
+        .err()
+        .expect("the answer is never served");
+        assert!(
+            err.to_string().contains("did not serve the answer"),
+            "{err}"
+        );
+    });
+    assert!(manager
+        .store
+        .value_keys("acme.http-01.")
+        .unwrap()
+        .is_empty());
+    let log: Vec<String> = manager
+        .store
+        .audit_log(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(
+        log.iter()
+            .any(|d| d.starts_with("published the http-01 answer")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|d| d.starts_with("withdrew the http-01 answer")),
+        "{log:?}"
+    );
 }
 
 #[test]
@@ -719,7 +923,7 @@ fn a_taken_http_port_hands_answers_to_the_front_end_through_the_store() {
                     body.len(),
                     String::from_utf8_lossy(&body)
                 ),
-                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\nConnection: close\r\n\r\nno such challenge\n"
                     .to_string(),
             };
             let _ = stream.write_all(response.as_bytes());

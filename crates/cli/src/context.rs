@@ -1,5 +1,8 @@
 //! Opening the store for a command. The first command that needs a store
-//! creates it with the secure-by-default certificate, as `init` would.
+//! creates it with the secure-by-default certificate, as `init` would;
+//! commands that only read it, or that cannot do anything without what
+//! an existing store holds, open it with [`existing_manager`] and never
+//! create one.
 
 use anyhow::Context as _;
 use mailcert_lifecycle::{host::os_user, Manager};
@@ -26,6 +29,22 @@ pub fn manager(cli: &Cli) -> anyhow::Result<Manager> {
         }
     }
     Ok(manager)
+}
+
+/// Opens the store if there is one; `None` when there is none yet (no
+/// database file, or an empty one, which is what `manager` would create
+/// a store in). Never creates anything.
+pub fn existing_manager(cli: &Cli) -> anyhow::Result<Option<Manager>> {
+    let location = location(cli);
+    let present = std::fs::metadata(&location.db)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if !present {
+        return Ok(None);
+    }
+    let store = SqliteStore::open(&location)
+        .with_context(|| format!("opening the store {}", location.db.display()))?;
+    Ok(Some(Manager::new(Box::new(store), os_user())))
 }
 
 /// Opens the store for `init`, which does its own initialisation.

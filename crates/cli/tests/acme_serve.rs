@@ -74,6 +74,7 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
     let pebble = Pebble::start(PebbleOptions {
         validity_secs: Some(600),
         reject_nonces: true,
+        ..PebbleOptions::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let store: PathBuf = dir.path().join("store.db");
@@ -321,5 +322,94 @@ fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
     assert!(
         log.contains("withdrew the tls-alpn-01 answer for mail.example.test"),
         "{log}"
+    );
+}
+
+#[test]
+fn answers_a_front_end_on_another_store_never_serves_are_withdrawn() {
+    // `serve` holds both challenge ports, but reads another store: it is a
+    // front end, so the answers go into this store for it; it never
+    // serves them, the order fails, and they are removed again.
+    let pebble = Pebble::start(PebbleOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let store: PathBuf = dir.path().join("store.db");
+    let other: PathBuf = dir.path().join("other.db");
+    let ca = pebble.listener_ca.display().to_string();
+    ok(
+        mailcert(
+            &store,
+            &[
+                "acme",
+                "register",
+                "--directory",
+                &pebble.directory,
+                "--ca-file",
+                &ca,
+            ],
+        ),
+        "register",
+    );
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\n\n[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{}\"\nhttps_port = {}\n",
+            pebble.tls_port,
+            free_port(),
+            pebble.http_port,
+            pebble.tls_port
+        ),
+    )
+    .unwrap();
+    let _serve = start_serve(&other, &config, dir.path());
+    wait_for(
+        || {
+            std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", pebble.tls_port)).is_ok()
+        },
+        "serve's listeners",
+    );
+    let (http, tls) = (pebble.http_bind(), pebble.tls_bind());
+    for (challenge, option, bind) in [
+        ("http-01", "--http-bind", &http),
+        ("tls-alpn-01", "--tls-bind", &tls),
+    ] {
+        let out = mailcert(
+            &store,
+            &[
+                "acme",
+                "order",
+                "--name",
+                "mail.example.test",
+                "--challenge",
+                challenge,
+                option,
+                bind,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{challenge}: {stderr}");
+        assert!(stderr.contains("did not serve the answer"), "{stderr}");
+        let log = ok(mailcert(&store, &["log"]), "log");
+        assert!(
+            log.contains(&format!(
+                "published the {challenge} answer for mail.example.test"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "withdrew the {challenge} answer for mail.example.test"
+            )),
+            "{log}"
+        );
+    }
+    let location = mailcert_store::StoreLocation::resolve(Some(&store), None);
+    let opened = mailcert_store::SqliteStore::open(&location).unwrap();
+    let left = mailcert_store::Store::value_keys(&opened, "acme.").unwrap();
+    assert!(
+        left.iter()
+            .all(|k| !k.starts_with("acme.http-01.") && !k.starts_with("acme.tls-alpn-01.")),
+        "{left:?}"
     );
 }

@@ -73,6 +73,9 @@ pub fn respond(head: &str, redirect: &Redirect, challenges: &dyn Challenges) -> 
         if let Some(answer) = challenges.http01(token) {
             return plain(200, "OK", &answer);
         }
+        // `mailcert acme` recognises a front end by this answer before it
+        // hands answers over through the store (mailcert-acme, served.rs):
+        // keep the body.
         return plain(404, "Not Found", "no such challenge\n");
     }
     let host = match (&redirect.hostname, host) {

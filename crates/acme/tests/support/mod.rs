@@ -19,6 +19,13 @@ pub struct PebbleOptions {
     pub validity_secs: Option<u64>,
     /// Keep pebble's default 5 % nonce rejection (proves retries).
     pub reject_nonces: bool,
+    /// `PEBBLE_AUTHZREUSE`: how often (percent) pebble hands an order a
+    /// valid authorization the account already holds for a name. Default
+    /// 0, which is not never: pebble makes a new authorization only when
+    /// `rand.Intn(100) > percent`, so 1 % of orders still get a reused
+    /// one. 100 reuses every time a valid one exists, which is how a test
+    /// proves that mailcert leaves none behind.
+    pub authz_reuse: u8,
 }
 
 pub struct Pebble {
@@ -174,8 +181,7 @@ impl Pebble {
             .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
             .arg("-strict=false")
             .env("PEBBLE_VA_NOSLEEP", "1")
-            // Fresh authorizations every time, so that every order is validated.
-            .env("PEBBLE_AUTHZREUSE", "0")
+            .env("PEBBLE_AUTHZREUSE", options.authz_reuse.to_string())
             .stdout(log_file(&pebble_log))
             // Go's log package writes to stderr: a bind failure lands here.
             .stderr(log_file(&pebble_log));
@@ -259,7 +265,7 @@ case "$action" in
   clear) curl -sSf -X POST -d "{{\"host\":\"$fqdn.\"}}" http://127.0.0.1:{port}/clear-txt ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac
-echo "$action $fqdn" >> "$(dirname "$0")/hook.log"
+echo "$action $fqdn $MAILCERT_ACME_NAME" >> "$(dirname "$0")/hook.log"
 "#
             )
         } else {

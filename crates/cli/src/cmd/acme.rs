@@ -12,10 +12,11 @@ use clap::{Parser, Subcommand};
 use mailcert_acme::challenge::ChallengeResponder;
 use mailcert_acme::engine::{http01_or_serve, Engine, OutcomeKind, Responders};
 use mailcert_acme::issue::OrderRecipe;
+use mailcert_acme::order::interrupted;
 use mailcert_acme::renewal::{decide, load_state, Decision, RenewalPolicy};
 use mailcert_acme::{
-    load_account, obtain, register, resolve_directory, store_obtained, ChallengeKind, DnsHook,
-    OrderSpec, Progress,
+    load_account, obtain_until, register_with, resolve_directory, store_obtained, ChallengeKind,
+    DnsHook, OrderSpec, Progress,
 };
 use mailcert_x509::{KeyType, Service};
 
@@ -159,19 +160,26 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
                 .unwrap_or_default(),
         )?;
     }
-    let mut manager = context::manager(cli)?;
+    // The store is created only once the CA has answered: a wrong URL or
+    // an unreachable server leaves no store behind.
+    let existing = context::existing_manager(cli)?;
+    let record = match &existing {
+        Some(m) => mailcert_acme::account::account_record(m.store.as_ref(), &directory)?,
+        None => None,
+    };
+    let user = existing
+        .as_ref()
+        .map(|m| m.user.clone())
+        .unwrap_or_else(mailcert_lifecycle::host::os_user);
     let spinner = Spinner::start();
     spinner.step(&format!("contacting {directory}"));
-    let registered = register(
-        manager.store.as_ref(),
-        &directory,
-        args.email.as_deref(),
-        ca_pem,
-        &manager.user,
-    )
-    .await;
+    let registered = register_with(record, &directory, args.email.as_deref(), ca_pem, &user).await;
     spinner.finish();
     let registered = registered?;
+    let mut manager = match existing {
+        Some(m) => m,
+        None => context::manager(cli)?,
+    };
     if let Some(change) = registered.change {
         manager.store.apply(change)?;
     }
@@ -208,11 +216,17 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         anyhow::bail!("--timeout must be at least 1 second");
     }
     let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;
-    let mut manager = context::manager(cli)?;
     let directory = match &args.directory {
         Some(d) => Some(resolve_directory(d)?),
         None => None,
     };
+    let Some(mut manager) = context::existing_manager(cli)? else {
+        anyhow::bail!(
+            "no ACME account yet (there is no store at {}); create one with `mailcert acme register --directory letsencrypt --email you@example.com`, which creates the store",
+            context::location(cli).db.display()
+        );
+    };
+    let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
     let responder: Box<dyn ChallengeResponder> = match args.challenge {
         ChallengeKind::Http01 => {
             http01_or_serve(&args.http_bind, &context::location(cli), &manager.user).await?
@@ -227,14 +241,20 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         }
         ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
     };
-    let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
     let spec = OrderSpec {
         names: names.clone(),
         key: args.key,
         timeout: Duration::from_secs(args.timeout),
     };
     let spinner = Spinner::start();
-    let obtained = obtain(&account, &spec, responder.as_ref(), &spinner).await;
+    let obtained = obtain_until(
+        &account,
+        &spec,
+        responder.as_ref(),
+        &spinner,
+        interrupted(interrupt_flag()),
+    )
+    .await;
     spinner.finish();
     drop(responder);
     let obtained = obtained?;
@@ -282,27 +302,37 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
 }
 
 async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
-    let mut manager = context::manager(cli)?;
+    let Some(mut manager) = context::existing_manager(cli)? else {
+        anyhow::bail!(
+            "there is no store at {}: nothing was ordered through ACME there; check --store (or MAILCERT_STORE), or order a certificate first with `mailcert acme order`",
+            context::location(cli).db.display()
+        );
+    };
     let only = match &args.thumbprint {
-        Some(prefix) => Some(
-            mailcert_lifecycle::find_certificate(manager.store.as_ref(), prefix)?
+        Some(prefix) => {
+            let thumb = mailcert_lifecycle::find_certificate(manager.store.as_ref(), prefix)?
                 .summary
-                .thumbprint,
-        ),
+                .thumbprint;
+            Engine::ensure_candidate(&manager, &thumb)?;
+            Some(thumb)
+        }
         None => None,
     };
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
     let spinner = Arc::new(Spinner::start());
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         Responders::StandaloneOrServe(context::location(cli)),
         spinner.clone(),
     );
+    engine.interrupt = interrupt_flag();
     let outcomes = engine
         .run_once(&mut manager, now, args.force, only.as_deref())
         .await;
     spinner.finish();
     let outcomes = outcomes?;
-    let failed = outcomes.iter().any(|o| o.failed());
+    // Cron must see it: a renewal that failed now, or a certificate in use
+    // that is running out without a successful renewal.
+    let attention = outcomes.iter().any(|o| o.needs_attention());
     if args.json {
         let items: Vec<serde_json::Value> = outcomes
             .iter()
@@ -351,7 +381,7 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
             }
         }
     }
-    Ok(if failed {
+    Ok(if attention {
         Exit::Findings
     } else {
         Exit::Success
@@ -359,7 +389,16 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
 }
 
 fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
-    let manager = context::manager(cli)?;
+    let Some(manager) = context::existing_manager(cli)? else {
+        output::note(format!(
+            "there is no store at {} yet; no ACME certificate is watched",
+            context::location(cli).db.display()
+        ));
+        if args.json {
+            output::json(&Vec::<serde_json::Value>::new())?;
+        }
+        return Ok(Exit::Success);
+    };
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
     let policy = RenewalPolicy::default();
     let mut rows = Vec::new();
@@ -375,10 +414,14 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
             Decision::Replaced { by } => format!("replaced by {by}"),
         };
         let services = mailcert_lifecycle::manager::describe_bindings(&bound);
+        // As `list --json` has them: service names, sorted, once each.
+        let mut service_names: Vec<&str> = bound.iter().map(|b| b.service.as_str()).collect();
+        service_names.sort_unstable();
+        service_names.dedup();
         items.push(serde_json::json!({
             "thumbprint": thumb,
             "names": record.summary.names,
-            "services": services,
+            "services": service_names,
             "directory": recipe.directory,
             "challenge": recipe.challenge.as_str(),
             "not_after": mailcert_x509::time::rfc3339(record.summary.not_after),
@@ -414,6 +457,34 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
         )?;
     }
     Ok(Exit::Success)
+}
+
+/// A flag set by the first Ctrl-C or SIGTERM, so that an order in
+/// progress is given up cleanly: its challenge answers withdrawn (a DNS
+/// hook's `clear`, the store values a running `serve` reads), nothing
+/// stored. A second signal stops at once.
+fn interrupt_flag() -> Option<tokio::sync::watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (set, flag) = tokio::sync::watch::channel(false);
+    let mut terminate = signal(SignalKind::terminate()).ok()?;
+    tokio::spawn(async move {
+        let mut signals = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            signals += 1;
+            if signals == 1 {
+                output::note("mailcert: interrupted; withdrawing the challenge answers (again to stop at once)");
+                let _ = set.send(true);
+            } else {
+                output::note("mailcert: stopped; challenge answers may be left behind");
+                std::process::exit(i32::from(crate::exit::BAD_INPUT));
+            }
+        }
+    });
+    Some(flag)
 }
 
 /// A spinner on stderr while waiting for the CA, only on a terminal.
