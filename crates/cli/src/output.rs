@@ -26,6 +26,34 @@ pub fn note(text: impl AsRef<str>) {
     eprintln!("{}", text.as_ref());
 }
 
+/// A warning on stderr, after the data: coloured only when stderr is a
+/// terminal (and `NO_COLOR` is not set), so logs and pipes get plain text.
+pub fn warning(text: impl AsRef<str>, severe: bool) {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = text.as_ref();
+    if colour {
+        let code = if severe { "1;31" } else { "33" };
+        eprintln!("\x1b[{code}mwarning:\x1b[0m {text}");
+    } else {
+        eprintln!("warning: {text}");
+    }
+}
+
+/// The expiry warnings of bound certificates, after a listing.
+pub fn expiry_warnings<'a>(views: impl IntoIterator<Item = &'a mailcert_lifecycle::CertView>) {
+    for view in views {
+        if let Some(text) = view.expiry_warning() {
+            let severe = matches!(
+                view.expiry,
+                Some(mailcert_lifecycle::Expiry::Expired { .. })
+            );
+            warning(text, severe);
+        }
+    }
+}
+
 /// Left-aligned columns, as `Format-Table` prints them. Hand-written:
 /// a general table crate spent 40 % of `list`'s time on 10,000 rows.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {

@@ -118,6 +118,142 @@ fn bad_configuration_exits_2_with_line_and_field() {
     assert!(err.contains("line 5") && err.contains("bind"), "{err}");
 }
 
+/// Runs a mailcert command on the store in `dir`; returns stdout and stderr.
+fn mailcert(dir: &std::path::Path, args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(args)
+        .env("MAILCERT_STORE", dir.join("store.db"))
+        .env_remove("MAILCERT_CONFIG")
+        .output()
+        .expect("mailcert");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "mailcert {args:?}: {stderr}");
+    (stdout, stderr)
+}
+
+/// Starts `mailcert serve` and waits until it says it is serving.
+fn start_serve(dir: &std::path::Path, config: &std::path::Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcert"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("MAILCERT_STORE", dir.join("store.db"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mailcert serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("SIGHUP") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("mailcert serve ended before serving: {said}");
+        }
+        said.push_str(&line);
+    }
+    child
+}
+
+fn stop_serve(mut child: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_until("mailcert serve exits", Duration::from_secs(30), || {
+        child.try_wait().unwrap().is_some()
+    });
+}
+
+/// The SHA-1 thumbprint of the certificate a client without SNI gets,
+/// as OpenSSL sees it.
+fn served_thumbprint(port: u16) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} -noservername </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha1"
+        ))
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .replace(':', "")
+}
+
+#[test]
+fn serve_never_brings_back_a_removed_init_certificate() {
+    let dir = temp_dir();
+    mailcert(dir.path(), &["init", "--hostname", "mail.example.test"]);
+    let (list, _) = mailcert(dir.path(), &["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let init = list[0]["thumbprint"].as_str().unwrap().to_string();
+    mailcert(dir.path(), &["remove", &init, "--force"]);
+
+    let config = dir.path().join("mailcert.toml");
+    std::fs::write(&config, listener("imap", "imap", free_port())).unwrap();
+    stop_serve(start_serve(dir.path(), &config));
+
+    let (list, _) = mailcert(dir.path(), &["list", "--json"]);
+    assert_eq!(list.trim(), "[]", "no surprise certificate");
+    let (log, _) = mailcert(dir.path(), &["log", "--json"]);
+    assert_eq!(log.matches("\"init\"").count(), 1, "{log}");
+}
+
+#[test]
+fn replace_moves_a_pinned_listener_and_serve_follows_on_sighup() {
+    let dir = temp_dir();
+    mailcert(dir.path(), &["init", "--hostname", "mail.example.test"]);
+    let (list, _) = mailcert(dir.path(), &["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let old = list[0]["thumbprint"].as_str().unwrap().to_string();
+    let (new, _) = mailcert(
+        dir.path(),
+        &["new", "--self-signed", "--name", "mail.example.test"],
+    );
+    let new = new.trim().to_string();
+    let port = free_port();
+    let config = dir.path().join("mailcert.toml");
+    let text = format!(
+        "# pinned while the old connector is migrated\n[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"mail.example.test\"\ncertificate = \"{}\" # the old one\n",
+        &old[..8]
+    );
+    std::fs::write(&config, &text).unwrap();
+    let child = start_serve(dir.path(), &config);
+    assert_eq!(served_thumbprint(port), old);
+
+    let (_, said) = mailcert(
+        dir.path(),
+        &["replace", &old, &new, "--config", config.to_str().unwrap()],
+    );
+    assert!(
+        said.contains("listener 'imaps'") && said.contains("SIGHUP"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        text.replace(&format!("\"{}\"", &old[..8]), &format!("\"{new}\""))
+    );
+    assert_eq!(
+        served_thumbprint(port),
+        old,
+        "the running front end keeps its configuration until SIGHUP"
+    );
+    assert!(Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_until(
+        "the pin rewritten by replace is served after SIGHUP",
+        Duration::from_secs(20),
+        || served_thumbprint(port) == new,
+    );
+    stop_serve(child);
+}
+
 #[test]
 fn the_printed_commands_to_try_each_listener_work() {
     let dir = temp_dir();

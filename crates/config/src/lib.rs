@@ -17,6 +17,9 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod pins;
+pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
+
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -32,6 +35,12 @@ pub enum ConfigError {
     Invalid {
         path: PathBuf,
         problems: Vec<String>,
+    },
+    #[error("{}: cannot write the file: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -40,14 +40,9 @@ impl Manager {
             .map(|der| CertSummary::from_der(der).map(|s| (s, der.clone())))
             .collect::<std::result::Result<_, _>>()?;
         let pending = self.store.pending_requests()?;
-        let matched = summaries.iter().find_map(|(s, der)| {
-            pending
-                .iter()
-                .find(|p| p.spki_der == s.spki_der)
-                .map(|p| (s.clone(), der.clone(), p.clone()))
-        });
-        if let Some((summary, der, request)) = matched {
-            return self.complete_request(&answer.name, summary, der, request, &pool);
+        let matched = self.match_requests(&summaries, &pending)?;
+        if !matched.is_empty() {
+            return self.complete_requests(&answer.name, matched, &pool);
         }
         // Already stored: this supplies the chain.
         let leaves_first = summaries
@@ -66,111 +61,165 @@ impl Manager {
         )))
     }
 
-    fn complete_request(
+    /// Pairs each pending request with the certificate of the answer that
+    /// carries its public key, in the order of the file. When several do
+    /// (a renewal with the same key next to the old certificate), the one
+    /// not yet stored and then the newest wins.
+    fn match_requests(
+        &self,
+        summaries: &[(CertSummary, Vec<u8>)],
+        pending: &[PendingRecord],
+    ) -> Result<Vec<(CertSummary, Vec<u8>, PendingRecord)>> {
+        let mut picked: Vec<(usize, PendingRecord)> = Vec::new();
+        for request in pending {
+            let mut best: Option<(usize, bool)> = None;
+            for (i, (s, _)) in summaries.iter().enumerate() {
+                if s.spki_der != request.spki_der {
+                    continue;
+                }
+                let fresh = self.store.certificate(&s.thumbprint)?.is_none();
+                let better = match best {
+                    None => true,
+                    Some((j, best_fresh)) => {
+                        (fresh, s.not_before) > (best_fresh, summaries[j].0.not_before)
+                    }
+                };
+                if better {
+                    best = Some((i, fresh));
+                }
+            }
+            // One certificate completes one request; a second request
+            // with the same key stays pending.
+            if let Some((i, _)) = best.filter(|(i, _)| !picked.iter().any(|(j, _)| j == i)) {
+                picked.push((i, request.clone()));
+            }
+        }
+        picked.sort_by_key(|(i, _)| *i);
+        Ok(picked
+            .into_iter()
+            .map(|(i, request)| (summaries[i].0.clone(), summaries[i].1.clone(), request))
+            .collect())
+    }
+
+    /// Stores every matched answer in one change: each certificate with
+    /// its key and chain, each pending request removed.
+    fn complete_requests(
         &mut self,
         what: &str,
-        summary: CertSummary,
-        der: Vec<u8>,
-        request: PendingRecord,
+        matched: Vec<(CertSummary, Vec<u8>, PendingRecord)>,
         pool: &[Vec<u8>],
     ) -> Result<Report> {
-        let thumb = summary.thumbprint.clone();
-        if self.store.certificate(&thumb)?.is_some() {
-            return Err(LifecycleError::Refused(format!(
-                "{what}: certificate {thumb} is already in the store; remove pending request {} with `mailcert remove {}` if it is no longer needed",
-                request.id, request.id
-            )));
-        }
-        let key = self.store.pending_key(&request.id)?.ok_or_else(|| {
-            LifecycleError::Refused(format!(
-                "pending request {} has no key (changed meanwhile?)",
-                request.id
-            ))
-        })?;
-        if !key_matches_spki(&key, &summary.spki_der) {
-            return Err(mailcert_x509::CertError::KeyMismatch {
-                what: what.into(),
-                thumbprint: thumb,
-            }
-            .into());
-        }
         let mut candidates = pool.to_vec();
         candidates.extend(self.chain_pool()?);
         let anchors = Anchors::load(self.store.as_ref())?;
-        let judged = self.judge(&summary, &der, &candidates, &anchors);
-        let mut report = Report {
-            thumbprint: Some(thumb.clone()),
-            ..Report::default()
-        };
-        let asked: Vec<&String> = request
-            .names
-            .iter()
-            .filter(|n| {
-                !summary.names.contains(n)
-                    && !summary.ip_addresses.iter().any(|ip| ip.to_string() == **n)
-            })
-            .collect();
-        if !asked.is_empty() {
-            report.say(format!(
-                "warning: the CA left out names the request asked for: {}",
-                asked
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
         let mut change = self.change("complete");
-        change.describe(format!(
-            "completed pending request {} with {thumb} ({}), chain of {}",
-            request.id,
-            summary.subject,
-            judged.chain.len()
-        ));
-        let extra: Vec<Vec<u8>> = judged.chain.clone();
-        change.push(Op::InsertCertificate(Box::new(NewCertificate {
-            summary: summary.clone(),
-            der,
-            chain: judged.chain.clone(),
-            private_key: Some(key),
-            exportable: request.exportable,
-            friendly_name: request.friendly_name.clone(),
-            origin: Origin::Issued,
-            trust: judged.trust.clone(),
-        })));
-        change.push(Op::DeletePending(request.id.clone()));
-        let (ops, lines) = self.refresh_ops(&anchors, &extra, std::slice::from_ref(&thumb))?;
+        let mut report = Report::default();
+        let mut after = Vec::new();
+        let mut thumbs = Vec::new();
+        let mut extra: Vec<Vec<u8>> = Vec::new();
+        for (summary, der, request) in matched {
+            let thumb = summary.thumbprint.clone();
+            if self.store.certificate(&thumb)?.is_some() {
+                return Err(LifecycleError::Refused(format!(
+                    "{what}: certificate {thumb} is already in the store; remove pending request {} with `mailcert remove {}` if it is no longer needed. Nothing was stored.",
+                    request.id, request.id
+                )));
+            }
+            let key = self.store.pending_key(&request.id)?.ok_or_else(|| {
+                LifecycleError::Refused(format!(
+                    "pending request {} has no key (changed meanwhile?)",
+                    request.id
+                ))
+            })?;
+            if !key_matches_spki(&key, &summary.spki_der) {
+                return Err(mailcert_x509::CertError::KeyMismatch {
+                    what: what.into(),
+                    thumbprint: thumb,
+                }
+                .into());
+            }
+            let judged = self.judge(&summary, &der, &candidates, &anchors);
+            let asked: Vec<&str> = request
+                .names
+                .iter()
+                .filter(|n| {
+                    !summary.names.contains(n)
+                        && !summary.ip_addresses.iter().any(|ip| ip.to_string() == **n)
+                })
+                .map(String::as_str)
+                .collect();
+            if !asked.is_empty() {
+                report.say(format!(
+                    "warning: {thumb}: the CA left out names the request asked for: {}",
+                    asked.join(", ")
+                ));
+            }
+            change.describe(format!(
+                "completed pending request {} with {thumb} ({}), chain of {}",
+                request.id,
+                summary.subject,
+                judged.chain.len()
+            ));
+            for der in &judged.chain {
+                if !extra.contains(der) {
+                    extra.push(der.clone());
+                }
+            }
+            change.push(Op::InsertCertificate(Box::new(NewCertificate {
+                summary: summary.clone(),
+                der,
+                chain: judged.chain.clone(),
+                private_key: Some(key),
+                exportable: request.exportable,
+                friendly_name: request.friendly_name.clone(),
+                origin: Origin::Issued,
+                trust: judged.trust.clone(),
+            })));
+            change.push(Op::DeletePending(request.id.clone()));
+            after.push(format!(
+                "completed pending request {}: certificate {thumb} ({}) stored with its key and a chain of {} certificate(s); {}",
+                request.id,
+                summary.subject,
+                judged.chain.len(),
+                verdict_words(&judged.trust, &summary, self.now())
+            ));
+            if let Some(problem) = &judged.problem {
+                after.push(format!("warning: {thumb}: {problem}"));
+            }
+            if let Some(old) = &request.renews {
+                let bound: Vec<_> = self
+                    .store
+                    .bindings()?
+                    .into_iter()
+                    .filter(|b| &b.thumbprint == old)
+                    .collect();
+                if !bound.is_empty() {
+                    after.push(format!(
+                        "this renews {old}, still bound to {}: move them with `mailcert replace {old} {thumb}`",
+                        describe_bindings(&bound)
+                    ));
+                }
+            }
+            thumbs.push(thumb);
+        }
+        let (ops, lines) = self.refresh_ops(&anchors, &extra, &thumbs)?;
         change.ops.extend(ops);
         for line in &lines {
             change.describe(line);
         }
         self.store.apply(change)?;
         report.changed = true;
-        report.say(format!(
-            "completed pending request {}: certificate {thumb} ({}) stored with its key and a chain of {} certificate(s); {}",
-            request.id,
-            summary.subject,
-            judged.chain.len(),
-            verdict_words(&judged.trust, &summary, self.now())
-        ));
-        if let Some(problem) = &judged.problem {
-            report.say(format!("warning: {problem}"));
-        }
+        report.lines.extend(after);
         report.lines.extend(lines);
-        if let Some(old) = &request.renews {
-            let bound: Vec<_> = self
-                .store
-                .bindings()?
-                .into_iter()
-                .filter(|b| &b.thumbprint == old)
-                .collect();
-            if !bound.is_empty() {
-                report.say(format!(
-                    "this renews {old}, still bound to {}: move them with `mailcert replace {old} {thumb}`",
-                    describe_bindings(&bound)
-                ));
-            }
+        if thumbs.len() > 1 {
+            report.say(format!(
+                "{what} answered {} pending requests; all were completed together",
+                thumbs.len()
+            ));
         }
+        let mut thumbs = thumbs.into_iter();
+        report.thumbprint = thumbs.next();
+        report.also = thumbs.collect();
         Ok(report)
     }
 

@@ -12,6 +12,8 @@ pub enum LifecycleError {
     Cert(#[from] CertError),
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Config(#[from] mailcert_config::ConfigError),
     #[error(
         "no certificate or pending request matches '{0}'; see `mailcert list` for thumbprints"
     )]

@@ -4,7 +4,8 @@
 use std::cell::OnceCell;
 
 use mailcert_store::{Binding, CertRecord, Change, NewCertificate, Op, Origin, Store};
-use mailcert_x509::build::{self, ServerCertSpec, SELF_SIGNED_DAYS};
+use mailcert_x509::build::{self, ServerCertSpec};
+use mailcert_x509::service::DEFAULT_RULE;
 use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
 use mailcert_x509::{
     parse_name, CertSummary, KeyType, Selection, Service, Status, SubjectName, Trust,
@@ -14,16 +15,17 @@ use time::OffsetDateTime;
 use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
+use crate::init::INIT_KEY;
 use crate::preflight::{preflight, Preflight};
 use crate::serving::{ListenerScope, ServingSet};
-
-/// Named value that records which certificate `init` made.
-pub const INIT_KEY: &str = "init.thumbprint";
 
 /// What an operation did, in sentences for the administrator.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub thumbprint: Option<String>,
+    /// Further certificates the same change stored (one answer that
+    /// completed several pending requests).
+    pub also: Vec<String>,
     pub lines: Vec<String>,
     pub changed: bool,
 }
@@ -101,79 +103,7 @@ impl Manager {
         Change::new(action, self.user.clone())
     }
 
-    /// The secure-by-default certificate: CN = FQDN, SANs = FQDN and short
-    /// name, 5 years, bound to every service. A second run changes nothing.
-    pub fn init(&mut self, hostname: Option<&str>, key: KeyType) -> Result<Report> {
-        let mut report = Report::default();
-        if let Some(existing) = self.initialized()? {
-            report.thumbprint = Some(existing.clone());
-            report.say(format!(
-                "already initialised: certificate {existing} was created by init; nothing changed"
-            ));
-            let covered = self.store.certificate(&existing)?.is_some_and(|c| {
-                hostname.is_none_or(|h| {
-                    c.summary
-                        .names
-                        .iter()
-                        .any(|n| n.eq_ignore_ascii_case(h.trim()))
-                })
-            });
-            if let (Some(host), false) = (hostname, covered) {
-                report.say(format!(
-                    "--hostname {host} was not used: that certificate is not for {host}; make one with `mailcert new --self-signed --name {host}` and bind it with `mailcert enable`"
-                ));
-            }
-            return Ok(report);
-        }
-        let (fqdn, short) = match hostname {
-            Some(h) => {
-                let h = h.trim().to_ascii_lowercase();
-                let short = h.split('.').next().unwrap_or(&h).to_string();
-                (h, short)
-            }
-            None => crate::host::host_names(),
-        };
-        let mut names = vec![fqdn.clone()];
-        if short != fqdn && !short.is_empty() {
-            names.push(short);
-        }
-        let names = parse_names(&names)?;
-        let (new, thumb) = self.make_self_signed(&names, key, SELF_SIGNED_DAYS, None, true)?;
-        let mut change = self.change("init");
-        change.describe(format!(
-            "created self-signed certificate {thumb} for {fqdn}, bound to https, imap, pop, smtp"
-        ));
-        change.push(Op::InsertCertificate(Box::new(new)));
-        for service in Service::ALL {
-            change.push(Op::Bind(Binding {
-                thumbprint: thumb.clone(),
-                service,
-                listener: None,
-            }));
-        }
-        change.push(Op::SetValue {
-            key: INIT_KEY.into(),
-            value: Some(thumb.clone().into_bytes()),
-            secret: false,
-        });
-        self.store.apply(change)?;
-        report.changed = true;
-        report.say(format!(
-            "created a self-signed certificate {thumb} for {fqdn} (valid 5 years) and bound it to https, imap, pop and smtp; it is temporary: clients will not trust it until you replace it with a CA-issued one"
-        ));
-        report.thumbprint = Some(thumb);
-        Ok(report)
-    }
-
-    /// The thumbprint `init` recorded, if the store was initialised.
-    pub fn initialized(&self) -> Result<Option<String>> {
-        Ok(self
-            .store
-            .value(INIT_KEY)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    fn make_self_signed(
+    pub(crate) fn make_self_signed(
         &self,
         names: &[SubjectName],
         key: KeyType,
@@ -349,6 +279,7 @@ impl Manager {
         report: &mut Report,
     ) -> Result<()> {
         let set = ServingSet::load(self.store.as_ref(), false)?;
+        let now = self.now();
         for &service in services.iter().filter(|s| !s.single_certificate()) {
             let chosen = set.select(
                 service,
@@ -357,16 +288,22 @@ impl Manager {
                     pin: None,
                 },
                 None,
-                self.now(),
+                now,
             );
-            if let Some(default) = chosen.thumbprint() {
-                let whose = if default == thumb {
-                    "this certificate".to_string()
-                } else {
-                    default.to_string()
-                };
+            let Some(default) = chosen.thumbprint() else {
+                continue;
+            };
+            let scope = scope_words(listener);
+            if default == thumb {
                 report.say(format!(
-                    "{service}: clients without SNI now get {whose} (the newest valid certificate bound to {service})"
+                    "{service}{scope}: clients without SNI now get this certificate ({DEFAULT_RULE})"
+                ));
+            } else {
+                let why = set
+                    .preferred_because(default, thumb, now)
+                    .unwrap_or("it is bound to the listener itself");
+                report.say(format!(
+                    "{service}{scope}: clients without SNI still get {default}, not this certificate, because {why}; clients that ask for a name only this certificate carries (SNI) get it; see `mailcert which {service}`"
                 ));
             }
         }
@@ -389,6 +326,7 @@ impl Manager {
             thumbprint: Some(thumb.clone()),
             ..Report::default()
         };
+        let mut not_bound = Vec::new();
         for &service in services {
             let binding = Binding {
                 thumbprint: thumb.clone(),
@@ -396,10 +334,7 @@ impl Manager {
                 listener: listener.map(str::to_string),
             };
             if !existing.contains(&binding) {
-                report.say(format!(
-                    "{thumb} was not enabled for {service}{}",
-                    scope_words(listener)
-                ));
+                not_bound.push(service.as_str());
                 continue;
             }
             change.describe(format!(
@@ -409,7 +344,19 @@ impl Manager {
             change.push(Op::Unbind(binding));
         }
         if change.ops.is_empty() {
+            report.say(format!(
+                "{thumb} was not bound to {}{}; nothing changed",
+                not_bound.join(", "),
+                scope_words(listener)
+            ));
             return Ok(report);
+        }
+        if !not_bound.is_empty() {
+            report.say(format!(
+                "{thumb} was not bound to {}{}; left as it was",
+                not_bound.join(", "),
+                scope_words(listener)
+            ));
         }
         let unbound: Vec<Binding> = change
             .ops
@@ -507,9 +454,15 @@ impl Manager {
         self.store.apply(change)?;
         report.changed = true;
         report.thumbprint = Some(thumb.clone());
-        if !bound.is_empty() {
+        if bound.is_empty() {
             report.say(format!(
-                "unbound {thumb} from {}",
+                "removed {thumb} ({}); it was bound to no service",
+                record.summary.subject
+            ));
+        } else {
+            report.say(format!(
+                "removed {thumb} ({}) after unbinding it from {}",
+                record.summary.subject,
                 describe_bindings(&bound)
             ));
         }

@@ -1,13 +1,20 @@
-//! `replace OLD NEW`: every binding of OLD moves to NEW in one change,
-//! after the pre-flight of `enable`. Listeners that pin OLD in the front
-//! end's configuration are reported with the edit to make: the file is the
-//! administrator's and is never rewritten behind their back.
+//! `replace OLD NEW`: every binding of OLD moves to NEW, and every
+//! listener of the front end's configuration that pins OLD is set to pin
+//! NEW, after the pre-flight of `enable`. The new configuration is written
+//! beside the file before the store changes and renamed into place right
+//! after the store's transaction commits (a failed transaction leaves the
+//! file untouched); `mailcert serve` rereads it on SIGHUP.
+
+use std::path::Path;
+
+use mailcert_config::{stage_pin_changes, PinChange};
+use mailcert_x509::Service;
 
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
 use crate::manager::{bullet, describe_bindings, Manager, Report};
 use crate::preflight::preflight;
-use crate::serving::pin_matches;
+use crate::serving::{pin_matches, ListenerScope, ServingSet};
 
 /// A listener of the front-end configuration with `certificate = "..."`.
 #[derive(Debug, Clone)]
@@ -17,16 +24,16 @@ pub struct PinnedListener {
 }
 
 impl Manager {
-    /// Moves every binding of `old` to `new`. `hostnames` are the names
-    /// clients use (pre-flight), `pins` the configured listener pins and
-    /// `config` the file they come from (for the advice).
+    /// Moves every binding of `old` to `new`, and the pins of the
+    /// listeners in `config` that name `old`. `hostnames` are the names
+    /// clients use (pre-flight), `pins` the configured listener pins.
     pub fn replace(
         &mut self,
         old: &str,
         new: &str,
         hostnames: &[String],
         pins: &[PinnedListener],
-        config: Option<&str>,
+        config: Option<&Path>,
         strict: bool,
     ) -> Result<Report> {
         let old = find_certificate(self.store.as_ref(), old)?;
@@ -50,6 +57,19 @@ impl Manager {
         }
         let pinned: Vec<&PinnedListener> =
             pins.iter().filter(|p| pin_matches(&p.pin, &old)).collect();
+        // A pin that already selects NEW (a subject both carry, NEW the
+        // better) follows by itself and keeps following renewals.
+        let set = ServingSet::load(self.store.as_ref(), false)?;
+        let (follows, to_edit): (Vec<&PinnedListener>, Vec<&PinnedListener>) =
+            pinned.iter().partition(|p| {
+                let scope = ListenerScope {
+                    name: Some(&p.name),
+                    pin: Some(&p.pin),
+                };
+                set.select(Service::Https, scope, None, self.now())
+                    .thumbprint()
+                    == Some(new_t.as_str())
+            });
         let mut report = Report {
             thumbprint: Some(new_t.clone()),
             ..Report::default()
@@ -65,32 +85,85 @@ impl Manager {
                 old.summary.subject
             )));
         }
+        let staged = match (config, to_edit.is_empty()) {
+            (_, true) => None,
+            (Some(path), false) => {
+                let changes: Vec<PinChange> = to_edit
+                    .iter()
+                    .map(|p| PinChange {
+                        listener: p.name.clone(),
+                        pin: new_t.clone(),
+                    })
+                    .collect();
+                Some(stage_pin_changes(path, &changes)?)
+            }
+            (None, false) => {
+                return Err(LifecycleError::BadInput(
+                    "listener pins were given without the configuration file they come from".into(),
+                ))
+            }
+        };
+        let file = config
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the front-end configuration".into());
+        let mut words = Vec::new();
         if !moved.is_empty() {
-            change.describe(format!(
-                "replaced {old_t} by {new_t} for {}",
-                describe_bindings(&moved)
+            words.push(describe_bindings(&moved));
+        }
+        if !to_edit.is_empty() {
+            words.push(format!(
+                "the pin of listener(s) {} in {file}",
+                names(&to_edit)
             ));
-            self.store.apply(change)?;
-            report.changed = true;
+        }
+        change.describe(format!(
+            "replaced {old_t} by {new_t} for {}",
+            words.join(", and ")
+        ));
+        // The store first: if its transaction fails, the staged file is
+        // dropped and the configuration stays as it was.
+        self.store.apply(change)?;
+        report.changed = true;
+        if let Some(staged) = staged {
+            staged.commit().map_err(|e| {
+                LifecycleError::Refused(format!(
+                    "the store now serves {new_t} instead of {old_t}{}, but {file} could not be updated ({e}); set certificate = \"{new_t}\" in listener(s) {} by hand, then send `mailcert serve` SIGHUP",
+                    if moved.is_empty() { String::new() } else { format!(" for {}", describe_bindings(&moved)) },
+                    names(&to_edit)
+                ))
+            })?;
+        }
+        if !moved.is_empty() {
             report.say(format!(
                 "{new_t} replaces {old_t} for {}; {old_t} stays listed, unbound, until you remove it",
                 describe_bindings(&moved)
             ));
         }
-        let file = config.unwrap_or("the front-end configuration");
-        for p in pinned {
-            if pin_matches(&p.pin, &new) {
-                report.say(format!(
-                    "listener '{}' in {file} names certificate = \"{}\", which matches both; the newer one ({new_t}) is served there, nothing to edit",
-                    p.name, p.pin
-                ));
-            } else {
-                report.say(format!(
-                    "warning: listener '{}' in {file} pins the old certificate (certificate = \"{}\") and will keep serving {old_t}; edit {file}: set certificate = \"{new_t}\" in that [[listener]] (or remove the line to follow the bindings), then reload the front end",
-                    p.name, p.pin
-                ));
-            }
+        for p in &to_edit {
+            report.say(format!(
+                "listener '{}' in {file}: certificate = \"{}\" is now certificate = \"{new_t}\"",
+                p.name, p.pin
+            ));
+        }
+        for p in &follows {
+            report.say(format!(
+                "listener '{}' in {file} names certificate = \"{}\", which already selects {new_t}; left as it is",
+                p.name, p.pin
+            ));
+        }
+        if !to_edit.is_empty() {
+            report.say(format!(
+                "a running `mailcert serve` serves the moved bindings at once and the new pins after it rereads {file}: send it SIGHUP (e.g. `systemctl reload mailcert` or `kill -HUP <pid>`)"
+            ));
         }
         Ok(report)
     }
+}
+
+fn names(listeners: &[&PinnedListener]) -> String {
+    listeners
+        .iter()
+        .map(|p| format!("'{}'", p.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -21,22 +21,76 @@ pub struct RequestSpec {
     pub friendly_name: Option<String>,
 }
 
+/// The names and subject of a new request, checked together.
+#[derive(Debug, Clone)]
+pub struct RequestNames {
+    pub names: Vec<SubjectName>,
+    pub subject: Option<Vec<(String, String)>>,
+    /// Said to the administrator when the subject's CN was added to the names.
+    pub note: Option<String>,
+}
+
+/// Validates `--name` and `--subject` together. Public CAs refuse a
+/// request whose CN is not among its SANs, so the CN must be a host name;
+/// when it is one that `--name` lacks, it is added to the names, first,
+/// as certreq and Exchange put the subject name among the SANs.
+pub fn request_names(names: &[String], subject: Option<&str>) -> Result<RequestNames> {
+    let mut names = parse_names(names)?;
+    let Some(text) = subject else {
+        return Ok(RequestNames {
+            names,
+            subject: None,
+            note: None,
+        });
+    };
+    let mut subject = parse_subject(text)?;
+    let mut added = Vec::new();
+    for (attr, value) in subject.iter_mut().filter(|(a, _)| a == "CN") {
+        let parsed = mailcert_x509::parse_name(value).map_err(|e| {
+            LifecycleError::BadInput(format!(
+                "--subject {attr}={value}: the CN must be one of the certificate's names, because CAs copy it into the names or refuse the request, and this one is not a host name ({e}); write --subject CN=<one of the --name values>,O=... or leave CN= out"
+            ))
+        })?;
+        // Written as the name is: lower case, IDNs in punycode, so that
+        // the CN equals one of the names exactly.
+        *value = parsed.name.to_string();
+        if !names.contains(&parsed.name) {
+            added.push(value.clone());
+            names.insert(0, parsed.name);
+        }
+    }
+    let note = (!added.is_empty()).then(|| {
+        format!(
+            "the subject's CN {} was not among --name: added it to the names, because CAs require the CN among the names (SANs)",
+            added.join(", ")
+        )
+    });
+    Ok(RequestNames {
+        names,
+        subject: Some(subject),
+        note,
+    })
+}
+
 impl Manager {
     /// Generates a key in the store and a request for `spec`, stored as a
     /// pending request. Returns the report and the new pending request.
     pub fn request(&mut self, spec: &RequestSpec) -> Result<(Report, PendingRecord)> {
-        let names = parse_names(&spec.names)?;
-        let subject = spec.subject.as_deref().map(parse_subject).transpose()?;
+        let checked = request_names(&spec.names, spec.subject.as_deref())?;
         let pair = spec.key.generate()?;
-        self.store_request(
-            names,
-            subject,
+        let (mut report, pending) = self.store_request(
+            checked.names,
+            checked.subject,
             spec.key,
             pair,
             spec.exportable,
             spec.friendly_name.clone(),
             None,
-        )
+        )?;
+        if let Some(note) = checked.note {
+            report.lines.insert(0, note);
+        }
+        Ok((report, pending))
     }
 
     /// Renews a CA-issued certificate: a new pending request with the same

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use mailcert_store::{Binding, CertRecord, Store};
-use mailcert_x509::service::{select, Candidate, Selection};
+use mailcert_x509::service::{preferred_because, select, Candidate, Selection};
 use mailcert_x509::thumbprint::normalize_prefix;
 use mailcert_x509::{Service, Trust};
 use time::OffsetDateTime;
@@ -116,6 +116,18 @@ impl ServingSet {
             .collect();
         select(listener.pin.zip(pinned.as_deref()), &bound, sni, now)
     }
+
+    /// Why the default `winner` is served rather than `other`, in words
+    /// (`None` if either is unknown or `other` would win).
+    pub fn preferred_because(
+        &self,
+        winner: &str,
+        other: &str,
+        now: OffsetDateTime,
+    ) -> Option<&'static str> {
+        let (w, o) = (self.certs.get(winner)?, self.certs.get(other)?);
+        preferred_because(&candidate(w, false), &candidate(o, false), now)
+    }
 }
 
 fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
@@ -127,6 +139,7 @@ fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
         not_before: s.not_before,
         not_after: s.not_after,
         usable: cert.record.has_private_key && !matches!(cert.record.trust, Trust::Invalid(_)),
+        trusted: matches!(cert.record.trust, Trust::Trusted),
         listener_specific,
         seq: cert.record.seq,
     }

@@ -35,6 +35,19 @@ pub struct CertView {
     pub origin: String,
     pub bindings: Vec<BindingView>,
     pub trust: String,
+    /// Set when a bound certificate expires within the warning window or
+    /// has expired (not printed in JSON: `warnings` says it there).
+    #[serde(skip)]
+    pub expiry: Option<Expiry>,
+}
+
+/// How close a bound certificate is to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Whole days left, within the warning window.
+    Expiring { days: i64 },
+    /// Whole days since it expired.
+    Expired { days_ago: i64 },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -61,6 +74,19 @@ impl CertView {
             .collect();
         services.sort();
         services.dedup();
+        let expiry = if services.is_empty() {
+            None
+        } else if now > s.not_after {
+            Some(Expiry::Expired {
+                days_ago: (now - s.not_after).whole_days(),
+            })
+        } else if now >= s.not_before && eval.days_left <= EXPIRY_WARNING_DAYS {
+            Some(Expiry::Expiring {
+                days: eval.days_left,
+            })
+        } else {
+            None
+        };
         let mut warnings = eval.warnings;
         if !record.has_private_key {
             warnings.push("no private key: it cannot be bound to a service".into());
@@ -96,7 +122,49 @@ impl CertView {
                 })
                 .collect(),
             trust: record.trust.encode(),
+            expiry,
         }
+    }
+
+    /// The expiry warning administrators know from Exchange ("thumbprint
+    /// XXXXX is going to expire"): thumbprint, subject, services, days
+    /// left, and what to do. `None` unless the certificate is bound and
+    /// expiring or expired.
+    pub fn expiry_warning(&self) -> Option<String> {
+        let services = self.services.join(", ");
+        let date = self
+            .not_after
+            .as_deref()
+            .map(|d| d.get(..10).unwrap_or(d))
+            .unwrap_or("?");
+        let thumb = &self.thumbprint;
+        let fix = if self.is_self_signed {
+            format!("renew it with `mailcert renew {thumb}`")
+        } else {
+            format!(
+                "renew it with `mailcert renew {thumb}` (a new request for the CA), then `mailcert replace {thumb} NEW`"
+            )
+        };
+        Some(match self.expiry? {
+            Expiry::Expiring { days } => format!(
+                "certificate {thumb} ({}) used by {services} {} ({date}); {fix}",
+                self.subject,
+                match days {
+                    0 => "expires today".to_string(),
+                    1 => "expires in 1 day".to_string(),
+                    n => format!("expires in {n} days"),
+                }
+            ),
+            Expiry::Expired { days_ago } => format!(
+                "certificate {thumb} ({}) expired {} ({date}) and is still bound to {services}: clients refuse it; {fix}, or bind another with `mailcert enable`",
+                self.subject,
+                match days_ago {
+                    0 => "today".to_string(),
+                    1 => "1 day ago".to_string(),
+                    n => format!("{n} days ago"),
+                }
+            ),
+        })
     }
 
     pub fn of_pending(pending: &PendingRecord) -> CertView {
@@ -133,6 +201,7 @@ impl CertView {
             origin: "request".into(),
             bindings: Vec::new(),
             trust: String::new(),
+            expiry: None,
         }
     }
 }

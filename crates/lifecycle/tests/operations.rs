@@ -89,7 +89,9 @@ fn certificates_without_a_key_cannot_be_enabled() {
 fn private_keys_never_reach_the_disk_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let mut m = manager(&dir);
-    let report = m.init(Some("mail.contoso.com"), KeyType::Rsa2048).unwrap();
+    let report = m
+        .init(Some("mail.contoso.com"), Some(KeyType::Rsa2048))
+        .unwrap();
     let thumb = report.thumbprint.unwrap();
     let key = m.store.private_key(&thumb).unwrap().expect("a key");
     assert!(mailcert_x509::keys::key_matches_spki(
@@ -119,7 +121,7 @@ fn a_failed_change_leaves_the_store_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let mut m = manager(&dir);
     let thumb = m
-        .init(Some("mail.contoso.com"), KeyType::EcP256)
+        .init(Some("mail.contoso.com"), Some(KeyType::EcP256))
         .unwrap()
         .thumbprint
         .unwrap();

@@ -28,6 +28,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the store database {} is damaged (SQLite says: {detail}); nothing was changed, and mailcert never writes to or replaces a damaged store. Restore {} and its key file {} from your backup (stop `mailcert serve` first); without a backup, `sqlite3 {} .recover` salvages what is still readable as SQL", path.display(), path.display(), key.display(), path.display())]
+    Damaged {
+        path: PathBuf,
+        key: PathBuf,
+        detail: String,
+    },
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the store holds a damaged record ({what}): {reason}")]

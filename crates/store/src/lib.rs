@@ -21,7 +21,7 @@ pub use model::{
     AnchorRecord, AuditEntry, Binding, CertRecord, Change, NewCertificate, NewPending, Op, Origin,
     PendingRecord,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{Opened, SqliteStore, StoreWarning};
 
 /// What every store backend offers. Reads see committed state; `apply`
 /// commits a whole [`Change`] or nothing.

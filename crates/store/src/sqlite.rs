@@ -3,7 +3,7 @@
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mailcert_x509::{CertSummary, Service, Trust};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -22,6 +22,56 @@ pub struct SqliteStore {
     conn: Connection,
     key: StoreKey,
     location: StoreLocation,
+    warnings: Vec<StoreWarning>,
+}
+
+/// How [`SqliteStore::open_or_create`] found the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// An existing store.
+    Existing,
+    /// There was no file: a new store was created.
+    Created,
+    /// The file existed but was empty (zero bytes), so it held nothing to
+    /// lose: it became a new store, as SQLite itself would make it.
+    EmptyFileInitialised,
+}
+
+impl Opened {
+    /// A new store, which `init` has yet to fill.
+    pub fn is_new(self) -> bool {
+        self != Opened::Existing
+    }
+}
+
+/// Something about the store's files the administrator should fix; the
+/// store works regardless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreWarning {
+    /// The key file can be read by others than its owner.
+    KeyFileExposed { path: PathBuf, mode: u32 },
+    /// The database file can be read by others than its owner.
+    DatabaseExposed { path: PathBuf, mode: u32 },
+}
+
+impl std::fmt::Display for StoreWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreWarning::KeyFileExposed { path, mode } => write!(
+                f,
+                "the store key file {} has mode {mode:04o}: users other than its owner can read it, and with it decrypt every private key in the store; fix: chmod 600 {}",
+                path.display(),
+                path.display()
+            ),
+            StoreWarning::DatabaseExposed { path, mode } => write!(
+                f,
+                "the store database {} has mode {mode:04o}: users other than its owner can read the certificates, bindings and audit log; fix: chmod 600 {}",
+                path.display(),
+                path.display()
+            ),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -50,24 +100,23 @@ impl SqliteStore {
             conn,
             key,
             location: location.clone(),
+            warnings: exposed_files(location),
         };
         store.configure()?;
-        store.migrate()?;
-        store.ensure_key_matches()?;
+        store.migrate().map_err(|e| store.damaged(e))?;
+        store.ensure_key_matches().map_err(|e| store.damaged(e))?;
         Ok(store)
     }
 
     /// Opens the store, creating the database and its key file when they
-    /// do not exist yet. Returns whether it was created.
-    pub fn open_or_create(location: &StoreLocation) -> Result<(Self, bool)> {
-        if location.db.exists()
-            && std::fs::metadata(&location.db)
-                .map(|m| m.len())
-                .unwrap_or(0)
-                > 0
-        {
-            return Ok((Self::open(location)?, false));
-        }
+    /// do not exist yet. Returns how it found the file.
+    pub fn open_or_create(location: &StoreLocation) -> Result<(Self, Opened)> {
+        let size = std::fs::metadata(&location.db).map(|m| m.len()).ok();
+        let opened = match size {
+            Some(0) => Opened::EmptyFileInitialised,
+            Some(_) => return Ok((Self::open(location)?, Opened::Existing)),
+            None => Opened::Created,
+        };
         if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
@@ -76,11 +125,28 @@ impl SqliteStore {
         }
         create_private_file(&location.db)?;
         let store = Self::open(location)?;
-        Ok((store, true))
+        Ok((store, opened))
     }
 
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// What the administrator should fix about the store's files.
+    pub fn warnings(&self) -> &[StoreWarning] {
+        &self.warnings
+    }
+
+    /// Names the file when SQLite finds it damaged, with what to do.
+    fn damaged(&self, error: StoreError) -> StoreError {
+        match error {
+            StoreError::Sqlite(e) if is_damage(&e) => StoreError::Damaged {
+                path: self.location.db.clone(),
+                key: self.location.key.clone(),
+                detail: e.to_string(),
+            },
+            other => other,
+        }
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -178,16 +244,48 @@ fn ensure_ours(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Errors of the first queries on a file: it starts like a SQLite
+/// database, so damage there is damage, not a foreign file.
 fn foreign(path: &Path, e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
-            StoreError::Foreign {
-                path: path.to_path_buf(),
-                reason: "the file is damaged or not a database".into(),
-            }
-        }
-        _ => StoreError::Sqlite(e),
+    if is_damage(&e) {
+        return StoreError::Damaged {
+            path: path.to_path_buf(),
+            key: crate::location::key_path_for(path),
+            detail: e.to_string(),
+        };
     }
+    StoreError::Sqlite(e)
+}
+
+fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// The store's files should be 0600; say which are not.
+fn exposed_files(location: &StoreLocation) -> Vec<StoreWarning> {
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+            .filter(|m| m & 0o077 != 0)
+    };
+    let mut out = Vec::new();
+    if let Some(mode) = mode(&location.key) {
+        out.push(StoreWarning::KeyFileExposed {
+            path: location.key.clone(),
+            mode,
+        });
+    }
+    if let Some(mode) = mode(&location.db) {
+        out.push(StoreWarning::DatabaseExposed {
+            path: location.db.clone(),
+            mode,
+        });
+    }
+    out
 }
 
 fn ensure_sqlite_file(path: &Path) -> Result<()> {
@@ -367,8 +465,10 @@ fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRecord> {
 const PENDING_COLUMNS: &str =
     "id, csr, subject, names, key_type, spki, exportable, friendly_name, renews, created_at";
 
-impl Store for SqliteStore {
-    fn certificates(&self) -> Result<Vec<CertRecord>> {
+/// The queries behind [`Store`]; the trait's methods name the file when
+/// SQLite finds it damaged.
+impl SqliteStore {
+    fn raw_certificates(&self) -> Result<Vec<CertRecord>> {
         let sql =
             format!("SELECT {CERT_COLUMNS} FROM certificates ORDER BY not_before DESC, rowid DESC");
         let mut stmt = self.conn.prepare(&sql)?;
@@ -376,7 +476,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>> {
+    fn raw_certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>> {
         let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint = ?1");
         Ok(self
             .conn
@@ -384,7 +484,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>> {
+    fn raw_certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>> {
         // A range over the primary key: an index search, not a scan.
         let sql = format!(
             "SELECT {CERT_COLUMNS} FROM certificates WHERE thumbprint >= ?1 AND thumbprint < ?2"
@@ -394,7 +494,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>> {
+    fn raw_pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>> {
         let sql =
             format!("SELECT {PENDING_COLUMNS} FROM pending_requests WHERE id >= ?1 AND id < ?2");
         let mut stmt = self.conn.prepare(&sql)?;
@@ -402,7 +502,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
+    fn raw_chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
         let Some(record) = self.certificate(thumbprint)? else {
             return Ok(Vec::new());
         };
@@ -423,7 +523,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
+    fn raw_private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Option<Vec<u8>>> = self
             .conn
             .query_row(
@@ -438,7 +538,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    fn pending_requests(&self) -> Result<Vec<PendingRecord>> {
+    fn raw_pending_requests(&self) -> Result<Vec<PendingRecord>> {
         let sql =
             format!("SELECT {PENDING_COLUMNS} FROM pending_requests ORDER BY created_at DESC, id");
         let mut stmt = self.conn.prepare(&sql)?;
@@ -446,7 +546,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn pending_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+    fn raw_pending_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let sealed: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -458,7 +558,7 @@ impl Store for SqliteStore {
         sealed.map(|s| self.decrypt(&s, id)).transpose()
     }
 
-    fn bindings(&self) -> Result<Vec<Binding>> {
+    fn raw_bindings(&self) -> Result<Vec<Binding>> {
         let mut stmt = self
             .conn
             .prepare("SELECT thumbprint, service, listener FROM bindings ORDER BY service, listener, created_at")?;
@@ -483,7 +583,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn anchors(&self) -> Result<Vec<AnchorRecord>> {
+    fn raw_anchors(&self) -> Result<Vec<AnchorRecord>> {
         let mut stmt = self
             .conn
             .prepare("SELECT thumbprint, subject, der, source, added_at FROM trust_anchors ORDER BY added_at")?;
@@ -499,7 +599,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+    fn raw_audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, user, action, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
         )?;
@@ -517,7 +617,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn value(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    fn raw_value(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let row: Option<(Vec<u8>, bool)> = self
             .conn
             .query_row(
@@ -533,7 +633,7 @@ impl Store for SqliteStore {
         }
     }
 
-    fn value_keys(&self, prefix: &str) -> Result<Vec<String>> {
+    fn raw_value_keys(&self, prefix: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
             "SELECT key FROM named_values WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
         )?;
@@ -541,7 +641,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn generation(&self) -> Result<i64> {
+    fn raw_generation(&self) -> Result<i64> {
         Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
@@ -549,7 +649,7 @@ impl Store for SqliteStore {
             })?)
     }
 
-    fn apply(&mut self, change: Change) -> Result<()> {
+    fn raw_apply(&mut self, change: Change) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let tx = self
             .conn
@@ -567,6 +667,72 @@ impl Store for SqliteStore {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn certificates(&self) -> Result<Vec<CertRecord>> {
+        self.raw_certificates().map_err(|e| self.damaged(e))
+    }
+
+    fn certificate(&self, thumbprint: &str) -> Result<Option<CertRecord>> {
+        self.raw_certificate(thumbprint)
+            .map_err(|e| self.damaged(e))
+    }
+
+    fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>> {
+        self.raw_certificates_with_prefix(prefix)
+            .map_err(|e| self.damaged(e))
+    }
+
+    fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>> {
+        self.raw_pending_with_prefix(prefix)
+            .map_err(|e| self.damaged(e))
+    }
+
+    fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
+        self.raw_chain(thumbprint).map_err(|e| self.damaged(e))
+    }
+
+    fn private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
+        self.raw_private_key(thumbprint)
+            .map_err(|e| self.damaged(e))
+    }
+
+    fn pending_requests(&self) -> Result<Vec<PendingRecord>> {
+        self.raw_pending_requests().map_err(|e| self.damaged(e))
+    }
+
+    fn pending_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.raw_pending_key(id).map_err(|e| self.damaged(e))
+    }
+
+    fn bindings(&self) -> Result<Vec<Binding>> {
+        self.raw_bindings().map_err(|e| self.damaged(e))
+    }
+
+    fn anchors(&self) -> Result<Vec<AnchorRecord>> {
+        self.raw_anchors().map_err(|e| self.damaged(e))
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.raw_audit_log(limit).map_err(|e| self.damaged(e))
+    }
+
+    fn value(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.raw_value(key).map_err(|e| self.damaged(e))
+    }
+
+    fn value_keys(&self, prefix: &str) -> Result<Vec<String>> {
+        self.raw_value_keys(prefix).map_err(|e| self.damaged(e))
+    }
+
+    fn generation(&self) -> Result<i64> {
+        self.raw_generation().map_err(|e| self.damaged(e))
+    }
+
+    fn apply(&mut self, change: Change) -> Result<()> {
+        self.raw_apply(change).map_err(|e| self.damaged(e))
     }
 }
 

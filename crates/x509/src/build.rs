@@ -125,31 +125,171 @@ fn dn_type(attr: &str) -> Result<DnType, CertError> {
     })
 }
 
-/// Parses "CN=mail.contoso.com,O=Contoso,C=US" into attribute pairs.
+/// Parses a subject such as `CN=mail.contoso.com,O=Contoso,C=US` into
+/// attribute pairs, as RFC 4514 writes distinguished names: a comma,
+/// plus sign or other special character inside a value is escaped
+/// (`O=Contoso\, Inc.`, `\2C` in hex), or the whole value is quoted
+/// (`O="Contoso, Inc."`, as OpenSSL and Windows also accept).
 pub fn parse_subject(input: &str) -> Result<Vec<(String, String)>, CertError> {
-    let bad = |reason: &str| CertError::BadInput {
+    let bad = |reason: String| CertError::BadInput {
         what: format!("--subject '{input}'"),
-        reason: reason.into(),
+        reason,
     };
     let mut parts = Vec::new();
-    for piece in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (attr, value) = piece
-            .split_once('=')
-            .ok_or_else(|| bad("write it as CN=name,O=organisation,C=country"))?;
-        dn_type(attr.trim())?;
-        let value_ok = !attr.trim().eq_ignore_ascii_case("C")
-            || (value.trim().len() == 2 && value.trim().chars().all(|c| c.is_ascii_alphabetic()));
-        if !value_ok {
+    for rdn in split_rdns(input).map_err(&bad)? {
+        if rdn.trim().is_empty() {
+            continue;
+        }
+        let (attr, raw) = split_unescaped(&rdn, '=').ok_or_else(|| {
+            bad("write it as CN=name,O=organisation,C=country (escape a comma inside a value as \\, or quote the value)".into())
+        })?;
+        let attr = attr.trim();
+        dn_type(attr)?;
+        let value = unescape_value(raw).map_err(&bad)?;
+        if value.is_empty() {
+            return Err(bad(format!("{attr}= has no value")));
+        }
+        if attr.eq_ignore_ascii_case("C")
+            && !(value.len() == 2 && value.chars().all(|c| c.is_ascii_alphabetic()))
+        {
             return Err(bad(
-                "the country (C=) is a two-letter code such as US or DE",
+                "the country (C=) is a two-letter code such as US or DE".into(),
             ));
         }
-        parts.push((attr.trim().to_ascii_uppercase(), value.trim().to_string()));
+        parts.push((attr.to_ascii_uppercase(), value));
     }
     if parts.is_empty() {
-        return Err(bad("it is empty"));
+        return Err(bad("it is empty".into()));
     }
     Ok(parts)
+}
+
+/// Splits at the commas that separate RDNs: not escaped, not quoted.
+/// A `+` (several attributes in one RDN) is refused: each attribute is
+/// written as its own RDN.
+fn split_rdns(input: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = input.chars();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push(c);
+                match chars.next() {
+                    Some(next) => current.push(next),
+                    None => return Err("it ends with a lone backslash".into()),
+                }
+            }
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut current)),
+            '+' if !quoted => {
+                return Err("a '+' joins several attributes into one RDN, which mailcert does not write; give each attribute on its own, separated by commas (escape a literal plus as \\+)".into())
+            }
+            _ => current.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quoted value has no closing '\"'".into());
+    }
+    out.push(current);
+    Ok(out)
+}
+
+/// The text before and after the first unescaped `sep`.
+fn split_unescaped(text: &str, sep: char) -> Option<(&str, &str)> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c == sep => return Some((&text[..i], &text[i + c.len_utf8()..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An attribute value: quoted, or with RFC 4514 escapes (`\,` and the
+/// other specials, `\XX` hex bytes for UTF-8). Unescaped spaces around
+/// it are not part of it.
+fn unescape_value(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim_start();
+    if let Some(rest) = trimmed.strip_prefix('"') {
+        let mut value = Vec::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, next)) => push_char(&mut value, next),
+                    None => return Err("a quoted value ends with a lone backslash".into()),
+                },
+                '"' => {
+                    if !rest[i + 1..].trim().is_empty() {
+                        return Err(format!(
+                            "'{}' follows a quoted value; put a comma between attributes",
+                            rest[i + 1..].trim()
+                        ));
+                    }
+                    return String::from_utf8(value)
+                        .map_err(|_| "a value is not valid UTF-8".into());
+                }
+                _ => push_char(&mut value, c),
+            }
+        }
+        return Err("a quoted value has no closing '\"'".into());
+    }
+    if trimmed.starts_with('#') {
+        return Err("a value written as #hex (BER) is not accepted: write the text itself (escape a leading # as \\#)".into());
+    }
+    let mut value = Vec::new();
+    // Trailing unescaped spaces are dropped; escaped ones are kept.
+    let mut keep = 0;
+    let mut chars = trimmed.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            if c == '"' {
+                return Err(
+                    "a '\"' inside a value must be escaped as \\\" (or quote the whole value)"
+                        .into(),
+                );
+            }
+            push_char(&mut value, c);
+            if c != ' ' {
+                keep = value.len();
+            }
+            continue;
+        }
+        let Some(next) = chars.next() else {
+            return Err("a value ends with a lone backslash".into());
+        };
+        if next.is_ascii_hexdigit() {
+            let low = chars
+                .next()
+                .filter(char::is_ascii_hexdigit)
+                .ok_or_else(|| format!("\\{next} is not an escape: use two hex digits (\\2C) or a special character (\\,)"))?;
+            let byte = u8::from_str_radix(&format!("{next}{low}"), 16)
+                .map_err(|_| "bad hex escape".to_string())?;
+            value.push(byte);
+        } else if " \"#+,;<=>\\".contains(next) {
+            push_char(&mut value, next);
+        } else {
+            return Err(format!(
+                "\\{next} is not an escape RFC 4514 knows: escape only , + \" \\ < > ; = # and spaces, or write \\XX in hex"
+            ));
+        }
+        keep = value.len();
+    }
+    value.truncate(keep);
+    String::from_utf8(value).map_err(|_| "a hex escape does not form valid UTF-8".into())
+}
+
+fn push_char(out: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
 
 /// A self-signed server certificate, as `init` and `new --self-signed` make.
@@ -198,4 +338,62 @@ pub fn acme_alpn_certificate(
         cert_der: cert.der().to_vec(),
         key_der: key.serialize_der(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_subject;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, v)| (a.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn subjects_read_as_rfc_4514_writes_them() {
+        assert_eq!(
+            parse_subject("CN=mail.contoso.com, O=Contoso, C=us").unwrap(),
+            pairs(&[("CN", "mail.contoso.com"), ("O", "Contoso"), ("C", "us")])
+        );
+        for text in [
+            r"CN=a.contoso.com,O=Contoso\, Inc.",
+            r#"CN=a.contoso.com,O="Contoso, Inc.""#,
+            r#"CN=a.contoso.com, O = "Contoso, Inc."  "#,
+            r"CN=a.contoso.com,O=Contoso\2C Inc.",
+        ] {
+            assert_eq!(
+                parse_subject(text).unwrap(),
+                pairs(&[("CN", "a.contoso.com"), ("O", "Contoso, Inc.")]),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_subject(r#"O=A\+B \"C\" \\ D\20,L=M\C3\BCnchen"#).unwrap(),
+            pairs(&[("O", r#"A+B "C" \ D "#), ("L", "München")])
+        );
+        assert_eq!(
+            parse_subject(r#"O="Say \"hi\"""#).unwrap(),
+            pairs(&[("O", r#"Say "hi""#)])
+        );
+    }
+
+    #[test]
+    fn bad_subjects_say_what_is_wrong() {
+        for (text, expect) in [
+            ("CN=a,C=USA", "two-letter"),
+            ("CN=a+O=b", "'+'"),
+            (r#"O="Contoso, Inc."#, "closing"),
+            (r"O=Contoso\", "backslash"),
+            (r"O=Contoso\q", "not an escape"),
+            ("O=#04024869", "#hex"),
+            ("CN=a,O=", "no value"),
+            ("mail.contoso.com", "CN=name"),
+            ("XX=a", "unknown attribute"),
+            (r#"O="Contoso" Inc"#, "follows a quoted value"),
+        ] {
+            let err = parse_subject(text).unwrap_err().to_string();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
 }

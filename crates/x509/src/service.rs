@@ -85,6 +85,9 @@ pub struct Candidate {
     pub not_after: OffsetDateTime,
     /// Has a private key and is neither `Invalid` nor revoked by the store.
     pub usable: bool,
+    /// Its chain reaches a trust anchor: issued by a CA that clients
+    /// trust, as opposed to self-signed (even by this store) or untrusted.
+    pub trusted: bool,
     /// Bound to the listener itself rather than to the whole service.
     pub listener_specific: bool,
     /// Insertion order: the later of two certificates issued in the same
@@ -96,7 +99,40 @@ impl Candidate {
     fn valid_at(&self, now: OffsetDateTime) -> bool {
         self.usable && self.not_before <= now && now <= self.not_after
     }
+
+    /// The default's order, best last: valid before expired, then issued
+    /// by a trusted CA before self-signed or untrusted (as Exchange
+    /// prefers a CA-issued certificate), then the newest. An imported
+    /// certificate is often older than the self-signed one `init` made,
+    /// so newest alone would serve the one clients refuse.
+    fn rank(&self, now: OffsetDateTime) -> (bool, bool, OffsetDateTime, i64) {
+        let valid = self.valid_at(now);
+        (valid, valid && self.trusted, self.not_before, self.seq)
+    }
 }
+
+/// Why `winner` is served by default rather than `other` (both bound to
+/// the same service), in words; `None` when `other` would win.
+pub fn preferred_because(
+    winner: &Candidate,
+    other: &Candidate,
+    now: OffsetDateTime,
+) -> Option<&'static str> {
+    let (w, o) = (winner.rank(now), other.rank(now));
+    if w <= o {
+        return None;
+    }
+    Some(if w.0 != o.0 {
+        "the one not chosen is not valid now"
+    } else if w.1 != o.1 {
+        "a certificate issued by a trusted CA wins over a self-signed or untrusted one"
+    } else {
+        "it is newer"
+    })
+}
+
+/// The rule for clients that send no SNI (or a name no certificate has).
+pub const DEFAULT_RULE: &str = "the service's default: among the certificates bound to it, a valid one issued by a trusted CA before a self-signed or untrusted one, then the newest";
 
 /// Which certificate a handshake gets, and the rule that chose it.
 /// `mailcert which` prints exactly this; the front end acts on it.
@@ -109,7 +145,7 @@ pub enum Selection {
     ExactName { thumbprint: String, name: String },
     /// A wildcard on a bound certificate covers the SNI name.
     Wildcard { thumbprint: String, name: String },
-    /// The client sent no SNI: the service's default, the newest valid.
+    /// The client sent no SNI: the service's default ([`DEFAULT_RULE`]).
     NoSni { thumbprint: String },
     /// SNI matched no bound certificate: the service's default.
     NoMatch { thumbprint: String, name: String },
@@ -142,10 +178,10 @@ impl Selection {
                 format!("the client asked for '{name}' (SNI) and a wildcard on this certificate covers it")
             }
             Selection::NoSni { .. } => {
-                "no SNI from the client (most mail servers send none): the service's default, the newest valid certificate bound to it".into()
+                format!("no SNI from the client (most mail servers send none): {DEFAULT_RULE}")
             }
             Selection::NoMatch { name, .. } => format!(
-                "no certificate bound to the service carries '{name}': the service's default, the newest valid certificate (clients will see a name mismatch)"
+                "no certificate bound to the service carries '{name}': {DEFAULT_RULE} (clients will see a name mismatch)"
             ),
             Selection::Nothing { reason } => reason.clone(),
         }
@@ -158,7 +194,8 @@ impl Selection {
 /// (already resolved by thumbprint prefix or subject), with the pin text.
 /// `bound`: certificates bound to the listener's service. Listener-specific
 /// bindings take precedence over service-wide ones. Among equals, valid
-/// before expired, then newest (latest NotBefore) first.
+/// before expired, then issued by a trusted CA before self-signed or
+/// untrusted, then newest (latest NotBefore) first.
 pub fn select(
     pinned: Option<(&str, &[Candidate])>,
     bound: &[Candidate],
@@ -225,9 +262,7 @@ fn newest<'a>(
     candidates: impl Iterator<Item = &'a Candidate>,
     now: OffsetDateTime,
 ) -> Option<&'a Candidate> {
-    candidates.max_by(|a, b| {
-        (a.valid_at(now), a.not_before, a.seq).cmp(&(b.valid_at(now), b.not_before, b.seq))
-    })
+    candidates.max_by(|a, b| a.rank(now).cmp(&b.rank(now)))
 }
 
 #[cfg(test)]
@@ -243,6 +278,7 @@ mod tests {
             not_before: datetime!(2020-01-01 0:00 UTC).replace_year(year).unwrap(),
             not_after: datetime!(2030-01-01 0:00 UTC),
             usable: true,
+            trusted: false,
             listener_specific: false,
             seq: 0,
         }
@@ -289,5 +325,46 @@ mod tests {
             select(None, &[], None, now),
             Selection::Nothing { .. }
         ));
+    }
+
+    #[test]
+    fn a_trusted_certificate_beats_a_newer_self_signed_one() {
+        let now = datetime!(2026-06-01 0:00 UTC);
+        // The imported CA-issued certificate predates the init certificate.
+        let mut imported = cand("CA", &["mail.contoso.com"], 2025);
+        imported.trusted = true;
+        let init = cand("SELF", &["ex1.contoso.com", "mail.contoso.com"], 2026);
+        let bound = vec![init.clone(), imported.clone()];
+        assert_eq!(select(None, &bound, None, now).thumbprint(), Some("CA"));
+        assert_eq!(
+            select(None, &bound, Some("mail.contoso.com"), now).thumbprint(),
+            Some("CA")
+        );
+        assert_eq!(
+            select(None, &bound, Some("ex1.contoso.com"), now).thumbprint(),
+            Some("SELF"),
+            "a name only the self-signed one carries still picks it"
+        );
+        assert_eq!(
+            preferred_because(&imported, &init, now),
+            Some("a certificate issued by a trusted CA wins over a self-signed or untrusted one")
+        );
+        assert_eq!(preferred_because(&init, &imported, now), None);
+
+        // Expired, trust does not save it.
+        let mut expired = imported.clone();
+        expired.not_after = datetime!(2026-05-01 0:00 UTC);
+        let bound = vec![init.clone(), expired];
+        assert_eq!(select(None, &bound, None, now).thumbprint(), Some("SELF"));
+
+        // Two trusted ones: the newer.
+        let mut newer = cand("CA2", &["mail.contoso.com"], 2026);
+        newer.trusted = true;
+        let bound = vec![imported.clone(), newer.clone(), init];
+        assert_eq!(select(None, &bound, None, now).thumbprint(), Some("CA2"));
+        assert_eq!(
+            preferred_because(&newer, &imported, now),
+            Some("it is newer")
+        );
     }
 }

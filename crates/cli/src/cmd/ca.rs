@@ -25,6 +25,7 @@ pub enum CaCommand {
         /// Also create an intermediate that signs server certificates (the root then stays unused).
         #[arg(long)]
         intermediate: bool,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -38,6 +39,7 @@ pub enum CaCommand {
         /// Write the certificate and its chain (PEM) here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the certificate (PEM with its chain in "pem") and its details as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +51,7 @@ pub enum CaCommand {
         /// Write it here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Print the root (PEM in "pem") and the client instructions as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -14,6 +14,9 @@ pub struct Args {
     /// Only the binding for this listener.
     #[arg(long)]
     pub listener: Option<String>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -23,6 +26,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         &super::flatten(&args.services),
         args.listener.as_deref(),
     )?;
-    super::report(&report);
+    if args.json {
+        super::report_json(&report)?;
+    } else {
+        super::report(&report);
+    }
     Ok(Exit::Success)
 }

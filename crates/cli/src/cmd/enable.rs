@@ -4,7 +4,7 @@ use clap::Parser;
 use mailcert_x509::Service;
 
 use crate::exit::Exit;
-use crate::{context, output, Cli, Result};
+use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -43,11 +43,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         args.strict,
     )?;
     if args.json {
-        output::json(&serde_json::json!({
-            "thumbprint": report.thumbprint,
-            "changed": report.changed,
-            "messages": report.lines,
-        }))?;
+        super::report_json(&report)?;
     } else {
         super::report(&report);
     }

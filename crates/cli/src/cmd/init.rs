@@ -10,8 +10,8 @@ pub struct Args {
     #[arg(long)]
     pub hostname: Option<String>,
     /// Key type: ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096.
-    #[arg(long, default_value = "ec-p256", value_parser = super::key_type)]
-    pub key: KeyType,
+    #[arg(long, value_parser = super::key_type)]
+    pub key: Option<KeyType>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -21,20 +21,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if let Some(host) = &args.hostname {
         mailcert_x509::parse_name(host)?;
     }
-    let (mut manager, created) = context::manager_uninitialised(cli)?;
+    let (mut manager, opened) = context::manager_uninitialised(cli)?;
     let report = manager.init(args.hostname.as_deref(), args.key)?;
     let location = context::location(cli);
     if args.json {
         output::json(&serde_json::json!({
             "store": location.db,
-            "created_store": created,
+            "created_store": opened.is_new(),
             "changed": report.changed,
             "thumbprint": report.thumbprint,
             "messages": report.lines,
         }))?;
     } else {
-        if created {
-            output::note(format!("created the store {}", location.db.display()));
+        if let Some(words) = context::opened_words(&location, opened) {
+            output::note(words);
         }
         super::report(&report);
     }

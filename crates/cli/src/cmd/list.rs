@@ -49,15 +49,28 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 v.not_after
                     .as_deref()
                     .map(|d| d[..10].to_string())
-                    .unwrap_or_default(),
+                    .unwrap_or_else(|| "-".into()),
+                if v.status == mailcert_x509::Status::PendingRequest {
+                    "-".into()
+                } else {
+                    v.is_self_signed.to_string()
+                },
             ]
         })
         .collect();
     let table = output::table(
-        &["Thumbprint", "Services", "Subject", "Status", "NotAfter"],
+        &[
+            "Thumbprint",
+            "Services",
+            "Subject",
+            "Status",
+            "NotAfter",
+            "IsSelfSigned",
+        ],
         rows,
     );
     output::line(table.trim_end())?;
+    output::expiry_warnings(&views);
     Ok(Exit::Success)
 }
 

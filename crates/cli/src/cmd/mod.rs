@@ -80,8 +80,10 @@ pub fn report(report: &mailcert_lifecycle::Report) {
 
 /// Prints a report as JSON: the shape `enable --json` also prints.
 pub fn report_json(report: &mailcert_lifecycle::Report) -> anyhow::Result<()> {
+    let all: Vec<&String> = report.thumbprint.iter().chain(&report.also).collect();
     crate::output::json(&serde_json::json!({
         "thumbprint": report.thumbprint,
+        "thumbprints": all,
         "changed": report.changed,
         "messages": report.lines,
     }))
@@ -93,7 +95,7 @@ pub fn print_outcome(report: &mailcert_lifecycle::Report, json: bool) -> anyhow:
     if json {
         return report_json(report);
     }
-    if let Some(thumb) = &report.thumbprint {
+    for thumb in report.thumbprint.iter().chain(&report.also) {
         crate::output::line(thumb)?;
     }
     self::report(report);

@@ -10,11 +10,18 @@ pub struct Args {
     /// Unbind it from every service first, then remove it.
     #[arg(long)]
     pub force: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::manager(cli)?;
     let report = manager.remove(&args.thumbprint, args.force)?;
-    super::report(&report);
+    if args.json {
+        super::report_json(&report)?;
+    } else {
+        super::report(&report);
+    }
     Ok(Exit::Success)
 }

@@ -16,7 +16,7 @@ pub struct Args {
     /// Refuse instead of warning when clients would complain (pre-flight).
     #[arg(long)]
     pub strict: bool,
-    /// Front-end configuration: listeners' host names for the pre-flight, and pins to report.
+    /// Front-end configuration: listeners' host names for the pre-flight; pins of OLD there are rewritten to NEW.
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the outcome as JSON.
@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let config = super::which::load_config(args.config.as_deref(), false)?;
+    let config = super::which::load_config(args.config.as_deref(), None)?;
     let mut manager = context::manager(cli)?;
     let old = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.old)?;
     let services: Vec<Service> = manager
@@ -50,13 +50,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 .collect()
         })
         .unwrap_or_default();
-    let path = config.as_ref().map(|c| c.path.display().to_string());
     let report = manager.replace(
         &args.old,
         &args.new,
         &hostnames,
         &pins,
-        path.as_deref(),
+        config.as_ref().map(|c| c.path.as_path()),
         args.strict,
     )?;
     super::print_outcome(&report, args.json)?;

@@ -40,10 +40,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if let Some(org) = &args.plan {
         return from_plan(cli, args, org);
     }
-    mailcert_lifecycle::parse_names(&args.names)?;
-    if let Some(subject) = &args.subject {
-        mailcert_x509::build::parse_subject(subject)?;
-    }
+    // Checked before --out is opened: bad input leaves no file behind.
+    mailcert_lifecycle::request_names(&args.names, args.subject.as_deref())?;
     let out = super::request::open_out(args.out.as_deref())?;
     let mut manager = context::manager(cli)?;
     let (report, pending) = manager.request(&RequestSpec {

@@ -8,7 +8,6 @@ use mailcert_config::Config;
 use mailcert_front::{ChallengeMap, Front, FrontOptions, TryWith};
 use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::{SqliteStore, StoreLocation};
-use mailcert_x509::KeyType;
 
 use crate::exit::Exit;
 use crate::{Cli, Result};
@@ -207,17 +206,10 @@ fn load_or_write_default(path: Option<PathBuf>, root: bool) -> anyhow::Result<Co
     Ok(Config::load(&path)?)
 }
 
-/// Creates and initialises the store on first use (secure by default).
+/// Creates and initialises the store on first use (secure by default),
+/// by the same rule as every other command: only a store that was never
+/// initialised gets the self-signed certificate.
 fn ensure_store(location: &StoreLocation) -> anyhow::Result<()> {
-    let (store, created) = SqliteStore::open_or_create(location)
-        .with_context(|| format!("opening the store {}", location.db.display()))?;
-    if created {
-        let mut manager = Manager::new(Box::new(store), os_user());
-        let report = manager.init(None, KeyType::EcP256)?;
-        eprintln!("mailcert: created the store {}", location.db.display());
-        for line in report.lines {
-            eprintln!("mailcert: {line}");
-        }
-    }
-    Ok(())
+    let (mut manager, opened) = crate::context::open(location)?;
+    crate::context::first_start(&mut manager, location, opened, "mailcert: ")
 }

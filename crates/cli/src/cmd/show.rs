@@ -50,6 +50,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         output::line("")?;
         output::line(to_pem("CERTIFICATE REQUEST", &p.csr_der).trim_end())?;
     }
+    output::expiry_warnings([&view]);
     Ok(Exit::Success)
 }
 

@@ -16,12 +16,15 @@ pub struct Args {
 pub enum TrustCommand {
     /// Trust a CA's root (PEM, DER or .p7b) beside the system's roots, as a domain-joined server trusts its enterprise CA.
     Add {
+        /// The CA certificate(s): PEM, DER or .p7b.
         file: PathBuf,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
     /// The store's own trust anchors.
     List {
+        /// Print a JSON array, one object per anchor.
         #[arg(long)]
         json: bool,
     },
@@ -29,6 +32,7 @@ pub enum TrustCommand {
     Remove {
         /// Thumbprint (any unique prefix) from `mailcert trust list`.
         thumbprint: String,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -29,14 +29,17 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let config = load_config(args.config.as_deref(), args.listener.is_some())?;
-    let listener =
-        match (&args.listener, &config) {
-            (Some(name), Some(config)) => Some(config.listener(name).with_context(|| {
-                format!("{}: no listener named '{name}'", config.path.display())
-            })?),
-            _ => None,
-        };
+    let config = load_config(args.config.as_deref(), args.listener.as_deref())?;
+    let listener = match (&args.listener, &config) {
+        (Some(name), Some(config)) => Some(config.listener(name).with_context(|| {
+            format!(
+                "{}: no listener named '{name}'; listeners there: {}",
+                config.path.display(),
+                listener_names(config)
+            )
+        })?),
+        _ => None,
+    };
     if let Some(l) = listener {
         if l.protocol.service() != args.service {
             anyhow::bail!(
@@ -53,6 +56,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     };
     let manager = context::manager(cli)?;
     let (selection, record) = manager.which(args.service, scope, args.name.as_deref())?;
+    let fix = nothing_fix(
+        &selection,
+        args.service,
+        args.listener.as_deref(),
+        scope.pin,
+    );
     if args.json {
         output::json(&serde_json::json!({
             "service": args.service,
@@ -63,32 +72,70 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "subject": record.as_ref().map(|r| r.summary.subject.clone()),
             "names": record.as_ref().map(|r| r.summary.names.clone()),
             "explanation": selection.explain(),
+            "fix": fix,
         }))?;
     } else {
         match &record {
-            Some(r) => output::line(format!("{}  {}", r.summary.thumbprint, r.summary.subject))?,
-            None => output::line("(none)")?,
+            Some(r) => {
+                output::line(format!("{}  {}", r.summary.thumbprint, r.summary.subject))?;
+                output::line(format!("rule: {}", selection.explain()))?;
+            }
+            None => {
+                output::line(format!(
+                    "(none): no certificate would be served for {}{}, so clients will fail the TLS handshake",
+                    args.service,
+                    args.listener
+                        .as_deref()
+                        .map(|l| format!(" on listener {l}"))
+                        .unwrap_or_default()
+                ))?;
+                output::line(format!("why: {}", selection.explain()))?;
+            }
         }
-        output::line(format!("rule: {}", selection.explain()))?;
+        if let Some(fix) = &fix {
+            output::line(format!("fix: {fix}"))?;
+        }
     }
-    Ok(if matches!(selection, Selection::Nothing { .. }) {
-        Exit::Findings
-    } else {
-        Exit::Success
-    })
+    // An empty answer is still an answer: exit 1 is for the findings of
+    // check, verify and plan.
+    Ok(Exit::Success)
+}
+
+/// What to do when nothing would be served.
+fn nothing_fix(
+    selection: &Selection,
+    service: Service,
+    listener: Option<&str>,
+    pin: Option<&str>,
+) -> Option<String> {
+    let Selection::Nothing { .. } = selection else {
+        return None;
+    };
+    if let (Some(l), Some(pin)) = (listener, pin) {
+        return Some(format!(
+            "import or complete the certificate that listener '{l}' names (certificate = \"{pin}\"), or change that line in the configuration and send `mailcert serve` SIGHUP"
+        ));
+    }
+    let scope = listener
+        .map(|l| format!(" --listener {l}"))
+        .unwrap_or_default();
+    Some(format!(
+        "bind a certificate with `mailcert enable THUMBPRINT --services {service}{scope}` (thumbprints: `mailcert list`; none yet? `mailcert new --self-signed --name HOST` or `mailcert request`)"
+    ))
 }
 
 /// The front-end configuration: `--config`, else the default file if it
-/// exists. `required` makes a missing file an error.
-pub fn load_config(path: Option<&Path>, required: bool) -> anyhow::Result<Option<Config>> {
+/// exists. Naming a `listener` makes a missing file an error: a listener
+/// name that cannot be checked is never taken on trust.
+pub fn load_config(path: Option<&Path>, listener: Option<&str>) -> anyhow::Result<Option<Config>> {
     let path = match path {
         Some(p) => p.to_path_buf(),
         None => {
             let default = mailcert_config::default_config_path();
             if !default.exists() {
-                if required {
+                if let Some(name) = listener {
                     anyhow::bail!(
-                        "--listener needs the front-end configuration: pass --config (no {} found)",
+                        "no front-end configuration to check listener '{name}' against (there is no {}); pass --config FILE (or set MAILCERT_CONFIG) with the configuration `mailcert serve` uses",
                         default.display()
                     );
                 }
@@ -106,12 +153,22 @@ pub fn listener_hostnames(
     services: &[Service],
     listener: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    let Some(config) = load_config(config, false)? else {
+    let Some(config) = load_config(config, listener)? else {
         return Ok(Vec::new());
     };
     if let Some(name) = listener {
-        if config.listener(name).is_none() {
-            anyhow::bail!("{}: no listener named '{name}'", config.path.display());
+        let Some(l) = config.listener(name) else {
+            anyhow::bail!(
+                "{}: no listener named '{name}'; listeners there: {}",
+                config.path.display(),
+                listener_names(&config)
+            );
+        };
+        let serves = l.protocol.service();
+        if let Some(other) = services.iter().find(|s| **s != serves) {
+            anyhow::bail!(
+                "listener '{name}' serves {serves}, not {other}: a binding for it would never be used; bind {other} without --listener, or name a {other} listener"
+            );
         }
     }
     let mut names: Vec<String> = config
@@ -124,4 +181,13 @@ pub fn listener_hostnames(
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+fn listener_names(config: &Config) -> String {
+    let names: Vec<&str> = config.listeners.iter().map(|l| l.name.as_str()).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }

@@ -176,6 +176,24 @@ impl Env {
         text
     }
 
+    /// Runs OpenSSL at another time (libfaketime), to make certificates
+    /// whose dates are off.
+    pub fn openssl_at(&self, when: &str, args: &[&str]) {
+        let out = Command::new("faketime")
+            .arg("-f")
+            .arg(when)
+            .arg(OPENSSL)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("faketime (installed by scripts/install-peers.sh)");
+        assert!(
+            out.status.success(),
+            "faketime openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
         std::fs::write(self.path(name), bytes).expect("write test file");
         self.p(name)

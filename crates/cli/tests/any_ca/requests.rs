@@ -429,3 +429,56 @@ fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
         "{view}"
     );
 }
+
+#[test]
+fn one_answer_for_two_requests_completes_both_in_one_change() {
+    let env = Env::new();
+    env.openssl_ca();
+    env.ok(&["trust", "add", &env.p("testroot.pem")]);
+    let a = env.request(&["a.contoso.com"], "a.csr");
+    let b = env.request(&["b.contoso.com"], "b.csr");
+    env.openssl_sign("a.csr", "DNS:a.contoso.com", "a.pem");
+    env.openssl_sign("b.csr", "DNS:b.contoso.com", "b.pem");
+    let bundle = concat(
+        &env,
+        &["testint.pem", "a.pem", "testroot.pem", "b.pem"],
+        "both.pem",
+    );
+    let log_before = env.json(&["log", "--json"]).as_array().unwrap().len();
+
+    let json = env.json(&["complete", &bundle, "--json"]);
+    let thumbs: Vec<String> = json["thumbprints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(thumbs.len(), 2, "{json}");
+    assert_eq!(json["thumbprint"], thumbs[0].as_str());
+    assert!(
+        json["messages"]
+            .to_string()
+            .contains("all were completed together"),
+        "{json}"
+    );
+    for (thumb, name, request) in [
+        (&thumbs[0], "a.contoso.com", &a),
+        (&thumbs[1], "b.contoso.com", &b),
+    ] {
+        let view = env.view(thumb);
+        assert_eq!(view["names"], serde_json::json!([name]), "{view}");
+        assert_eq!(view["status"], "Valid", "{view}");
+        assert_exported_chain_verifies(&env, thumb);
+        std::fs::remove_file(env.path("exported.pem")).unwrap();
+        let gone = env.run(&["show", request]);
+        assert_eq!(
+            gone.status.code(),
+            Some(2),
+            "pending request {request} is gone"
+        );
+    }
+    let log = env.json(&["log", "--json"]);
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), log_before + 1, "one change for both");
+    assert_eq!(log.last().unwrap()["action"], "complete");
+}

@@ -51,7 +51,7 @@ fn trust_changes_recompute_the_verdicts_in_the_same_change() {
 }
 
 #[test]
-fn replace_moves_every_binding_and_reports_pinned_listeners() {
+fn replace_moves_every_binding_and_every_pinned_listener() {
     let env = Env::new();
     env.openssl_ca();
     env.ok(&["trust", "add", &env.p("testroot.pem")]);
@@ -72,17 +72,34 @@ fn replace_moves_every_binding_and_reports_pinned_listeners() {
     ]);
 
     let config = format!(
-        "[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:10993\"\nbackend = \"127.0.0.1:10143\"\nhostname = \"mail.contoso.com\"\ncertificate = \"{}\"\n\n[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:10025\"\nbackend = \"127.0.0.1:10026\"\nhostname = \"mail.contoso.com\"\n",
+        "# the front end of ex1\n[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:10993\"\nbackend = \"127.0.0.1:10143\"\nhostname = \"mail.contoso.com\"\ncertificate = \"{}\"   # pinned while the connector moves\n\n[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:10025\"\nbackend = \"127.0.0.1:10026\"\nhostname = \"mail.contoso.com\"\n",
         &old[..8]
     );
     let config_path = env.write("mailcert.toml", &config);
     let text = env.ok_all(&["replace", &old, &new, "--config", &config_path]);
     assert!(
-        text.contains("listener 'imaps'") && text.contains(&format!("certificate = \"{new}\"")),
+        text.contains("listener 'imaps'")
+            && text.contains(&format!("certificate = \"{new}\""))
+            && text.contains("SIGHUP"),
         "{text}"
     );
-    // The configuration file is the administrator's: untouched.
-    assert_eq!(String::from_utf8_lossy(&env.read("mailcert.toml")), config);
+    // The pin moved with the bindings; the rest of the file, comments
+    // included, is as the administrator wrote it.
+    assert_eq!(
+        String::from_utf8_lossy(&env.read("mailcert.toml")),
+        config.replace(&format!("\"{}\"", &old[..8]), &format!("\"{new}\""))
+    );
+    let which = env.json(&[
+        "which",
+        "imap",
+        "--listener",
+        "imaps",
+        "--config",
+        &config_path,
+        "--json",
+    ]);
+    assert_eq!(which["thumbprint"], new.as_str(), "{which}");
+    assert_eq!(which["selection"]["rule"], "pinned", "{which}");
     let old_view = env.view(&old);
     assert_eq!(
         old_view["services"].as_array().unwrap().len(),
@@ -111,6 +128,7 @@ fn replace_moves_every_binding_and_reports_pinned_listeners() {
         "--chain",
         &env.p("testint.pem"),
     ]);
+    let config_now = env.read("mailcert.toml");
     let err = env.refused(&[
         "replace",
         &new,
@@ -120,24 +138,16 @@ fn replace_moves_every_binding_and_reports_pinned_listeners() {
         &config_path,
     ]);
     assert!(err.contains("mail.contoso.com"), "{err}");
-}
-
-/// Runs OpenSSL at another time (libfaketime), to make certificates whose
-/// dates are off.
-fn openssl_at(env: &Env, when: &str, args: &[&str]) {
-    let out = std::process::Command::new("faketime")
-        .arg("-f")
-        .arg(when)
-        .arg(crate::harness::OPENSSL)
-        .args(args)
-        .current_dir(env.dir.path())
-        .output()
-        .expect("faketime (installed by scripts/install-peers.sh)");
-    assert!(
-        out.status.success(),
-        "faketime openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Refused: the configuration is as it was, with no half-written
+    // file beside it.
+    assert_eq!(env.read("mailcert.toml"), config_now);
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".new"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
@@ -153,8 +163,7 @@ fn dates_are_told_apart_from_trust_on_complete() {
     // A certificate from a trusted CA that starts in 400 days: the outcome
     // says DateInvalid, as `list` does, not "Valid".
     env.request(&["mail.contoso.com"], "future.csr");
-    openssl_at(
-        &env,
+    env.openssl_at(
         "+400d",
         &[
             "x509",
@@ -189,8 +198,7 @@ fn dates_are_told_apart_from_trust_on_complete() {
 
     // An intermediate that expired long ago under a trusted root: the
     // warning must not blame the root, which is trusted.
-    openssl_at(
-        &env,
+    env.openssl_at(
         "-3000d",
         &[
             "x509",

@@ -1,0 +1,198 @@
+//! `init`, and the first start of anything that needs a store: the
+//! secure-by-default certificate, made once per store. "Once" is a fact
+//! about the store, not about the certificate: after the administrator
+//! removed or replaced it, neither `init` nor a later start brings a
+//! self-signed certificate back behind their back.
+
+use mailcert_store::{Binding, Op};
+use mailcert_x509::build::SELF_SIGNED_DAYS;
+use mailcert_x509::{KeyType, Service};
+
+use crate::error::Result;
+use crate::manager::{parse_names, Manager, Report};
+
+/// Named value that records which certificate `init` made (follows its
+/// renewals; cleared when it is removed).
+pub const INIT_KEY: &str = "init.thumbprint";
+/// Named value that records that the store was initialised, and when.
+pub const INIT_DONE: &str = "init.done";
+
+impl Manager {
+    /// The secure-by-default certificate: CN = FQDN, SANs = FQDN and short
+    /// name, 5 years, bound to every service. On a store that was
+    /// initialised before, it changes nothing and says so, naming what
+    /// was asked for and not done.
+    pub fn init(&mut self, hostname: Option<&str>, key: Option<KeyType>) -> Result<Report> {
+        if self.is_initialised()? {
+            return self.already_initialised(hostname, key);
+        }
+        let key = key.unwrap_or_default();
+        let (fqdn, short) = match hostname {
+            Some(h) => {
+                let h = h.trim().to_ascii_lowercase();
+                let short = h.split('.').next().unwrap_or(&h).to_string();
+                (h, short)
+            }
+            None => crate::host::host_names(),
+        };
+        let mut names = vec![fqdn.clone()];
+        if short != fqdn && !short.is_empty() {
+            names.push(short);
+        }
+        let names = parse_names(&names)?;
+        let (new, thumb) = self.make_self_signed(&names, key, SELF_SIGNED_DAYS, None, true)?;
+        let mut change = self.change("init");
+        change.describe(format!(
+            "created self-signed certificate {thumb} for {fqdn}, bound to https, imap, pop, smtp"
+        ));
+        change.push(Op::InsertCertificate(Box::new(new)));
+        for service in Service::ALL {
+            change.push(Op::Bind(Binding {
+                thumbprint: thumb.clone(),
+                service,
+                listener: None,
+            }));
+        }
+        change.push(Op::SetValue {
+            key: INIT_KEY.into(),
+            value: Some(thumb.clone().into_bytes()),
+            secret: false,
+        });
+        change.push(Op::SetValue {
+            key: INIT_DONE.into(),
+            value: Some(mailcert_x509::time::rfc3339(self.now()).into_bytes()),
+            secret: false,
+        });
+        self.store.apply(change)?;
+        let mut report = Report {
+            changed: true,
+            ..Report::default()
+        };
+        report.say(format!(
+            "created a self-signed certificate {thumb} for {fqdn} (valid 5 years, {key}) and bound it to https, imap, pop and smtp; it is temporary: clients will not trust it until you replace it with a CA-issued one"
+        ));
+        report.thumbprint = Some(thumb);
+        Ok(report)
+    }
+
+    /// Initialises the store unless it was initialised before: the rule
+    /// every first start follows (any command, `serve`). Returns what
+    /// `init` did, if it ran.
+    pub fn ensure_initialised(&mut self) -> Result<Option<Report>> {
+        if self.is_initialised()? {
+            return Ok(None);
+        }
+        self.init(None, None).map(Some)
+    }
+
+    /// Whether `init` ran on this store. Stores made before the marker
+    /// existed count as initialised once anything was ever recorded in
+    /// them: every change writes the audit log.
+    pub fn is_initialised(&self) -> Result<bool> {
+        Ok(self.store.value(INIT_DONE)?.is_some()
+            || self.store.value(INIT_KEY)?.is_some()
+            || !self.store.audit_log(1)?.is_empty())
+    }
+
+    /// The thumbprint of the certificate `init` made, while it exists.
+    pub fn initialized(&self) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .value(INIT_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn already_initialised(
+        &mut self,
+        hostname: Option<&str>,
+        key: Option<KeyType>,
+    ) -> Result<Report> {
+        let mut report = Report::default();
+        let made = match self.initialized()? {
+            Some(thumb) => self.store.certificate(&thumb)?,
+            None => None,
+        };
+        match &made {
+            Some(cert) => {
+                let thumb = &cert.summary.thumbprint;
+                report.thumbprint = Some(thumb.clone());
+                report.say(format!(
+                    "already initialised: certificate {thumb} was created by init; nothing changed"
+                ));
+            }
+            None => report.say(
+                "already initialised: the certificate init made was removed since, and init never makes a second one; nothing changed",
+            ),
+        }
+        let bindings = self.store.bindings()?;
+        let bare: Vec<&str> = Service::ALL
+            .iter()
+            .filter(|s| !bindings.iter().any(|b| b.service == **s))
+            .map(|s| s.as_str())
+            .collect();
+        let host = hostname
+            .map(|h| h.trim().to_ascii_lowercase())
+            .or_else(|| made.as_ref().map(|c| c.summary.subject_cn().to_string()))
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| crate::host::host_names().0);
+
+        let mut unused = Vec::new();
+        let mut reasons = Vec::new();
+        if let Some(h) = hostname {
+            let covered = made.as_ref().is_some_and(|c| {
+                c.summary
+                    .names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(h.trim()))
+            });
+            if !covered {
+                unused.push(format!("--hostname {h}"));
+                if let Some(c) = &made {
+                    reasons.push(format!(
+                        "that certificate is not for {h} (it is for {})",
+                        c.summary.names.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(k) = key {
+            let same = made
+                .as_ref()
+                .is_some_and(|c| KeyType::from_description(&c.summary.key_algorithm) == Some(k));
+            if !same {
+                unused.push(format!("--key {k}"));
+                if let Some(c) = &made {
+                    reasons.push(format!("its key is {}", c.summary.key_algorithm));
+                }
+            }
+        }
+        if !unused.is_empty() {
+            let reason = if reasons.is_empty() {
+                "the store is already initialised".to_string()
+            } else {
+                reasons.join(" and ")
+            };
+            let key_arg = key.map(|k| format!(" --key {k}")).unwrap_or_default();
+            let services = if bare.is_empty() {
+                "https,imap,pop,smtp".to_string()
+            } else {
+                bare.join(",")
+            };
+            report.say(format!(
+                "{} {} not used: {reason}; make such a certificate with `mailcert new --self-signed --name {host}{key_arg}` and bind it with `mailcert enable THUMBPRINT --services {services}`",
+                unused.join(" and "),
+                if unused.len() == 1 { "was" } else { "were" },
+            ));
+        }
+        if !bare.is_empty() {
+            report.say(format!(
+                "warning: {} {} no certificate, so {} cannot complete a TLS handshake: bind one with `mailcert enable THUMBPRINT --services {}` (see `mailcert list`; make a self-signed one with `mailcert new --self-signed --name {host}` if you have none)",
+                bare.join(", "),
+                if bare.len() == 1 { "has" } else { "have" },
+                if bare.len() == 1 { "its listeners" } else { "their listeners" },
+                bare.join(",")
+            ));
+        }
+        Ok(report)
+    }
+}
