@@ -147,6 +147,15 @@ fn trust(cert: &[u8], root: &[u8]) -> Trust {
     validate_chain(&summary, cert, &[], &[anchor], false, summary.not_before)
 }
 
+/// Leaf name, its key, its issuer, `x509 -req` options, expected name.
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
 const EC: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 const RSA: &[&str] = &["-newkey", "rsa:2048"];
 
@@ -157,7 +166,7 @@ fn legacy_signatures_verify_and_are_named() {
     root(dir, "ecroot", EC);
     root(dir, "rsaroot", RSA);
     root(dir, "weakroot", &["-newkey", "rsa:1024"]);
-    let cases: [(&str, &[&str], &str, &[&str], &str); 6] = [
+    let cases: [Case; 6] = [
         ("es1", EC, "ecroot", &["-sha1"], "ecdsa-with-SHA1"),
         ("rs1", RSA, "rsaroot", &["-sha1"], "sha1WithRSAEncryption"),
         (
