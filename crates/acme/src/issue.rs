@@ -129,10 +129,10 @@ pub fn ensure_replaceable(
     };
     if worse {
         return Err(AcmeError::BadCertificate(format!(
-            "the renewed certificate {} is {} (trust: {}) while {} is {}; bindings were not moved",
+            "the renewed certificate {} is {} ({}) while {} is {}; bindings were not moved",
             obtained.summary.thumbprint,
             status.as_str(),
-            trust.encode(),
+            trust.words(),
             old.summary.thumbprint,
             old_status.as_str()
         )));

@@ -8,6 +8,7 @@
 use mailcert_lifecycle::{Anchors, LifecycleError, Manager, Report};
 use mailcert_store::{Op, StoreError};
 use mailcert_x509::build::{parse_subject, random_serial, server_params, ServerCertSpec};
+use mailcert_x509::cert::spki_description;
 use mailcert_x509::csr::read_request;
 use mailcert_x509::keys::load_key;
 use mailcert_x509::{parse_name, CertError, CertSummary, KeyType, SubjectName};
@@ -232,6 +233,18 @@ impl PrivateCa {
             });
         }
         let request = read_request(csr_der, what)?;
+        // A certificate for a key clients refuse would only fail later, on
+        // every connection: refuse it now with the reason.
+        if let Some((key, bits)) = spki_description(&request.spki_der) {
+            if key.starts_with("rsa-") && bits < 2048 {
+                return Err(CaError::Refused {
+                    what: what.into(),
+                    reason: format!(
+                        "its key is RSA-{bits}, which is too weak: clients refuse RSA keys under 2048 bits, so this CA does not certify them; make a new request with 2048 bits or more (`openssl req -newkey rsa:2048 ...` or `mailcert request --name NAME --key rsa-2048`)"
+                    ),
+                });
+            }
+        }
         let mut names: Vec<SubjectName> = Vec::new();
         for name in &request.names {
             let parsed = parse_name(name).map_err(|e| CaError::Refused {

@@ -3,13 +3,14 @@
 
 use mailcert_store::{NewCertificate, Op, Origin, PendingRecord};
 use mailcert_x509::bundle::read_certificates;
+use mailcert_x509::cert::ensure_version_3;
 use mailcert_x509::keys::key_matches_spki;
-use mailcert_x509::CertSummary;
+use mailcert_x509::{CertSummary, Trust};
 
 use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
 use crate::manager::{describe_bindings, Manager, Report};
-use crate::trust::verdict_words;
+use crate::trust::{outcome_warnings, verdict_words};
 
 /// A file as read by the CLI: its name (for messages) and its bytes.
 #[derive(Debug, Clone)]
@@ -138,7 +139,21 @@ impl Manager {
                 }
                 .into());
             }
+            // An answer that cannot serve is refused before any request is
+            // consumed: the admin asks the CA again with the same request.
+            let kept = format!(
+                "nothing was stored and pending request {} is kept, so the CA can answer it again",
+                request.id
+            );
+            if let Err(e) = ensure_version_3(&der, what) {
+                return Err(LifecycleError::BadInput(format!("{e}; {kept}")));
+            }
             let judged = self.judge(&summary, &der, &candidates, &anchors);
+            if let Trust::Invalid(reason) = &judged.trust {
+                return Err(LifecycleError::BadInput(format!(
+                    "{what}: certificate {thumb} is unusable: {reason}; {kept}"
+                )));
+            }
             let asked: Vec<&str> = request
                 .names
                 .iter()
@@ -183,9 +198,7 @@ impl Manager {
                 judged.chain.len(),
                 verdict_words(&judged.trust, &summary, self.now())
             ));
-            if let Some(problem) = &judged.problem {
-                after.push(format!("warning: {thumb}: {problem}"));
-            }
+            after.extend(outcome_warnings(&judged.trust, &summary));
             if let Some(old) = &request.renews {
                 let bound: Vec<_> = self
                     .store
@@ -248,8 +261,8 @@ impl Manager {
                 "{what}: certificate {thumb} ({}) is already in the store with this chain; nothing changed",
                 summary.subject
             ));
-            if let Some(problem) = &judged.problem {
-                report.say(format!("warning: {problem}"));
+            if let Trust::Untrusted(reason) = &judged.trust {
+                report.say(format!("warning: {reason}"));
             }
             return Ok(report);
         }
@@ -274,8 +287,8 @@ impl Manager {
             judged.chain.len(),
             verdict_words(&judged.trust, summary, self.now())
         ));
-        if let Some(problem) = &judged.problem {
-            report.say(format!("warning: {problem}"));
+        if let Trust::Untrusted(reason) = &judged.trust {
+            report.say(format!("warning: {reason}"));
         }
         report.lines.extend(lines);
         Ok(report)

@@ -193,7 +193,7 @@ impl Manager {
         let record = find_certificate(self.store.as_ref(), prefix)?;
         let thumb = record.summary.thumbprint.clone();
         self.ensure_bindable(&record)?;
-        let findings = preflight(&record.summary, &record.trust, hostnames, self.now());
+        let findings = self.preflight(&record, hostnames)?;
         if strict && !findings.is_empty() {
             return Err(LifecycleError::Refused(format!(
                 "not enabled (--strict) because clients would complain:\n{}",
@@ -264,9 +264,28 @@ impl Manager {
                 mailcert_x509::time::rfc3339(record.summary.not_after)
             ))),
             Status::Invalid => Err(LifecycleError::Refused(format!(
-                "{thumb} is invalid ({}): clients would reject it",
-                record.trust.encode()
+                "{thumb} is invalid: {}; clients would reject it",
+                match &record.trust {
+                    Trust::Invalid(reason) => reason.as_str(),
+                    _ => "its signature or encoding is broken",
+                }
             ))),
+            // Nothing here can sign with such a key, so no service could
+            // use the certificate.
+            _ if record.summary.key_algorithm.starts_with("rsa-") => {
+                let bits = record.summary.key_size;
+                if bits < 2048 {
+                    Err(LifecycleError::Refused(format!(
+                        "{thumb} has an RSA-{bits} key: RSA-{bits} is too weak; use 2048 bits or more (modern clients refuse it and this server's TLS library cannot sign with it); request a new certificate with `mailcert request --name NAME --key rsa-2048`"
+                    )))
+                } else if bits > 8192 {
+                    Err(LifecycleError::Refused(format!(
+                        "{thumb} has an RSA-{bits} key, larger than this server's TLS library signs with (8192 bits at most); request a new certificate with `mailcert request --name NAME --key rsa-4096`"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -548,8 +567,20 @@ impl Manager {
     }
 
     /// Pre-flight findings for a certificate, without binding it.
-    pub fn preflight(&self, record: &CertRecord, hostnames: &[String]) -> Vec<Preflight> {
-        preflight(&record.summary, &record.trust, hostnames, self.now())
+    pub fn preflight(&self, record: &CertRecord, hostnames: &[String]) -> Result<Vec<Preflight>> {
+        let chain: Vec<CertSummary> = self
+            .store
+            .chain(&record.summary.thumbprint)?
+            .iter()
+            .filter_map(|der| CertSummary::from_der(der).ok())
+            .collect();
+        Ok(preflight(
+            &record.summary,
+            &chain,
+            &record.trust,
+            hostnames,
+            self.now(),
+        ))
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a client would trip over, checked before a certificate is bound.
 
 use mailcert_x509::names::best_match;
+use mailcert_x509::sigalg::{weak_hash, Hash};
 use mailcert_x509::{CertSummary, Trust};
 use time::OffsetDateTime;
 
@@ -11,10 +12,12 @@ pub struct Preflight {
     pub message: String,
 }
 
-/// Checks `cert` for binding; `hostnames` are the names clients will use
-/// (the listeners' configured FQDNs).
+/// Checks `cert` (with `chain`, the certificates above it) for binding;
+/// `hostnames` are the names clients will use (the listeners' configured
+/// FQDNs).
 pub fn preflight(
     cert: &CertSummary,
+    chain: &[CertSummary],
     trust: &Trust,
     hostnames: &[String],
     now: OffsetDateTime,
@@ -67,20 +70,54 @@ pub fn preflight(
         out.push(Preflight {
             code: "weak-key",
             message: format!(
-                "RSA key of {} bits: modern clients refuse keys under 2048 bits",
+                "clients will refuse to connect: the certificate's RSA key has {} bits and they require 2048 or more; get a new certificate with a stronger key",
                 cert.key_size
             ),
         });
     }
-    if cert
-        .signature_algorithm
-        .to_ascii_lowercase()
-        .contains("sha1")
+    // A weak key above the leaf signs what clients check: they refuse it.
+    for c in chain
+        .iter()
+        .filter(|c| c.key_algorithm.starts_with("rsa-") && c.key_size < 2048)
     {
         out.push(Preflight {
-            code: "sha1-signature",
-            message: "signed with SHA-1: modern clients reject SHA-1 signatures".into(),
+            code: "weak-key",
+            message: format!(
+                "clients will refuse to connect: {} '{}' in the chain has an RSA key of {} bits and they require 2048 or more; ask the CA for its current chain",
+                if c.is_self_signed { "the root" } else { "the intermediate" },
+                c.subject_cn(),
+                c.key_size
+            ),
         });
+    }
+    // The root's own signature is never checked by clients; every other
+    // signature in the path is.
+    let signed = std::iter::once(("the certificate", cert)).chain(
+        chain
+            .iter()
+            .filter(|c| !c.is_self_signed)
+            .map(|c| ("its intermediate", c)),
+    );
+    for (which, c) in signed {
+        if let Some(hash) = weak_hash(&c.signature_algorithm) {
+            let whose = if std::ptr::eq(c, cert) {
+                which.to_string()
+            } else {
+                format!("{which} '{}'", c.subject_cn())
+            };
+            out.push(Preflight {
+                code: if hash == Hash::Sha1 {
+                    "sha1-signature"
+                } else {
+                    "weak-signature"
+                },
+                message: format!(
+                    "clients will say the connection is not secure: {whose} is signed with {} ({}), which modern clients reject; get it reissued with SHA-256",
+                    hash.words(),
+                    c.signature_algorithm
+                ),
+            });
+        }
     }
     let days_left = (cert.not_after - now).whole_days();
     if (0..30).contains(&days_left) {

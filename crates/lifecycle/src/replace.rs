@@ -13,7 +13,6 @@ use mailcert_x509::Service;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
 use crate::manager::{bullet, describe_bindings, Manager, Report};
-use crate::preflight::preflight;
 use crate::serving::{pin_matches, ListenerScope, ServingSet};
 
 /// A listener of the front-end configuration with `certificate = "..."`.
@@ -48,7 +47,7 @@ impl Manager {
             )));
         }
         self.ensure_bindable(&new)?;
-        let findings = preflight(&new.summary, &new.trust, hostnames, self.now());
+        let findings = self.preflight(&new, hostnames)?;
         if strict && !findings.is_empty() {
             return Err(LifecycleError::Refused(format!(
                 "not replaced (--strict) because clients would complain about {new_t}:\n{}",

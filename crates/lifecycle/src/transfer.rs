@@ -3,8 +3,9 @@
 
 use mailcert_store::{CertRecord, NewCertificate, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
+use mailcert_x509::cert::ensure_version_3;
 use mailcert_x509::chain::build_chain;
-use mailcert_x509::keys::{key_matches_spki, load_key};
+use mailcert_x509::keys::{key_matches_spki, read_key};
 use mailcert_x509::pem::{certificate_pem, decode_private_key, decrypt_private_key};
 use mailcert_x509::pkcs12::{read_pfx, write_pfx, PfxForm};
 use mailcert_x509::{CertError, CertSummary};
@@ -14,7 +15,7 @@ use crate::complete::InputFile;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
 use crate::manager::{Manager, Report};
-use crate::trust::verdict_words;
+use crate::trust::{outcome_warnings, verdict_words};
 
 /// A certificate read from a file, ready to import.
 #[derive(Debug, Clone)]
@@ -105,15 +106,17 @@ pub fn read_pem_files(
 }
 
 /// Any supported private key DER, as PKCS#8 (what the store and PFX hold).
+/// A weak RSA key is read too: the certificate is imported and warned
+/// about, and `enable` says it cannot serve.
 fn normalize_key(der: &[u8], what: &str) -> Result<Vec<u8>> {
-    let pair = load_key(der).map_err(|e| match e {
+    let key = read_key(der).map_err(|e| match e {
         CertError::BadKey { reason, .. } => CertError::BadKey {
             what: what.into(),
             reason,
         },
         other => other,
     })?;
-    Ok(pair.serialize_der())
+    Ok(key.pkcs8)
 }
 
 impl Manager {
@@ -123,6 +126,7 @@ impl Manager {
     pub fn import(&mut self, what: &str, item: Importable, exportable: bool) -> Result<Report> {
         let summary = CertSummary::from_der(&item.leaf)?;
         let thumb = summary.thumbprint.clone();
+        ensure_version_3(&item.leaf, what)?;
         if let Some(key) = &item.key {
             if !key_matches_spki(key, &summary.spki_der) {
                 return Err(CertError::KeyMismatch {
@@ -181,9 +185,9 @@ impl Manager {
             judged.chain.len(),
             verdict_words(&judged.trust, &summary, self.now())
         ));
-        if let Some(problem) = judged.problem {
-            report.say(format!("warning: {problem}"));
-        }
+        report
+            .lines
+            .extend(outcome_warnings(&judged.trust, &summary));
         report.lines.extend(lines);
         Ok(report)
     }

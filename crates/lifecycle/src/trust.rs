@@ -5,8 +5,9 @@
 use mailcert_store::{AnchorRecord, CertRecord, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::chain::{build_chain, BuiltChain, ChainEnd};
-use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
+use mailcert_x509::status::{certificate_warnings, evaluate, validate_chain, EXPIRY_WARNING_DAYS};
 use mailcert_x509::time::rfc3339;
+use mailcert_x509::validate::bad_signature;
 use mailcert_x509::{CertSummary, Status, Trust};
 use time::OffsetDateTime;
 
@@ -60,9 +61,14 @@ impl Manager {
         );
         let problem = explain(summary, &trust, &built, anchors);
         let trust = match (&trust, &problem, &built.end) {
-            (_, _, ChainEnd::BadSignature { subject_cn, issuer_cn }) => Trust::Invalid(format!(
-                "the signature on '{subject_cn}' does not verify with the key of its issuer '{issuer_cn}': the certificate was altered or damaged; get it again from the CA"
-            )),
+            (
+                _,
+                _,
+                ChainEnd::BadSignature {
+                    subject_cn,
+                    issuer_cn,
+                },
+            ) => Trust::Invalid(bad_signature(subject_cn, issuer_cn)),
             (Trust::Untrusted(_), Some(problem), _) => Trust::Untrusted(problem.clone()),
             _ => trust,
         };
@@ -105,7 +111,7 @@ impl Manager {
                 lines.push(format!(
                     "{thumb}: chain completed with {} certificate(s); now {}",
                     judged.chain.len() - stored_chain.len(),
-                    trust_words(&judged.trust)
+                    judged.trust.words()
                 ));
                 ops.push(Op::SetChain {
                     thumbprint: thumb,
@@ -117,7 +123,7 @@ impl Manager {
                     .judge(&record.summary, &record.der, &stored_chain, anchors)
                     .trust;
                 if trust != record.trust {
-                    lines.push(format!("{thumb}: now {}", trust_words(&trust)));
+                    lines.push(format!("{thumb}: now {}", trust.words()));
                     ops.push(Op::SetTrust {
                         thumbprint: thumb,
                         trust,
@@ -263,15 +269,6 @@ fn keeps_own_trust(record: &CertRecord) -> bool {
     record.origin == Origin::SelfSigned && record.trust == Trust::OwnSelfSigned
 }
 
-fn trust_words(trust: &Trust) -> String {
-    match trust {
-        Trust::Trusted => "trusted".into(),
-        Trust::OwnSelfSigned => "self-signed by this store".into(),
-        Trust::Untrusted(reason) => format!("untrusted: {reason}"),
-        Trust::Invalid(reason) => format!("invalid: {reason}"),
-    }
-}
-
 /// Where the chain stops, in the administrator's words.
 fn explain(
     leaf: &CertSummary,
@@ -315,26 +312,50 @@ fn explain(
     }
 }
 
-/// The verdict in a word or two, for sentences that give the reason apart,
-/// with the status `list` will show at `now` (the dates count too).
+/// The verdict in a few words, with the status `list` will show at `now`
+/// (the dates count too). The reason of an untrusted verdict comes apart,
+/// from [`outcome_warnings`].
 pub fn verdict_words(trust: &Trust, cert: &CertSummary, now: OffsetDateTime) -> String {
     let status = evaluate(cert, trust, now, EXPIRY_WARNING_DAYS).status;
-    let trust_part = match trust {
-        Trust::Trusted => "trusted".to_string(),
-        Trust::OwnSelfSigned => "self-signed by this store".to_string(),
-        Trust::Untrusted(_) => "not trusted yet".to_string(),
-        Trust::Invalid(reason) => return format!("invalid: {reason}"),
-    };
-    if status == Status::DateInvalid {
-        let dates = if now > cert.not_after {
-            format!("but it expired on {}", rfc3339(cert.not_after))
-        } else {
-            format!("but it is not valid until {}", rfc3339(cert.not_before))
-        };
-        return format!("{trust_part}, {dates} (status DateInvalid)");
+    let trusted = matches!(trust, Trust::Trusted | Trust::OwnSelfSigned);
+    match status {
+        Status::Invalid => match trust {
+            Trust::Invalid(reason) => format!("invalid (status Invalid): {reason}"),
+            _ => "invalid (status Invalid)".into(),
+        },
+        Status::DateInvalid => {
+            let dates = if now > cert.not_after {
+                format!("it expired on {}", rfc3339(cert.not_after))
+            } else {
+                format!("it is not valid until {}", rfc3339(cert.not_before))
+            };
+            // The dates come first; why the chain is not trusted follows
+            // as a warning of its own.
+            if trusted {
+                format!("its chain is trusted, but {dates} (status DateInvalid)")
+            } else {
+                format!("{dates} (status DateInvalid)")
+            }
+        }
+        _ => match trust {
+            Trust::OwnSelfSigned => "self-signed by this store".into(),
+            Trust::Trusted => format!("trusted (status {})", status.as_str()),
+            _ => format!("not trusted (status {})", status.as_str()),
+        },
     }
-    match trust {
-        Trust::OwnSelfSigned => trust_part,
-        _ => format!("{trust_part} (status {})", status.as_str()),
+}
+
+/// The warnings to print after a certificate was stored: why its chain is
+/// not trusted, and what clients refuse in the certificate itself.
+pub fn outcome_warnings(trust: &Trust, cert: &CertSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Trust::Untrusted(reason) = trust {
+        out.push(format!("warning: {reason}"));
     }
+    out.extend(
+        certificate_warnings(cert)
+            .into_iter()
+            .map(|w| format!("warning: {w}")),
+    );
+    out
 }

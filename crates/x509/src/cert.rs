@@ -5,6 +5,9 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::sigalg::{Check, Scheme};
 
 use crate::error::CertError;
 use crate::thumbprint::{sha256_hex, thumbprint, upper_hex};
@@ -146,7 +149,7 @@ fn summarize(der: &[u8], cert: &X509Certificate<'_>) -> CertSummary {
         thumbprint: thumbprint(der),
         sha256: sha256_hex(der),
         serial: upper_hex(cert.raw_serial()),
-        is_self_signed: self_issued && cert.verify_signature(None).is_ok(),
+        is_self_signed: self_issued && self_signed(cert, &subject_key_id, &authority_key_id),
         is_ca: cert.is_ca(),
         subject,
         issuer,
@@ -176,15 +179,58 @@ fn ip_from_bytes(raw: &[u8]) -> Option<IpAddr> {
 }
 
 fn signature_name(cert: &X509Certificate<'_>) -> String {
-    let oid = &cert.signature_algorithm.algorithm;
-    x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
-        .map(str::to_string)
-        .unwrap_or_else(|_| oid.to_id_string())
+    Scheme::of(&cert.signature_algorithm).name()
+}
+
+/// Signed with its own key. A signature that cannot be checked (MD5, a
+/// tiny RSA key) still counts when the key identifiers agree: the question
+/// here is who signed, not whether clients accept the algorithm.
+fn self_signed(cert: &X509Certificate<'_>, ski: &Option<Vec<u8>>, aki: &Option<Vec<u8>>) -> bool {
+    let check = crate::sigalg::check_signature(
+        cert.tbs_certificate.as_ref(),
+        &cert.signature_algorithm,
+        &cert.signature_value.data,
+        cert.public_key(),
+    );
+    match check {
+        Check::Verified => true,
+        Check::Mismatch => false,
+        Check::Unsupported(_) => aki.is_none() || aki == ski,
+    }
+}
+
+/// The X.509 version of a certificate (1, 2 or 3), if it parses.
+pub fn x509_version(der: &[u8]) -> Option<u32> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.version().0 + 1)
+}
+
+/// Refuses an X.509 version 1 or 2 server certificate: it cannot carry a
+/// subjectAltName, and webpki (so rustls clients and this tool's trust
+/// check) accepts only version 3 below the root.
+pub fn ensure_version_3(der: &[u8], what: &str) -> Result<(), CertError> {
+    match x509_version(der) {
+        Some(version) if version < 3 => Err(CertError::NotVersion3 {
+            what: what.into(),
+            version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The key of a SubjectPublicKeyInfo in the CLI's words (`rsa-1024`,
+/// `ec-p256`, …) and its size in bits.
+pub fn spki_description(spki_der: &[u8]) -> Option<(String, u32)> {
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der).ok()?;
+    Some(describe_key(&spki))
 }
 
 /// Key algorithm in the CLI's own words (`ec-p256`, `rsa-2048`, …) and size.
 fn key_description(cert: &X509Certificate<'_>) -> (String, u32) {
-    let spki = cert.public_key();
+    describe_key(cert.public_key())
+}
+
+fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32) {
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
             let bits = modulus_bits(rsa.modulus);

@@ -5,6 +5,7 @@
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::cert::CertSummary;
+use crate::sigalg::{check_certificate, Check};
 
 /// Where the chain built from a pool stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,15 +40,14 @@ impl BuiltChain {
     }
 }
 
-/// Does `issuer_der`'s key verify the signature on `cert_der`?
-pub fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
-    let (Ok((_, cert)), Ok((_, issuer))) = (
-        X509Certificate::from_der(cert_der),
-        X509Certificate::from_der(issuer_der),
-    ) else {
-        return false;
-    };
-    cert.verify_signature(Some(issuer.public_key())).is_ok()
+/// Does `issuer_der`'s key verify the signature on `cert_der`? A signature
+/// that cannot be checked (see [`crate::sigalg`]) is told apart from one
+/// that does not match.
+pub fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> Check {
+    match X509Certificate::from_der(issuer_der) {
+        Ok((_, issuer)) => check_certificate(cert_der, issuer.public_key().raw),
+        Err(_) => Check::Unsupported("an issuer certificate that cannot be parsed".into()),
+    }
 }
 
 /// Builds the chain above `leaf` from `pool` (any order, duplicates and
@@ -76,11 +76,25 @@ pub fn build_chain(leaf_der: &[u8], pool: &[Vec<u8>]) -> BuiltChain {
                 end: ChainEnd::Root,
             };
         }
-        let next = parsed.iter().find(|(candidate, der)| {
-            current.issued_by(candidate)
-                && !chain.iter().any(|c| c == *der)
-                && signed_by(&current_der, der)
-        });
+        // An issuer whose signature verifies; failing that, one whose
+        // signature cannot be checked (an old algorithm): names and key
+        // identifiers agree, and the verdict will say why it is unchecked.
+        let candidates: Vec<(&(CertSummary, &Vec<u8>), Check)> = parsed
+            .iter()
+            .filter(|(candidate, der)| {
+                current.issued_by(candidate) && !chain.iter().any(|c| c == *der)
+            })
+            .map(|entry| (entry, signed_by(&current_der, entry.1)))
+            .collect();
+        let next = candidates
+            .iter()
+            .find(|(_, check)| *check == Check::Verified)
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .find(|(_, check)| matches!(check, Check::Unsupported(_)))
+            })
+            .map(|(entry, _)| *entry);
         match next {
             Some((summary, der)) if chain.len() < 10 => {
                 chain.push((*der).clone());

@@ -10,6 +10,7 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 
 use crate::build::{server_params, ServerCertSpec};
 use crate::error::CertError;
+use crate::sigalg::{check_signature, Check};
 use crate::thumbprint::thumbprint;
 
 /// A PKCS#10 request made from a spec and a key: DER, and its id (SHA-1
@@ -59,12 +60,25 @@ pub fn read_request(der: &[u8], what: &str) -> Result<RequestInfo, CertError> {
             rest.len()
         )));
     }
-    csr.verify_signature().map_err(|e| {
-        bad(format!(
-            "its signature does not verify ({e}): the request was altered or damaged"
-        ))
-    })?;
     let info = &csr.certification_request_info;
+    match check_signature(
+        info.raw,
+        &csr.signature_algorithm,
+        &csr.signature_value.data,
+        &info.subject_pki,
+    ) {
+        Check::Verified => {}
+        Check::Mismatch => {
+            return Err(bad(
+                "its signature does not verify with the key it carries: the request was altered or damaged; make it again".into(),
+            ))
+        }
+        Check::Unsupported(why) => {
+            return Err(bad(format!(
+                "its signature cannot be checked ({why}); make the request again with SHA-256 and an RSA key of 2048 bits or more, or an EC key (P-256, P-384)"
+            )))
+        }
+    }
     let mut names = Vec::new();
     let mut ip_addresses = Vec::new();
     if let Some(extensions) = csr.requested_extensions() {

@@ -24,6 +24,10 @@ pub enum CertError {
     NoCertificate { what: String },
     #[error("{what} is not a usable private key: {reason}")]
     BadKey { what: String, reason: String },
+    #[error("{what}: RSA-{bits} is too weak to sign with; use 2048 bits or more (clients refuse smaller keys and this server's TLS library cannot use them)")]
+    WeakKey { what: String, bits: u32 },
+    #[error("{what} is an X.509 version {version} certificate: it has no extensions, so no subjectAltName (clients match the server name only there and ignore the CN) and clients built on rustls refuse it outright; ask the CA to issue a version 3 certificate with the names in subjectAltName (with openssl: `openssl x509 -req ... -extfile FILE`, FILE holding subjectAltName=DNS:your.name)")]
+    NotVersion3 { what: String, version: u32 },
     #[error("could not generate {what}: {reason}")]
     Generate { what: String, reason: String },
     #[error("'{input}' is not a date or time: use 2027-06-01 or 2027-06-01T12:00:00Z")]

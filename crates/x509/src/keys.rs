@@ -7,6 +7,7 @@ use std::str::FromStr;
 use rcgen::{KeyPair, RsaKeySize};
 
 use crate::error::CertError;
+use crate::tlv;
 
 /// The key types `--key` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -88,11 +89,26 @@ impl FromStr for KeyType {
     }
 }
 
-/// Loads a private key (PKCS#8, SEC1 or PKCS#1 DER) so it can sign.
+/// Loads a private key (PKCS#8, SEC1 or PKCS#1 DER) so it can sign. An
+/// RSA key outside 2048–8192 bits is refused with that reason: aws-lc-rs
+/// does not sign with one, and clients would refuse its signatures anyway.
 pub fn load_key(der: &[u8]) -> Result<KeyPair, CertError> {
-    KeyPair::try_from(der).map_err(|e| CertError::BadKey {
-        what: "the private key".into(),
-        reason: e.to_string(),
+    KeyPair::try_from(der).map_err(|e| match weak_rsa(der) {
+        Some(weak) if weak.bits < 2048 => CertError::WeakKey {
+            what: "the private key".into(),
+            bits: weak.bits,
+        },
+        Some(big) => CertError::BadKey {
+            what: "the private key".into(),
+            reason: format!(
+                "RSA-{} is larger than this server's TLS library signs with (8192 bits at most); use a key of 2048 to 8192 bits",
+                big.bits
+            ),
+        },
+        None => CertError::BadKey {
+            what: "the private key".into(),
+            reason: e.to_string(),
+        },
     })
 }
 
@@ -102,7 +118,101 @@ pub fn key_spki(key: &KeyPair) -> Vec<u8> {
     rcgen::PublicKeyData::subject_public_key_info(key)
 }
 
+/// A private key as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+    /// The SubjectPublicKeyInfo DER it belongs to.
+    pub spki: Vec<u8>,
+}
+
+/// Reads a private key (PKCS#8, SEC1 or PKCS#1 DER) to store it and match
+/// it to its certificate. Unlike [`load_key`], an RSA key under 2048 bits
+/// is read too: it cannot sign here, but it belongs to a certificate that
+/// may be imported, shown and warned about.
+pub fn read_key(der: &[u8]) -> Result<StoredKey, CertError> {
+    match load_key(der) {
+        Ok(pair) => Ok(StoredKey {
+            pkcs8: pair.serialize_der(),
+            spki: key_spki(&pair),
+        }),
+        Err(e) => match weak_rsa(der) {
+            Some(weak) => Ok(StoredKey {
+                pkcs8: weak.pkcs8,
+                spki: weak.spki,
+            }),
+            None => Err(e),
+        },
+    }
+}
+
 /// Does the private key (PKCS#8 DER) belong to the public key `spki_der`?
 pub fn key_matches_spki(key_der: &[u8], spki_der: &[u8]) -> bool {
-    load_key(key_der).is_ok_and(|key| key_spki(&key) == spki_der)
+    read_key(key_der).is_ok_and(|key| key.spki == spki_der)
+}
+
+/// An RSA private key of a size aws-lc-rs refuses (under 2048 or over
+/// 8192 bits), read by hand.
+struct WeakRsa {
+    bits: u32,
+    pkcs8: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+const RSA_ALGORITHM: &[u8] = &[
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+/// `der` as an RSA private key (PKCS#8 or PKCS#1) whose modulus is outside
+/// 2048–8192 bits: its public key from the modulus and exponent it holds.
+fn weak_rsa(der: &[u8]) -> Option<WeakRsa> {
+    let (outer, _) = tlv::split(der)?;
+    let fields = tlv::elements(outer.content)?;
+    // PKCS#8: version, AlgorithmIdentifier (rsaEncryption), OCTET STRING;
+    // otherwise PKCS#1 itself.
+    let pkcs1: &[u8] = match fields.as_slice() {
+        [_, alg, key, ..] if alg.tag == 0x30 && key.tag == 0x04 => {
+            if alg.whole != RSA_ALGORITHM {
+                return None;
+            }
+            key.content
+        }
+        _ => der,
+    };
+    let (rsa, _) = tlv::split(pkcs1)?;
+    let rsa_fields = tlv::elements(rsa.content)?;
+    // version, modulus, publicExponent, then the private fields.
+    let [version, modulus, exponent, ..] = rsa_fields.as_slice() else {
+        return None;
+    };
+    if rsa_fields.len() < 9 || [version, modulus, exponent].iter().any(|f| f.tag != 0x02) {
+        return None;
+    }
+    let n = modulus.content;
+    let n = match n.iter().position(|b| *b != 0) {
+        Some(first) => &n[first..],
+        None => return None,
+    };
+    let bits = (n.len() as u32 - 1) * 8 + (8 - n[0].leading_zeros());
+    if (2048..=8192).contains(&bits) {
+        return None;
+    }
+    let public = tlv::encode(0x30, &[modulus.whole, exponent.whole].concat());
+    let mut bit_string = vec![0u8];
+    bit_string.extend(public);
+    let spki = tlv::encode(
+        0x30,
+        &[RSA_ALGORITHM, &tlv::encode(0x03, &bit_string)].concat(),
+    );
+    let pkcs8 = tlv::encode(
+        0x30,
+        &[
+            &[0x02, 0x01, 0x00][..],
+            RSA_ALGORITHM,
+            &tlv::encode(0x04, rsa.whole),
+        ]
+        .concat(),
+    );
+    Some(WeakRsa { bits, pkcs8, spki })
 }

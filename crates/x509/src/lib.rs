@@ -6,8 +6,12 @@
 //! - [`CertSummary`]: what a certificate says, read once from its DER.
 //! - [`thumbprint`]: SHA-1 thumbprints as Windows shows them.
 //! - [`build`] and [`KeyType`]: new keys and self-signed certificates.
-//! - [`status`]: `Valid` / `DateInvalid` / `Untrusted` / `Invalid`, with the
-//!   trust verdict from rustls-webpki.
+//! - [`status`]: `Valid` / `DateInvalid` / `Untrusted` / `Invalid` and the
+//!   warnings; [`validate`]: the trust verdict from rustls-webpki, every
+//!   failure in words.
+//! - [`sigalg`]: signature algorithms by name, and a verifier that tells an
+//!   old algorithm (SHA-1, PSS, RSA-1024) from a signature that does not
+//!   match.
 //! - [`pem`]: reading PEM and DER, with truncation reported.
 //! - [`bundle`], [`chain`], [`ber`]: what CAs send back (PEM bundles,
 //!   PKCS#7 in DER, BER or PEM) and chains built by issuer, never by order.
@@ -30,9 +34,12 @@ pub mod names;
 pub mod pem;
 pub mod pkcs12;
 pub mod service;
+pub mod sigalg;
 pub mod status;
 pub mod thumbprint;
 pub mod time;
+mod tlv;
+pub mod validate;
 
 pub use cert::CertSummary;
 pub use error::{CertError, NameError};

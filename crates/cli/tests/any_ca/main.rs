@@ -4,6 +4,7 @@
 //! exits 2 and leaves the store as it was (`list`, `log`, `trust list`).
 
 mod defaults;
+mod diagnosis;
 mod harness;
 mod pkcs12;
 mod private_ca;

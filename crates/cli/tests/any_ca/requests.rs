@@ -416,13 +416,32 @@ fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
         "x509", "-inform", "DER", "-in", "bad.der", "-out", "bad.pem",
     ]);
     env.ok(&["trust", "add", &env.p("testroot.pem")]);
-    let thumb = env.ok(&[
+    // A damaged answer does not consume the request: the CA can send it
+    // again.
+    let err = env.refused(&[
         "complete",
         &env.p("bad.pem"),
         "--chain",
         &env.p("testint.pem"),
     ]);
-    let view = env.view(thumb.lines().next().unwrap().trim());
+    assert!(
+        err.contains("does not verify") && err.contains("is kept"),
+        "{err}"
+    );
+    let list = env.json(&["list", "--json"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "PendingRequest"),
+        "{list}"
+    );
+    // Imported as it is, it is listed Invalid with the reason.
+    let bundle = crate::harness::concat(&env, &["bad.pem", "testint.pem"], "bad.bundle");
+    let text = env.ok_all(&["import", &bundle]);
+    assert!(text.contains("status Invalid"), "{text}");
+    let thumb = text.lines().next().unwrap().trim();
+    let view = env.view(thumb);
     assert_eq!(view["status"], "Invalid", "{view}");
     assert!(
         view["warnings"].to_string().contains("does not verify"),
