@@ -308,7 +308,7 @@ impl<'a> Context<'a> {
         if !trusted && !has_errors(findings) {
             // The verdict is webpki's; never let it pass silently.
             let reason = match verdict {
-                Err(e) => format!("{e:?}"),
+                Err(e) => error_name(&e),
                 Ok(_) => "the name does not match".into(),
             };
             findings.push(Finding::error(
@@ -624,7 +624,10 @@ impl<'a> Context<'a> {
             )),
             other => findings.push(Finding::error(
                 Code::InvalidCertificate,
-                format!("The chain is rejected by path validation ({other:?})"),
+                format!(
+                    "Clients reject the chain: path validation refuses it ({})",
+                    error_name(&other)
+                ),
                 fix_replace_files(self.req.source),
             )),
         }
@@ -957,6 +960,14 @@ impl<'a> Context<'a> {
             ));
         }
     }
+}
+
+/// The name of a webpki error without its debugging payload, for the rare
+/// errors that have no sentence of their own.
+fn error_name(error: &webpki::Error) -> String {
+    let debug = format!("{error:?}");
+    let end = debug.find(['(', ' ', '{']).unwrap_or(debug.len());
+    debug[..end].to_string()
 }
 
 fn unix_time(t: OffsetDateTime) -> UnixTime {
