@@ -134,6 +134,9 @@ pub fn preferred_because(
 /// The rule for clients that send no SNI (or a name no certificate has).
 pub const DEFAULT_RULE: &str = "the service's default: among the certificates bound to it, a valid one issued by a trusted CA before a self-signed or untrusted one, then the newest";
 
+/// The same rule where certificates are bound to the listener itself.
+pub const LISTENER_RULE: &str = "the listener's default: among the certificates bound to this listener (they come before those bound to the whole service), a valid one issued by a trusted CA before a self-signed or untrusted one, then the newest";
+
 /// Which certificate a handshake gets, and the rule that chose it.
 /// `mailcert which` prints exactly this; the front end acts on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -145,10 +148,20 @@ pub enum Selection {
     ExactName { thumbprint: String, name: String },
     /// A wildcard on a bound certificate covers the SNI name.
     Wildcard { thumbprint: String, name: String },
-    /// The client sent no SNI: the service's default ([`DEFAULT_RULE`]).
-    NoSni { thumbprint: String },
-    /// SNI matched no bound certificate: the service's default.
-    NoMatch { thumbprint: String, name: String },
+    /// The client sent no SNI: the service's default ([`DEFAULT_RULE`]),
+    /// or the listener's when certificates are bound to it ([`LISTENER_RULE`]).
+    NoSni {
+        thumbprint: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        listener_bound: bool,
+    },
+    /// SNI matched no bound certificate: the default, as for `NoSni`.
+    NoMatch {
+        thumbprint: String,
+        name: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        listener_bound: bool,
+    },
     /// Nothing usable is bound to the service.
     Nothing { reason: String },
 }
@@ -159,7 +172,7 @@ impl Selection {
             Selection::Pinned { thumbprint, .. }
             | Selection::ExactName { thumbprint, .. }
             | Selection::Wildcard { thumbprint, .. }
-            | Selection::NoSni { thumbprint }
+            | Selection::NoSni { thumbprint, .. }
             | Selection::NoMatch { thumbprint, .. } => Some(thumbprint),
             Selection::Nothing { .. } => None,
         }
@@ -177,11 +190,18 @@ impl Selection {
             Selection::Wildcard { name, .. } => {
                 format!("the client asked for '{name}' (SNI) and a wildcard on this certificate covers it")
             }
-            Selection::NoSni { .. } => {
-                format!("no SNI from the client (most mail servers send none): {DEFAULT_RULE}")
-            }
-            Selection::NoMatch { name, .. } => format!(
-                "no certificate bound to the service carries '{name}': {DEFAULT_RULE} (clients will see a name mismatch)"
+            Selection::NoSni { listener_bound, .. } => format!(
+                "no SNI from the client (most mail servers send none): {}",
+                default_rule(*listener_bound)
+            ),
+            Selection::NoMatch {
+                name,
+                listener_bound,
+                ..
+            } => format!(
+                "no certificate bound to the {} carries '{name}': {} (clients will see a name mismatch)",
+                if *listener_bound { "listener" } else { "service" },
+                default_rule(*listener_bound)
             ),
             Selection::Nothing { reason } => reason.clone(),
         }
@@ -217,6 +237,7 @@ pub fn select(
         .iter()
         .filter(|c| c.listener_specific && c.usable)
         .collect();
+    let listener_bound = !specific.is_empty();
     let pool: Vec<&Candidate> = if specific.is_empty() {
         bound.iter().filter(|c| c.usable).collect()
     } else {
@@ -230,6 +251,7 @@ pub fn select(
     let Some(name) = sni.map(|s| s.trim_end_matches('.').to_ascii_lowercase()) else {
         return Selection::NoSni {
             thumbprint: default.thumbprint.clone(),
+            listener_bound,
         };
     };
     let by_match = |wanted: NameMatch| {
@@ -255,6 +277,15 @@ pub fn select(
     Selection::NoMatch {
         thumbprint: default.thumbprint.clone(),
         name,
+        listener_bound,
+    }
+}
+
+fn default_rule(listener_bound: bool) -> &'static str {
+    if listener_bound {
+        LISTENER_RULE
+    } else {
+        DEFAULT_RULE
     }
 }
 
@@ -282,6 +313,28 @@ mod tests {
             listener_specific: false,
             seq: 0,
         }
+    }
+
+    #[test]
+    fn a_listener_binding_is_explained_as_the_listener_s_default() {
+        let now = datetime!(2026-06-01 0:00 UTC);
+        let mut own = cand("OWN", &["mail.contoso.com"], 2020);
+        own.listener_specific = true;
+        let mut service = cand("SERVICE", &["mail.contoso.com"], 2025);
+        service.trusted = true;
+        let chosen = select(None, &[own, service.clone()], None, now);
+        assert_eq!(chosen.thumbprint(), Some("OWN"));
+        assert!(
+            chosen.explain().contains("bound to this listener"),
+            "{}",
+            chosen.explain()
+        );
+        let chosen = select(None, &[service], None, now);
+        assert!(
+            chosen.explain().contains("the service's default"),
+            "{}",
+            chosen.explain()
+        );
     }
 
     #[test]
