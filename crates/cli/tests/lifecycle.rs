@@ -592,6 +592,24 @@ fn enable_refuses_a_listener_it_cannot_check() {
         "{}",
         wrong.stderr
     );
+    // disable takes the same --config and checks the listener against it.
+    let unknown = env
+        .run(&[
+            "disable",
+            &thumb,
+            "--services",
+            "smtp",
+            "--listener",
+            "nosuch",
+            "--config",
+            cfg,
+        ])
+        .fails_with(2);
+    assert!(
+        unknown.stderr.contains("no listener named 'nosuch'"),
+        "{}",
+        unknown.stderr
+    );
     assert_eq!(env.snapshot(), before);
     env.run(&[
         "enable",

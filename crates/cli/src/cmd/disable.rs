@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use clap::Parser;
 use mailcert_x509::Service;
 
@@ -14,16 +16,24 @@ pub struct Args {
     /// Only the binding for this listener.
     #[arg(long)]
     pub listener: Option<String>,
+    /// Front-end configuration to check --listener against. Without one, any
+    /// listener binding may be removed (also one whose listener is gone).
+    #[arg(long, env = "MAILCERT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
+    let services = super::flatten(&args.services);
+    if let (Some(config), Some(_)) = (&args.config, &args.listener) {
+        super::which::listener_hostnames(Some(config), &services, args.listener.as_deref())?;
+    }
     let mut manager = context::manager(cli)?;
     let report = manager.disable(
         &args.thumbprint,
-        &super::flatten(&args.services),
+        &services,
         args.listener.as_deref(),
     )?;
     if args.json {
