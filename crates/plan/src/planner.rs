@@ -558,7 +558,7 @@ impl<'a> Planner<'a> {
                 FindingCode::ServerFqdnIncluded,
                 names.clone(),
                 format!(
-                    "Server FQDNs are on the certificate ({}): clients should never use them, every server added or renamed means a new certificate, and internal FQDNs are refused by public CAs.",
+                    "policy.include_server_fqdns asks for the server FQDNs ({}) on the certificate (those a public CA refuses or a wildcard covers are left out; see the other findings): clients should never use them, every server added or renamed means a new certificate, and internal FQDNs are refused by public CAs.",
                     list(&names)
                 ),
                 "Point clients and URLs at the namespaces and set policy.include_server_fqdns = false, unless something really connects by server name (Exchange Unified Messaging with Lync or Skype for Business, servers that validate each other's SMTP names).".into(),
