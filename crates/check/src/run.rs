@@ -199,15 +199,13 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
         ..EndpointReport::default()
     };
     let mut findings = obs.findings;
-    if let Some(versions) = &obs.legacy {
-        if let Some(&v) = versions.first() {
-            let only_old = obs.handshake.is_none();
-            if only_old {
-                // The failed handshake is explained by the old version.
-                findings.retain(|f| f.code != Code::ProtocolError);
-            }
-            findings.push(old_version_finding(v, only_old));
+    if let Some(versions) = obs.legacy.as_ref().filter(|v| !v.is_empty()) {
+        let only_old = obs.handshake.is_none();
+        if only_old {
+            // The failed handshake is explained by the old versions.
+            findings.retain(|f| f.code != Code::ProtocolError);
         }
+        findings.push(old_version_finding(versions, only_old));
     }
     if let Some(handshake) = obs.handshake {
         report.tls_version = Some(handshake.version);
@@ -261,13 +259,24 @@ fn is_local(ip: std::net::IpAddr) -> bool {
     ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
-fn old_version_finding(version: u16, only_old: bool) -> Finding {
-    let name = legacy::version_name(version);
+/// "TLSv1.0 and TLSv1.1", "SSLv3, TLSv1.0 and TLSv1.1".
+fn version_list(versions: &[u16]) -> String {
+    let names: Vec<&str> = versions.iter().map(|&v| legacy::version_name(v)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `versions`: every old version the server accepted, oldest first.
+fn old_version_finding(versions: &[u16], only_old: bool) -> Finding {
+    let names = version_list(versions);
     if only_old {
         Finding::error(
             Code::OldTlsVersion,
             format!(
-                "The server only speaks {name}: current clients (Outlook and Windows with TLS 1.0/1.1 disabled, Thunderbird, iOS, Android, browsers) refuse to connect"
+                "The server only speaks {names}: current clients (Outlook and Windows with TLS 1.0/1.1 disabled, Thunderbird, iOS, Android, browsers) refuse to connect"
             ),
             "Enable TLS 1.2 and 1.3 on the server (update it if it cannot).",
         )
@@ -275,9 +284,10 @@ fn old_version_finding(version: u16, only_old: bool) -> Finding {
         Finding::warning(
             Code::OldTlsVersion,
             format!(
-                "The server still accepts {name}: clients that fall back to it get weak protection, and audits (PCI DSS, BSI) flag it"
+                "The server still accepts {names}: clients that fall back to {} get weak protection, and audits (PCI DSS, BSI) flag it",
+                if versions.len() > 1 { "them" } else { "it" }
             ),
-            "Disable TLS 1.0 and 1.1 on the server; allow TLS 1.2 and 1.3 only.",
+            format!("Disable {names} on the server; allow TLS 1.2 and 1.3 only."),
         )
     }
 }
@@ -325,6 +335,20 @@ fn keep_answering(endpoints: &[Endpoint], reports: Vec<EndpointReport>) -> Vec<E
 
 #[cfg(test)]
 mod local_tests {
+    #[test]
+    fn old_versions_are_all_named() {
+        use crate::legacy::{SSL3_0, TLS1_0, TLS1_1};
+        assert_eq!(super::version_list(&[TLS1_1]), "TLSv1.1");
+        assert_eq!(
+            super::version_list(&[TLS1_0, TLS1_1]),
+            "TLSv1.0 and TLSv1.1"
+        );
+        assert_eq!(
+            super::version_list(&[SSL3_0, TLS1_0, TLS1_1]),
+            "SSLv3, TLSv1.0 and TLSv1.1"
+        );
+    }
+
     #[test]
     fn only_this_machines_addresses_are_local() {
         assert!(super::is_local("127.0.0.1".parse().unwrap()));
