@@ -23,7 +23,7 @@ use crate::{context, output, render, Cli, Result};
 /// Trust anchors for `check` and `verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrustArgs {
-    /// Also trust the CA certificates in this PEM file (a private CA); repeatable.
+    /// Also trust the CA certificates in this file (PEM, DER or .p7b; a private CA); repeatable.
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_files: Vec<PathBuf>,
     /// Do not trust the system's roots (only --ca-file and the store's anchors).
