@@ -2,6 +2,7 @@
 //! the wire showed into a report with findings.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,22 +20,36 @@ use crate::report::{EndpointReport, Report};
 use crate::trust::TrustStore;
 use crate::validate::{validate, Request, Source};
 
-/// The certificate the store binds to a service, as the front end would
-/// choose it for a client asking for a name.
+/// A certificate the store would serve on a service, as the front end
+/// would choose it for a client asking for a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundCertificate {
     pub thumbprint: String,
     pub subject: String,
     /// The selection rule in plain words (`mailcert which`).
     pub rule: String,
+    /// The front-end listener whose choice this is; `None` for the
+    /// service's own choice (no listener, no pin).
+    pub listener: Option<String>,
 }
 
-/// Answers "which certificate should this port serve?" from the store.
-/// The CLI implements it over the store's serving set; the checker does not
-/// open stores itself.
+/// Answers "which certificates may this port serve?" from the store. The
+/// CLI implements it over the store's serving set and the front-end
+/// configuration; the checker does not open stores itself.
 pub trait BoundLookup: Send + Sync {
-    /// `None` when the store binds nothing usable to the service.
-    fn expected(&self, service: Service, name: Option<&str>) -> Option<BoundCertificate>;
+    /// The certificates the store would serve on `service` to a client
+    /// asking for `name`, through this machine's port `address`: the choice
+    /// of the listener bound to that address when the configuration has
+    /// one; otherwise the service's own choice and that of each of its
+    /// listeners (their own bindings and pins), since any of them may be
+    /// on the port. Empty when the store binds nothing usable to the
+    /// service.
+    fn expected(
+        &self,
+        service: Service,
+        name: Option<&str>,
+        address: SocketAddr,
+    ) -> Vec<BoundCertificate>;
 }
 
 /// Settings for a whole run.
@@ -231,19 +246,11 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
         }
         // The store only speaks for this machine's own ports.
         let bound = settings.bound.as_ref().filter(|_| on_this_host);
-        if let (Some(bound), Some(leaf)) = (bound, &validation.leaf) {
+        if let (Some(bound), Some(leaf), Some(address)) = (bound, &validation.leaf, obs.address) {
             let service = endpoint.scheme.service();
-            if let Some(expected) = bound.expected(service, Some(name)) {
-                if expected.thumbprint != leaf.thumbprint {
-                    findings.push(Finding::error(
-                        Code::NotBoundCertificate,
-                        format!(
-                            "The port serves certificate {} (\"{}\"), but the store binds {} (\"{}\") to {service} for '{name}' ({}): clients still see the old or a foreign certificate",
-                            leaf.thumbprint, leaf.subject_cn(), expected.thumbprint, expected.subject, expected.rule
-                        ),
-                        "Reload or restart the service so that it picks up the bound certificate (the mailcert front end reloads by itself); if another program owns this port, configure the certificate there or move the service.",
-                    ));
-                }
+            let expected = bound.expected(service, Some(name), address);
+            if !expected.is_empty() && !expected.iter().any(|e| e.thumbprint == leaf.thumbprint) {
+                findings.push(not_bound_finding(leaf, &expected, service, name));
             }
         }
         report.chain = validation.chain;
@@ -251,6 +258,44 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
     tidy(&mut findings);
     report.findings = findings;
     report
+}
+
+/// The port serves a certificate the store would not serve there.
+fn not_bound_finding(
+    served: &mailcert_x509::CertSummary,
+    expected: &[BoundCertificate],
+    service: Service,
+    name: &str,
+) -> Finding {
+    let by = |e: &BoundCertificate| match &e.listener {
+        Some(l) => format!("listener '{l}'"),
+        None => format!("{service} without a listener"),
+    };
+    let should = match expected {
+        [one] => format!(
+            "the store would serve {} (\"{}\") there, for {} ({})",
+            one.thumbprint,
+            one.subject,
+            by(one),
+            one.rule
+        ),
+        many => format!(
+            "it is none of those the store would serve on {service} to a client asking for '{name}': {}",
+            many.iter()
+                .map(|e| format!("{} (\"{}\") for {}, because {}", e.thumbprint, e.subject, by(e), e.rule))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    Finding::error(
+        Code::NotBoundCertificate,
+        format!(
+            "The port serves certificate {} (\"{}\"), but {should}. Clients still see an old or a foreign certificate",
+            served.thumbprint,
+            served.subject_cn()
+        ),
+        "Reload or restart the service so that it picks up the bound certificate (the mailcert front end follows the store by itself, and rereads its configuration on SIGHUP); if another program owns this port, configure the certificate there or move the service.",
+    )
 }
 
 /// Is `ip` an address of this machine? Loopback, or one a socket can be

@@ -460,15 +460,26 @@ fn implicit_tls_scheme_on_a_plaintext_port() {
     drop(server);
 }
 
-struct FixedBinding(String);
+/// What the store would serve: thumbprints, each for a listener or not.
+struct FixedBinding(Vec<(String, Option<&'static str>)>);
 
 impl BoundLookup for FixedBinding {
-    fn expected(&self, service: Service, _name: Option<&str>) -> Option<BoundCertificate> {
-        (service == Service::Imap).then(|| BoundCertificate {
-            thumbprint: self.0.clone(),
-            subject: "mail.example.test (renewed)".into(),
-            rule: "the newest valid certificate bound to imap".into(),
-        })
+    fn expected(
+        &self,
+        service: Service,
+        _name: Option<&str>,
+        _address: std::net::SocketAddr,
+    ) -> Vec<BoundCertificate> {
+        self.0
+            .iter()
+            .filter(|_| service == Service::Imap)
+            .map(|(thumbprint, listener)| BoundCertificate {
+                thumbprint: thumbprint.clone(),
+                subject: "mail.example.test (renewed)".into(),
+                rule: "the newest valid certificate bound to imap".into(),
+                listener: listener.map(str::to_string),
+            })
+            .collect()
     }
 }
 
@@ -479,17 +490,30 @@ fn certificate_on_the_port_is_not_the_bound_one() {
     let new = ca.pki.issue(&ca.int, "new", &Spec::leaf(NAME, &[NAME]));
     let server = s_server(&old, Some(&ca.int.pem), &[]);
     let new_thumb = mailcert_x509::thumbprint(&new.der);
-    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
-        s.bound = Some(shared(FixedBinding(new_thumb.clone())))
-    });
+    let old_thumb = mailcert_x509::thumbprint(&old.der);
+    let with = |binding: FixedBinding| {
+        let binding = shared(binding);
+        check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+            s.bound = Some(binding)
+        })
+    };
+    let report = with(FixedBinding(vec![(new_thumb.clone(), None)]));
     eqnice!(
         vec![Code::NotBoundCertificate],
         codes(&report),
         describe(&report)
     );
-    let old_thumb = mailcert_x509::thumbprint(&old.der);
-    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
-        s.bound = Some(shared(FixedBinding(old_thumb.clone())))
-    });
+    assert!(report.findings[0].message.contains(&new_thumb));
+    let report = with(FixedBinding(vec![(old_thumb.clone(), None)]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    // The old one is what a listener of the service would serve (its own
+    // binding or pin): the port may be that listener.
+    let report = with(FixedBinding(vec![
+        (new_thumb.clone(), None),
+        (old_thumb.clone(), Some("imaps")),
+    ]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    // Nothing bound: nothing to compare with.
+    let report = with(FixedBinding(Vec::new()));
     eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
 }

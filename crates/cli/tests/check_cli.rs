@@ -14,6 +14,7 @@ fn mailcert(args: &[&str]) -> Output {
         .args(args)
         .env_remove("MAILCERT_STORE")
         .env_remove("MAILCERT_STORE_KEY_FILE")
+        .env_remove("MAILCERT_CONFIG")
         .output()
         .expect("mailcert runs")
 }
