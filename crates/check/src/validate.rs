@@ -1012,9 +1012,18 @@ impl<'a> Context<'a> {
         };
         let rsa_encipherment =
             leaf.key_algorithm.starts_with("rsa-") && bits.contains(&"keyEncipherment");
+        // OpenSSL's TLS server purpose and Firefox accept any of these
+        // three at validation; a certificate with none is refused by all.
+        let any_tls_bit = bits.contains(&"keyEncipherment") || bits.contains(&"keyAgreement");
+        let enforcing = "clients that enforce key usage (Chrome and other BoringSSL-based clients, Java) refuse the certificate";
         let message = if rsa_encipherment {
             format!(
-                "The certificate \"{}\" lets its RSA key encrypt but not sign (key usage {allowed}, without digitalSignature): only the old RSA key exchange of TLS 1.2 could use it, which TLS 1.3 removed and current clients no longer choose. In the TLS 1.3 and ECDHE handshakes used today the server signs with this key, and clients that enforce key usage (Chrome and other BoringSSL-based clients, Java) refuse the certificate",
+                "The certificate \"{}\" lets its RSA key encrypt but not sign (key usage {allowed}, without digitalSignature): only the old RSA key exchange of TLS 1.2 could use it, which TLS 1.3 removed and current clients no longer choose. In the TLS 1.3 and ECDHE handshakes used today the server signs with this key, and {enforcing}",
+                leaf.subject_cn()
+            )
+        } else if any_tls_bit {
+            format!(
+                "The certificate \"{}\" may not sign (key usage {allowed}, without digitalSignature), yet in every handshake current clients negotiate the server signs with its key; {enforcing}",
                 leaf.subject_cn()
             )
         } else {
