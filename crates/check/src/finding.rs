@@ -152,12 +152,13 @@ impl Finding {
     }
 }
 
-/// Keeps the first finding of each code and orders them by severity
-/// (stable, so the order of discovery is kept within a severity).
+/// Orders findings by severity (stable, so the order of discovery is kept
+/// within a severity) and keeps the first of each code: the most severe
+/// one, so that a warning never hides an error of the same code.
 pub fn tidy(findings: &mut Vec<Finding>) {
+    findings.sort_by_key(|f| f.severity);
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert(f.code));
-    findings.sort_by_key(|f| f.severity);
 }
 
 /// Does any finding make the run fail?

@@ -1,19 +1,37 @@
-//! The probe for TLS 1.0 and 1.1, written by hand.
+//! The probe for SSL 3.0, TLS 1.0 and 1.1, written by hand.
 //!
 //! Why by hand: rustls implements only TLS 1.2 and 1.3 on purpose, and the
 //! project uses no other TLS library, so it cannot offer an old version. To
-//! learn whether a server still *accepts* TLS 1.0/1.1 one message is
-//! enough: a ClientHello whose highest version is TLS 1.1, with the CBC
-//! cipher suites old clients offered. The server's first record answers
-//! the question (a ServerHello with version 1.0 or 1.1, or an alert). The
-//! probe then hangs up: no key exchange, no cryptography, nothing from the
-//! answer is trusted or used except those two version bytes.
+//! learn whether a server still *accepts* an old version one message is
+//! enough: a ClientHello whose highest version is that version, with the
+//! CBC cipher suites old clients offered. The server's first record answers
+//! the question (a ServerHello with the highest version both sides have,
+//! or an alert). The probe then hangs up: no key exchange, no
+//! cryptography, nothing from the answer is trusted or used except those
+//! two version bytes. A server answers with its highest version only, so
+//! finding every accepted one takes a hello per version (see
+//! [`next_probe`]).
 //!
 //! This module is sans-IO: it builds bytes and reads bytes.
 
-/// TLS 1.0 and TLS 1.1 on the wire.
+/// SSL 3.0, TLS 1.0 and TLS 1.1 on the wire.
+pub const SSL3_0: u16 = 0x0300;
 pub const TLS1_0: u16 = 0x0301;
 pub const TLS1_1: u16 = 0x0302;
+
+/// The highest version to offer in the next probe, after the server chose
+/// `accepted` for a hello offering at most `offered` (`None` for the first
+/// probe); `None` when there is nothing older left to ask about. A server
+/// that names a version above the one offered is broken, and ends the
+/// probing like a refusal.
+pub fn next_probe(offered: Option<u16>, accepted: Option<u16>) -> Option<u16> {
+    match (offered, accepted) {
+        (None, _) => Some(TLS1_1),
+        (Some(_), None) => None,
+        (Some(offered), Some(v)) if v <= offered && v > SSL3_0 => Some(v - 1),
+        _ => None,
+    }
+}
 
 /// What the server's first bytes say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +58,9 @@ pub fn version_name(version: u16) -> &'static str {
     }
 }
 
-/// A ClientHello offering TLS 1.0 and 1.1 only (record version 1.0,
-/// client_version 1.1), with the server name when it is a DNS name.
-pub fn client_hello(server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
+/// A ClientHello whose highest version is `max` (SSL 3.0 to TLS 1.1), with
+/// the server name when it is a DNS name.
+pub fn client_hello(max: u16, server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
     // The CBC suites TLS 1.0/1.1 clients offered, strongest first.
     const SUITES: [u16; 10] = [
         0xC00A, // ECDHE-ECDSA-AES256-SHA
@@ -57,7 +75,7 @@ pub fn client_hello(server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
         0x00FF, // TLS_EMPTY_RENEGOTIATION_INFO_SCSV
     ];
     let mut body = Vec::with_capacity(256);
-    body.extend_from_slice(&TLS1_1.to_be_bytes());
+    body.extend_from_slice(&max.to_be_bytes());
     body.extend_from_slice(&random);
     body.push(0); // no session id
     push_u16(&mut body, (SUITES.len() * 2) as u16);
@@ -92,7 +110,9 @@ pub fn client_hello(server_name: Option<&str>, random: [u8; 32]) -> Vec<u8> {
 
     let mut record = Vec::with_capacity(handshake.len() + 5);
     record.push(22); // handshake
-    record.extend_from_slice(&TLS1_0.to_be_bytes());
+                     // The record layer says 1.0 (what clients send for compatibility),
+                     // except in a hello that offers SSL 3.0 alone.
+    record.extend_from_slice(&max.min(TLS1_0).to_be_bytes());
     push_u16(&mut record, handshake.len() as u16);
     record.extend_from_slice(&handshake);
     record
@@ -120,7 +140,7 @@ pub fn parse_answer(bytes: &[u8]) -> LegacyAnswer {
             }
             let version = u16::from_be_bytes([hs[4], hs[5]]);
             match version {
-                0x0300..=TLS1_1 => LegacyAnswer::Accepted(version),
+                SSL3_0..=TLS1_1 => LegacyAnswer::Accepted(version),
                 _ => LegacyAnswer::Refused,
             }
         }
@@ -148,7 +168,7 @@ mod tests {
 
     #[test]
     fn hello_is_well_formed() {
-        let hello = client_hello(Some("mail.contoso.com"), [7; 32]);
+        let hello = client_hello(TLS1_1, Some("mail.contoso.com"), [7; 32]);
         assert_eq!(&hello[..3], &[22, 3, 1]);
         let record_len = u16::from_be_bytes([hello[3], hello[4]]) as usize;
         assert_eq!(record_len, hello.len() - 5);
@@ -160,8 +180,27 @@ mod tests {
             .windows(b"mail.contoso.com".len())
             .any(|w| w == b"mail.contoso.com"));
         // No SNI for IP addresses.
-        let ip = client_hello(Some("127.0.0.1"), [7; 32]);
+        let ip = client_hello(TLS1_1, Some("127.0.0.1"), [7; 32]);
         assert!(ip.len() < hello.len());
+        // Older maxima: the client_version changes, the record layer says
+        // 1.0 except for SSL 3.0 alone.
+        let tls10 = client_hello(TLS1_0, None, [7; 32]);
+        assert_eq!((&tls10[1..3], &tls10[9..11]), (&[3, 1][..], &[3, 1][..]));
+        let ssl3 = client_hello(SSL3_0, None, [7; 32]);
+        assert_eq!((&ssl3[1..3], &ssl3[9..11]), (&[3, 0][..], &[3, 0][..]));
+    }
+
+    #[test]
+    fn probes_walk_down_the_accepted_versions() {
+        assert_eq!(next_probe(None, None), Some(TLS1_1));
+        // Refused at 1.1: nothing older is accepted either (a server
+        // answers with the highest version it shares).
+        assert_eq!(next_probe(Some(TLS1_1), None), None);
+        assert_eq!(next_probe(Some(TLS1_1), Some(TLS1_1)), Some(TLS1_0));
+        // Asked for at most 1.1, it chose 1.0: 1.1 is not accepted.
+        assert_eq!(next_probe(Some(TLS1_1), Some(TLS1_0)), Some(SSL3_0));
+        assert_eq!(next_probe(Some(SSL3_0), Some(SSL3_0)), None);
+        assert_eq!(next_probe(Some(TLS1_0), Some(TLS1_1)), None);
     }
 
     #[test]
@@ -173,6 +212,10 @@ mod tests {
         assert_eq!(
             parse_answer(&[22, 3, 2, 0, 50, 2, 0, 0, 46, 3, 2]),
             LegacyAnswer::Accepted(TLS1_1)
+        );
+        assert_eq!(
+            parse_answer(&[22, 3, 0, 0, 50, 2, 0, 0, 46, 3, 0]),
+            LegacyAnswer::Accepted(SSL3_0)
         );
         assert_eq!(
             parse_answer(&[21, 3, 1, 0, 2, 2, 70]),

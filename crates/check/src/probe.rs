@@ -1,6 +1,6 @@
 //! One endpoint on the wire: connect, speak the plaintext dialect up to
 //! STARTTLS when the port expects it, run a TLS handshake that records what
-//! is served, and probe for TLS 1.0/1.1. Every read and write has a
+//! is served, and probe for SSL 3.0 and TLS 1.0/1.1. Every read and write has a
 //! timeout; every pre-TLS line has a length limit (the dialect's).
 
 use std::io;
@@ -571,8 +571,35 @@ fn handshake_failure(
     }
 }
 
-/// Connects again and asks whether TLS 1.0/1.1 would be accepted.
+/// Asks, one connection per version, which of SSL 3.0, TLS 1.0 and 1.1
+/// the server accepts (oldest first). `None` when the first probe gets no
+/// usable answer; a later probe that fails keeps what was learnt.
 async fn legacy_probe(target: &Target, provider: &Arc<CryptoProvider>) -> Option<Vec<u16>> {
+    let mut accepted = Vec::new();
+    let (mut offered, mut answer) = (None, None);
+    while let Some(max) = legacy::next_probe(offered, answer) {
+        match probe_version(target, provider, max).await {
+            Some(chosen) => {
+                accepted.extend(chosen.filter(|&v| v <= max));
+                (offered, answer) = (Some(max), chosen);
+            }
+            None if offered.is_none() => return None,
+            None => break,
+        }
+    }
+    accepted.sort_unstable();
+    accepted.dedup();
+    Some(accepted)
+}
+
+/// One probe: a connection, the plaintext phase when the port expects it,
+/// and a ClientHello offering at most `max`. `Some(None)`: refused;
+/// `Some(Some(v))`: the server chose `v`; `None`: no usable answer.
+async fn probe_version(
+    target: &Target,
+    provider: &Arc<CryptoProvider>,
+    max: u16,
+) -> Option<Option<u16>> {
     let mut stream = connect(target).await.ok()?;
     if target.endpoint.scheme.tls_mode() == TlsMode::StartTls {
         let (s, result) = negotiate(stream, target).await.ok()?;
@@ -587,7 +614,7 @@ async fn legacy_probe(target: &Target, provider: &Arc<CryptoProvider>) -> Option
         ServerName::DnsName(d) => Some(d.as_ref().to_string()),
         _ => None,
     });
-    let hello = legacy::client_hello(sni.as_deref(), random);
+    let hello = legacy::client_hello(max, sni.as_deref(), random);
     timeout(target.timeout, stream.write_all(&hello))
         .await
         .ok()?
@@ -597,13 +624,13 @@ async fn legacy_probe(target: &Target, provider: &Arc<CryptoProvider>) -> Option
     let mut buf = [0u8; 512];
     loop {
         match legacy::parse_answer(&answer) {
-            LegacyAnswer::Accepted(v) => return Some(vec![v]),
-            LegacyAnswer::Refused => return Some(Vec::new()),
+            LegacyAnswer::Accepted(v) => return Some(Some(v)),
+            LegacyAnswer::Refused => return Some(None),
             LegacyAnswer::NotTls => return None,
             LegacyAnswer::NeedMore => {}
         }
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(Vec::new()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(None),
             Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
             Err(_) => return None,
         }

@@ -2,6 +2,7 @@
 //! the wire showed into a report with findings.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,22 +20,36 @@ use crate::report::{EndpointReport, Report};
 use crate::trust::TrustStore;
 use crate::validate::{validate, Request, Source};
 
-/// The certificate the store binds to a service, as the front end would
-/// choose it for a client asking for a name.
+/// A certificate the store would serve on a service, as the front end
+/// would choose it for a client asking for a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundCertificate {
     pub thumbprint: String,
     pub subject: String,
     /// The selection rule in plain words (`mailcert which`).
     pub rule: String,
+    /// The front-end listener whose choice this is; `None` for the
+    /// service's own choice (no listener, no pin).
+    pub listener: Option<String>,
 }
 
-/// Answers "which certificate should this port serve?" from the store.
-/// The CLI implements it over the store's serving set; the checker does not
-/// open stores itself.
+/// Answers "which certificates may this port serve?" from the store. The
+/// CLI implements it over the store's serving set and the front-end
+/// configuration; the checker does not open stores itself.
 pub trait BoundLookup: Send + Sync {
-    /// `None` when the store binds nothing usable to the service.
-    fn expected(&self, service: Service, name: Option<&str>) -> Option<BoundCertificate>;
+    /// The certificates the store would serve on `service` to a client
+    /// asking for `name`, through this machine's port `address`: the choice
+    /// of the listener bound to that address when the configuration has
+    /// one; otherwise the service's own choice and that of each of its
+    /// listeners (their own bindings and pins), since any of them may be
+    /// on the port. Empty when the store binds nothing usable to the
+    /// service.
+    fn expected(
+        &self,
+        service: Service,
+        name: Option<&str>,
+        address: SocketAddr,
+    ) -> Vec<BoundCertificate>;
 }
 
 /// Settings for a whole run.
@@ -199,15 +214,13 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
         ..EndpointReport::default()
     };
     let mut findings = obs.findings;
-    if let Some(versions) = &obs.legacy {
-        if let Some(&v) = versions.first() {
-            let only_old = obs.handshake.is_none();
-            if only_old {
-                // The failed handshake is explained by the old version.
-                findings.retain(|f| f.code != Code::ProtocolError);
-            }
-            findings.push(old_version_finding(v, only_old));
+    if let Some(versions) = obs.legacy.as_ref().filter(|v| !v.is_empty()) {
+        let only_old = obs.handshake.is_none();
+        if only_old {
+            // The failed handshake is explained by the old versions.
+            findings.retain(|f| f.code != Code::ProtocolError);
         }
+        findings.push(old_version_finding(versions, only_old));
     }
     if let Some(handshake) = obs.handshake {
         report.tls_version = Some(handshake.version);
@@ -233,19 +246,11 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
         }
         // The store only speaks for this machine's own ports.
         let bound = settings.bound.as_ref().filter(|_| on_this_host);
-        if let (Some(bound), Some(leaf)) = (bound, &validation.leaf) {
+        if let (Some(bound), Some(leaf), Some(address)) = (bound, &validation.leaf, obs.address) {
             let service = endpoint.scheme.service();
-            if let Some(expected) = bound.expected(service, Some(name)) {
-                if expected.thumbprint != leaf.thumbprint {
-                    findings.push(Finding::error(
-                        Code::NotBoundCertificate,
-                        format!(
-                            "The port serves certificate {} (\"{}\"), but the store binds {} (\"{}\") to {service} for '{name}' ({}): clients still see the old or a foreign certificate",
-                            leaf.thumbprint, leaf.subject_cn(), expected.thumbprint, expected.subject, expected.rule
-                        ),
-                        "Reload or restart the service so that it picks up the bound certificate (the mailcert front end reloads by itself); if another program owns this port, configure the certificate there or move the service.",
-                    ));
-                }
+            let expected = bound.expected(service, Some(name), address);
+            if !expected.is_empty() && !expected.iter().any(|e| e.thumbprint == leaf.thumbprint) {
+                findings.push(not_bound_finding(leaf, &expected, service, name));
             }
         }
         report.chain = validation.chain;
@@ -255,19 +260,68 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
     report
 }
 
+/// The port serves a certificate the store would not serve there.
+fn not_bound_finding(
+    served: &mailcert_x509::CertSummary,
+    expected: &[BoundCertificate],
+    service: Service,
+    name: &str,
+) -> Finding {
+    let by = |e: &BoundCertificate| match &e.listener {
+        Some(l) => format!("listener '{l}'"),
+        None => format!("{service} without a listener"),
+    };
+    let should = match expected {
+        [one] => format!(
+            "the store would serve {} (\"{}\") there, for {} ({})",
+            one.thumbprint,
+            one.subject,
+            by(one),
+            one.rule
+        ),
+        many => format!(
+            "it is none of those the store would serve on {service} to a client asking for '{name}': {}",
+            many.iter()
+                .map(|e| format!("{} (\"{}\") for {}, because {}", e.thumbprint, e.subject, by(e), e.rule))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    Finding::error(
+        Code::NotBoundCertificate,
+        format!(
+            "The port serves certificate {} (\"{}\"), but {should}. Clients still see an old or a foreign certificate",
+            served.thumbprint,
+            served.subject_cn()
+        ),
+        "Reload or restart the service so that it picks up the bound certificate (the mailcert front end follows the store by itself, and rereads its configuration on SIGHUP); if another program owns this port, configure the certificate there or move the service.",
+    )
+}
+
 /// Is `ip` an address of this machine? Loopback, or one a socket can be
 /// bound to (which only this machine's own addresses allow).
 fn is_local(ip: std::net::IpAddr) -> bool {
     ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
-fn old_version_finding(version: u16, only_old: bool) -> Finding {
-    let name = legacy::version_name(version);
+/// "TLSv1.0 and TLSv1.1", "SSLv3, TLSv1.0 and TLSv1.1".
+fn version_list(versions: &[u16]) -> String {
+    let names: Vec<&str> = versions.iter().map(|&v| legacy::version_name(v)).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
+}
+
+/// `versions`: every old version the server accepted, oldest first.
+fn old_version_finding(versions: &[u16], only_old: bool) -> Finding {
+    let names = version_list(versions);
     if only_old {
         Finding::error(
             Code::OldTlsVersion,
             format!(
-                "The server only speaks {name}: current clients (Outlook and Windows with TLS 1.0/1.1 disabled, Thunderbird, iOS, Android, browsers) refuse to connect"
+                "The server only speaks {names}: current clients (Outlook and Windows with TLS 1.0/1.1 disabled, Thunderbird, iOS, Android, browsers) refuse to connect"
             ),
             "Enable TLS 1.2 and 1.3 on the server (update it if it cannot).",
         )
@@ -275,9 +329,10 @@ fn old_version_finding(version: u16, only_old: bool) -> Finding {
         Finding::warning(
             Code::OldTlsVersion,
             format!(
-                "The server still accepts {name}: clients that fall back to it get weak protection, and audits (PCI DSS, BSI) flag it"
+                "The server still accepts {names}: clients that fall back to {} get weak protection, and audits (PCI DSS, BSI) flag it",
+                if versions.len() > 1 { "them" } else { "it" }
             ),
-            "Disable TLS 1.0 and 1.1 on the server; allow TLS 1.2 and 1.3 only.",
+            format!("Disable {names} on the server; allow TLS 1.2 and 1.3 only."),
         )
     }
 }
@@ -325,6 +380,20 @@ fn keep_answering(endpoints: &[Endpoint], reports: Vec<EndpointReport>) -> Vec<E
 
 #[cfg(test)]
 mod local_tests {
+    #[test]
+    fn old_versions_are_all_named() {
+        use crate::legacy::{SSL3_0, TLS1_0, TLS1_1};
+        assert_eq!(super::version_list(&[TLS1_1]), "TLSv1.1");
+        assert_eq!(
+            super::version_list(&[TLS1_0, TLS1_1]),
+            "TLSv1.0 and TLSv1.1"
+        );
+        assert_eq!(
+            super::version_list(&[SSL3_0, TLS1_0, TLS1_1]),
+            "SSLv3, TLSv1.0 and TLSv1.1"
+        );
+    }
+
     #[test]
     fn only_this_machines_addresses_are_local() {
         assert!(super::is_local("127.0.0.1".parse().unwrap()));

@@ -76,9 +76,11 @@ impl TrustStore {
         Ok(())
     }
 
-    /// Adds every certificate of a PEM or DER file's contents.
+    /// Adds every certificate of a file's contents: PEM, DER, or PKCS#7
+    /// (`.p7b` in PEM, DER or BER), as `mailcert trust` and `complete`
+    /// read them.
     pub fn add_pem(&mut self, bytes: &[u8], origin: Origin, what: &str) -> Result<(), CheckError> {
-        let ders = mailcert_x509::pem::decode_certificates(bytes, what).map_err(|e| {
+        let ders = mailcert_x509::bundle::read_certificates(bytes, what).map_err(|e| {
             CheckError::BadAnchor {
                 what: what.to_string(),
                 reason: e.to_string(),

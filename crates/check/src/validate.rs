@@ -300,6 +300,7 @@ impl<'a> Context<'a> {
         self.check_dates(&shape, findings);
         self.check_keys_and_signatures(&shape, findings);
         self.check_eku(findings);
+        self.check_key_usage(findings);
         if self.publicly_trusted() {
             self.check_public_validity(findings);
         }
@@ -721,11 +722,14 @@ impl<'a> Context<'a> {
 
     fn check_order(&self, shape: &Shape, findings: &mut Vec<Finding>) {
         let sent = self.summaries.len();
+        let above = self.above_path(shape);
+        let chain: Vec<usize> = shape.path.iter().chain(&above).copied().collect();
         // Roots sent along: never used from the wire.
-        for (i, s) in self.summaries.iter().enumerate().skip(1) {
-            let Some(s) = s else { continue };
-            if s.is_self_signed {
-                findings.push(Finding::warning(
+        for i in self.roots_sent(shape, &above) {
+            let Some(Some(s)) = self.summaries.get(i) else {
+                continue;
+            };
+            findings.push(Finding::warning(
                     Code::UnneededRoot,
                     format!(
                         "{} the root certificate \"{}\" too; clients only use roots they already trust, so it is dead weight in every handshake{}",
@@ -741,17 +745,13 @@ impl<'a> Context<'a> {
                         }
                     ),
                     "Remove the root from the chain the server sends: send the server certificate and its intermediates only.",
-                ));
-            }
+            ));
         }
-        let in_order = shape.path.iter().enumerate().all(|(pos, &i)| pos == i);
+        let in_order = chain.iter().enumerate().all(|(pos, &i)| pos == i);
+        // Anything else is unrelated, self-signed or not.
         let unrelated: Vec<usize> = (1..sent)
-            .filter(|i| !shape.path.contains(i))
-            .filter(|&i| {
-                self.summaries[i]
-                    .as_ref()
-                    .is_some_and(|s| !s.is_self_signed)
-            })
+            .filter(|i| !chain.contains(i))
+            .filter(|&i| self.summaries[i].is_some())
             .collect();
         if !in_order {
             findings.push(Finding::warning(
@@ -776,6 +776,57 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The sent certificates above the path's top, following issuers: a
+    /// copy of the anchor the path reaches (usually the root), and when the
+    /// anchor given to this check is an intermediate, what leads from it
+    /// to its root.
+    fn above_path(&self, shape: &Shape) -> Vec<usize> {
+        let mut above = Vec::new();
+        let Some(mut current) = shape
+            .path
+            .last()
+            .and_then(|&i| self.summaries.get(i))
+            .and_then(|s| s.as_ref())
+        else {
+            return above;
+        };
+        while !current.is_self_signed && above.len() < 16 {
+            let next = (1..self.summaries.len()).find(|i| {
+                !shape.path.contains(i)
+                    && !above.contains(i)
+                    && self.summaries[*i]
+                        .as_ref()
+                        .is_some_and(|s| current.issued_by(s))
+            });
+            let Some(Some(s)) = next.map(|i| &self.summaries[i]) else {
+                break;
+            };
+            above.extend(next);
+            current = s;
+        }
+        above
+    }
+
+    /// The sent certificates that are the root of this chain: self-signed,
+    /// on the path (an untrusted root the path ends at) or above it. A
+    /// self-signed certificate that issued nothing of the chain is no root
+    /// of it, only an unrelated certificate.
+    fn roots_sent(&self, shape: &Shape, above: &[usize]) -> Vec<usize> {
+        shape
+            .path
+            .iter()
+            .chain(above)
+            .copied()
+            .filter(|&i| i > 0)
+            .filter(|&i| {
+                self.summaries
+                    .get(i)
+                    .and_then(|s| s.as_ref())
+                    .is_some_and(|s| s.is_self_signed)
+            })
+            .collect()
+    }
+
     // ----- dates ------------------------------------------------------
 
     fn check_dates(&self, shape: &Shape, findings: &mut Vec<Finding>) {
@@ -784,7 +835,10 @@ impl<'a> Context<'a> {
         if let PathEnd::Anchor(a) = shape.end {
             if let Some(root) = self.req.trust.anchors().get(a) {
                 let r = &root.summary;
-                if at > r.not_after && !self.req.certificates.contains(&root.der) {
+                // Whether or not the server also sends it: a client uses its
+                // own copy, and that copy has expired. Only a server
+                // certificate trusted as itself is left to the loop below.
+                if at > r.not_after && root.der != self.req.certificates[0] {
                     findings.push(Finding::error(
                         Code::Expired,
                         format!(
@@ -803,6 +857,8 @@ impl<'a> Context<'a> {
             };
             let what = if pos == 0 {
                 format!("the certificate \"{}\"", s.subject_cn())
+            } else if s.is_self_signed {
+                format!("the root \"{}\"", s.subject_cn())
             } else {
                 format!("the intermediate \"{}\"", s.subject_cn())
             };
@@ -933,6 +989,56 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// webpki does not judge an end-entity keyUsage; clients do. In TLS 1.3
+    /// and in every ECDHE handshake of TLS 1.2 (all that rustls, browsers
+    /// and current mail clients negotiate) the server proves itself by
+    /// signing with the certificate's key, so the key usage must allow
+    /// digitalSignature. keyEncipherment alone serves only the RSA key
+    /// exchange of TLS 1.2, which TLS 1.3 removed and clients no longer
+    /// choose; BoringSSL (Chrome) and Java refuse such a certificate in a
+    /// signing handshake, OpenSSL refuses a leaf with none of the TLS bits.
+    fn check_key_usage(&self, findings: &mut Vec<Finding>) {
+        let Some(bits) = key_usage(&self.req.certificates[0]) else {
+            return;
+        };
+        if bits.contains(&"digitalSignature") {
+            return;
+        }
+        let leaf = self.leaf;
+        let allowed = if bits.is_empty() {
+            "nothing".to_string()
+        } else {
+            bits.join(", ")
+        };
+        let rsa_encipherment =
+            leaf.key_algorithm.starts_with("rsa-") && bits.contains(&"keyEncipherment");
+        // OpenSSL's TLS server purpose and Firefox accept any of these
+        // three at validation; a certificate with none is refused by all.
+        let any_tls_bit = bits.contains(&"keyEncipherment") || bits.contains(&"keyAgreement");
+        let enforcing = "clients that enforce key usage (Chrome and other BoringSSL-based clients, Java) refuse the certificate";
+        let message = if rsa_encipherment {
+            format!(
+                "The certificate \"{}\" lets its RSA key encrypt but not sign (key usage {allowed}, without digitalSignature): only the old RSA key exchange of TLS 1.2 could use it, which TLS 1.3 removed and current clients no longer choose. In the TLS 1.3 and ECDHE handshakes used today the server signs with this key, and {enforcing}",
+                leaf.subject_cn()
+            )
+        } else if any_tls_bit {
+            format!(
+                "The certificate \"{}\" may not sign (key usage {allowed}, without digitalSignature), yet in every handshake current clients negotiate the server signs with its key; {enforcing}",
+                leaf.subject_cn()
+            )
+        } else {
+            format!(
+                "The certificate \"{}\" may not be used by a TLS server: its key usage allows {allowed}, not digitalSignature, so the server may not sign the handshake with its key. Clients refuse it: OpenSSL-based clients report \"unsuitable certificate purpose\", Firefox and Thunderbird \"Certificate key usage inadequate for attempted operation\"",
+                leaf.subject_cn()
+            )
+        };
+        findings.push(Finding::error(
+            Code::InvalidCertificate,
+            message,
+            "Have the certificate reissued with the digitalSignature key usage (keyEncipherment may stay beside it for RSA keys), as a CA's TLS server or web server template does, then bind the new certificate (mailcert enable).",
+        ));
+    }
+
     fn check_eku(&self, findings: &mut Vec<Finding>) {
         let leaf = self.leaf;
         if leaf.has_eku && !leaf.server_auth {
@@ -960,6 +1066,30 @@ impl<'a> Context<'a> {
             ));
         }
     }
+}
+
+/// The key usage bits of a certificate's keyUsage extension, by name;
+/// `None` when it has none (then every use is allowed).
+fn key_usage(der: &[u8]) -> Option<Vec<&'static str>> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let ku = cert.key_usage().ok()??.value;
+    let bits = [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ];
+    Some(
+        bits.iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| *name)
+            .collect(),
+    )
 }
 
 /// The name of a webpki error without its debugging payload, for the rare

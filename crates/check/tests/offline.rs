@@ -126,6 +126,19 @@ fn each_finding_from_files_and_the_verdict_agrees_with_openssl_verify() {
     );
     let later = OffsetDateTime::now_utc() + time::Duration::days(120);
 
+    // A root that expired 10 days ago, and a leaf it issued.
+    let old_root = pki.root_dated("old-root", "Expired Root", -400, -10);
+    let under_old = pki.issue(&old_root, "under-old", &Spec::leaf(NAME, &[NAME]));
+    // A self-signed certificate that has nothing to do with the chain.
+    let stray = pki.self_signed("stray", "stray.example.test", &["stray.example.test"]);
+
+    let mut crl_only = Spec::leaf(NAME, &[NAME]);
+    crl_only.key_usage = Some("cRLSign");
+    let crl_only = pki.issue(&int, "crl-only", &crl_only);
+    let mut signing = Spec::leaf(NAME, &[NAME]);
+    signing.key_usage = Some("digitalSignature");
+    let signing = pki.issue(&int, "signing", &signing);
+
     let cases = vec![
         Case {
             what: "a correct chain",
@@ -270,6 +283,60 @@ fn each_finding_from_files_and_the_verdict_agrees_with_openssl_verify() {
             name: Some(NAME),
             at: None,
             expected: sorted(vec![Code::ChainOrder, Code::UnneededRoot]),
+        },
+        Case {
+            what: "the root expired, not sent",
+            leaf: &under_old,
+            chain: vec![],
+            roots: vec![&old_root],
+            name: Some(NAME),
+            at: None,
+            expected: vec![Code::Expired],
+        },
+        Case {
+            what: "the root expired, and sent too",
+            leaf: &under_old,
+            chain: vec![&old_root],
+            roots: vec![&old_root],
+            name: Some(NAME),
+            at: None,
+            expected: sorted(vec![Code::Expired, Code::UnneededRoot]),
+        },
+        Case {
+            what: "an unrelated self-signed certificate sent",
+            leaf: &good,
+            chain: vec![&int, &stray],
+            roots: vec![&root],
+            name: Some(NAME),
+            at: None,
+            expected: vec![Code::ChainOrder],
+        },
+        Case {
+            what: "the intermediate among the anchors, the root sent",
+            leaf: &good,
+            chain: vec![&int, &root],
+            roots: vec![&root, &int],
+            name: Some(NAME),
+            at: None,
+            expected: vec![Code::UnneededRoot],
+        },
+        Case {
+            what: "keyUsage cRLSign only",
+            leaf: &crl_only,
+            chain: vec![&int],
+            roots: vec![&root],
+            name: Some(NAME),
+            at: None,
+            expected: vec![Code::InvalidCertificate],
+        },
+        Case {
+            what: "keyUsage digitalSignature only",
+            leaf: &signing,
+            chain: vec![&int],
+            roots: vec![&root],
+            name: Some(NAME),
+            at: None,
+            expected: vec![],
         },
         Case {
             what: "no name given",
@@ -446,4 +513,107 @@ fn a_home_made_ca_certificate_trusted_as_itself_passes_with_a_warning() {
     let verdict = run(&untrusted);
     assert!(!verdict.trusted);
     assert!(verdict.findings.iter().any(|f| f.code == Code::SelfSigned));
+}
+
+#[test]
+fn the_findings_name_what_was_sent() {
+    let pki = Pki::new();
+    let root = pki.root("root", "Offline Test Root");
+    let int = pki.issue(&root, "int", &Spec::intermediate("Offline Issuing CA"));
+    let good = pki.issue(&int, "good", &Spec::leaf(NAME, &[NAME]));
+    let stray = pki.self_signed("stray", "stray.example.test", &["stray.example.test"]);
+    let v = run(&Case {
+        what: "stray",
+        leaf: &good,
+        chain: vec![&int, &stray],
+        roots: vec![&root],
+        name: Some(NAME),
+        at: None,
+        expected: vec![],
+    });
+    let order = v
+        .findings
+        .iter()
+        .find(|f| f.code == Code::ChainOrder)
+        .expect("chain-order");
+    assert!(
+        order.message.contains("stray.example.test") && order.message.contains("not part"),
+        "{order:?}"
+    );
+
+    let old_root = pki.root_dated("old-root", "Expired Root", -400, -10);
+    let under_old = pki.issue(&old_root, "under-old", &Spec::leaf(NAME, &[NAME]));
+    let v = run(&Case {
+        what: "expired root sent",
+        leaf: &under_old,
+        chain: vec![&old_root],
+        roots: vec![&old_root],
+        name: Some(NAME),
+        at: None,
+        expected: vec![],
+    });
+    let expired = v
+        .findings
+        .iter()
+        .find(|f| f.code == Code::Expired)
+        .expect("expired");
+    assert!(
+        expired.message.contains("root \"Expired Root\""),
+        "{expired:?}"
+    );
+    assert_eq!(expired.severity, Severity::Error);
+}
+
+/// An RSA certificate whose key usage allows keyEncipherment but not
+/// digitalSignature. `openssl verify -purpose sslserver` accepts it: it
+/// judges the certificate alone, and keyEncipherment is enough for the RSA
+/// key exchange of TLS 1.2. No handshake a current client negotiates uses
+/// that exchange (TLS 1.3 dropped it; ECDHE is preferred everywhere), and
+/// in a signing handshake clients that enforce key usage refuse it, so the
+/// checker reports it. A deliberate difference from `openssl verify`.
+#[test]
+fn rsa_key_for_encipherment_only_is_refused_for_signing_handshakes() {
+    let pki = Pki::new();
+    let root = pki.root("root", "Offline Test Root");
+    let int = pki.issue(&root, "int", &Spec::intermediate("Offline Issuing CA"));
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.key = Key::Rsa(2048);
+    spec.key_usage = Some("keyEncipherment");
+    let leaf = pki.issue(&int, "ke-only", &spec);
+    let case = Case {
+        what: "RSA, keyEncipherment only",
+        leaf: &leaf,
+        chain: vec![&int],
+        roots: vec![&root],
+        name: Some(NAME),
+        at: None,
+        expected: vec![Code::InvalidCertificate],
+    };
+    let v = run(&case);
+    let codes: Vec<(Code, Severity)> = v.findings.iter().map(|f| (f.code, f.severity)).collect();
+    eqnice!(
+        vec![(Code::InvalidCertificate, Severity::Error)],
+        codes,
+        format!("{:#?}", v.findings)
+    );
+    assert!(
+        v.findings[0].message.contains("TLS 1.3"),
+        "{:?}",
+        v.findings
+    );
+    // webpki's verdict is unchanged: the finding is the diagnosis.
+    assert!(v.trusted);
+    assert!(
+        openssl_accepts(&pki, &case),
+        "openssl verify judges keyEncipherment enough (RSA key exchange)"
+    );
+
+    // The same key allowed to sign as well: nothing to report.
+    spec.key_usage = Some("digitalSignature,keyEncipherment");
+    let both = pki.issue(&int, "ds-ke", &spec);
+    let v = run(&Case {
+        leaf: &both,
+        ..case
+    });
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
 }

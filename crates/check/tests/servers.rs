@@ -304,8 +304,131 @@ fn tls_1_0_only_and_tls_1_0_too() {
     let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
     eqnice!(vec![Code::OldTlsVersion], codes(&report), describe(&report));
     assert_eq!(report.findings[0].severity, Severity::Warning);
-    assert_eq!(report.legacy_versions, Some(vec!["TLSv1.1".to_string()]));
+    // Every old version it accepts, not only the highest.
+    assert_eq!(
+        report.legacy_versions,
+        Some(vec!["TLSv1.0".to_string(), "TLSv1.1".to_string()])
+    );
+    let message = &report.findings[0].message;
+    assert!(message.contains("TLSv1.0 and TLSv1.1"), "{message}");
     assert_eq!(report.tls_version.as_deref(), Some("TLSv1.3"));
+
+    // TLS 1.1 and newer, not 1.0.
+    let server = s_server(
+        &leaf,
+        Some(&ca.int.pem),
+        &["-min_protocol", "TLSv1.1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    );
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::OldTlsVersion], codes(&report), describe(&report));
+    assert_eq!(report.legacy_versions, Some(vec!["TLSv1.1".to_string()]));
+}
+
+/// SSL 3.0: this machine's OpenSSL is built without it (no `-ssl3` in
+/// s_server), so no real server can offer it here. A scripted one answers
+/// each ClientHello with a ServerHello for the version the hello asks for
+/// (SSL 3.0 to TLS 1.1) and refuses TLS 1.2/1.3 with an alert, which is
+/// all the probe reads; it shows that the probe walks down to SSL 3.0.
+#[test]
+fn every_old_version_down_to_ssl3_is_probed() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut hello = [0u8; 11];
+            if stream.read_exact(&mut hello).is_err() {
+                continue;
+            }
+            let version = [hello[9], hello[10]];
+            let answer: Vec<u8> = if version[0] == 3 && version[1] <= 2 {
+                vec![22, 3, version[1], 0, 6, 2, 0, 0, 2, 3, version[1]]
+            } else {
+                // protocol_version alert
+                vec![21, 3, 1, 0, 2, 2, 70]
+            };
+            let _ = stream.write_all(&answer);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    let report = check(&imaps(port), port, trust(&[]));
+    assert_eq!(
+        report.legacy_versions,
+        Some(vec![
+            "SSLv3".to_string(),
+            "TLSv1.0".to_string(),
+            "TLSv1.1".to_string()
+        ]),
+        "{}",
+        describe(&report)
+    );
+    eqnice!(vec![Code::OldTlsVersion], codes(&report), describe(&report));
+    assert_eq!(report.findings[0].severity, Severity::Error);
+    assert!(report.findings[0]
+        .message
+        .contains("SSLv3, TLSv1.0 and TLSv1.1"));
+}
+
+#[test]
+fn expired_root_sent_along_still_counts() {
+    let pki = Pki::new();
+    let old_root = pki.root_dated("old-root", "Expired Root", -400, -10);
+    let leaf = pki.issue(&old_root, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let server = s_server(&leaf, Some(&old_root.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&old_root]));
+    eqnice!(
+        sorted(vec![Code::Expired, Code::UnneededRoot]),
+        codes(&report),
+        describe(&report)
+    );
+    assert!(report.has_errors());
+}
+
+#[test]
+fn unrelated_self_signed_certificate_sent_is_not_the_root() {
+    let ca = ca();
+    let leaf = ca.pki.issue(&ca.int, "leaf", &Spec::leaf(NAME, &[NAME]));
+    let stray = ca
+        .pki
+        .self_signed("stray", "stray.example.test", &["stray.example.test"]);
+    let chain = ca.pki.bundle("with-stray.pem", &[&ca.int, &stray]);
+    let server = s_server(&leaf, Some(&chain), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(vec![Code::ChainOrder], codes(&report), describe(&report));
+    assert!(report.findings[0].message.contains("stray.example.test"));
+}
+
+#[test]
+fn key_usage_that_forbids_signing() {
+    let ca = ca();
+    let mut spec = Spec::leaf(NAME, &[NAME]);
+    spec.key_usage = Some("cRLSign");
+    let leaf = ca.pki.issue(&ca.int, "crl-only", &spec);
+    let server = s_server(&leaf, Some(&ca.int.pem), &[]);
+    let report = check(&imaps(server.port), server.port, trust(&[&ca.root]));
+    eqnice!(
+        vec![Code::InvalidCertificate],
+        codes(&report),
+        describe(&report)
+    );
+    assert_eq!(report.findings[0].severity, Severity::Error);
+    // An OpenSSL client refuses the same server.
+    let roots = ca.pki.bundle("client-roots.pem", &[&ca.root]);
+    let out = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", server.port),
+        ])
+        .args(["-servername", NAME, "-verify_return_error", "-CAfile"])
+        .arg(&roots)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unsuitable certificate purpose"), "{said}");
 }
 
 #[test]
@@ -337,15 +460,26 @@ fn implicit_tls_scheme_on_a_plaintext_port() {
     drop(server);
 }
 
-struct FixedBinding(String);
+/// What the store would serve: thumbprints, each for a listener or not.
+struct FixedBinding(Vec<(String, Option<&'static str>)>);
 
 impl BoundLookup for FixedBinding {
-    fn expected(&self, service: Service, _name: Option<&str>) -> Option<BoundCertificate> {
-        (service == Service::Imap).then(|| BoundCertificate {
-            thumbprint: self.0.clone(),
-            subject: "mail.example.test (renewed)".into(),
-            rule: "the newest valid certificate bound to imap".into(),
-        })
+    fn expected(
+        &self,
+        service: Service,
+        _name: Option<&str>,
+        _address: std::net::SocketAddr,
+    ) -> Vec<BoundCertificate> {
+        self.0
+            .iter()
+            .filter(|_| service == Service::Imap)
+            .map(|(thumbprint, listener)| BoundCertificate {
+                thumbprint: thumbprint.clone(),
+                subject: "mail.example.test (renewed)".into(),
+                rule: "the newest valid certificate bound to imap".into(),
+                listener: listener.map(str::to_string),
+            })
+            .collect()
     }
 }
 
@@ -356,17 +490,30 @@ fn certificate_on_the_port_is_not_the_bound_one() {
     let new = ca.pki.issue(&ca.int, "new", &Spec::leaf(NAME, &[NAME]));
     let server = s_server(&old, Some(&ca.int.pem), &[]);
     let new_thumb = mailcert_x509::thumbprint(&new.der);
-    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
-        s.bound = Some(shared(FixedBinding(new_thumb.clone())))
-    });
+    let old_thumb = mailcert_x509::thumbprint(&old.der);
+    let with = |binding: FixedBinding| {
+        let binding = shared(binding);
+        check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
+            s.bound = Some(binding)
+        })
+    };
+    let report = with(FixedBinding(vec![(new_thumb.clone(), None)]));
     eqnice!(
         vec![Code::NotBoundCertificate],
         codes(&report),
         describe(&report)
     );
-    let old_thumb = mailcert_x509::thumbprint(&old.der);
-    let report = check_with(&imaps(server.port), server.port, trust(&[&ca.root]), |s| {
-        s.bound = Some(shared(FixedBinding(old_thumb.clone())))
-    });
+    assert!(report.findings[0].message.contains(&new_thumb));
+    let report = with(FixedBinding(vec![(old_thumb.clone(), None)]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    // The old one is what a listener of the service would serve (its own
+    // binding or pin): the port may be that listener.
+    let report = with(FixedBinding(vec![
+        (new_thumb.clone(), None),
+        (old_thumb.clone(), Some("imaps")),
+    ]));
+    eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
+    // Nothing bound: nothing to compare with.
+    let report = with(FixedBinding(Vec::new()));
     eqnice!(Vec::<Code>::new(), codes(&report), describe(&report));
 }

@@ -14,6 +14,7 @@ fn mailcert(args: &[&str]) -> Output {
         .args(args)
         .env_remove("MAILCERT_STORE")
         .env_remove("MAILCERT_STORE_KEY_FILE")
+        .env_remove("MAILCERT_CONFIG")
         .output()
         .expect("mailcert runs")
 }
@@ -440,4 +441,271 @@ fn check_text_output_never_passes_control_characters_from_the_server() {
         "control characters reach the terminal: {text:?}"
     );
     assert!(text.contains("\\u{1b}"), "{text}");
+}
+
+/// Root → intermediate → leaf for `NAME`, and PKCS#7 files made from them
+/// with `openssl crl2pkcs7`, as a CA delivers them.
+fn pkcs7_pki() -> Pki {
+    let pki = Pki::new();
+    let dir = pki.dir.path();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "int.key",
+            "-out",
+            "int.csr",
+            "-subj",
+            "/CN=CLI Issuing CA",
+        ],
+    );
+    std::fs::write(
+        dir.join("int.ext"),
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "int.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "int.pem",
+            "-days",
+            "365",
+            "-extfile",
+            "int.ext",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            &format!("/CN={NAME}"),
+        ],
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        format!(
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{NAME}\n"
+        ),
+    )
+    .expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "int.pem",
+            "-CAkey",
+            "int.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "90",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+    // The full answer, root first: the file's order must not matter.
+    openssl(
+        dir,
+        &[
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            "root.pem",
+            "-certfile",
+            "int.pem",
+            "-certfile",
+            "leaf.pem",
+            "-out",
+            "full.p7b",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkcs7",
+            "-in",
+            "full.p7b",
+            "-outform",
+            "DER",
+            "-out",
+            "full-der.p7b",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            "int.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "int.p7b",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            "root.pem",
+            "-out",
+            "root.p7b",
+        ],
+    );
+    pki
+}
+
+fn subjects(v: &Value) -> Vec<String> {
+    v["endpoints"][0]["chain"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["subject"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn verify_reads_pkcs7_as_complete_does() {
+    let pki = pkcs7_pki();
+    let root = pki.s("root.pem");
+    let full_chain = vec![
+        format!("CN={NAME}"),
+        "CN=CLI Issuing CA".to_string(),
+        "CN=CLI Test Root".to_string(),
+    ];
+    // CERT as a PKCS#7 (PEM, then DER) with the whole chain: the server
+    // certificate is found and the chain put in issuer order.
+    for file in ["full.p7b", "full-der.p7b"] {
+        let out = mailcert(&[
+            "verify",
+            &pki.s(file),
+            "--ca-file",
+            &root,
+            "--no-system-roots",
+            "--name",
+            NAME,
+            "--json",
+        ]);
+        let v = json(&out);
+        assert_eq!(out.status.code(), Some(0), "{file}: {v:#}");
+        assert_eq!(subjects(&v), full_chain, "{file}");
+        assert_eq!(codes(&v), vec!["unneeded-root"], "{file}");
+    }
+    // --chain as a DER PKCS#7 with the intermediate; --ca-file as a .p7b.
+    let out = mailcert(&[
+        "verify",
+        &pki.s("leaf.pem"),
+        "--chain",
+        &pki.s("int.p7b"),
+        "--ca-file",
+        &pki.s("root.p7b"),
+        "--no-system-roots",
+        "--name",
+        NAME,
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(subjects(&v), full_chain[..2].to_vec());
+    assert_eq!(codes(&v), Vec::<String>::new());
+    // The CA's full .p7b as --chain: the server certificate in it is the
+    // one already given, not a second copy.
+    let out = mailcert(&[
+        "verify",
+        &pki.s("leaf.pem"),
+        "--chain",
+        &pki.s("full.p7b"),
+        "--ca-file",
+        &root,
+        "--no-system-roots",
+        "--name",
+        NAME,
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(subjects(&v), full_chain);
+    assert_eq!(codes(&v), vec!["unneeded-root"]);
+    // Without the intermediate it is missing, whatever the format.
+    let out = mailcert(&[
+        "verify",
+        &pki.s("leaf.pem"),
+        "--chain",
+        &pki.s("root.p7b"),
+        "--ca-file",
+        &root,
+        "--no-system-roots",
+        "--name",
+        NAME,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(codes(&json(&out)).contains(&"incomplete-chain".to_string()));
+}
+
+#[test]
+fn verify_refuses_a_pkcs7_without_one_server_certificate() {
+    let pki = pkcs7_pki();
+    pki.leaf("other", "other.example.test");
+    openssl(
+        pki.dir.path(),
+        &[
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            "leaf.pem",
+            "-certfile",
+            "other.pem",
+            "-out",
+            "two.p7b",
+        ],
+    );
+    let out = mailcert(&["verify", &pki.s("two.p7b"), "--no-system-roots"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("two.p7b") && err.contains("other.example.test") && err.contains("--chain"),
+        "{err}"
+    );
+    // Not a certificate at all: the message says what is expected.
+    std::fs::write(pki.path("notes.txt"), "hello").expect("write");
+    let out = mailcert(&["verify", &pki.s("notes.txt")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("PKCS#7"), "{err}");
 }

@@ -72,6 +72,8 @@ pub struct Spec {
     pub eku: Option<&'static str>,
     pub aia: Option<&'static str>,
     pub name_constraints: Option<&'static str>,
+    /// The leaf's keyUsage bits (`None`: digitalSignature,keyEncipherment).
+    pub key_usage: Option<&'static str>,
 }
 
 impl Spec {
@@ -88,6 +90,7 @@ impl Spec {
             eku: Some("serverAuth"),
             aia: None,
             name_constraints: None,
+            key_usage: None,
         }
     }
 
@@ -104,6 +107,7 @@ impl Spec {
             eku: None,
             aia: None,
             name_constraints: None,
+            key_usage: None,
         }
     }
 }
@@ -199,6 +203,55 @@ impl Pki {
         self.load(name, cn)
     }
 
+    /// A self-signed root CA valid between two days relative to now
+    /// (negative: in the past), made with `openssl ca -selfsign`, which
+    /// takes explicit dates.
+    pub fn root_dated(&self, name: &str, cn: &str, start_days: i64, end_days: i64) -> Cert {
+        let key_file = format!("{name}.key");
+        let csr_file = format!("{name}.csr");
+        let pem_file = format!("{name}.pem");
+        let ext_file = format!("{name}.ext");
+        self.key(&key_file, Key::EcP256);
+        let subj = format!("/CN={cn}");
+        openssl(
+            &[
+                "req", "-new", "-key", &key_file, "-out", &csr_file, "-subj", &subj,
+            ],
+            self.dir.path(),
+        );
+        std::fs::write(
+            self.path(&ext_file),
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+        )
+        .expect("ext file");
+        let (start, end) = (openssl_date(start_days), openssl_date(end_days));
+        openssl(
+            &[
+                "ca",
+                "-batch",
+                "-notext",
+                "-config",
+                "ca.cnf",
+                "-selfsign",
+                "-keyfile",
+                &key_file,
+                "-in",
+                &csr_file,
+                "-out",
+                &pem_file,
+                "-extfile",
+                &ext_file,
+                "-startdate",
+                &start,
+                "-enddate",
+                &end,
+                "-preserveDN",
+            ],
+            self.dir.path(),
+        );
+        self.load(name, cn)
+    }
+
     /// A self-signed server certificate, as `openssl req -x509` makes it.
     pub fn self_signed(&self, name: &str, cn: &str, names: &[&str]) -> Cert {
         let key_file = format!("{name}.key");
@@ -262,9 +315,10 @@ impl Pki {
             }
             ext.push_str("keyUsage=critical,keyCertSign,cRLSign\n");
         } else {
-            ext.push_str(
-                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
-            );
+            ext.push_str(&format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=critical,{}\n",
+                spec.key_usage.unwrap_or("digitalSignature,keyEncipherment")
+            ));
         }
         if let Some(eku) = spec.eku {
             ext.push_str(&format!("extendedKeyUsage={eku}\n"));

@@ -2,7 +2,8 @@
 //! what clients will complain about.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,18 +13,20 @@ use mailcert_check::{
     check_endpoints, BoundCertificate, BoundLookup, ConnectTo, Endpoint, Origin, Progress, Scheme,
     Settings, TrustStore,
 };
+use mailcert_config::{Config, Listener};
 use mailcert_lifecycle::{ListenerScope, ServingSet};
 use mailcert_store::{SqliteStore, Store};
 use mailcert_x509::Service;
 use time::OffsetDateTime;
 
+use crate::cmd::which::load_config;
 use crate::exit::Exit;
 use crate::{context, output, render, Cli, Result};
 
 /// Trust anchors for `check` and `verify`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrustArgs {
-    /// Also trust the CA certificates in this PEM file (a private CA); repeatable.
+    /// Also trust the CA certificates in this file (PEM, DER or .p7b; a private CA); repeatable.
     #[arg(long = "ca-file", value_name = "FILE")]
     pub ca_files: Vec<PathBuf>,
     /// Do not trust the system's roots (only --ca-file and the store's anchors).
@@ -58,9 +61,13 @@ pub struct Args {
     /// Endpoints checked at the same time at most.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub jobs: usize,
-    /// Skip the extra connection that asks whether TLS 1.0/1.1 is still accepted.
+    /// Skip the extra connections that ask whether SSL 3.0 and TLS 1.0/1.1 are still accepted.
     #[arg(long)]
     pub no_legacy_probe: bool,
+    /// Front-end configuration whose listeners (their own bindings and pins) count for
+    /// not-bound-certificate with --store; by default the one `mailcert serve` reads, if it exists.
+    #[arg(long, env = "MAILCERT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -110,7 +117,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     settings.timeout = Duration::from_secs_f64(args.timeout);
     settings.concurrency = args.jobs.max(1);
     settings.legacy_probe = !args.no_legacy_probe;
-    settings.bound = bound_lookup(cli, at)?;
+    settings.bound = bound_lookup(cli, args.config.as_deref())?;
 
     let bar = progress_bar(endpoints.len());
     let progress: Option<Progress> = bar.clone().map(|bar| {
@@ -216,36 +223,124 @@ fn explicit_store(cli: &Cli) -> anyhow::Result<Option<SqliteStore>> {
     Ok(Some(store))
 }
 
+/// What the store would serve, per service and listener, as `serve` and
+/// `which` choose it.
 struct StoreBindings {
     serving: ServingSet,
-    at: OffsetDateTime,
+    /// Listener names of the store's listener-specific bindings, per service.
+    bound_listeners: Vec<(Service, String)>,
+    config: Option<Config>,
 }
 
-impl BoundLookup for StoreBindings {
-    fn expected(&self, service: Service, name: Option<&str>) -> Option<BoundCertificate> {
-        let selection = self
-            .serving
-            .select(service, ListenerScope::default(), name, self.at);
-        let thumbprint = selection.thumbprint()?.to_string();
-        let subject = self
-            .serving
-            .get(&thumbprint)
-            .map(|c| c.record.summary.subject_cn())
-            .unwrap_or_default();
-        Some(BoundCertificate {
-            thumbprint,
-            subject,
-            rule: selection.explain(),
+/// One way a port of a service may be chosen for.
+struct Scope<'a> {
+    service: Service,
+    listener: Option<&'a str>,
+    pin: Option<&'a str>,
+}
+
+impl StoreBindings {
+    /// The configuration's listener on `address`, when there is one.
+    fn listener_on(&self, address: SocketAddr) -> Option<&Listener> {
+        self.config.as_ref()?.listeners.iter().find(|l| {
+            l.bind.port() == address.port()
+                && (l.bind.ip().is_unspecified() || l.bind.ip() == address.ip())
         })
+    }
+
+    fn scopes(&self, service: Service, address: SocketAddr) -> Vec<Scope<'_>> {
+        if let Some(l) = self.listener_on(address) {
+            return vec![Scope {
+                service: l.protocol.service(),
+                listener: Some(&l.name),
+                pin: l.certificate.as_deref(),
+            }];
+        }
+        let mut scopes = vec![Scope {
+            service,
+            listener: None,
+            pin: None,
+        }];
+        let configured = self.config.iter().flat_map(|c| &c.listeners);
+        for l in configured.filter(|l| l.protocol.service() == service) {
+            scopes.push(Scope {
+                service,
+                listener: Some(&l.name),
+                pin: l.certificate.as_deref(),
+            });
+        }
+        for (s, name) in &self.bound_listeners {
+            if *s == service && !scopes.iter().any(|sc| sc.listener == Some(name.as_str())) {
+                scopes.push(Scope {
+                    service,
+                    listener: Some(name),
+                    pin: None,
+                });
+            }
+        }
+        scopes
     }
 }
 
-fn bound_lookup(cli: &Cli, at: OffsetDateTime) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
+impl BoundLookup for StoreBindings {
+    fn expected(
+        &self,
+        service: Service,
+        name: Option<&str>,
+        address: SocketAddr,
+    ) -> Vec<BoundCertificate> {
+        // What the server chooses now, whatever --at says; a client asking
+        // for an IP address sends no SNI.
+        let now = OffsetDateTime::now_utc();
+        let sni = name.filter(|n| n.parse::<std::net::IpAddr>().is_err());
+        let mut out: Vec<BoundCertificate> = Vec::new();
+        for scope in self.scopes(service, address) {
+            let listener = ListenerScope {
+                name: scope.listener,
+                pin: scope.pin,
+            };
+            let selection = self.serving.select(scope.service, listener, sni, now);
+            let Some(thumbprint) = selection.thumbprint() else {
+                continue;
+            };
+            if out.iter().any(|b| b.thumbprint == thumbprint) {
+                continue;
+            }
+            let subject = self
+                .serving
+                .get(thumbprint)
+                .map(|c| c.record.summary.subject_cn())
+                .unwrap_or_default();
+            out.push(BoundCertificate {
+                thumbprint: thumbprint.to_string(),
+                subject,
+                rule: selection.explain(),
+                listener: scope.listener.map(str::to_string),
+            });
+        }
+        out
+    }
+}
+
+/// With a store: what it binds, and the front-end configuration (`--config`,
+/// MAILCERT_CONFIG, or the default file if it exists) for the listeners'
+/// own bindings and pins, read as `which` and `serve` read it.
+fn bound_lookup(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
     let Some(store) = explicit_store(cli)? else {
         return Ok(None);
     };
+    let config = load_config(config, None)?;
     let serving = ServingSet::load(&store, false)?;
-    Ok(Some(Arc::new(StoreBindings { serving, at })))
+    let bound_listeners = store
+        .bindings()?
+        .into_iter()
+        .filter_map(|b| b.listener.map(|l| (b.service, l)))
+        .collect();
+    Ok(Some(Arc::new(StoreBindings {
+        serving,
+        bound_listeners,
+        config,
+    })))
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_check::{validate, EndpointReport, Report, Request, Source};
+use mailcert_x509::bundle::read_certificates;
+use mailcert_x509::chain::build_chain;
+use mailcert_x509::{CertError, CertSummary};
 
 use crate::cmd::check::{load_trust, parse_time, TrustArgs};
 use crate::exit::Exit;
@@ -13,9 +16,10 @@ use crate::{output, render, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
-    /// The server certificate (PEM or DER; a PEM file may carry its chain after it).
+    /// The server certificate: PEM (may carry its chain after it), DER, or PKCS#7 (.p7b, PEM or DER)
+    /// holding it and its chain.
     pub cert: PathBuf,
-    /// Intermediate certificates, as the server would send them after its own.
+    /// Intermediate certificates, as the server would send them after its own (PEM, DER or .p7b).
     #[arg(long, value_name = "FILE")]
     pub chain: Option<PathBuf>,
     /// The name clients use (DNS name or IP address); without it names are not checked.
@@ -34,9 +38,18 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let at = parse_time(args.at.as_deref())?;
     let trust = load_trust(cli, &args.trust)?;
-    let mut certificates = read_certificates(&args.cert)?;
+    let mut certificates = match read_file(&args.cert)? {
+        Read::Ordered(ders) => ders,
+        Read::Set(set) => leaf_first(set, &args.cert)?,
+    };
     if let Some(chain) = &args.chain {
-        certificates.extend(read_certificates(chain)?);
+        match read_file(chain)? {
+            Read::Ordered(ders) => certificates.extend(ders),
+            Read::Set(set) => {
+                let ordered = issuer_order(&certificates, set);
+                certificates.extend(ordered);
+            }
+        }
     }
     if let Some(name) = &args.name {
         mailcert_check::check_name(name)?;
@@ -67,10 +80,91 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     })
 }
 
-fn read_certificates(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+/// What a file held: certificates in the order written (PEM, DER), or a
+/// PKCS#7 set, whose order means nothing.
+enum Read {
+    Ordered(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+}
+
+/// Reads a certificate file the way `complete` reads a CA's answer: PEM,
+/// DER, or PKCS#7 in PEM, DER or BER. A certificate that does not parse
+/// is kept as it is, so that the report calls it malformed
+/// (`invalid-certificate`) as it would if a server sent it.
+fn read_file(path: &Path) -> anyhow::Result<Read> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(mailcert_x509::pem::decode_certificates(
-        &bytes,
-        &path.display().to_string(),
-    )?)
+    let what = path.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
+    let pem = text.contains("-----BEGIN ");
+    let pkcs7_pem = text.contains("-----BEGIN PKCS7-----") || text.contains("-----BEGIN CMS-----");
+    match read_certificates(&bytes, &what) {
+        // A DER file holds one certificate; more can only come from PKCS#7.
+        Ok(ders) if pkcs7_pem || (!pem && ders.len() > 1) => Ok(Read::Set(ders)),
+        Ok(ders) => Ok(Read::Ordered(ders)),
+        Err(CertError::BadCertificate { .. }) if !pkcs7_pem => Ok(Read::Ordered(
+            mailcert_x509::pem::decode_certificates(&bytes, &what)?,
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The server certificate first, then its chain in issuer order, from a
+/// PKCS#7 set: the server certificate is the one that issued none of the
+/// others.
+fn leaf_first(set: Vec<Vec<u8>>, path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let summaries: Vec<CertSummary> = set
+        .iter()
+        .map(|d| CertSummary::from_der(d))
+        .collect::<std::result::Result<_, _>>()?;
+    let issues_none = |i: usize| {
+        !summaries
+            .iter()
+            .enumerate()
+            .any(|(j, s)| j != i && s.issued_by(&summaries[i]))
+    };
+    let mut leaves: Vec<usize> = (0..set.len()).filter(|&i| issues_none(i)).collect();
+    if leaves.len() > 1 {
+        // Among several, CA certificates are not server certificates.
+        leaves.retain(|&i| !summaries[i].is_ca);
+    }
+    let [leaf] = leaves[..] else {
+        let candidates: Vec<String> = (0..set.len())
+            .filter(|&i| issues_none(i))
+            .map(|i| format!("\"{}\"", summaries[i].subject_cn()))
+            .collect();
+        anyhow::bail!(
+            "{}: this PKCS#7 file keeps no order and {} of its certificates could be the server certificate ({}); give the server certificate alone as CERT and this file with --chain",
+            path.display(),
+            candidates.len(),
+            candidates.join(", ")
+        );
+    };
+    let leaf_der = set[leaf].clone();
+    let mut rest = set;
+    rest.remove(leaf);
+    let mut ordered = vec![leaf_der];
+    let chain = issuer_order(&ordered, rest);
+    ordered.extend(chain);
+    Ok(ordered)
+}
+
+/// A PKCS#7 set put in the order a server should send it: each issuer
+/// after the certificate it issued, starting above the highest certificate
+/// already read that the set continues; what is left keeps the set's order.
+/// Certificates already read are left out: a CA's .p7b usually holds the
+/// server certificate too.
+fn issuer_order(before: &[Vec<u8>], mut set: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    set.retain(|der| !before.contains(der));
+    let mut ordered: Vec<Vec<u8>> = before
+        .iter()
+        .rev()
+        .map(|start| build_chain(start, &set).chain)
+        .find(|chain| !chain.is_empty())
+        .unwrap_or_default();
+    for der in set {
+        if !ordered.contains(&der) {
+            ordered.push(der);
+        }
+    }
+    ordered
 }
