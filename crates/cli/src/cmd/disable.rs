@@ -31,11 +31,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         super::which::listener_hostnames(Some(config), &services, args.listener.as_deref())?;
     }
     let mut manager = context::manager(cli)?;
-    let report = manager.disable(
-        &args.thumbprint,
-        &services,
-        args.listener.as_deref(),
-    )?;
+    let report = manager.disable(&args.thumbprint, &services, args.listener.as_deref())?;
     if args.json {
         super::report_json(&report)?;
     } else {
