@@ -237,12 +237,7 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32) {
             (format!("rsa-{bits}"), bits)
         }
         Ok(PublicKey::EC(_)) => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|oid| oid.to_id_string());
+            let curve = crate::cert::named_curve(spki);
             match curve.as_deref() {
                 Some("1.2.840.10045.3.1.7") => ("ec-p256".into(), 256),
                 Some("1.3.132.0.34") => ("ec-p384".into(), 384),
@@ -263,4 +258,13 @@ fn modulus_bits(modulus: &[u8]) -> u32 {
         None => return 0,
     };
     (trimmed.len() as u32 - 1) * 8 + (8 - trimmed[0].leading_zeros())
+}
+
+/// The OID of an EC key's named curve, as dotted text.
+pub(crate) fn named_curve(spki: &SubjectPublicKeyInfo<'_>) -> Option<String> {
+    spki.algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|oid| oid.to_id_string())
 }

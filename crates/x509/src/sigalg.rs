@@ -256,12 +256,7 @@ fn key_kind(spki: &SubjectPublicKeyInfo<'_>) -> Result<KeyKind, String> {
         // rsaEncryption, and RSASSA-PSS keys (the same RSAPublicKey).
         "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Ok(KeyKind::Rsa),
         "1.2.840.10045.2.1" => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok())
-                .map(|oid| oid.to_id_string());
+            let curve = crate::cert::named_curve(spki);
             match curve.as_deref() {
                 Some("1.2.840.10045.3.1.7") => Ok(KeyKind::Ec(Curve::P256)),
                 Some("1.3.132.0.34") => Ok(KeyKind::Ec(Curve::P384)),
