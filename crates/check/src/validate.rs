@@ -552,8 +552,7 @@ impl<'a> Context<'a> {
     fn explain_untrusted(&self, error: webpki::Error, shape: &Shape, findings: &mut Vec<Finding>) {
         use webpki::Error as E;
         let leaf = self.leaf;
-        let leaf_is_anchor = self.req.trust.contains(&self.req.certificates[0]);
-        if leaf.is_self_signed && !leaf_is_anchor {
+        if leaf.is_self_signed && !self.directly_trusted() {
             findings.push(Finding::error(
                 Code::SelfSigned,
                 format!(

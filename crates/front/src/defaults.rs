@@ -80,6 +80,7 @@ pub fn default_config(root: bool) -> String {
 
 /// How to try one listener: the name to ask for and the file holding the
 /// certificate a client asking for it gets.
+#[derive(Debug, Clone)]
 pub struct TryWith {
     pub hostname: String,
     pub pem_file: String,

@@ -64,13 +64,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let bound = front.bound();
     let (try_with, hints) = try_with(&location, &config, &bound, &hostname);
     let describe = |b: &mailcert_front::Bound| {
-        try_with.get(&b.name).cloned().map_or_else(
-            || TryWith {
-                hostname: hostname.clone(),
-                pem_file: "server.pem".into(),
-            },
-            |(hostname, pem_file)| TryWith { hostname, pem_file },
-        )
+        try_with.get(&b.name).cloned().unwrap_or_else(|| TryWith {
+            hostname: hostname.clone(),
+            pem_file: "server.pem".into(),
+        })
     };
     for line in mailcert_front::describe(&bound, describe, &hints) {
         println!("{line}");
@@ -107,7 +104,7 @@ fn try_with(
     config: &Config,
     bound: &[mailcert_front::Bound],
     default_hostname: &str,
-) -> (HashMap<String, (String, String)>, Vec<String>) {
+) -> (HashMap<String, TryWith>, Vec<String>) {
     let store = format!("--store {}", location.db.display());
     let Ok(sqlite) = SqliteStore::open(location) else {
         return (HashMap::new(), Vec::new());
@@ -165,7 +162,16 @@ fn try_with(
         .collect();
     let files = chosen
         .iter()
-        .map(|(name, (host, thumb))| (name.clone(), (host.clone(), file_of(thumb))))
+        .map(|(name, (hostname, thumb))| {
+            let pem_file = file_of(thumb);
+            (
+                name.clone(),
+                TryWith {
+                    hostname: hostname.clone(),
+                    pem_file,
+                },
+            )
+        })
         .collect();
     (files, hints)
 }
