@@ -428,14 +428,18 @@ impl Config {
     }
 }
 
+/// Whether this process may bind ports below 1024.
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
 /// Where `serve` and the listener-aware commands look for the
 /// configuration when `--config` is not given.
 pub fn default_config_path() -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    if root {
+    if is_root() {
         return PathBuf::from("/etc/mailcert/mailcert.toml");
     }
     std::env::var_os("XDG_CONFIG_HOME")
@@ -656,13 +660,12 @@ fn entry_name(text: &str, header_line: usize) -> Option<String> {
         })
 }
 
-/// 1-based line of a byte offset.
 fn max_line_too_small(max_line: usize) -> String {
     format!("{max_line} is below the 512 bytes SMTP and IMAP clients may send; use 512 or more")
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(0, |t| t.matches('\n').count()) + 1
+    mailcert_tomlplace::position(text, offset).line
 }
 
 #[cfg(test)]

@@ -37,10 +37,7 @@ impl ServerConfig {
             hostname: hostname.into(),
             mode,
             limits: Limits::default(),
-            smtp_extensions: smtp::DEFAULT_EXTENSIONS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            smtp_extensions: smtp::default_extensions(),
         }
     }
 }

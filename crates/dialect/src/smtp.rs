@@ -9,6 +9,11 @@ use crate::server::{Action, ServerConfig, ServerMode};
 /// Extensions a front end offers when it does not know the backend's.
 pub const DEFAULT_EXTENSIONS: [&str; 4] = ["PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES"];
 
+/// [`DEFAULT_EXTENSIONS`] as owned strings, as a server configuration holds them.
+pub fn default_extensions() -> Vec<String> {
+    DEFAULT_EXTENSIONS.iter().map(|s| s.to_string()).collect()
+}
+
 /// Server side: the banner.
 pub fn greeting(hostname: &str) -> Vec<u8> {
     format!("220 {hostname} ESMTP ready\r\n").into_bytes()

@@ -4,13 +4,7 @@
 use crate::server::Bound;
 use mailcert_config::{Protocol, TlsMode};
 
-/// Whether this process may bind ports below 1024.
-pub fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
-}
+pub use mailcert_config::is_root;
 
 /// The default configuration: every usual mail and web port (as root), or
 /// the same listeners moved above 1024 (`port + 10000` for mail, 8443 and

@@ -166,10 +166,7 @@ fn prepare(
             acceptor: TlsAcceptor::from(server_config),
             hostname: hostname_of(listener),
             smtp_extensions: Arc::new(ArcSwap::from_pointee(
-                mailcert_dialect::smtp::DEFAULT_EXTENSIONS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+                mailcert_dialect::smtp::default_extensions(),
             )),
         });
         let addr = if existing.contains_key(&listener.bind) && listener.bind.port() != 0 {

@@ -106,15 +106,25 @@ fn unavailable(
     }
     match proto {
         Some(p) => dialect::unavailable_reply(p, &rt.hostname),
-        None => {
-            let body = "The web server behind this front end is not available; try again later.\n";
-            format!(
-                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .into_bytes()
-        }
+        None => crate::http::plain(
+            502,
+            "Bad Gateway",
+            "The web server behind this front end is not available; try again later.\n",
+        )
+        .into_bytes(),
     }
+}
+
+/// The backend could not serve the client: it gets the protocol's own
+/// answer, and the connection ends with the reason for the log.
+async fn backend_failed<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    rt: &ListenerRuntime,
+    proto: Option<dialect::Protocol>,
+    e: BackendError,
+) -> Outcome {
+    refuse(stream, &unavailable(rt, proto, &e)).await;
+    Err(format!("backend {}: {e}", rt.listener.backend))
 }
 
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
@@ -163,8 +173,7 @@ async fn implicit(
     let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
         Ok(b) => b,
         Err(e) => {
-            refuse(tls, &unavailable(rt, proto, &e)).await;
-            return Err(format!("backend {}: {e}", rt.listener.backend));
+            return backend_failed(tls, rt, proto, e).await;
         }
     };
     if proto.is_some() {
@@ -184,8 +193,7 @@ async fn implicit(
                     if let Err(e) =
                         crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await
                     {
-                        refuse(tls, &unavailable(rt, proto, &e)).await;
-                        return Err(format!("backend {}: {e}", rt.listener.backend));
+                        return backend_failed(tls, rt, proto, e).await;
                     }
                 }
             }
@@ -195,8 +203,7 @@ async fn implicit(
                     Ok(Err(e)) => BackendError::Connect(e),
                     _ => BackendError::Connect(std::io::ErrorKind::UnexpectedEof.into()),
                 };
-                refuse(tls, &unavailable(rt, proto, &e)).await;
-                return Err(format!("backend {}: {e}", rt.listener.backend));
+                return backend_failed(tls, rt, proto, e).await;
             }
         }
     }
@@ -301,15 +308,13 @@ async fn starttls(
     let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
         Ok(b) => b,
         Err(e) => {
-            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
-            return Err(format!("backend {}: {e}", rt.listener.backend));
+            return backend_failed(tls, rt, Some(proto), e).await;
         }
     };
     let rest = match backend::consume_greeting(&mut backend, proto, limits.backend_timeout).await {
         Ok(rest) => rest,
         Err(e) => {
-            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
-            return Err(format!("backend {}: {e}", rt.listener.backend));
+            return backend_failed(tls, rt, Some(proto), e).await;
         }
     };
     if !rest.is_empty() {
@@ -317,8 +322,7 @@ async fn starttls(
     }
     if proto == dialect::Protocol::Smtp {
         if let Err(e) = crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await {
-            refuse(tls, &unavailable(rt, Some(proto), &e)).await;
-            return Err(format!("backend {}: {e}", rt.listener.backend));
+            return backend_failed(tls, rt, Some(proto), e).await;
         }
     }
     finish(tls, backend, rt).await
@@ -339,8 +343,7 @@ async fn passthrough(
     let mut backend = match backend::connect(&rt.listener, client, local, None).await {
         Ok(b) => b,
         Err(e) => {
-            refuse(stream, &unavailable(rt, proto, &e)).await;
-            return Err(format!("backend {}: {e}", rt.listener.backend));
+            return backend_failed(stream, rt, proto, e).await;
         }
     };
     let prepared = async {
@@ -355,8 +358,7 @@ async fn passthrough(
     }
     .await;
     if let Err(e) = prepared {
-        refuse(stream, &unavailable(rt, proto, &e)).await;
-        return Err(format!("backend {}: {e}", rt.listener.backend));
+        return backend_failed(stream, rt, proto, e).await;
     }
     finish(stream, backend, rt)
         .await

@@ -517,7 +517,8 @@ impl Scanner<'_> {
     }
 }
 
-fn position(text: &str, offset: usize) -> Position {
+/// Line and column (both 1-based) of a byte offset into `text`.
+pub fn position(text: &str, offset: usize) -> Position {
     let offset = floor_char_boundary(text, offset.min(text.len()));
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

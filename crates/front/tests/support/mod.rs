@@ -46,12 +46,7 @@ impl Env {
             store,
             challenges: ChallengeMap::new(),
         };
-        let leaf = Leaf {
-            cert: env.leaf.cert.clone(),
-            key: env.leaf.key.clone(),
-            chain: env.leaf.chain.clone(),
-        };
-        env.thumbprint = env.add(&leaf, &Service::ALL);
+        env.thumbprint = env.add(&env.leaf, &Service::ALL);
         env
     }
 
