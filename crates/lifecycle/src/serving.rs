@@ -15,7 +15,7 @@ use crate::error::Result;
 #[derive(Debug, Clone)]
 pub struct ServedCert {
     pub record: CertRecord,
-    /// DER of the chain above the leaf, issuer first.
+    /// DER of the chain above the leaf, issuer first; loaded with the keys.
     pub chain: Vec<Vec<u8>>,
     /// PKCS#8 DER, loaded only when asked for.
     pub private_key: Option<Vec<u8>>,
@@ -39,7 +39,8 @@ pub struct ServingSet {
 
 impl ServingSet {
     /// Loads every certificate that has a private key (pinned certificates
-    /// need not be bound) and, with `with_keys`, the keys themselves.
+    /// need not be bound) and, with `with_keys` (what serving needs), their
+    /// chains and the keys themselves; choosing alone needs neither.
     pub fn load(store: &dyn Store, with_keys: bool) -> Result<ServingSet> {
         let generation = store.generation()?;
         let bindings = store.bindings()?;
@@ -49,11 +50,10 @@ impl ServingSet {
                 continue;
             }
             let thumb = record.summary.thumbprint.clone();
-            let chain = store.chain(&thumb)?;
-            let private_key = if with_keys {
-                store.private_key(&thumb)?
+            let (chain, private_key) = if with_keys {
+                (store.chain(&thumb)?, store.private_key(&thumb)?)
             } else {
-                None
+                (Vec::new(), None)
             };
             certs.insert(
                 thumb,

@@ -391,6 +391,14 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}~")
 }
 
+/// The `chain` column: thumbprints separated by commas.
+fn split_chain(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn split_lines(text: String) -> Vec<String> {
     text.split('\n')
         .filter(|s| !s.is_empty())
@@ -432,11 +440,7 @@ fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
     Ok(CertRecord {
         summary,
         der: row.get(2)?,
-        chain: chain
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        chain: split_chain(&chain),
         has_private_key: row.get(23)?,
         exportable: row.get(24)?,
         friendly_name: row.get(25)?,
@@ -503,14 +507,20 @@ impl SqliteStore {
     }
 
     fn raw_chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>> {
-        let Some(record) = self.certificate(thumbprint)? else {
+        // Only the chain column: the certificate row itself is not needed.
+        let links: Option<String> = self
+            .conn
+            .prepare_cached("SELECT chain FROM certificates WHERE thumbprint = ?1")?
+            .query_row([thumbprint], |r| r.get(0))
+            .optional()?;
+        let Some(links) = links else {
             return Ok(Vec::new());
         };
         let mut stmt = self
             .conn
             .prepare_cached("SELECT der FROM chain_certs WHERE thumbprint = ?1")?;
         let mut out = Vec::new();
-        for link in &record.chain {
+        for link in &split_chain(&links) {
             let der: Vec<u8> = stmt
                 .query_row([link], |r| r.get(0))
                 .optional()?
