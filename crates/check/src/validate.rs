@@ -23,8 +23,8 @@ use crate::finding::{has_errors, tidy, Code, Finding};
 use crate::limits;
 use crate::trust::{Origin, TrustStore};
 
-/// Expiry warnings start this many days before `not_after`.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
+/// Expiry warnings start this many days before `not_after`, as in `list`.
+pub use mailcert_x509::status::EXPIRY_WARNING_DAYS;
 
 /// Where the certificates come from: it changes the wording of fixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -941,7 +941,7 @@ impl<'a> Context<'a> {
             } else {
                 format!("The intermediate \"{}\"", s.subject_cn())
             };
-            let weak_rsa = s.key_algorithm.starts_with("rsa-") && s.key_size < 2048;
+            let weak_rsa = s.has_weak_rsa_key();
             // P-192 and P-224: below what any current client accepts.
             let weak_curve = matches!(
                 s.key_algorithm.as_str(),
@@ -981,10 +981,7 @@ impl<'a> Context<'a> {
             self.summaries
                 .get(i)
                 .and_then(|s| s.as_ref())
-                .is_some_and(|s| {
-                    weak_digest(&s.signature_algorithm)
-                        || s.key_size < 2048 && s.key_algorithm.starts_with("rsa-")
-                })
+                .is_some_and(|s| weak_digest(&s.signature_algorithm) || s.has_weak_rsa_key())
         })
     }
 

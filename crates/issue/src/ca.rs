@@ -236,7 +236,7 @@ impl PrivateCa {
         // A certificate for a key clients refuse would only fail later, on
         // every connection: refuse it now with the reason.
         if let Some((key, bits)) = spki_description(&request.spki_der) {
-            if key.starts_with("rsa-") && bits < 2048 {
+            if mailcert_x509::keys::is_weak_rsa(&key, bits) {
                 return Err(CaError::Refused {
                     what: what.into(),
                     reason: format!(

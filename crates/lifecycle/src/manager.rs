@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 
 use mailcert_store::{Binding, CertRecord, Change, NewCertificate, Op, Origin, Store};
 use mailcert_x509::build::{self, ServerCertSpec};
+use mailcert_x509::keys::{MAX_RSA_BITS, MIN_RSA_BITS};
 use mailcert_x509::service::DEFAULT_RULE;
 use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
 use mailcert_x509::{
@@ -274,11 +275,11 @@ impl Manager {
             // use the certificate.
             _ if record.summary.key_algorithm.starts_with("rsa-") => {
                 let bits = record.summary.key_size;
-                if bits < 2048 {
+                if bits < MIN_RSA_BITS {
                     Err(LifecycleError::Refused(format!(
                         "{thumb} has an RSA-{bits} key: RSA-{bits} is too weak; use 2048 bits or more (modern clients refuse it and this server's TLS library cannot sign with it); request a new certificate with `mailcert request --name NAME --key rsa-2048`"
                     )))
-                } else if bits > 8192 {
+                } else if bits > MAX_RSA_BITS {
                     Err(LifecycleError::Refused(format!(
                         "{thumb} has an RSA-{bits} key, larger than this server's TLS library signs with (8192 bits at most); request a new certificate with `mailcert request --name NAME --key rsa-4096`"
                     )))

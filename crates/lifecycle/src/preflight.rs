@@ -2,6 +2,7 @@
 
 use mailcert_x509::names::best_match;
 use mailcert_x509::sigalg::{weak_hash, Hash};
+use mailcert_x509::status::EXPIRY_WARNING_DAYS;
 use mailcert_x509::{CertSummary, Trust};
 use time::OffsetDateTime;
 
@@ -66,7 +67,7 @@ pub fn preflight(
             message: "the certificate is not meant for servers (no serverAuth extended key usage): clients will refuse it".into(),
         });
     }
-    if cert.key_algorithm.starts_with("rsa-") && cert.key_size < 2048 {
+    if cert.has_weak_rsa_key() {
         out.push(Preflight {
             code: "weak-key",
             message: format!(
@@ -76,10 +77,7 @@ pub fn preflight(
         });
     }
     // A weak key above the leaf signs what clients check: they refuse it.
-    for c in chain
-        .iter()
-        .filter(|c| c.key_algorithm.starts_with("rsa-") && c.key_size < 2048)
-    {
+    for c in chain.iter().filter(|c| c.has_weak_rsa_key()) {
         out.push(Preflight {
             code: "weak-key",
             message: format!(
@@ -120,7 +118,7 @@ pub fn preflight(
         }
     }
     let days_left = (cert.not_after - now).whole_days();
-    if (0..30).contains(&days_left) {
+    if (0..EXPIRY_WARNING_DAYS).contains(&days_left) {
         out.push(Preflight {
             code: "expiring-soon",
             message: format!(

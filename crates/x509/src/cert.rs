@@ -43,6 +43,11 @@ pub struct CertSummary {
 }
 
 impl CertSummary {
+    /// An RSA key under 2048 bits, which clients refuse.
+    pub fn has_weak_rsa_key(&self) -> bool {
+        crate::keys::is_weak_rsa(&self.key_algorithm, self.key_size)
+    }
+
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
         let (rest, cert) =
             X509Certificate::from_der(der).map_err(|e| CertError::BadCertificate {

@@ -89,12 +89,21 @@ impl FromStr for KeyType {
     }
 }
 
+/// The RSA key sizes this project signs with and clients accept.
+pub const MIN_RSA_BITS: u32 = 2048;
+pub const MAX_RSA_BITS: u32 = 8192;
+
+/// An RSA key (`rsa-N` in the CLI's words) below [`MIN_RSA_BITS`].
+pub fn is_weak_rsa(key_algorithm: &str, bits: u32) -> bool {
+    key_algorithm.starts_with("rsa-") && bits < MIN_RSA_BITS
+}
+
 /// Loads a private key (PKCS#8, SEC1 or PKCS#1 DER) so it can sign. An
 /// RSA key outside 2048–8192 bits is refused with that reason: aws-lc-rs
 /// does not sign with one, and clients would refuse its signatures anyway.
 pub fn load_key(der: &[u8]) -> Result<KeyPair, CertError> {
     KeyPair::try_from(der).map_err(|e| match weak_rsa(der) {
-        Some(weak) if weak.bits < 2048 => CertError::WeakKey {
+        Some(weak) if weak.bits < MIN_RSA_BITS => CertError::WeakKey {
             what: "the private key".into(),
             bits: weak.bits,
         },
@@ -195,7 +204,7 @@ fn weak_rsa(der: &[u8]) -> Option<WeakRsa> {
         None => return None,
     };
     let bits = (n.len() as u32 - 1) * 8 + (8 - n[0].leading_zeros());
-    if (2048..=8192).contains(&bits) {
+    if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return None;
     }
     let public = tlv::encode(0x30, &[modulus.whole, exponent.whole].concat());

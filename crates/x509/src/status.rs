@@ -163,7 +163,7 @@ pub fn certificate_warnings(cert: &CertSummary) -> Vec<String> {
 
 /// "RSA-1024 key: too weak …" for RSA keys under 2048 bits.
 pub fn weak_rsa_words(cert: &CertSummary) -> Option<String> {
-    if !cert.key_algorithm.starts_with("rsa-") || cert.key_size >= 2048 {
+    if !cert.has_weak_rsa_key() {
         return None;
     }
     Some(format!(
