@@ -2,27 +2,13 @@
 //! Forum ballot SC-081): the longest validity a publicly trusted server
 //! certificate may have, by date.
 
-use time::{Date, Month, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// The longest validity, in days, a public CA may issue at `at`: 398 days
 /// before 2026-03-15, 200 from then, 100 from 2027-03-15, 47 from
-/// 2029-03-15.
+/// 2029-03-15 (the rule lives in [`mailcert_x509::limits`]).
 pub fn public_max_validity_days(at: OffsetDateTime) -> i64 {
-    let day = at.date();
-    if day < march_15(2026) {
-        398
-    } else if day < march_15(2027) {
-        200
-    } else if day < march_15(2029) {
-        100
-    } else {
-        47
-    }
-}
-
-fn march_15(year: i32) -> Date {
-    // A fixed, valid calendar date: the fallback is never taken.
-    Date::from_calendar_date(year, Month::March, 15).unwrap_or(Date::MIN)
+    i64::from(mailcert_x509::limits::public_max_validity_days(at.date()))
 }
 
 #[cfg(test)]

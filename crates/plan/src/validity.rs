@@ -9,48 +9,25 @@
 //! - Self-signed certificates get 5 years (1826 days): the secure-by-default
 //!   certificate is meant to be replaced, not renewed often.
 
-use time::{Date, Month};
+use time::Date;
 
 use crate::input::IssuerKind;
+
+pub use mailcert_x509::limits::next_public_step;
 
 /// Longest validity of a private-CA certificate that Apple clients accept.
 pub const PRIVATE_MAX_DAYS: u32 = 825;
 /// Validity of a self-signed certificate: 5 years.
 pub const SELF_SIGNED_DAYS: u32 = 1826;
 
-/// The public CA limits: from each date on, the longest validity.
-const PUBLIC_STEPS: [(i32, Month, u8, u32); 3] = [
-    (2026, Month::March, 15, 200),
-    (2027, Month::March, 15, 100),
-    (2029, Month::March, 15, 47),
-];
-const PUBLIC_BEFORE_2026: u32 = 398;
-
-fn step_date(step: &(i32, Month, u8, u32)) -> Option<Date> {
-    Date::from_calendar_date(step.0, step.1, step.2).ok()
-}
-
 /// The longest validity, in days, the issuer may give to a certificate
 /// issued on `date`.
 pub fn max_validity_days(issuer: IssuerKind, date: Date) -> u32 {
     match issuer {
-        IssuerKind::Public => PUBLIC_STEPS
-            .iter()
-            .filter(|s| step_date(s).is_some_and(|d| date >= d))
-            .map(|s| s.3)
-            .next_back()
-            .unwrap_or(PUBLIC_BEFORE_2026),
+        IssuerKind::Public => mailcert_x509::limits::public_max_validity_days(date),
         IssuerKind::Private => PRIVATE_MAX_DAYS,
         IssuerKind::SelfSigned => SELF_SIGNED_DAYS,
     }
-}
-
-/// The next date the public limit shrinks after `date`, and the new limit.
-pub fn next_public_step(date: Date) -> Option<(Date, u32)> {
-    PUBLIC_STEPS
-        .iter()
-        .filter_map(|s| step_date(s).map(|d| (d, s.3)))
-        .find(|(d, _)| *d > date)
 }
 
 #[cfg(test)]

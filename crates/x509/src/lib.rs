@@ -16,6 +16,7 @@
 //! - [`bundle`], [`chain`], [`ber`]: what CAs send back (PEM bundles,
 //!   PKCS#7 in DER, BER or PEM) and chains built by issuer, never by order.
 //! - [`csr`]: PKCS#10 requests made and read (signature verified).
+//! - [`limits`]: the validity public CAs may give, by date.
 //! - [`pkcs12`]: PFX files read (modern, legacy, BER) and written.
 //!
 //! Not here: storage (mailcert-store), networking, the system's root store
@@ -30,6 +31,7 @@ pub mod chain;
 pub mod csr;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod names;
 pub mod pem;
 pub mod pkcs12;
