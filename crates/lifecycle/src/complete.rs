@@ -200,12 +200,7 @@ impl Manager {
             ));
             after.extend(outcome_warnings(&judged.trust, &summary));
             if let Some(old) = &request.renews {
-                let bound: Vec<_> = self
-                    .store
-                    .bindings()?
-                    .into_iter()
-                    .filter(|b| &b.thumbprint == old)
-                    .collect();
+                let bound = self.bindings_of(old)?;
                 if !bound.is_empty() {
                     after.push(format!(
                         "this renews {old}, still bound to {}: move them with `mailcert replace {old} {thumb}`",

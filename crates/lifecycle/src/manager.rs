@@ -65,12 +65,6 @@ impl Manager {
         self.now.unwrap_or_else(build::now_utc)
     }
 
-    /// Uses the given anchors instead of the system's and the store's.
-    pub fn with_anchors(self, anchors: Anchors) -> Manager {
-        let _ = self.anchors.set(anchors);
-        self
-    }
-
     pub fn anchors(&self) -> Result<&Anchors> {
         if let Some(a) = self.anchors.get() {
             return Ok(a);
@@ -437,12 +431,7 @@ impl Manager {
             crate::find::Found::Certificate(c) => *c,
         };
         let thumb = record.summary.thumbprint.clone();
-        let bound: Vec<Binding> = self
-            .store
-            .bindings()?
-            .into_iter()
-            .filter(|b| b.thumbprint == thumb)
-            .collect();
+        let bound = self.bindings_of(&thumb)?;
         if !bound.is_empty() && !force {
             return Err(LifecycleError::Refused(format!(
                 "{thumb} ({}) is in use: {}; disable it first, move its bindings with `mailcert enable` on another certificate, or use --force",
@@ -533,14 +522,18 @@ impl Manager {
         Ok(report)
     }
 
+    /// Every binding of one certificate.
+    pub fn bindings_of(&self, thumbprint: &str) -> Result<Vec<Binding>> {
+        let all = self.store.bindings()?;
+        Ok(all
+            .into_iter()
+            .filter(|b| b.thumbprint == thumbprint)
+            .collect())
+    }
+
     /// Adds to `change` the ops that move every binding of `old` to `new`.
     pub fn move_bindings(&self, old: &str, new: &str, change: &mut Change) -> Result<Vec<Binding>> {
-        let moved: Vec<Binding> = self
-            .store
-            .bindings()?
-            .into_iter()
-            .filter(|b| b.thumbprint == old)
-            .collect();
+        let moved = self.bindings_of(old)?;
         for b in &moved {
             change.push(Op::Unbind(b.clone()));
             change.push(Op::Bind(Binding {

@@ -3,7 +3,6 @@ use std::path::PathBuf;
 use clap::Parser;
 use mailcert_x509::Service;
 
-use crate::exit::Exit;
 use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
@@ -32,10 +31,5 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     }
     let mut manager = context::manager(cli)?;
     let report = manager.disable(&args.thumbprint, &services, args.listener.as_deref())?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        super::report(&report);
-    }
-    Ok(Exit::Success)
+    super::print_report(&report, args.json)
 }

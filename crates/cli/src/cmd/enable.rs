@@ -3,7 +3,6 @@ use std::path::PathBuf;
 use clap::Parser;
 use mailcert_x509::Service;
 
-use crate::exit::Exit;
 use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
@@ -42,10 +41,5 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         &hostnames,
         args.strict,
     )?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        super::report(&report);
-    }
-    Ok(Exit::Success)
+    super::print_report(&report, args.json)
 }

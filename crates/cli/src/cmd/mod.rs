@@ -78,6 +78,16 @@ pub fn report(report: &mailcert_lifecycle::Report) {
     }
 }
 
+/// A mutating command's ending: its report as lines, or as JSON.
+pub fn print_report(report: &mailcert_lifecycle::Report, json: bool) -> crate::Result {
+    if json {
+        report_json(report)?;
+    } else {
+        self::report(report);
+    }
+    Ok(crate::exit::Exit::Success)
+}
+
 /// Prints a report as JSON: the shape `enable --json` also prints.
 pub fn report_json(report: &mailcert_lifecycle::Report) -> anyhow::Result<()> {
     let all: Vec<&String> = report.thumbprint.iter().chain(&report.also).collect();

@@ -1,6 +1,5 @@
 use clap::Parser;
 
-use crate::exit::Exit;
 use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
@@ -18,10 +17,5 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::manager(cli)?;
     let report = manager.remove(&args.thumbprint, args.force)?;
-    if args.json {
-        super::report_json(&report)?;
-    } else {
-        super::report(&report);
-    }
-    Ok(Exit::Success)
+    super::print_report(&report, args.json)
 }

@@ -29,10 +29,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::manager(cli)?;
     let old = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.old)?;
     let services: Vec<Service> = manager
-        .store
-        .bindings()?
+        .bindings_of(&old.summary.thumbprint)?
         .iter()
-        .filter(|b| b.thumbprint == old.summary.thumbprint)
         .map(|b| b.service)
         .collect();
     let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;

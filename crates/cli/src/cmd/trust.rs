@@ -48,12 +48,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 &input.bytes,
                 &format!("trust add {}", input.name),
             )?;
-            finish(&report, *json)
+            super::print_report(&report, *json)
         }
         TrustCommand::Remove { thumbprint, json } => {
             let mut manager = context::manager(cli)?;
             let report = manager.trust_remove(thumbprint)?;
-            finish(&report, *json)
+            super::print_report(&report, *json)
         }
         TrustCommand::List { json } => {
             let manager = context::manager(cli)?;
@@ -83,13 +83,4 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             Ok(Exit::Success)
         }
     }
-}
-
-fn finish(report: &mailcert_lifecycle::Report, json: bool) -> Result {
-    if json {
-        super::report_json(report)?;
-    } else {
-        super::report(report);
-    }
-    Ok(Exit::Success)
 }
