@@ -199,7 +199,6 @@ pub async fn check_one(
 }
 
 fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation) -> EndpointReport {
-    let on_this_host = obs.address.is_some_and(|a| is_local(a.ip()));
     let mut report = EndpointReport {
         endpoint: endpoint.url(),
         connected: obs.connected,
@@ -244,8 +243,12 @@ fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation)
                 "Install the certificate together with its own private key (import the .pfx, or complete the request on the server that made it), and bind that certificate.",
             ));
         }
-        // The store only speaks for this machine's own ports.
-        let bound = settings.bound.as_ref().filter(|_| on_this_host);
+        // The store only speaks for this machine's own ports (asked only
+        // when there is a store to compare with: it binds a socket).
+        let bound = settings
+            .bound
+            .as_ref()
+            .filter(|_| obs.address.is_some_and(|a| is_local(a.ip())));
         if let (Some(bound), Some(leaf), Some(address)) = (bound, &validation.leaf, obs.address) {
             let service = endpoint.scheme.service();
             let expected = bound.expected(service, Some(name), address);

@@ -53,7 +53,7 @@ impl TrustStore {
     /// Adds one certificate as a trust anchor. `what` names its source in
     /// errors (a file name).
     pub fn add(&mut self, der: &[u8], origin: Origin, what: &str) -> Result<(), CheckError> {
-        if self.anchors.iter().any(|a| a.der == der) {
+        if self.contains(der) {
             return Ok(());
         }
         let summary = CertSummary::from_der(der).map_err(|e| CheckError::BadAnchor {

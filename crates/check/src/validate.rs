@@ -147,11 +147,11 @@ pub fn validate(request: &Request<'_>) -> Validation {
         };
     };
     let ctx = Context::new(request, &summaries, &leaf);
-    let trusted = ctx.diagnose(&mut findings);
+    let (trusted, publicly_trusted) = ctx.diagnose(&mut findings);
     tidy(&mut findings);
     Validation {
         trusted,
-        publicly_trusted: ctx.publicly_trusted(),
+        publicly_trusted,
         chain,
         leaf: Some(leaf),
         findings,
@@ -282,26 +282,31 @@ impl<'a> Context<'a> {
         !public.is_empty() && self.webpki(&public, self.calm_time).is_ok()
     }
 
-    /// Runs the verdict and the diagnosis; returns the verdict.
-    fn diagnose(&self, findings: &mut Vec<Finding>) -> bool {
+    /// Runs the verdict and the diagnosis; returns the verdict and whether
+    /// the chain reaches a public root.
+    fn diagnose(&self, findings: &mut Vec<Finding>) -> (bool, bool) {
         let anchors = self.all_anchors();
         let verdict = self.webpki(&anchors, unix_time(self.req.at));
         let name_verdict = self.check_name(findings);
         let shape = self.shape();
 
-        match self.webpki(&anchors, self.calm_time) {
+        // The path with the dates out of the way, built once: the
+        // diagnosis and the EKU check both read it.
+        let calm = self.webpki(&anchors, self.calm_time);
+        match &calm {
             Ok(anchor_subject) => {
                 self.check_anchor_needed(anchor_subject.as_deref(), findings);
                 self.check_direct_trust_of_a_ca(findings);
             }
-            Err(e) => self.explain_untrusted(e, &shape, findings),
+            Err(e) => self.explain_untrusted(e.clone(), &shape, findings),
         }
         self.check_order(&shape, findings);
         self.check_dates(&shape, findings);
         self.check_keys_and_signatures(&shape, findings);
-        self.check_eku(findings);
+        self.check_eku(&calm, findings);
         self.check_key_usage(findings);
-        if self.publicly_trusted() {
+        let publicly_trusted = self.publicly_trusted();
+        if publicly_trusted {
             self.check_public_validity(findings);
         }
 
@@ -318,7 +323,7 @@ impl<'a> Context<'a> {
                 fix_replace_files(self.req.source),
             ));
         }
-        trusted
+        (trusted, publicly_trusted)
     }
 
     // ----- names ------------------------------------------------------
@@ -1035,7 +1040,12 @@ impl<'a> Context<'a> {
         ));
     }
 
-    fn check_eku(&self, findings: &mut Vec<Finding>) {
+    /// `calm`: the path [`Self::diagnose`] built with the dates out of the way.
+    fn check_eku(
+        &self,
+        calm: &Result<Option<Vec<u8>>, webpki::Error>,
+        findings: &mut Vec<Finding>,
+    ) {
         let leaf = self.leaf;
         if leaf.has_eku && !leaf.server_auth {
             findings.push(Finding::error(
@@ -1048,10 +1058,9 @@ impl<'a> Context<'a> {
             ));
             return;
         }
-        let anchors = self.all_anchors();
         #[allow(deprecated)]
         let eku_refused = matches!(
-            self.webpki(&anchors, self.calm_time),
+            calm,
             Err(webpki::Error::RequiredEkuNotFound | webpki::Error::RequiredEkuNotFoundContext(_))
         );
         if eku_refused {
