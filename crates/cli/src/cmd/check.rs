@@ -110,14 +110,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             );
         }
     }
-    let trust = load_trust(cli, &args.trust)?;
+    let (trust, store) = load_trust(cli, &args.trust)?;
     let mut settings = Settings::new(trust, at);
     settings.name = args.name.clone();
     settings.connect = connect;
     settings.timeout = Duration::from_secs_f64(args.timeout);
     settings.concurrency = args.jobs.max(1);
     settings.legacy_probe = !args.no_legacy_probe;
-    settings.bound = bound_lookup(cli, args.config.as_deref())?;
+    settings.bound = bound_lookup(store, args.config.as_deref())?;
 
     let bar = progress_bar(endpoints.len());
     let progress: Option<Progress> = bar.clone().map(|bar| {
@@ -191,8 +191,12 @@ pub fn parse_time(at: Option<&str>) -> anyhow::Result<OffsetDateTime> {
 }
 
 /// System roots (unless refused), `--ca-file`s, and the store's anchors
-/// when a store is named explicitly.
-pub fn load_trust(cli: &Cli, args: &TrustArgs) -> anyhow::Result<TrustStore> {
+/// when a store is named explicitly; with the store opened for them, for
+/// the caller to read on.
+pub fn load_trust(
+    cli: &Cli,
+    args: &TrustArgs,
+) -> anyhow::Result<(TrustStore, Option<SqliteStore>)> {
     let mut trust = if args.no_system_roots {
         TrustStore::empty()
     } else {
@@ -203,12 +207,13 @@ pub fn load_trust(cli: &Cli, args: &TrustArgs) -> anyhow::Result<TrustStore> {
             std::fs::read(path).with_context(|| format!("reading --ca-file {}", path.display()))?;
         trust.add_pem(&bytes, Origin::Private, &path.display().to_string())?;
     }
-    if let Some(store) = explicit_store(cli)? {
+    let store = explicit_store(cli)?;
+    if let Some(store) = &store {
         for anchor in store.anchors()? {
             let _ = trust.add(&anchor.der, Origin::Private, "the store's trust anchors");
         }
     }
-    Ok(trust)
+    Ok((trust, store))
 }
 
 /// The store, only when `--store`/`MAILCERT_STORE` names one: checking an
@@ -325,8 +330,11 @@ impl BoundLookup for StoreBindings {
 /// With a store: what it binds, and the front-end configuration (`--config`,
 /// MAILCERT_CONFIG, or the default file if it exists) for the listeners'
 /// own bindings and pins, read as `which` and `serve` read it.
-fn bound_lookup(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
-    let Some(store) = explicit_store(cli)? else {
+fn bound_lookup(
+    store: Option<SqliteStore>,
+    config: Option<&Path>,
+) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
+    let Some(store) = store else {
         return Ok(None);
     };
     let config = load_config(config, None)?;
