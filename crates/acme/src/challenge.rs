@@ -167,9 +167,20 @@ impl ChallengeBoard {
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
+}
+
+/// Where in-process answers go: anything that serves HTTP-01 bodies by
+/// token and TLS-ALPN-01 certificates by server name. The front end's
+/// challenge map is one (a three-line adapter in `serve`); a
+/// [`ChallengeBoard`] is another.
+pub trait ChallengeSink: Send + Sync {
+    /// Offers (`Some`) or withdraws (`None`) an HTTP-01 answer.
+    fn set_http01(&self, token: &str, key_authorization: Option<String>);
+    /// Offers (`Some`) or withdraws (`None`) a TLS-ALPN-01 certificate.
+    fn set_tls_alpn01(&self, server_name: &str, certificate: Option<Arc<CertifiedKey>>);
 
     /// Publishes an HTTP-01 or TLS-ALPN-01 answer.
-    pub fn publish(&self, answer: &ChallengeAnswer) -> Result<()> {
+    fn publish(&self, answer: &ChallengeAnswer) -> Result<()> {
         match answer.kind {
             ChallengeKind::Http01 => {
                 self.set_http01(&answer.token, Some(answer.key_authorization.clone()));
@@ -187,24 +198,14 @@ impl ChallengeBoard {
         Ok(())
     }
 
-    pub fn withdraw(&self, answer: &ChallengeAnswer) {
+    /// Withdraws what [`Self::publish`] offered.
+    fn withdraw(&self, answer: &ChallengeAnswer) {
         match answer.kind {
             ChallengeKind::Http01 => self.set_http01(&answer.token, None),
             ChallengeKind::TlsAlpn01 => self.set_tls_alpn01(&answer.name, None),
             ChallengeKind::Dns01 => {}
         }
     }
-}
-
-/// Where in-process answers go: anything that serves HTTP-01 bodies by
-/// token and TLS-ALPN-01 certificates by server name. The front end's
-/// challenge map is one (a three-line adapter in `serve`); a
-/// [`ChallengeBoard`] is another.
-pub trait ChallengeSink: Send + Sync {
-    /// Offers (`Some`) or withdraws (`None`) an HTTP-01 answer.
-    fn set_http01(&self, token: &str, key_authorization: Option<String>);
-    /// Offers (`Some`) or withdraws (`None`) a TLS-ALPN-01 certificate.
-    fn set_tls_alpn01(&self, server_name: &str, certificate: Option<Arc<CertifiedKey>>);
 }
 
 impl ChallengeSink for ChallengeBoard {
@@ -245,32 +246,12 @@ impl ChallengeResponder for SinkResponder {
     }
 
     fn publish<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            match answer.kind {
-                ChallengeKind::Http01 => self
-                    .sink
-                    .set_http01(&answer.token, Some(answer.key_authorization.clone())),
-                ChallengeKind::TlsAlpn01 => self.sink.set_tls_alpn01(
-                    &answer.name,
-                    Some(alpn_certificate(&answer.name, &answer.digest)?),
-                ),
-                ChallengeKind::Dns01 => {
-                    return Err(AcmeError::BadInput(
-                        "dns-01 answers go through a DNS hook (--dns-hook), not a listener".into(),
-                    ))
-                }
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.sink.publish(answer) })
     }
 
     fn withdraw<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            match answer.kind {
-                ChallengeKind::Http01 => self.sink.set_http01(&answer.token, None),
-                ChallengeKind::TlsAlpn01 => self.sink.set_tls_alpn01(&answer.name, None),
-                ChallengeKind::Dns01 => {}
-            }
+            self.sink.withdraw(answer);
             Ok(())
         })
     }

@@ -14,7 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::challenge::{
-    BoxFuture, ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder, ACME_TLS_ALPN,
+    BoxFuture, ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder, ChallengeSink,
+    ACME_TLS_ALPN,
 };
 use crate::error::{AcmeError, Result};
 
