@@ -459,12 +459,7 @@ impl Engine {
         // Another process may have finished while we took the lease.
         let state_now = load_state(manager.store.as_ref(), &thumb)?;
         if state_now.replaced_by.is_some() || state_now.failures != state.failures {
-            let mut change = manager.change("acme renew");
-            change.describe(format!("released the renewal lease of {thumb}"));
-            for op in lease.release_ops() {
-                change.push(op);
-            }
-            manager.store.apply(change)?;
+            lease.release(manager, format!("released the renewal lease of {thumb}"))?;
             return Ok(OutcomeKind::Busy {
                 owner: "another process (it finished first)".into(),
             });
@@ -476,14 +471,10 @@ impl Engine {
         let attempt = self.attempt(manager, record, recipe, account).await;
         if matches!(attempt, Err(AcmeError::Interrupted)) {
             // Not the CA's or the recipe's fault: no failure, no backoff.
-            let mut change = manager.change("acme renew");
-            change.describe(format!(
-                "released the renewal lease of {thumb} (interrupted)"
-            ));
-            for op in lease.release_ops() {
-                change.push(op);
-            }
-            manager.store.apply(change)?;
+            lease.release(
+                manager,
+                format!("released the renewal lease of {thumb} (interrupted)"),
+            )?;
             return Err(AcmeError::Interrupted);
         }
         // Every way out of here releases the lease: with the new

@@ -255,6 +255,18 @@ pub struct HeldLease {
 }
 
 impl HeldLease {
+    /// Gives the lease back in a change of its own (when nothing else is
+    /// stored with it).
+    pub fn release(&self, manager: &mut mailcert_lifecycle::Manager, line: String) -> Result<()> {
+        let mut change = manager.change("acme renew");
+        change.describe(line);
+        for op in self.release_ops() {
+            change.push(op);
+        }
+        manager.store.apply(change)?;
+        Ok(())
+    }
+
     /// Ops that release the lease, refused if it is no longer ours.
     pub fn release_ops(&self) -> [Op; 2] {
         [
