@@ -30,10 +30,10 @@ use crate::challenge::{
 };
 use crate::error::{AcmeError, Result};
 
-/// Named-value prefix the front end reads HTTP-01 answers from.
-pub const STORE_HTTP01_PREFIX: &str = "acme.http-01.";
-/// Named-value prefix the front end reads TLS-ALPN-01 digests from.
-pub const STORE_TLS_ALPN01_PREFIX: &str = "acme.tls-alpn-01.";
+/// Named-value prefixes the front end reads the answers from.
+pub use mailcert_store::values::{
+    ACME_HTTP01_PREFIX as STORE_HTTP01_PREFIX, ACME_TLS_ALPN01_PREFIX as STORE_TLS_ALPN01_PREFIX,
+};
 
 /// How long to wait for the front end to serve a published answer.
 pub const PICKUP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -96,12 +96,7 @@ impl StoreResponder {
                     "{STORE_TLS_ALPN01_PREFIX}{}",
                     answer.name.to_ascii_lowercase()
                 ),
-                answer
-                    .digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-                    .into_bytes(),
+                mailcert_store::encode_hex(&answer.digest).into_bytes(),
             ),
             _ => (
                 format!("{STORE_HTTP01_PREFIX}{}", answer.token),

@@ -154,14 +154,7 @@ fn store_alpn_digests(store: &dyn Store) -> HashMap<String, Vec<u8>> {
         let Ok(Some(value)) = store.value(&key) else {
             continue;
         };
-        let hex = String::from_utf8_lossy(&value);
-        let digest: Option<Vec<u8>> = (0..hex.len())
-            .step_by(2)
-            .map(|i| {
-                hex.get(i..i + 2)
-                    .and_then(|b| u8::from_str_radix(b, 16).ok())
-            })
-            .collect();
+        let digest = mailcert_store::decode_hex(&String::from_utf8_lossy(&value));
         if let Some(digest) = digest.filter(|d| d.len() == 32) {
             out.insert(key[TLS_ALPN01_PREFIX.len()..].to_ascii_lowercase(), digest);
         }

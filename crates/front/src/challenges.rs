@@ -16,10 +16,11 @@ use std::sync::{Arc, RwLock};
 
 use rustls::sign::CertifiedKey;
 
-/// Store named-value prefix for HTTP-01 key authorizations.
-pub const HTTP01_PREFIX: &str = "acme.http-01.";
-/// Store named-value prefix for TLS-ALPN-01 digests (hex), by name.
-pub const TLS_ALPN01_PREFIX: &str = "acme.tls-alpn-01.";
+/// Store named-value prefixes of HTTP-01 key authorizations and of
+/// TLS-ALPN-01 digests (hex), as the ACME issuer writes them.
+pub use mailcert_store::values::{
+    ACME_HTTP01_PREFIX as HTTP01_PREFIX, ACME_TLS_ALPN01_PREFIX as TLS_ALPN01_PREFIX,
+};
 /// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 

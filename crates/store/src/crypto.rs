@@ -56,12 +56,13 @@ impl StoreKey {
     }
 }
 
+/// Lower-case hex, as the key file and the ACME digests are written.
 pub fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The bytes of hex text; `None` unless every character pairs up.
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
     if !text.len().is_multiple_of(2) {
         return None;
     }

@@ -14,7 +14,9 @@ mod location;
 mod model;
 mod schema;
 mod sqlite;
+pub mod values;
 
+pub use crypto::{decode_hex, encode_hex};
 pub use error::{Result, StoreError};
 pub use location::{default_store_path, key_path_for, StoreLocation};
 pub use model::{

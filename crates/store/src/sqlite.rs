@@ -364,7 +364,7 @@ fn read_key_file(path: &Path) -> Result<StoreKey> {
         path: path.to_path_buf(),
         source,
     })?;
-    let bytes = decode_hex(&text).ok_or_else(|| StoreError::BadKeyFile {
+    let bytes = decode_hex(text.trim()).ok_or_else(|| StoreError::BadKeyFile {
         key: path.to_path_buf(),
         reason: "it is not 64 hexadecimal characters".into(),
     })?;
