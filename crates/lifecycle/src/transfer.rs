@@ -6,7 +6,7 @@ use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::cert::ensure_version_3;
 use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, read_key};
-use mailcert_x509::pem::{certificate_pem, decode_private_key, decrypt_private_key};
+use mailcert_x509::pem::{chain_pem, decode_private_key, decrypt_private_key};
 use mailcert_x509::pkcs12::{read_pfx, write_pfx, PfxForm};
 use mailcert_x509::{CertError, CertSummary};
 
@@ -313,10 +313,7 @@ impl Manager {
     /// The certificate and its chain as PEM (never the key).
     pub fn export_pem(&self, prefix: &str) -> Result<(String, CertRecord)> {
         let record = find_certificate(self.store.as_ref(), prefix)?;
-        let mut text = certificate_pem(&record.der);
-        for der in self.store.chain(&record.summary.thumbprint)? {
-            text.push_str(&certificate_pem(&der));
-        }
-        Ok((text, record))
+        let chain = self.store.chain(&record.summary.thumbprint)?;
+        Ok((chain_pem(&record.der, &chain), record))
     }
 }

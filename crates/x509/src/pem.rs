@@ -157,6 +157,16 @@ pub fn certificate_pem(der: &[u8]) -> String {
     to_pem("CERTIFICATE", der)
 }
 
+/// PEM text of a certificate followed by its chain, as servers and CAs
+/// hand them out.
+pub fn chain_pem<'a>(leaf: &[u8], chain: impl IntoIterator<Item = &'a Vec<u8>>) -> String {
+    let mut text = certificate_pem(leaf);
+    for der in chain {
+        text.push_str(&certificate_pem(der));
+    }
+    text
+}
+
 /// PEM text with the given label, 64 columns as OpenSSL writes it.
 pub fn to_pem(label: &str, der: &[u8]) -> String {
     use std::fmt::Write;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use mailcert_issue::ca::{PrivateCa, DEFAULT_DAYS};
 use mailcert_x509::csr::decode_request;
-use mailcert_x509::pem::certificate_pem;
+use mailcert_x509::pem::{certificate_pem, chain_pem};
 use mailcert_x509::CertSummary;
 
 use crate::exit::Exit;
@@ -85,10 +85,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             let mut manager = context::manager(cli)?;
             let ca = PrivateCa::load(&manager)?.ok_or(mailcert_issue::CaError::NotInitialised)?;
             let signed = ca.sign(&manager, &csr, &input.name, *days)?;
-            let mut pem = certificate_pem(&signed.certificate);
-            for der in &signed.chain {
-                pem.push_str(&certificate_pem(der));
-            }
+            let pem = chain_pem(&signed.certificate, &signed.chain);
             if let Some(path) = out {
                 files::write_public(path, pem.as_bytes())?;
             }

@@ -1,7 +1,7 @@
 use clap::Parser;
 use mailcert_lifecycle::{find, CertView, Found};
 use mailcert_store::Store;
-use mailcert_x509::pem::{certificate_pem, to_pem};
+use mailcert_x509::pem::{chain_pem, to_pem};
 
 use crate::exit::Exit;
 use crate::{context, output, Cli, Result};
@@ -33,10 +33,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if args.pem {
         match &found {
             Found::Certificate(c) => {
-                let mut text = certificate_pem(&c.der);
-                for der in store.chain(&c.summary.thumbprint)? {
-                    text.push_str(&certificate_pem(&der));
-                }
+                let text = chain_pem(&c.der, &store.chain(&c.summary.thumbprint)?);
                 output::line(text.trim_end())?;
             }
             Found::Pending(p) => {
