@@ -257,7 +257,7 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32) {
     }
 }
 
-fn modulus_bits(modulus: &[u8]) -> u32 {
+pub(crate) fn modulus_bits(modulus: &[u8]) -> u32 {
     let trimmed: &[u8] = match modulus.iter().position(|b| *b != 0) {
         Some(first) => &modulus[first..],
         None => return 0,

@@ -198,13 +198,9 @@ fn weak_rsa(der: &[u8]) -> Option<WeakRsa> {
     if rsa_fields.len() < 9 || [version, modulus, exponent].iter().any(|f| f.tag != 0x02) {
         return None;
     }
-    let n = modulus.content;
-    let n = match n.iter().position(|b| *b != 0) {
-        Some(first) => &n[first..],
-        None => return None,
-    };
-    let bits = (n.len() as u32 - 1) * 8 + (8 - n[0].leading_zeros());
-    if (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+    // An all-zero modulus counts 0 bits: no key at all.
+    let bits = crate::cert::modulus_bits(modulus.content);
+    if bits == 0 || (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return None;
     }
     let public = tlv::encode(0x30, &[modulus.whole, exponent.whole].concat());
