@@ -628,19 +628,7 @@ impl SqliteStore {
     }
 
     fn raw_value(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let row: Option<(Vec<u8>, bool)> = self
-            .conn
-            .query_row(
-                "SELECT value, secret FROM named_values WHERE key = ?1",
-                [key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        match row {
-            Some((sealed, true)) => Ok(Some(self.decrypt(&sealed, key)?)),
-            Some((plain, false)) => Ok(Some(plain)),
-            None => Ok(None),
-        }
+        read_value(&self.conn, &self.key, key)
     }
 
     fn raw_value_keys(&self, prefix: &str) -> Result<Vec<String>> {
@@ -743,6 +731,27 @@ impl Store for SqliteStore {
 
     fn apply(&mut self, change: Change) -> Result<()> {
         self.raw_apply(change).map_err(|e| self.damaged(e))
+    }
+}
+
+/// A named value, opened when it is secret; `None` when there is none.
+fn read_value(conn: &Connection, key: &StoreKey, name: &str) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>, bool)> = conn
+        .query_row(
+            "SELECT value, secret FROM named_values WHERE key = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((sealed, true)) => key
+            .open(&sealed)
+            .map(Some)
+            .ok_or_else(|| StoreError::Decrypt {
+                thumbprint: name.to_string(),
+            }),
+        Some((plain, false)) => Ok(Some(plain)),
+        None => Ok(None),
     }
 }
 
@@ -892,22 +901,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
             key: name,
             value: expected,
         } => {
-            let row: Option<(Vec<u8>, bool)> = tx
-                .query_row(
-                    "SELECT value, secret FROM named_values WHERE key = ?1",
-                    [name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let current = match row {
-                Some((sealed, true)) => {
-                    Some(key.open(&sealed).ok_or_else(|| StoreError::Decrypt {
-                        thumbprint: name.clone(),
-                    })?)
-                }
-                Some((plain, false)) => Some(plain),
-                None => None,
-            };
+            let current = read_value(tx, key, name)?;
             if current.as_ref() != expected.as_ref() {
                 return Err(StoreError::Conflict { key: name.clone() });
             }
