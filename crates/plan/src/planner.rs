@@ -447,11 +447,7 @@ impl<'a> Planner<'a> {
 
     fn server_fqdns(&mut self, out: &mut Vec<Candidate>) {
         let org = self.org;
-        let policy_included: Vec<usize> = if org.policy.include_server_fqdns {
-            self.cert_servers.clone()
-        } else {
-            Vec::new()
-        };
+        let policy_included = org.policy.include_server_fqdns;
         let named: Vec<String> = org
             .client_access
             .iter()
@@ -469,7 +465,7 @@ impl<'a> Planner<'a> {
         let mut per_server = Vec::new();
         for &i in &self.cert_servers {
             let server = &org.servers[i];
-            if policy_included.contains(&i) {
+            if policy_included {
                 out.push(Candidate {
                     typed: server.fqdn.clone(),
                     origin: Origin::ServerFqdn {
@@ -548,8 +544,9 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        if !policy_included.is_empty() {
-            let names: Vec<String> = policy_included
+        if policy_included && !self.cert_servers.is_empty() {
+            let names: Vec<String> = self
+                .cert_servers
                 .iter()
                 .map(|&i| org.servers[i].fqdn.clone())
                 .collect();
