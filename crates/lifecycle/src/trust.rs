@@ -24,22 +24,37 @@ pub struct Judged {
     pub problem: Option<String>,
 }
 
+/// The chain pool of [`Manager::chain_pool`] from certificates already read.
+fn pool_of(stored: &[(CertRecord, Vec<Vec<u8>>)]) -> Vec<Vec<u8>> {
+    let mut pool = Vec::new();
+    for (record, chain) in stored {
+        if record.summary.is_ca {
+            pool.push(record.der.clone());
+        }
+        for der in chain {
+            if !pool.contains(der) {
+                pool.push(der.clone());
+            }
+        }
+    }
+    pool
+}
+
 impl Manager {
     /// Every certificate the store knows that may serve in a chain: the
     /// chain certificates of stored certificates and stored CA certificates.
     pub fn chain_pool(&self) -> Result<Vec<Vec<u8>>> {
-        let mut pool = Vec::new();
+        Ok(pool_of(&self.stored_chains()?))
+    }
+
+    /// Every stored certificate with its stored chain, read once.
+    fn stored_chains(&self) -> Result<Vec<(CertRecord, Vec<Vec<u8>>)>> {
+        let mut out = Vec::new();
         for record in self.store.certificates()? {
-            if record.summary.is_ca {
-                pool.push(record.der.clone());
-            }
-            for der in self.store.chain(&record.summary.thumbprint)? {
-                if !pool.contains(&der) {
-                    pool.push(der);
-                }
-            }
+            let chain = self.store.chain(&record.summary.thumbprint)?;
+            out.push((record, chain));
         }
-        Ok(pool)
+        Ok(out)
     }
 
     /// Builds the chain of `der` from `pool` and judges it against `anchors`.
@@ -89,7 +104,8 @@ impl Manager {
         extra: &[Vec<u8>],
         skip: &[String],
     ) -> Result<(Vec<Op>, Vec<String>)> {
-        let mut pool = self.chain_pool()?;
+        let stored = self.stored_chains()?;
+        let mut pool = pool_of(&stored);
         for der in extra {
             if !pool.contains(der) {
                 pool.push(der.clone());
@@ -97,12 +113,11 @@ impl Manager {
         }
         let mut ops = Vec::new();
         let mut lines = Vec::new();
-        for record in self.store.certificates()? {
+        for (record, stored_chain) in stored {
             let thumb = record.summary.thumbprint.clone();
             if skip.contains(&thumb) || keeps_own_trust(&record) {
                 continue;
             }
-            let stored_chain = self.store.chain(&thumb)?;
             let mut candidates = stored_chain.clone();
             candidates.extend(pool.iter().cloned());
             let judged = self.judge(&record.summary, &record.der, &candidates, anchors);
