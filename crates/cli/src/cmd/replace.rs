@@ -33,7 +33,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .iter()
         .map(|b| b.service)
         .collect();
-    let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;
+    let hostnames = match &config {
+        Some(config) => super::which::hostnames_in(config, &services, None)?,
+        None => Vec::new(),
+    };
     let pins: Vec<PinnedListener> = config
         .as_ref()
         .map(|c| {

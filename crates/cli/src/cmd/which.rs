@@ -31,13 +31,7 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let config = load_config(args.config.as_deref(), args.listener.as_deref())?;
     let listener = match (&args.listener, &config) {
-        (Some(name), Some(config)) => Some(config.listener(name).with_context(|| {
-            format!(
-                "{}: no listener named '{name}'; listeners there: {}",
-                config.path.display(),
-                listener_names(config)
-            )
-        })?),
+        (Some(name), Some(config)) => Some(find_listener(config, name)?),
         _ => None,
     };
     if let Some(l) = listener {
@@ -156,14 +150,17 @@ pub fn listener_hostnames(
     let Some(config) = load_config(config, listener)? else {
         return Ok(Vec::new());
     };
+    hostnames_in(&config, services, listener)
+}
+
+/// [`listener_hostnames`] in a configuration already read.
+pub fn hostnames_in(
+    config: &Config,
+    services: &[Service],
+    listener: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
     if let Some(name) = listener {
-        let Some(l) = config.listener(name) else {
-            anyhow::bail!(
-                "{}: no listener named '{name}'; listeners there: {}",
-                config.path.display(),
-                listener_names(&config)
-            );
-        };
+        let l = find_listener(config, name)?;
         let serves = l.protocol.service();
         if let Some(other) = services.iter().find(|s| **s != serves) {
             anyhow::bail!(
@@ -181,6 +178,20 @@ pub fn listener_hostnames(
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// The listener named `name`, or an error that lists the ones there are.
+fn find_listener<'a>(
+    config: &'a Config,
+    name: &str,
+) -> anyhow::Result<&'a mailcert_config::Listener> {
+    config.listener(name).with_context(|| {
+        format!(
+            "{}: no listener named '{name}'; listeners there: {}",
+            config.path.display(),
+            listener_names(config)
+        )
+    })
 }
 
 fn listener_names(config: &Config) -> String {
