@@ -356,23 +356,6 @@ fn a_version_1_answer_is_refused_and_the_request_kept() {
     assert!(text.contains("trusted (status Valid)"), "{text}");
 }
 
-/// Runs OpenSSL with the clock moved by `when` (faketime syntax).
-fn openssl_at(env: &Env, when: &str, args: &[&str]) {
-    let out = std::process::Command::new("faketime")
-        .arg("-f")
-        .arg(when)
-        .arg(crate::harness::OPENSSL)
-        .args(args)
-        .current_dir(env.dir.path())
-        .output()
-        .expect("faketime (installed by scripts/install-peers.sh)");
-    assert!(
-        out.status.success(),
-        "faketime openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn status_texts_say_what_happened_in_plain_words() {
     let env = Env::new();
@@ -382,8 +365,7 @@ fn status_texts_say_what_happened_in_plain_words() {
 
     // Expired, under an intermediate that was valid all along: the chain
     // is trusted, the certificate expired on its date.
-    openssl_at(
-        &env,
+    env.openssl_at(
         "-1000d",
         &[
             "x509",
@@ -404,8 +386,7 @@ fn status_texts_say_what_happened_in_plain_words() {
         ],
     );
     env.request(&["mail.contoso.com"], "old.csr");
-    openssl_at(
-        &env,
+    env.openssl_at(
         "-400d",
         &[
             "x509",
@@ -449,8 +430,7 @@ fn status_texts_say_what_happened_in_plain_words() {
 
     // Expired, issued by an intermediate made only today: said as it is.
     env.request(&["mail.contoso.com"], "older.csr");
-    openssl_at(
-        &env,
+    env.openssl_at(
         "-400d",
         &[
             "x509",
