@@ -64,6 +64,11 @@ pub fn opened_words(location: &StoreLocation, opened: Opened) -> Option<String> 
             "{} was an empty file: initialised it as a new store",
             location.db.display()
         )),
+        Opened::Finished => Some(format!(
+            "the store {} was left unfinished by an interrupted start (its key file {} was missing or empty, and nothing was encrypted yet): gave it a new key",
+            location.db.display(),
+            location.key.display()
+        )),
     }
 }
 

@@ -140,3 +140,59 @@ fn kill_during_new_never_leaves_half_a_certificate() {
     }
     eprintln!("{interrupted_commits} of 30 runs committed before the kill");
 }
+
+/// The first start makes the database, the key file and the self-signed
+/// certificate. Killed anywhere in that, the next `init` (or `serve`)
+/// finishes the store instead of asking for a backup that cannot exist.
+#[test]
+fn kill_during_the_first_start_leaves_a_store_the_next_start_finishes() {
+    let probe = Env::new();
+    let span = full_run(&probe, &["init", "--hostname", "mail.contoso.com"]).mul_f32(1.2);
+    let (mut killed, mut rounds) = (0, 0);
+    while rounds < 30 {
+        rounds += 1;
+        let env = Env::new();
+        let mut child = env
+            .command(&["init", "--hostname", "mail.contoso.com"])
+            .spawn()
+            .expect("spawn init");
+        std::thread::sleep(jitter(span));
+        if child.try_wait().expect("poll child").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        }
+        let _ = child.wait();
+        env.run(&["init", "--hostname", "mail.contoso.com"]).ok();
+        let list = env.list();
+        assert_eq!(list.len(), 1, "round {rounds}: {list:?}");
+        assert_eq!(list[0]["has_private_key"], true, "round {rounds}");
+        assert_eq!(
+            list[0]["services"],
+            serde_json::json!(["https", "imap", "pop", "smtp"]),
+            "round {rounds}"
+        );
+    }
+    eprintln!("killed {killed} of {rounds} first starts mid-way");
+    assert!(
+        killed > 0,
+        "no first start was interrupted: the test proved nothing"
+    );
+}
+
+/// What an interrupted first start of an older version left: a key file
+/// of zero bytes, and no database or an empty one.
+#[test]
+fn an_empty_key_file_left_by_an_interrupted_start_is_not_a_lost_key() {
+    for database in [None, Some("")] {
+        let env = Env::new();
+        env.write("store.db.key", "");
+        if let Some(content) = database {
+            env.write("store.db", content);
+        }
+        let run = env.run(&["init", "--hostname", "mail.contoso.com"]).ok();
+        assert!(!run.stderr.contains("backup"), "{}", run.stderr);
+        assert_eq!(env.list().len(), 1);
+        let key = std::fs::read_to_string(env.path("store.db.key")).unwrap();
+        assert_eq!(key.trim().len(), 64);
+    }
+}

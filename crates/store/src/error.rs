@@ -8,6 +8,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("the store key file {key} is missing, so the private keys in {db} cannot be decrypted; restore the key file from your backup, or point MAILCERT_STORE_KEY_FILE at it")]
     KeyFileMissing { db: PathBuf, key: PathBuf },
+    #[error("the store {db} was never finished: its creation was interrupted before its key file {key} was written, and nothing in it is encrypted yet; run `mailcert init` (or any command that creates a store) to finish it")]
+    Unfinished { db: PathBuf, key: PathBuf },
     #[error("the store key file {key} does not open the store {db} (wrong key file); use the key file created with this store, or point MAILCERT_STORE_KEY_FILE at it")]
     WrongKey { db: PathBuf, key: PathBuf },
     #[error("the store key file {key} is damaged: {reason}; restore it from your backup")]

@@ -10,6 +10,7 @@
 
 mod crypto;
 mod error;
+mod keyfile;
 mod location;
 mod model;
 mod schema;

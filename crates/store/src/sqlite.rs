@@ -1,16 +1,17 @@
 //! The embedded store: one SQLite file (bundled SQLite, no system library).
 
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mailcert_x509::{CertSummary, Service, Trust};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use time::OffsetDateTime;
 
-use crate::crypto::{decode_hex, encode_hex, StoreKey, KEY_CHECK};
+use crate::crypto::{StoreKey, KEY_CHECK};
 use crate::error::{Result, StoreError};
+use crate::keyfile::{self, KeyFileState};
 use crate::location::StoreLocation;
 use crate::model::*;
 use crate::schema::{APPLICATION_ID, MIGRATIONS};
@@ -35,6 +36,10 @@ pub enum Opened {
     /// The file existed but was empty (zero bytes), so it held nothing to
     /// lose: it became a new store, as SQLite itself would make it.
     EmptyFileInitialised,
+    /// An earlier creation of the store was interrupted before anything
+    /// was encrypted under its key (its key file was missing or empty):
+    /// it got its key now, and `init` has yet to fill it.
+    Finished,
 }
 
 impl Opened {
@@ -89,13 +94,30 @@ impl SqliteStore {
         )
         .map_err(|e| foreign(&location.db, e))?;
         ensure_ours(&conn, &location.db)?;
-        if !location.key.exists() {
-            return Err(StoreError::KeyFileMissing {
-                db: location.db.clone(),
-                key: location.key.clone(),
-            });
+        match keyfile::state(&location.key)? {
+            KeyFileState::Present => {}
+            KeyFileState::Missing if key_check(&conn)?.is_some() => {
+                return Err(StoreError::KeyFileMissing {
+                    db: location.db.clone(),
+                    key: location.key.clone(),
+                })
+            }
+            KeyFileState::Empty if holds_secrets(&conn)? => {
+                return Err(StoreError::BadKeyFile {
+                    key: location.key.clone(),
+                    reason: "it is empty".into(),
+                })
+            }
+            // Nothing was ever encrypted under a key: the store's
+            // creation stopped before it was finished.
+            KeyFileState::Missing | KeyFileState::Empty => {
+                return Err(StoreError::Unfinished {
+                    db: location.db.clone(),
+                    key: location.key.clone(),
+                })
+            }
         }
-        let key = read_key_file(&location.key)?;
+        let key = keyfile::read(&location.key)?;
         let mut store = SqliteStore {
             conn,
             key,
@@ -109,21 +131,30 @@ impl SqliteStore {
     }
 
     /// Opens the store, creating the database and its key file when they
-    /// do not exist yet. Returns how it found the file.
+    /// do not exist yet, and finishing a store whose creation was
+    /// interrupted (see [`Opened::Finished`]). Returns how it found the
+    /// file.
     pub fn open_or_create(location: &StoreLocation) -> Result<(Self, Opened)> {
         let size = std::fs::metadata(&location.db).map(|m| m.len()).ok();
-        let opened = match size {
+        let mut opened = match size {
             Some(0) => Opened::EmptyFileInitialised,
-            Some(_) => return Ok((Self::open(location)?, Opened::Existing)),
+            Some(_) => Opened::Existing,
             None => Opened::Created,
         };
-        if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir)?;
+        if opened.is_new() {
+            if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+                keyfile::create_private_dir(dir)?;
+            }
+            create_private_file(&location.db)?;
+        } else {
+            ensure_sqlite_file(&location.db)?;
         }
-        if !location.key.exists() {
-            write_new_key_file(&location.key)?;
+        if keyfile::state(&location.key)? != KeyFileState::Present
+            && provide_key(location)?
+            && opened == Opened::Existing
+        {
+            opened = Opened::Finished;
         }
-        create_private_file(&location.db)?;
         let store = Self::open(location)?;
         Ok((store, opened))
     }
@@ -223,6 +254,79 @@ impl SqliteStore {
     }
 }
 
+/// Gives a store whose key file is missing or empty its key, when nothing
+/// was ever encrypted under one (an earlier creation was interrupted, or
+/// this is a new store). Done under SQLite's exclusive lock on the
+/// database, so that two processes creating the same store agree on one
+/// key. Returns whether a key was written; when none could be, `open`
+/// then says why.
+fn provide_key(location: &StoreLocation) -> Result<bool> {
+    let mut conn = Connection::open_with_flags(
+        &location.db,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| foreign(&location.db, e))?;
+    ensure_ours(&conn, &location.db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| foreign(&location.db, e))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(|e| foreign(&location.db, e))?;
+    let check = key_check(&tx)?;
+    let needed = match keyfile::state(&location.key)? {
+        // Another process gave it one while we waited for the lock.
+        KeyFileState::Present => false,
+        // A key file that was there once is never recreated next to the
+        // store it opened: `open` asks for it back.
+        KeyFileState::Missing => check.is_none(),
+        KeyFileState::Empty => check.is_none() || !holds_secrets(&tx)?,
+    };
+    if !needed {
+        return Ok(false);
+    }
+    let key = keyfile::write_new(&location.key)?;
+    if check.is_some() {
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'key_check'",
+            params![key.seal(KEY_CHECK)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// The sealed check value, once the schema exists.
+fn key_check(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    let has_meta: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Whether anything in the store is encrypted under its key: private
+/// keys of certificates and pending requests, secret named values.
+fn holds_secrets(conn: &Connection) -> Result<bool> {
+    if key_check(conn)?.is_none() {
+        return Ok(false);
+    }
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM certificates WHERE private_key IS NOT NULL) \
+              + (SELECT count(*) FROM pending_requests) \
+              + (SELECT count(*) FROM named_values WHERE secret = 1) > 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// Refuses SQLite files that another program made: they are never
 /// written to, let alone overwritten.
 fn ensure_ours(conn: &Connection, path: &Path) -> Result<()> {
@@ -266,20 +370,14 @@ fn is_damage(e: &rusqlite::Error) -> bool {
 
 /// The store's files should be 0600; say which are not.
 fn exposed_files(location: &StoreLocation) -> Vec<StoreWarning> {
-    let mode = |path: &Path| {
-        std::fs::metadata(path)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o7777)
-            .filter(|m| m & 0o077 != 0)
-    };
     let mut out = Vec::new();
-    if let Some(mode) = mode(&location.key) {
+    if let Some(mode) = keyfile::exposed_mode(&location.key) {
         out.push(StoreWarning::KeyFileExposed {
             path: location.key.clone(),
             mode,
         });
     }
-    if let Some(mode) = mode(&location.db) {
+    if let Some(mode) = keyfile::exposed_mode(&location.db) {
         out.push(StoreWarning::DatabaseExposed {
             path: location.db.clone(),
             mode,
@@ -308,20 +406,6 @@ fn ensure_sqlite_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
-}
-
 fn create_private_file(path: &Path) -> Result<()> {
     let result = OpenOptions::new()
         .write(true)
@@ -338,41 +422,6 @@ fn create_private_file(path: &Path) -> Result<()> {
             path: path.to_path_buf(),
             source,
         })
-}
-
-fn write_new_key_file(path: &Path) -> Result<()> {
-    let io = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    let key = StoreKey::generate();
-    writeln!(file, "{}", encode_hex(&key)).map_err(io)?;
-    file.sync_all().map_err(io)
-}
-
-fn read_key_file(path: &Path) -> Result<StoreKey> {
-    let text = std::fs::read_to_string(path).map_err(|source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bytes = decode_hex(text.trim()).ok_or_else(|| StoreError::BadKeyFile {
-        key: path.to_path_buf(),
-        reason: "it is not 64 hexadecimal characters".into(),
-    })?;
-    let bytes: [u8; 32] = bytes.try_into().map_err(|_| StoreError::BadKeyFile {
-        key: path.to_path_buf(),
-        reason: "it does not hold a 32-byte key".into(),
-    })?;
-    Ok(StoreKey::from_bytes(&bytes))
 }
 
 const CERT_COLUMNS: &str =
