@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use mailcert_tomlplace::{dotted, locate, Segment};
+use mailcert_tomlplace::{dotted, locate, Segment, Unknown, UnknownKind};
 use mailcert_x509::Service;
 use serde::Deserialize;
 use thiserror::Error;
@@ -284,7 +284,7 @@ impl Config {
         let mut listeners = Vec::new();
         for (index, raw) in raw.listener.into_iter().enumerate() {
             let name = raw.name.get_ref().clone();
-            let at = format!("listener[{index}] ({name})");
+            let at = format!("listener[{}] ({name})", index + 1);
             let line = |span| format!("line {}: {at}", at_line(span));
             if name.trim().is_empty() {
                 problems.push(format!("{}.name: must not be empty", line(raw.name.span())));
@@ -379,8 +379,9 @@ impl Config {
         for (index, raw) in raw.redirect.into_iter().enumerate() {
             let name = raw.name.get_ref().clone();
             let at = format!(
-                "line {}: redirect[{index}] ({name})",
-                at_line(raw.bind.span())
+                "line {}: redirect[{}] ({name})",
+                at_line(raw.bind.span()),
+                index + 1
             );
             if !names.insert(name.clone()) {
                 problems.push(format!(
@@ -481,12 +482,24 @@ certificate = "9F1C"
         let err = Config::parse(text, Path::new("m.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("listener[0] (a).bind"), "{err}");
-        assert!(err.contains("listener[0] (a).backend"), "{err}");
+        assert!(err.contains("listener[1] (a).bind"), "{err}");
+        assert!(err.contains("listener[1] (a).backend"), "{err}");
         let err = Config::parse("[[listener]]\nnmae = 1\n", Path::new("m.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("nmae") && err.contains("line"), "{err}");
+        assert!(
+            err.starts_with("m.toml: line 2: listener[1].nmae: unknown field `nmae`"),
+            "{err}"
+        );
+        assert!(err.ends_with("; did you mean `name`?"), "{err}");
+        let err = Config::parse("[limits]\nmax_conections = 5\n", Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: limits.max_conections: unknown field")
+                && err.ends_with("did you mean `max_connections`?"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -496,9 +509,10 @@ certificate = "9F1C"
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("m.toml: line 14: listener[1] (b).tls: unknown variant `implict`"),
+            err.starts_with("m.toml: line 14: listener[2] (b).tls: unknown variant `implict`"),
             "{err}"
         );
+        assert!(err.ends_with("; did you mean \"implicit\"?"), "{err}");
         assert!(!err.contains('\n') && !err.contains('^'), "{err}");
         let missing = text
             .replace("bind = \"127.0.0.1:3\"\n", "")
@@ -507,7 +521,7 @@ certificate = "9F1C"
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("listener[1] (b).bind: missing field `bind`"),
+            err.contains("listener[2] (b).bind: missing field `bind`"),
             "{err}"
         );
         let err = Config::parse("[limits]\nmax_line = -1\n", Path::new("m.toml"))
@@ -524,7 +538,7 @@ certificate = "9F1C"
             "{err}"
         );
         assert!(
-            err.contains("line 11: listener[0] (imaps).max_line: 0 is below"),
+            err.contains("line 11: listener[1] (imaps).max_line: 0 is below"),
             "{err}"
         );
     }
@@ -539,17 +553,17 @@ certificate = "9F1C"
             (
                 "alpn = [\"imap\"]",
                 "alpn = [\"imap\"",
-                "line 7: listener[0] (imaps).alpn: invalid array expected `]` (noticed on line 8, column 1)",
+                "line 7: listener[1] (imaps).alpn: invalid array expected `]` (noticed on line 8, column 1)",
             ),
             (
                 "protocol = \"imap\"",
                 "protocol = \"imap",
-                "line 6: listener[0] (imaps).protocol: invalid basic string",
+                "line 6: listener[1] (imaps).protocol: invalid basic string",
             ),
             (
                 "tls = \"implicit\"",
                 "tls \"implicit\"",
-                "line 8: listener[0] (imaps).tls: expected `.`, `=`",
+                "line 8: listener[1] (imaps).tls: expected `.`, `=`",
             ),
             (
                 "max_line = 1000",
@@ -564,7 +578,7 @@ certificate = "9F1C"
             (
                 "[[listener]]",
                 "[[listener]",
-                "line 4: listener[0] (imaps): invalid table header",
+                "line 4: listener[1] (imaps): invalid table header",
             ),
         ];
         for (from, to, expected) in cases {
@@ -625,12 +639,21 @@ fn describe_syntax_error(text: &str, error: &toml::de::Error) -> String {
                 at.push_str(&dotted(std::slice::from_ref(segment), 0));
             }
             Segment::Index(i) => {
-                at.push_str(&format!("[{i}]"));
+                // Counted from 1, as people count tables and as plan does.
+                at.push_str(&format!("[{}]", i + 1));
                 // For an array entry, its `name = "..."` helps find it.
                 if let Some(name) = place.table_header.and_then(|h| entry_name(text, h.line)) {
                     at.push_str(&format!(" ({name})"));
                 }
             }
+        }
+    }
+    if let Some(unknown) = Unknown::from_message(&message) {
+        if let Some(guess) = unknown.closest() {
+            message.push_str(&match unknown.kind {
+                UnknownKind::Key => format!("; did you mean `{guess}`?"),
+                UnknownKind::Value => format!("; did you mean \"{guess}\"?"),
+            });
         }
     }
     if let Some(missing) = message

@@ -36,7 +36,7 @@ pub enum FrontError {
     #[error("{}: {at}certificate = \"{pin}\" matches no usable certificate in the store (a thumbprint prefix of at least 4 digits, or a subject); see `mailcert list`", .path.display())]
     UnknownPin {
         path: PathBuf,
-        /// `line N: listener[i] (name).`
+        /// `line N: listener[i] (name).`, counted from 1.
         at: String,
         pin: String,
     },

@@ -137,7 +137,7 @@ fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontE
                 .unwrap_or_default();
             return Err(FrontError::UnknownPin {
                 path: config.path.clone(),
-                at: format!("{line}listener[{index}] ({}).", listener.name),
+                at: format!("{line}listener[{}] ({}).", index + 1, listener.name),
                 pin: pin.to_string(),
             });
         }

@@ -151,7 +151,7 @@ fn configuration_reload_is_all_or_nothing() {
         err.contains("FFFF0000")
             && err.contains("matches no")
             && err.contains("mailcert.toml: ")
-            && err.contains(&format!("line {pin_line}: listener[0] ("))
+            && err.contains(&format!("line {pin_line}: listener[1] ("))
             && err.contains(").certificate"),
         "{err}"
     );

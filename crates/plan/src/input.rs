@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use mailcert_tomlplace::{dotted, locate, OpenKind, Place};
+use mailcert_tomlplace::{closest, dotted, locate, OpenKind, Place, Unknown, UnknownKind};
 
 use crate::error::PlanError;
 
@@ -655,50 +655,39 @@ fn syntax_advice(message: &str, place: &Place, line: usize) -> String {
 }
 
 fn advice(message: &str, field: &str) -> Option<String> {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (unknown, rest) = rest.split_once('`')?;
-        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-        let close = expected
-            .iter()
-            .min_by_key(|e| edit_distance(unknown, e))
-            .filter(|e| edit_distance(unknown, e) <= 3);
-        return Some(match close {
-            Some(e) => format!(
-                "did you mean `{e}`? Valid keys here: {}.",
-                expected.join(", ")
-            ),
-            None if expected.is_empty() => format!("remove `{unknown}`."),
-            None => format!(
-                "remove `{unknown}`; valid keys here: {}.",
-                expected.join(", ")
-            ),
+    if let Some(unknown) = Unknown::from_message(message) {
+        let guess = unknown.closest();
+        return Some(match unknown.kind {
+            UnknownKind::Key => {
+                let expected = unknown.expected.join(", ");
+                match guess {
+                    Some(e) => format!("did you mean `{e}`? Valid keys here: {expected}."),
+                    None if expected.is_empty() => format!("remove `{}`.", unknown.written),
+                    None => format!("remove `{}`; valid keys here: {expected}.", unknown.written),
+                }
+            }
+            UnknownKind::Value => {
+                // Aliases are accepted but not advertised.
+                const ALIASES: &[&str] = &["self_signed", "selfsigned", "cas", "frontend"];
+                let expected: Vec<&str> = unknown
+                    .expected
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|e| !ALIASES.contains(e))
+                    .collect();
+                let guess = closest(&unknown.written, expected.iter().copied(), 2)
+                    .map(|e| format!("did you mean \"{e}\"? "))
+                    .unwrap_or_default();
+                format!(
+                    "{guess}{field} takes one of: {}.",
+                    expected
+                        .iter()
+                        .map(|e| format!("\"{e}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         });
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        let (unknown, rest) = rest.split_once('`')?;
-        // Aliases are accepted but not advertised.
-        const ALIASES: &[&str] = &["self_signed", "selfsigned", "cas", "frontend"];
-        let expected: Vec<&str> = rest
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .filter(|e| !ALIASES.contains(e))
-            .collect();
-        let close = expected
-            .iter()
-            .min_by_key(|e| edit_distance(unknown, e))
-            .filter(|e| edit_distance(unknown, e) <= 2);
-        let guess = close
-            .map(|e| format!("did you mean \"{e}\"? "))
-            .unwrap_or_default();
-        return Some(format!(
-            "{guess}{field} takes one of: {}.",
-            expected
-                .iter()
-                .map(|e| format!("\"{e}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let (missing, _) = rest.split_once('`')?;
@@ -730,21 +719,6 @@ fn advice(message: &str, field: &str) -> Option<String> {
     } else {
         GENERIC_SYNTAX_FIX.to_string()
     })
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -814,12 +788,5 @@ max_names = 100                           # the CA product's limit
         let line = text.lines().position(|l| l.contains("Paris")).unwrap() + 1;
         assert_eq!(err.line(), Some(line));
         assert!(err.to_string().contains("London"), "{err}");
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("interent_facing", "internet_facing"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

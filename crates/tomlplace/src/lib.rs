@@ -12,10 +12,18 @@
 //! construct still open (string, key/value, table header) with where it
 //! started. It never reads values and never rejects anything: the `toml`
 //! crate is the judge of what is valid; this only says where.
+//!
+//! Also here, for the same errors: [`Unknown`] reads serde's "unknown
+//! field" and "unknown variant" messages and finds the closest valid word
+//! ("did you mean `name`?"), so that plan and the front end's
+//! configuration suggest alike.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+
+mod suggest;
+pub use suggest::{closest, edit_distance, Unknown, UnknownKind};
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
