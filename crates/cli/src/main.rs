@@ -12,7 +12,8 @@ mod render;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::exit::Exit;
 
@@ -24,10 +25,12 @@ use crate::exit::Exit;
     propagate_version = true
 )]
 pub struct Cli {
-    /// The store database file (default: /var/lib/mailcert/store.db as root, else the XDG data directory).
+    /// The store database file (else MAILCERT_STORE, else [store] path of the front-end configuration,
+    /// else /var/lib/mailcert/store.db as root, or the XDG data directory).
     #[arg(long, global = true, env = "MAILCERT_STORE", value_name = "PATH")]
     pub store: Option<PathBuf>,
-    /// The store's key file (default: the database path + ".key").
+    /// The store's key file (else MAILCERT_STORE_KEY_FILE, else [store] key_file of the configuration
+    /// when the database comes from it, else the database path + ".key").
     #[arg(
         long,
         global = true,
@@ -35,6 +38,10 @@ pub struct Cli {
         value_name = "PATH"
     )]
     pub store_key_file: Option<PathBuf>,
+    /// `--store` was typed on the command line (not taken from
+    /// `MAILCERT_STORE`): `check` and `verify` then insist on that store.
+    #[arg(skip)]
+    pub store_on_command_line: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -89,7 +96,9 @@ pub enum Command {
 
 fn main() -> std::process::ExitCode {
     reset_sigpipe();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.store_on_command_line = matches.value_source("store") == Some(ValueSource::CommandLine);
     let result = cmd::run(&cli);
     exit::finish(result)
 }

@@ -224,8 +224,7 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
     let front = mailcert_front::Front::start(
         config,
         mailcert_front::FrontOptions {
-            store: location.clone(),
-            store_fixed: true,
+            store: mailcert_store::ExplicitStore::fixed(&location),
             challenges: challenges.clone(),
         },
     )

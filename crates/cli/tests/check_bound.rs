@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::Env;
+use common::{Env, Serve};
 use mailcert_testkit::{free_port, wait_until};
 
 const NAME: &str = "mail.contoso.com";
@@ -24,39 +22,8 @@ fn listener(name: &str, port: u16, pin: Option<&str>) -> String {
     text
 }
 
-/// `mailcert serve`, stopped (SIGTERM) when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let child = &mut self.0;
-        wait_until("mailcert serve exits", Duration::from_secs(30), || {
-            child.try_wait().ok().flatten().is_some()
-        });
-    }
-}
-
 fn serve(env: &Env, config: &Path) -> Serve {
-    let mut child = env
-        .command(&["serve", "--config", &config.display().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mailcert serve");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut said = String::new();
-    while !said.contains("SIGHUP") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("mailcert serve ended before serving: {said}");
-        }
-        said.push_str(&line);
-    }
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    Serve(child)
+    common::serve(env.command(&["serve", "--config", &config.display().to_string()]))
 }
 
 /// `check` of the port, trusting `ca_file`; returns (exit code, codes, served thumbprint).

@@ -849,10 +849,19 @@ fn store_file_problems_are_named_with_their_fix() {
     assert!(!damaged.stderr.contains("Error code"), "{}", damaged.stderr);
     assert_eq!(std::fs::read(env.store()).unwrap(), db);
 
-    // An empty file holds nothing to lose: it becomes the store, and says so.
+    // An empty file holds nothing to lose: a command that creates stores
+    // makes it the store, and says so; one that only reads finds none.
     let empty = Env::new();
     std::fs::write(empty.store(), b"").unwrap();
-    let run = empty.run(&["list"]).ok();
+    let run = empty.run(&["list"]).fails_with(2);
+    assert!(
+        run.stderr.contains("there is no store at"),
+        "{}",
+        run.stderr
+    );
+    let run = empty
+        .run(&["new", "--self-signed", "--name", "mail.contoso.com"])
+        .ok();
     assert!(
         run.stderr.contains(&format!(
             "{} was an empty file: initialised it as a new store",
@@ -861,7 +870,7 @@ fn store_file_problems_are_named_with_their_fix() {
         "{}",
         run.stderr
     );
-    assert_eq!(empty.list().len(), 1);
+    assert_eq!(empty.list().len(), 2, "init's certificate and the new one");
 }
 
 #[test]

@@ -18,7 +18,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 mod pins;
+mod store;
 pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
+pub use store::{parse_store_table, read_store_table};
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -86,7 +88,7 @@ pub enum TlsMode {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    store: Option<RawStore>,
+    store: Option<store::RawStore>,
     limits: Option<RawLimits>,
     #[serde(default)]
     listener: Vec<RawListener>,
@@ -114,12 +116,6 @@ struct RawRedirect {
     bind: Spanned<String>,
     https_port: Option<u16>,
     hostname: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    path: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,7 +223,9 @@ pub struct Redirect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
-    pub store_path: Option<PathBuf>,
+    /// `[store]`: the store `serve` serves from (paths made absolute
+    /// against the file's directory).
+    pub store: mailcert_store::ConfiguredStore,
     pub listeners: Vec<Listener>,
     pub redirects: Vec<Redirect>,
     pub limits: GlobalLimits,
@@ -417,7 +415,7 @@ impl Config {
         }
         Ok(Config {
             path: path.to_path_buf(),
-            store_path: raw.store.and_then(|s| s.path),
+            store: raw.store.unwrap_or_default().resolve(path),
             listeners,
             redirects,
             limits,

@@ -23,8 +23,7 @@
 //! use mailcert_front::{Front, FrontOptions, ChallengeMap};
 //! let config = mailcert_config::Config::load("mailcert.toml".as_ref()).unwrap();
 //! let options = FrontOptions {
-//!     store: mailcert_store::StoreLocation::resolve(None, None),
-//!     store_fixed: false,
+//!     store: mailcert_store::ExplicitStore::default(),
 //!     challenges: ChallengeMap::new(),
 //! };
 //! let front = Front::start(config, options).unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use mailcert_config::{Config, Listener, Protocol, Redirect, TlsMode};
-use mailcert_store::StoreLocation;
+use mailcert_store::{ExplicitStore, StoreLocation};
 use rustls::server::ServerSessionMemoryCache;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,10 +26,10 @@ use crate::tls::{self, TlsShared};
 /// How the front end finds its store and its challenge answers.
 #[derive(Debug, Clone)]
 pub struct FrontOptions {
-    pub store: StoreLocation,
-    /// The store came from `--store`/`MAILCERT_STORE`: a reload keeps it
-    /// even if the configuration's `[store] path` changes.
-    pub store_fixed: bool,
+    /// What the command line and environment named; the configuration's
+    /// `[store]` fills the rest, at start and at every reload
+    /// ([`StoreLocation::choose`]).
+    pub store: ExplicitStore,
     pub challenges: Arc<ChallengeMap>,
 }
 
@@ -97,10 +97,7 @@ fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
 }
 
 fn store_for(config: &Config, options: &FrontOptions) -> StoreLocation {
-    match (&config.store_path, options.store_fixed) {
-        (Some(path), false) => StoreLocation::resolve(Some(path), None),
-        _ => options.store.clone(),
-    }
+    StoreLocation::choose(&options.store, Some(&config.store)).location
 }
 
 fn hostname_of(listener: &Listener) -> String {

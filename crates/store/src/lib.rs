@@ -19,7 +19,10 @@ pub mod values;
 
 pub use crypto::{decode_hex, encode_hex};
 pub use error::{Result, StoreError};
-pub use location::{default_store_path, key_path_for, StoreLocation};
+pub use location::{
+    default_store_path, key_path_for, ChosenStore, ConfiguredStore, ExplicitStore, StoreLocation,
+    StoreSource,
+};
 pub use model::{
     AnchorRecord, AuditEntry, Binding, CertRecord, Change, NewCertificate, NewPending, Op, Origin,
     PendingRecord,

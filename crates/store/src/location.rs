@@ -1,7 +1,14 @@
-//! Where the store lives: `--store`, then `MAILCERT_STORE`, then the
-//! default (root: /var/lib/mailcert; others: the XDG data directory).
-//! The key file sits beside the database unless `MAILCERT_STORE_KEY_FILE`
-//! names another.
+//! Where the store lives. One precedence rule, used by every command and
+//! by `serve` (also on reload):
+//!
+//! 1. `--store` (or `MAILCERT_STORE`, which fills it),
+//! 2. the `[store] path` of the front end's configuration,
+//! 3. the default (root: /var/lib/mailcert; others: the XDG data directory).
+//!
+//! The key file: `--store-key-file` / `MAILCERT_STORE_KEY_FILE`, else the
+//! configuration's `[store] key_file` (unless `--store` named another
+//! database: a key file belongs to its database), else beside the
+//! database (`store.db.key`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,18 +19,107 @@ pub struct StoreLocation {
     pub key: PathBuf,
 }
 
+/// What the command line and the environment say about the store
+/// (`--store`/`MAILCERT_STORE`, `--store-key-file`/`MAILCERT_STORE_KEY_FILE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExplicitStore {
+    pub path: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+impl ExplicitStore {
+    /// Both files named: nothing a configuration says moves them.
+    pub fn fixed(location: &StoreLocation) -> ExplicitStore {
+        ExplicitStore {
+            path: Some(location.db.clone()),
+            key_file: Some(location.key.clone()),
+        }
+    }
+}
+
+/// The `[store]` table of a configuration file, its paths already
+/// resolved against the file's directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfiguredStore {
+    /// The configuration file, for messages.
+    pub file: PathBuf,
+    pub path: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// Where the database path of a [`ChosenStore`] came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSource {
+    /// `--store` or `MAILCERT_STORE`.
+    Explicit,
+    /// `[store] path` of this configuration file.
+    Configuration(PathBuf),
+    /// Nothing named one: the default for this user.
+    Default,
+}
+
+/// A store location and why it is that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChosenStore {
+    pub location: StoreLocation,
+    pub source: StoreSource,
+}
+
 impl StoreLocation {
     /// Resolves the location from an explicit path (the `--store` flag,
     /// which clap also fills from `MAILCERT_STORE`) and an explicit key
-    /// file (from `MAILCERT_STORE_KEY_FILE`).
+    /// file (from `MAILCERT_STORE_KEY_FILE`), with no configuration.
     pub fn resolve(store: Option<&Path>, key_file: Option<&Path>) -> StoreLocation {
-        let db = store
-            .map(Path::to_path_buf)
-            .unwrap_or_else(default_store_path);
-        let key = key_file
-            .map(Path::to_path_buf)
+        Self::choose(
+            &ExplicitStore {
+                path: store.map(Path::to_path_buf),
+                key_file: key_file.map(Path::to_path_buf),
+            },
+            None,
+        )
+        .location
+    }
+
+    /// The precedence rule of this module: the command line and the
+    /// environment, then the configuration, then the default.
+    pub fn choose(explicit: &ExplicitStore, configured: Option<&ConfiguredStore>) -> ChosenStore {
+        let (db, source) = match (&explicit.path, configured) {
+            (Some(path), _) => (path.clone(), StoreSource::Explicit),
+            (
+                None,
+                Some(ConfiguredStore {
+                    file,
+                    path: Some(path),
+                    ..
+                }),
+            ) => (path.clone(), StoreSource::Configuration(file.clone())),
+            (None, _) => (default_store_path(), StoreSource::Default),
+        };
+        let configured_key = configured
+            .filter(|_| source != StoreSource::Explicit)
+            .and_then(|c| c.key_file.clone());
+        let key = explicit
+            .key_file
+            .clone()
+            .or(configured_key)
             .unwrap_or_else(|| key_path_for(&db));
-        StoreLocation { db, key }
+        ChosenStore {
+            location: StoreLocation { db, key },
+            source,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreSource {
+    /// Why this path, in the words of a message: "named by …".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSource::Explicit => f.write_str("named by --store or MAILCERT_STORE"),
+            StoreSource::Configuration(file) => {
+                write!(f, "named by [store] path in {}", file.display())
+            }
+            StoreSource::Default => f.write_str("the default location"),
+        }
     }
 }
 
@@ -52,4 +148,96 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configured(path: Option<&str>, key_file: Option<&str>) -> ConfiguredStore {
+        ConfiguredStore {
+            file: PathBuf::from("/etc/mailcert/serve.toml"),
+            path: path.map(PathBuf::from),
+            key_file: key_file.map(PathBuf::from),
+        }
+    }
+
+    fn explicit(path: Option<&str>, key_file: Option<&str>) -> ExplicitStore {
+        ExplicitStore {
+            path: path.map(PathBuf::from),
+            key_file: key_file.map(PathBuf::from),
+        }
+    }
+
+    fn chosen(db: &str, key: &str, source: StoreSource) -> ChosenStore {
+        ChosenStore {
+            location: StoreLocation {
+                db: db.into(),
+                key: key.into(),
+            },
+            source,
+        }
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_configuration() {
+        let config = configured(Some("/srv/conf.db"), Some("/keys/conf.key"));
+        assert_eq!(
+            StoreLocation::choose(&explicit(Some("/srv/flag.db"), None), Some(&config)),
+            chosen("/srv/flag.db", "/srv/flag.db.key", StoreSource::Explicit),
+            "the configuration's key file belongs to its own database"
+        );
+        assert_eq!(
+            StoreLocation::choose(
+                &explicit(Some("/srv/flag.db"), Some("/keys/flag.key")),
+                Some(&config)
+            ),
+            chosen("/srv/flag.db", "/keys/flag.key", StoreSource::Explicit)
+        );
+    }
+
+    #[test]
+    fn the_configuration_wins_over_the_default() {
+        let file = PathBuf::from("/etc/mailcert/serve.toml");
+        let config = configured(Some("/srv/conf.db"), None);
+        assert_eq!(
+            StoreLocation::choose(&ExplicitStore::default(), Some(&config)),
+            chosen(
+                "/srv/conf.db",
+                "/srv/conf.db.key",
+                StoreSource::Configuration(file.clone())
+            )
+        );
+        let config = configured(Some("/srv/conf.db"), Some("/keys/conf.key"));
+        assert_eq!(
+            StoreLocation::choose(&ExplicitStore::default(), Some(&config)),
+            chosen(
+                "/srv/conf.db",
+                "/keys/conf.key",
+                StoreSource::Configuration(file)
+            )
+        );
+        // An explicit key file still wins over the configuration's.
+        assert_eq!(
+            StoreLocation::choose(&explicit(None, Some("/keys/env.key")), Some(&config))
+                .location
+                .key,
+            PathBuf::from("/keys/env.key")
+        );
+    }
+
+    #[test]
+    fn nothing_named_is_the_default() {
+        let default = default_store_path();
+        let got = StoreLocation::choose(&ExplicitStore::default(), Some(&configured(None, None)));
+        assert_eq!(got.location.db, default);
+        assert_eq!(got.location.key, key_path_for(&default));
+        assert_eq!(got.source, StoreSource::Default);
+        // A configured key file without a path goes with the default database.
+        let got = StoreLocation::choose(
+            &ExplicitStore::default(),
+            Some(&configured(None, Some("/keys/k"))),
+        );
+        assert_eq!(got.location.key, PathBuf::from("/keys/k"));
+    }
 }

@@ -8,6 +8,7 @@
 //! Nothing here times anything: [`wait_until`] polls with a generous
 //! deadline and fails with a message that says what never happened.
 
+mod client;
 mod http;
 mod mail;
 mod pki;
@@ -17,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};

@@ -86,7 +86,7 @@ pub struct OrderArgs {
     /// Seconds to wait for validation, and again for issuance.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
-    /// Front-end configuration whose listeners' host names the enable pre-flight checks.
+    /// Front-end configuration: its [store], and its listeners' host names for the enable pre-flight.
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the outcome as JSON.
@@ -162,7 +162,7 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
     }
     // The store is created only once the CA has answered: a wrong URL or
     // an unreachable server leaves no store behind.
-    let existing = context::existing_manager(cli)?;
+    let existing = context::existing_manager(cli, None)?;
     let record = match &existing {
         Some(m) => mailcert_acme::account::account_record(m.store.as_ref(), &directory)?,
         None => None,
@@ -178,7 +178,7 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
     let registered = registered?;
     let mut manager = match existing {
         Some(m) => m,
-        None => context::manager(cli)?,
+        None => context::manager(cli, None)?,
     };
     if let Some(change) = registered.change {
         manager.store.apply(change)?;
@@ -215,29 +215,28 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     if args.timeout == 0 {
         anyhow::bail!("--timeout must be at least 1 second");
     }
-    let hostnames = super::which::listener_hostnames(args.config.as_deref(), &services, None)?;
+    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let hostnames = match &config {
+        Some(config) => super::which::hostnames_in(config, &services, None)?,
+        None => Vec::new(),
+    };
     let directory = match &args.directory {
         Some(d) => Some(resolve_directory(d)?),
         None => None,
     };
-    let Some(mut manager) = context::existing_manager(cli)? else {
+    let location = context::location(cli, config.as_ref())?;
+    let Some(mut manager) = context::existing_manager(cli, config.as_ref())? else {
         anyhow::bail!(
             "no ACME account yet (there is no store at {}); create one with `mailcert acme register --directory letsencrypt --email you@example.com`, which creates the store",
-            context::location(cli).db.display()
+            location.db.display()
         );
     };
     let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
     let responder: Box<dyn ChallengeResponder> = match args.challenge {
-        ChallengeKind::Http01 => {
-            http01_or_serve(&args.http_bind, &context::location(cli), &manager.user).await?
-        }
+        ChallengeKind::Http01 => http01_or_serve(&args.http_bind, &location, &manager.user).await?,
         ChallengeKind::TlsAlpn01 => {
-            mailcert_acme::engine::tls_alpn01_or_serve(
-                &args.tls_bind,
-                &context::location(cli),
-                &manager.user,
-            )
-            .await?
+            mailcert_acme::engine::tls_alpn01_or_serve(&args.tls_bind, &location, &manager.user)
+                .await?
         }
         ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
     };
@@ -302,10 +301,11 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
 }
 
 async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
-    let Some(mut manager) = context::existing_manager(cli)? else {
+    let chosen = context::chosen(cli, None)?;
+    let Some(mut manager) = context::existing_manager(cli, None)? else {
         anyhow::bail!(
-            "there is no store at {}: nothing was ordered through ACME there; check --store (or MAILCERT_STORE), or order a certificate first with `mailcert acme order`",
-            context::location(cli).db.display()
+            "{}: nothing was ordered through ACME there; order a certificate first with `mailcert acme order`",
+            context::missing_words(cli, &chosen)
         );
     };
     let only = match &args.thumbprint {
@@ -321,7 +321,7 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
     let spinner = Arc::new(Spinner::start());
     let mut engine = Engine::new(
-        Responders::StandaloneOrServe(context::location(cli)),
+        Responders::StandaloneOrServe(chosen.location.clone()),
         spinner.clone(),
     );
     engine.interrupt = interrupt_flag();
@@ -389,16 +389,7 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
 }
 
 fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
-    let Some(manager) = context::existing_manager(cli)? else {
-        output::note(format!(
-            "there is no store at {} yet; no ACME certificate is watched",
-            context::location(cli).db.display()
-        ));
-        if args.json {
-            output::json(&Vec::<serde_json::Value>::new())?;
-        }
-        return Ok(Exit::Success);
-    };
+    let manager = context::existing(cli, None)?;
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
     let policy = RenewalPolicy::default();
     let mut rows = Vec::new();

@@ -64,7 +64,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             intermediate,
             json,
         } => {
-            let mut manager = context::manager(cli)?;
+            let mut manager = context::manager(cli, None)?;
             let report = PrivateCa::init(&mut manager, name, *intermediate)?;
             if *json {
                 super::report_json(&report)?;
@@ -82,7 +82,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         } => {
             let input = files::input(request)?;
             let csr = decode_request(&input.bytes, &input.name)?;
-            let mut manager = context::manager(cli)?;
+            let mut manager = context::existing(cli, None)?;
             let ca = PrivateCa::load(&manager)?.ok_or(mailcert_issue::CaError::NotInitialised)?;
             let signed = ca.sign(&manager, &csr, &input.name, *days)?;
             let pem = chain_pem(&signed.certificate, &signed.chain);
@@ -117,7 +117,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             Ok(Exit::Success)
         }
         CaCommand::Root { der, out, json } => {
-            let manager = context::manager(cli)?;
+            let manager = context::existing(cli, None)?;
             let ca = PrivateCa::load(&manager)?.ok_or(mailcert_issue::CaError::NotInitialised)?;
             let summary = CertSummary::from_der(ca.root())?;
             let bytes = if *der {

@@ -15,7 +15,7 @@ use mailcert_check::{
 };
 use mailcert_config::{Config, Listener};
 use mailcert_lifecycle::{ListenerScope, ServingSet};
-use mailcert_store::{SqliteStore, Store};
+use mailcert_store::{SqliteStore, Store, StoreLocation, StoreSource};
 use mailcert_x509::Service;
 use time::OffsetDateTime;
 
@@ -65,7 +65,8 @@ pub struct Args {
     #[arg(long)]
     pub no_legacy_probe: bool,
     /// Front-end configuration whose listeners (their own bindings and pins) count for
-    /// not-bound-certificate with --store; by default the one `mailcert serve` reads, if it exists.
+    /// not-bound-certificate with a store, and whose [store] path names that store; by default
+    /// the one `mailcert serve` reads, if it exists.
     #[arg(long, env = "MAILCERT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print as JSON.
@@ -110,7 +111,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             );
         }
     }
-    let (trust, store) = load_trust(cli, &args.trust)?;
+    let (trust, store) = load_trust(cli, &args.trust, args.config.as_deref())?;
     let mut settings = Settings::new(trust, at);
     settings.name = args.name.clone();
     settings.connect = connect;
@@ -191,11 +192,12 @@ pub fn parse_time(at: Option<&str>) -> anyhow::Result<OffsetDateTime> {
 }
 
 /// System roots (unless refused), `--ca-file`s, and the store's anchors
-/// when a store is named explicitly; with the store opened for them, for
-/// the caller to read on.
+/// when a store is named (see [`named_store`]); with the store opened for
+/// them, for the caller to read on.
 pub fn load_trust(
     cli: &Cli,
     args: &TrustArgs,
+    config: Option<&Path>,
 ) -> anyhow::Result<(TrustStore, Option<SqliteStore>)> {
     let mut trust = if args.no_system_roots {
         TrustStore::empty()
@@ -207,7 +209,7 @@ pub fn load_trust(
             std::fs::read(path).with_context(|| format!("reading --ca-file {}", path.display()))?;
         trust.add_pem(&bytes, Origin::Private, &path.display().to_string())?;
     }
-    let store = explicit_store(cli)?;
+    let store = named_store(cli, config)?;
     if let Some(store) = &store {
         for anchor in store.anchors()? {
             let _ = trust.add(&anchor.der, Origin::Private, "the store's trust anchors");
@@ -216,13 +218,35 @@ pub fn load_trust(
     Ok((trust, store))
 }
 
-/// The store, only when `--store`/`MAILCERT_STORE` names one: checking an
-/// endpoint must never create a store.
-fn explicit_store(cli: &Cli) -> anyhow::Result<Option<SqliteStore>> {
-    if cli.store.is_none() {
+/// The store `check` and `verify` compare with and take anchors from:
+/// only one that is named (`--store`, `MAILCERT_STORE`, a configuration's
+/// `[store] path`), never the default, and never created. They work on
+/// machines without a store: a named store that does not exist is an
+/// error only when `--store` was typed; otherwise they say so and go on
+/// without it.
+fn named_store(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<SqliteStore>> {
+    let explicit = context::explicit(cli);
+    let configured = match explicit.path {
+        Some(_) => None,
+        None => context::configuration_store(config)?,
+    };
+    let chosen = StoreLocation::choose(&explicit, configured.as_ref());
+    if chosen.source == StoreSource::Default {
         return Ok(None);
     }
-    let location = context::location(cli);
+    if !context::store_present(&chosen.location) {
+        let words = context::missing_words(cli, &chosen);
+        if cli.store_on_command_line {
+            anyhow::bail!("{words}");
+        }
+        output::note(format!(
+            "note: there is no store at {} ({}): going on without a store, so nothing is compared with its bindings and its trust anchors are not used",
+            chosen.location.db.display(),
+            context::source_words(cli, &chosen.source)
+        ));
+        return Ok(None);
+    }
+    let location = chosen.location;
     let store = SqliteStore::open(&location)
         .with_context(|| format!("opening the store {}", location.db.display()))?;
     Ok(Some(store))

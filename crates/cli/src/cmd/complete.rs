@@ -24,7 +24,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .iter()
         .map(|p| files::input(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, None)?;
     let report = manager.complete(&answer, &chain)?;
     super::print_outcome(&report, args.json)?;
     Ok(Exit::Success)

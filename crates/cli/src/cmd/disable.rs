@@ -15,7 +15,7 @@ pub struct Args {
     /// Only the binding for this listener.
     #[arg(long)]
     pub listener: Option<String>,
-    /// Front-end configuration to check --listener against. Without one, any
+    /// Front-end configuration: its [store], and --listener checked against it. Without one, any
     /// listener binding may be removed (also one whose listener is gone).
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -26,10 +26,13 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let services = super::flatten(&args.services);
-    if let (Some(config), Some(_)) = (&args.config, &args.listener) {
-        super::which::listener_hostnames(Some(config), &services, args.listener.as_deref())?;
+    // The configuration names the store; it checks --listener only when
+    // given outright (a listener that is gone may still be unbound).
+    let config = super::which::load_config(args.config.as_deref(), None)?;
+    if let (Some(config), Some(_), Some(_)) = (&config, &args.config, &args.listener) {
+        super::which::hostnames_in(config, &services, args.listener.as_deref())?;
     }
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, config.as_ref())?;
     let report = manager.disable(&args.thumbprint, &services, args.listener.as_deref())?;
     super::print_report(&report, args.json)
 }

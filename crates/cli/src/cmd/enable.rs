@@ -18,7 +18,8 @@ pub struct Args {
     /// Refuse instead of warning when clients would complain (pre-flight).
     #[arg(long)]
     pub strict: bool,
-    /// Front-end configuration whose listeners' host names the pre-flight checks.
+    /// Front-end configuration: its [store], and its listeners' host names for the pre-flight
+    /// (default: the one `mailcert serve` reads, if it exists).
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the outcome as JSON.
@@ -28,12 +29,12 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let services = super::flatten(&args.services);
-    let hostnames = super::which::listener_hostnames(
-        args.config.as_deref(),
-        &services,
-        args.listener.as_deref(),
-    )?;
-    let mut manager = context::manager(cli)?;
+    let config = super::which::load_config(args.config.as_deref(), args.listener.as_deref())?;
+    let hostnames = match &config {
+        Some(config) => super::which::hostnames_in(config, &services, args.listener.as_deref())?,
+        None => Vec::new(),
+    };
+    let mut manager = context::existing(cli, config.as_ref())?;
     let report = manager.enable(
         &args.thumbprint,
         &services,

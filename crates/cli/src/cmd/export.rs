@@ -33,7 +33,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     files::ensure_new(&args.out, args.force)?;
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, None)?;
     let (form, record) = if args.pem {
         let (text, record) = manager.export_pem(&args.thumbprint)?;
         files::write_private(&args.out, text.as_bytes())?;

@@ -67,7 +67,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         };
         read_pem_files(&file, key.as_ref(), password.as_deref())?
     };
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::manager(cli, None)?;
     let report = manager.import(&file.name, item, !args.non_exportable)?;
     super::print_outcome(&report, args.json)?;
     Ok(Exit::Success)

@@ -21,9 +21,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if let Some(host) = &args.hostname {
         mailcert_x509::parse_name(host)?;
     }
-    let (mut manager, opened) = context::manager_uninitialised(cli)?;
+    let (mut manager, opened, location) = context::manager_uninitialised(cli)?;
     let report = manager.init(args.hostname.as_deref(), args.key)?;
-    let location = context::location(cli);
     if args.json {
         output::json(&serde_json::json!({
             "store": location.db,

@@ -32,7 +32,7 @@ pub fn views(manager: &mailcert_lifecycle::Manager) -> anyhow::Result<Vec<CertVi
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let manager = context::manager(cli)?;
+    let manager = context::existing(cli, None)?;
     let views = views(&manager)?;
     if args.json {
         output::json(&views)?;

@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let manager = context::manager(cli)?;
+    let manager = context::existing(cli, None)?;
     let entries = manager.store.audit_log(args.limit)?;
     if args.json {
         let rows: Vec<_> = entries

@@ -31,7 +31,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     mailcert_lifecycle::parse_names(&args.names)?;
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::manager(cli, None)?;
     let report = manager.new_self_signed(
         &args.names,
         args.key,

@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, None)?;
     let report = manager.remove(&args.thumbprint, args.force)?;
     super::print_report(&report, args.json)
 }

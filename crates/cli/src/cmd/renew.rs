@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, None)?;
     let record = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.thumbprint)?;
     if record.origin != Origin::SelfSigned || !record.summary.is_self_signed {
         let out = super::request::open_out(args.out.as_deref())?;

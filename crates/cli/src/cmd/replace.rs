@@ -16,7 +16,8 @@ pub struct Args {
     /// Refuse instead of warning when clients would complain (pre-flight).
     #[arg(long)]
     pub strict: bool,
-    /// Front-end configuration: listeners' host names for the pre-flight; pins of OLD there are rewritten to NEW.
+    /// Front-end configuration: its [store], listeners' host names for the pre-flight; pins of OLD there
+    /// are rewritten to NEW.
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the outcome as JSON.
@@ -26,7 +27,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let config = super::which::load_config(args.config.as_deref(), None)?;
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::existing(cli, config.as_ref())?;
     let old = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.old)?;
     let services: Vec<Service> = manager
         .bindings_of(&old.summary.thumbprint)?

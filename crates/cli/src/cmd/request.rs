@@ -43,7 +43,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     // Checked before --out is opened: bad input leaves no file behind.
     mailcert_lifecycle::request_names(&args.names, args.subject.as_deref())?;
     let out = super::request::open_out(args.out.as_deref())?;
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::manager(cli, None)?;
     let (report, pending) = manager.request(&RequestSpec {
         names: args.names.clone(),
         subject: args.subject.clone(),
@@ -67,7 +67,7 @@ fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
     for out in &outs {
         files.push(open_out(Some(out))?);
     }
-    let mut manager = context::manager(cli)?;
+    let mut manager = context::manager(cli, None)?;
     let mut files = files.into_iter();
     for request in &wanted {
         let (report, pending) = manager.request(&RequestSpec {

@@ -31,16 +31,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     }
     init_logging();
     let config = load_or_write_default(args.config.clone(), root)?;
-    let store_fixed = cli.store.is_some();
-    let location = match (&cli.store, &config.store_path) {
-        (Some(_), _) | (None, None) => crate::context::location(cli),
-        (None, Some(path)) => StoreLocation::resolve(Some(path), cli.store_key_file.as_deref()),
-    };
+    let location = crate::context::location(cli, Some(&config))?;
     ensure_store(&location)?;
     let challenges = ChallengeMap::new();
     let options = FrontOptions {
-        store: location.clone(),
-        store_fixed,
+        store: crate::context::explicit(cli),
         challenges: challenges.clone(),
     };
     let front = Front::start(config.clone(), options)?;

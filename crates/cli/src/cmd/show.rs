@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let manager = context::manager(cli)?;
+    let manager = context::existing(cli, None)?;
     let store: &dyn Store = manager.store.as_ref();
     let found = find(store, &args.thumbprint)?;
     let view = match &found {

@@ -42,7 +42,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     match &args.command {
         TrustCommand::Add { file, json } => {
             let input = files::input(file)?;
-            let mut manager = context::manager(cli)?;
+            let mut manager = context::manager(cli, None)?;
             let report = manager.trust_add(
                 &input.name,
                 &input.bytes,
@@ -51,12 +51,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             super::print_report(&report, *json)
         }
         TrustCommand::Remove { thumbprint, json } => {
-            let mut manager = context::manager(cli)?;
+            let mut manager = context::existing(cli, None)?;
             let report = manager.trust_remove(thumbprint)?;
             super::print_report(&report, *json)
         }
         TrustCommand::List { json } => {
-            let manager = context::manager(cli)?;
+            let manager = context::existing(cli, None)?;
             let anchors = manager.trust_list()?;
             if *json {
                 let rows: Vec<_> = anchors

@@ -37,7 +37,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let at = parse_time(args.at.as_deref())?;
-    let (trust, _) = load_trust(cli, &args.trust)?;
+    let (trust, _) = load_trust(cli, &args.trust, None)?;
     let mut certificates = match read_file(&args.cert)? {
         Read::Ordered(ders) => ders,
         Read::Set(set) => leaf_first(set, &args.cert)?,

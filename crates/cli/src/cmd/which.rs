@@ -20,7 +20,8 @@ pub struct Args {
     /// A listener of the front end (its explicit certificate and own bindings count).
     #[arg(long)]
     pub listener: Option<String>,
-    /// Front-end configuration to read the listener from.
+    /// Front-end configuration: its [store], and the listener
+    /// (default: the one `mailcert serve` reads, if it exists).
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print as JSON.
@@ -48,7 +49,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         name: args.listener.as_deref(),
         pin: listener.and_then(|l| l.certificate.as_deref()),
     };
-    let manager = context::manager(cli)?;
+    let manager = context::existing(cli, config.as_ref())?;
     let (selection, record) = manager.which(args.service, scope, args.name.as_deref())?;
     let fix = nothing_fix(
         &selection,
@@ -141,19 +142,8 @@ pub fn load_config(path: Option<&Path>, listener: Option<&str>) -> anyhow::Resul
     Ok(Some(Config::load(&path)?))
 }
 
-/// Host names clients use for `services`: the configured listeners' FQDNs.
-pub fn listener_hostnames(
-    config: Option<&Path>,
-    services: &[Service],
-    listener: Option<&str>,
-) -> anyhow::Result<Vec<String>> {
-    let Some(config) = load_config(config, listener)? else {
-        return Ok(Vec::new());
-    };
-    hostnames_in(&config, services, listener)
-}
-
-/// [`listener_hostnames`] in a configuration already read.
+/// Host names clients use for `services`: the configured listeners' FQDNs
+/// (checking that `listener`, if named, exists and serves them).
 pub fn hostnames_in(
     config: &Config,
     services: &[Service],

@@ -2,8 +2,10 @@
 //! real `mailcert` binary; OpenSSL is the outside judge.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -157,4 +159,40 @@ pub fn openssl(args: &[&str], dir: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `mailcert serve`, stopped (SIGTERM) when dropped.
+pub struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let child = &mut self.0;
+        mailcert_testkit::wait_until("mailcert serve exits", Duration::from_secs(30), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+    }
+}
+
+/// Starts `serve` (a command made by [`Env::command`], with its
+/// arguments) and returns once it says it serves.
+pub fn serve(mut command: Command) -> Serve {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mailcert serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut said = String::new();
+    while !said.contains("SIGHUP") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("mailcert serve ended before serving: {said}");
+        }
+        said.push_str(&line);
+    }
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    Serve(child)
 }

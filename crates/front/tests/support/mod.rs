@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mailcert_front::{ChallengeMap, Front, FrontOptions};
 use mailcert_store::{
-    Binding, Change, NewCertificate, Op, Origin, SqliteStore, Store, StoreLocation,
+    Binding, Change, ExplicitStore, NewCertificate, Op, Origin, SqliteStore, Store, StoreLocation,
 };
 use mailcert_testkit::{Leaf, Pki, TempDir};
 use mailcert_x509::{CertSummary, Service, Trust};
@@ -99,8 +99,7 @@ impl Env {
         Front::start(
             config,
             FrontOptions {
-                store: self.store.clone(),
-                store_fixed: true,
+                store: ExplicitStore::fixed(&self.store),
                 challenges: self.challenges.clone(),
             },
         )
