@@ -57,6 +57,10 @@
 //! assert_eq!(upgrade.discarded, b"b LOGIN injected\r\n".len());
 //! ```
 //!
+//! After the dialogue, [`relay`] carries the session command by command,
+//! answering itself what must never reach the backend: a second
+//! `STARTTLS`/`STLS` inside TLS, and SMTP `AUTH` without TLS.
+//!
 //! Also here: the greeting parsers and reply parsers each protocol needs
 //! after TLS ([`imap::parse_greeting`], [`pop3::parse_status`],
 //! [`smtp::ReplyParser`], [`smtp::Ehlo`]) and the in-protocol answers for
@@ -68,6 +72,7 @@ mod error;
 pub mod imap;
 mod line;
 pub mod pop3;
+pub mod relay;
 mod server;
 pub mod smtp;
 

@@ -58,6 +58,10 @@ pub(crate) fn serve(config: &ServerConfig, line: &str) -> Action {
         "STARTTLS" => Action::StartTls(b"220 2.0.0 Ready to start TLS\r\n".to_vec()),
         "NOOP" => reply("250 2.0.0 OK"),
         "RSET" => reply("250 2.0.0 OK"),
+        // Credentials never cross in plaintext, also where TLS is only
+        // offered (port 25): the backend, often the one behind submission
+        // too, would take them.
+        "AUTH" => reply("530 5.7.0 Must issue a STARTTLS command first"),
         "QUIT" => Action::Close(
             format!("221 2.0.0 {} closing connection\r\n", config.hostname).into_bytes(),
         ),

@@ -9,7 +9,9 @@
 //! - Implicit TLS on any protocol; STARTTLS spoken by the front end itself
 //!   with the shared dialect crate (`mailcert-dialect`), including SMTP's
 //!   plaintext passthrough on port 25 and the discarding of injected
-//!   commands.
+//!   commands; after it, mail sessions go through the dialect's relays,
+//!   which answer a second STARTTLS inside TLS and SMTP `AUTH` without
+//!   TLS themselves, never passing them to the backend.
 //! - PROXY protocol v2 to the backends, with the SSL TLV after TLS.
 //! - Plain HTTP listeners that redirect to HTTPS and answer ACME
 //!   challenges registered in a [`ChallengeMap`] (the hook for issuers).
@@ -46,9 +48,9 @@ mod error;
 mod http;
 pub mod pipe;
 pub mod proxy;
+mod relay;
 mod server;
 mod session;
-mod smtp_tls;
 mod tls;
 
 pub use challenges::{ChallengeMap, Challenges};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use mailcert_config::{Listener, Protocol, TlsMode};
+use mailcert_dialect::relay::{ImapRelay, Phase, Pop3Relay, Relay, SmtpRelay};
 use mailcert_dialect::{
     self as dialect, Limits, PlainServer, ServerConfig, ServerEvent, ServerMode,
 };
@@ -176,38 +177,62 @@ async fn implicit(
             return backend_failed(tls, rt, proto, e).await;
         }
     };
-    if proto.is_some() {
-        // Mail servers speak first: wait for the greeting so a slow or
-        // dead backend gets the protocol's own answer, not silence.
-        let mut first = vec![0u8; 4096];
-        let read =
-            tokio::time::timeout(rt.listener.limits.backend_timeout, backend.read(&mut first))
-                .await;
-        match read {
-            Ok(Ok(n)) if n > 0 => {
-                if tls.write_all(&first[..n]).await.is_err() {
-                    return Err("client went away".into());
-                }
-                let whole_greeting = crate::smtp_tls::is_complete_reply(&first[..n]);
-                if proto == Some(dialect::Protocol::Smtp) && whole_greeting {
-                    if let Err(e) =
-                        crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await
-                    {
-                        return backend_failed(tls, rt, proto, e).await;
-                    }
-                }
-            }
-            other => {
-                let e = match other {
-                    Err(_) => BackendError::Timeout,
-                    Ok(Err(e)) => BackendError::Connect(e),
-                    _ => BackendError::Connect(std::io::ErrorKind::UnexpectedEof.into()),
-                };
-                return backend_failed(tls, rt, proto, e).await;
-            }
+    let Some(proto) = proto else {
+        return finish(tls, backend, rt).await;
+    };
+    // Mail servers speak first: wait for the greeting so a slow or dead
+    // backend gets the protocol's own answer, not silence.
+    let mut first = vec![0u8; 4096];
+    let read =
+        tokio::time::timeout(rt.listener.limits.backend_timeout, backend.read(&mut first)).await;
+    match read {
+        Ok(Ok(n)) if n > 0 => {
+            let mut relay = mail_relay(proto, Phase::Tls, rt);
+            relay.receive_from_backend(&first[..n]);
+            finish_relay(tls, backend, rt, relay).await
+        }
+        other => {
+            let e = match other {
+                Err(_) => BackendError::Timeout,
+                Ok(Err(e)) => BackendError::Connect(e),
+                _ => BackendError::Connect(std::io::ErrorKind::UnexpectedEof.into()),
+            };
+            backend_failed(tls, rt, Some(proto), e).await
         }
     }
-    finish(tls, backend, rt).await
+}
+
+/// The relay that carries a mail session after the dialogue.
+fn mail_relay(proto: dialect::Protocol, phase: Phase, rt: &ListenerRuntime) -> Box<dyn Relay> {
+    let max_line = rt.listener.limits.max_line;
+    match proto {
+        dialect::Protocol::Smtp => Box::new(SmtpRelay::new(phase, max_line)),
+        dialect::Protocol::Imap => Box::new(ImapRelay::new(phase, max_line)),
+        dialect::Protocol::Pop3 => Box::new(Pop3Relay::new(phase, max_line)),
+    }
+}
+
+async fn finish_relay<C: AsyncRead + AsyncWrite + Unpin>(
+    client: C,
+    backend: TcpStream,
+    rt: &ListenerRuntime,
+    relay: Box<dyn Relay>,
+) -> Outcome {
+    let idle = rt.listener.limits.idle_timeout;
+    let (end, up, down, answered) = crate::relay::relay(client, backend, relay, idle).await;
+    let answered = if answered.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; answered by the front end, not relayed: {}",
+            answered.join(", ")
+        )
+    };
+    match end {
+        PipeEnd::Closed => Ok(format!("closed ({up} bytes up, {down} down){answered}")),
+        PipeEnd::Idle => Err(format!("idle for {idle:?}, closed{answered}")),
+        PipeEnd::Error => Ok(format!("reset ({up} bytes up, {down} down){answered}")),
+    }
 }
 
 async fn finish<C: AsyncRead + AsyncWrite + Unpin>(
@@ -303,7 +328,7 @@ async fn starttls(
             upgrade.discarded, proto.starttls_command()
         );
     }
-    let mut tls = handshake(stream, rt).await?;
+    let tls = handshake(stream, rt).await?;
     let info = tls_info(tls.get_ref().1);
     let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
         Ok(b) => b,
@@ -317,15 +342,9 @@ async fn starttls(
             return backend_failed(tls, rt, Some(proto), e).await;
         }
     };
-    if !rest.is_empty() {
-        tls.write_all(&rest).await.map_err(gone)?;
-    }
-    if proto == dialect::Protocol::Smtp {
-        if let Err(e) = crate::smtp_tls::relay_first_command(&mut tls, &mut backend, rt).await {
-            return backend_failed(tls, rt, Some(proto), e).await;
-        }
-    }
-    finish(tls, backend, rt).await
+    let mut relay = mail_relay(proto, Phase::Tls, rt);
+    relay.receive_from_backend(&rest);
+    finish_relay(tls, backend, rt, relay).await
 }
 
 /// SMTP without TLS (port 25, `starttls`): the backend gets the client's
@@ -348,19 +367,24 @@ async fn passthrough(
     };
     let prepared = async {
         backend::consume_greeting(&mut backend, dialect::Protocol::Smtp, timeout).await?;
-        if let Some(replay) = &pass.replay {
-            backend::smtp_command(&mut backend, replay, timeout).await?;
+        match &pass.replay {
+            Some(replay) => backend::smtp_command(&mut backend, replay, timeout)
+                .await
+                .map(|(_, rest)| rest),
+            None => Ok(Vec::new()),
         }
-        backend
-            .write_all(&pass.forward)
-            .await
-            .map_err(BackendError::Connect)
     }
     .await;
-    if let Err(e) = prepared {
-        return backend_failed(stream, rt, proto, e).await;
-    }
-    finish(stream, backend, rt)
+    let rest = match prepared {
+        Ok(rest) => rest,
+        Err(e) => return backend_failed(stream, rt, proto, e).await,
+    };
+    // Without TLS the relay answers AUTH and STARTTLS itself, whatever
+    // comes before them: credentials never reach the backend in plaintext.
+    let mut relay = mail_relay(dialect::Protocol::Smtp, Phase::Plaintext, rt);
+    relay.receive_from_backend(&rest);
+    relay.receive_from_client(&pass.forward);
+    finish_relay(stream, backend, rt, relay)
         .await
         .map(|s| format!("plaintext SMTP {s}"))
 }

@@ -1,0 +1,90 @@
+# Commands that must never reach the backend, sent by Python's own mail
+# clients: AUTH before TLS on port 25, and a second STARTTLS/STLS inside
+# TLS. Prints each answer as "name: code text" for the test to read.
+import base64, imaplib, poplib, smtplib, socket, ssl, sys
+
+mode, port, cafile, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cafile)
+PLAIN = base64.b64encode(b"\0test\0secret").decode()
+MESSAGE = "From: a@example.org\r\nTo: test@example.test\r\nSubject: %s\r\n\r\nhello\r\n"
+
+
+def conn(timeout=None):
+    return socket.create_connection(("127.0.0.1", port), timeout or 20, source_address=("127.0.0.2", 0))
+
+
+class SMTP(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        return conn(timeout)
+
+
+class IMAP(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return conn(timeout)
+
+
+class IMAPS(imaplib.IMAP4_SSL):
+    def _create_socket(self, timeout):
+        return self.ssl_context.wrap_socket(conn(timeout), server_hostname=self.host)
+
+
+class POPS(poplib.POP3_SSL):
+    def _create_socket(self, timeout):
+        return self.context.wrap_socket(conn(timeout), server_hostname=self.host)
+
+
+def said(what, reply):
+    code, text = reply
+    print("%s: %s %s" % (what, code, text.decode() if isinstance(text, bytes) else text))
+
+
+if mode == "smtp-auth-plaintext":
+    s = SMTP(name, port)
+    s.ehlo("client.example.org")
+    print("offered:", " ".join(sorted(s.esmtp_features)))
+    said("auth first", s.docmd("AUTH", "PLAIN " + PLAIN))
+    # A command that leaves the dialogue: the session goes on in plaintext.
+    said("mail", s.docmd("MAIL", "FROM:<a@example.org>"))
+    said("auth later", s.docmd("AUTH", "PLAIN " + PLAIN))
+    said("auth login", s.docmd("AUTH", "LOGIN"))
+    said("starttls later", s.docmd("STARTTLS"))
+    said("rset", s.docmd("RSET"))
+    s.ehlo("client.example.org")
+    print("offered again:", " ".join(sorted(s.esmtp_features)))
+    s.sendmail("a@example.org", ["test@example.test"], MESSAGE % "plaintext after refusals")
+    print("sent")
+    s.quit()
+elif mode == "smtp-starttls-twice":
+    s = SMTP(name, port)
+    s.ehlo("client.example.org")
+    s.starttls(context=ctx)
+    s.ehlo("client.example.org")
+    said("starttls again", s.docmd("STARTTLS"))
+    s.sendmail("a@example.org", ["test@example.test"], MESSAGE % "after a second starttls")
+    print("sent")
+    s.quit()
+elif mode == "imap-starttls-twice":
+    m = IMAPS(name, port, ssl_context=ctx) if sys.argv[5] == "implicit" else IMAP(name, port)
+    if sys.argv[5] != "implicit":
+        m.starttls(ssl_context=ctx)
+    try:
+        typ, data = m._simple_command("STARTTLS")
+        print("starttls again:", typ, data)
+    except imaplib.IMAP4.error as e:
+        print("starttls again: BAD", e)
+    m.login("test", "secret")
+    typ, data = m.select("INBOX")
+    print("select:", typ)
+    m.logout()
+elif mode == "pop3-stls-twice":
+    p = POPS(name, port, context=ctx)
+    try:
+        print("stls again:", p._shortcmd("STLS").decode())
+    except poplib.error_proto as e:
+        print("stls again:", e.args[0].decode())
+    p.user("test")
+    p.pass_("secret")
+    print("stat:", p.stat())
+    p.quit()
+else:
+    raise SystemExit("unknown mode " + mode)
