@@ -5,6 +5,7 @@
 
 use mailcert_lifecycle::Manager;
 use mailcert_store::{Change, NewCertificate, Op, Origin, Store};
+use mailcert_x509::chain::without_roots;
 use mailcert_x509::{KeyType, Status};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,8 @@ pub fn store_change(
             "certificate {thumb} is already in the store"
         )));
     }
+    // Judged with everything the CA sent; stored without a root, which
+    // the front end would otherwise send (some CAs offer chains with one).
     let trust = manager.trust_of(&obtained.summary, &obtained.der, &obtained.chain, false)?;
     let mut change = manager.change(action);
     change.describe(format!(
@@ -78,7 +81,7 @@ pub fn store_change(
     change.push(Op::InsertCertificate(Box::new(NewCertificate {
         summary: obtained.summary.clone(),
         der: obtained.der.clone(),
-        chain: obtained.chain.clone(),
+        chain: without_roots(&obtained.chain),
         private_key: Some(obtained.key_der.clone()),
         exportable: true,
         friendly_name: None,
@@ -113,6 +116,8 @@ pub fn ensure_replaceable(
     old: &mailcert_store::CertRecord,
     obtained: &Obtained,
 ) -> Result<()> {
+    // Judged with everything the CA sent; stored without a root, which
+    // the front end would otherwise send (some CAs offer chains with one).
     let trust = manager.trust_of(&obtained.summary, &obtained.der, &obtained.chain, false)?;
     let status = mailcert_x509::status::evaluate(
         &obtained.summary,

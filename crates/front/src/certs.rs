@@ -14,6 +14,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use mailcert_lifecycle::{ListenerScope, ServingSet};
 use mailcert_store::{SqliteStore, Store, StoreLocation};
+use mailcert_x509::chain::without_roots;
 use mailcert_x509::{Selection, Service};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -58,8 +59,15 @@ impl Snapshot {
                     continue;
                 }
             };
+            // The stored chain holds no root; a store written by hand or by
+            // an older version might: a self-signed certificate is never
+            // sent after the leaf.
             let mut chain = vec![CertificateDer::from(served.record.der.clone())];
-            chain.extend(served.chain.iter().cloned().map(CertificateDer::from));
+            chain.extend(
+                without_roots(&served.chain)
+                    .into_iter()
+                    .map(CertificateDer::from),
+            );
             let certified = CertifiedKey::new(chain, signing);
             if let Err(e) = certified.keys_match() {
                 problems.push(format!(

@@ -11,6 +11,7 @@ use mailcert_x509::build::{parse_subject, random_serial, server_params, ServerCe
 use mailcert_x509::cert::spki_description;
 use mailcert_x509::csr::read_request;
 use mailcert_x509::keys::load_key;
+use mailcert_x509::limits::APPLE_MAX_DAYS;
 use mailcert_x509::{parse_name, CertError, CertSummary, KeyType, SubjectName};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
@@ -55,12 +56,16 @@ pub struct PrivateCa {
     pub intermediate: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-/// A certificate the CA signed, with the chain clients need above it
-/// (issuer first, root last).
+/// A certificate the CA signed, with the chain a server sends above it:
+/// the intermediate when there is one, never the root (clients must have
+/// it already: `mailcert ca root` distributes it).
 pub struct Signed {
     pub certificate: Vec<u8>,
     pub chain: Vec<Vec<u8>>,
     pub summary: CertSummary,
+    /// What clients will hold against the certificate, in their words
+    /// (signed all the same: the administrator asked for it).
+    pub warnings: Vec<String>,
 }
 
 fn generate_failed(what: &str, e: rcgen::Error) -> CaError {
@@ -316,15 +321,15 @@ impl PrivateCa {
             .map_err(|e| generate_failed("the certificate", e))?;
         let certificate = cert.der().to_vec();
         let summary = CertSummary::from_der(&certificate)?;
-        let mut chain = Vec::new();
-        if let Some((inter, _)) = &self.intermediate {
-            chain.push(inter.clone());
-        }
-        chain.push(self.root.clone());
+        let chain = match &self.intermediate {
+            Some((inter, _)) => vec![inter.clone()],
+            None => Vec::new(),
+        };
         Ok(Signed {
             certificate,
             chain,
             summary,
+            warnings: validity_warnings(days),
         })
     }
 
@@ -341,5 +346,27 @@ impl PrivateCa {
         ));
         manager.store.apply(change)?;
         Ok(())
+    }
+}
+
+/// What clients think of a server certificate valid for `days`, as the
+/// planner says it of private-CA certificates.
+fn validity_warnings(days: u32) -> Vec<String> {
+    let max = APPLE_MAX_DAYS;
+    if days <= max {
+        return Vec::new();
+    }
+    vec![format!(
+        "{days} days is longer than Apple devices accept: iOS 13, macOS 10.15 and later refuse TLS server certificates valid for more than {max} days, even from a root they trust, so iPhones, iPads and Macs will not connect with it; sign it again with --days {max} or less"
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn longer_than_apple_accepts_is_warned() {
+        assert!(super::validity_warnings(825).is_empty());
+        let w = super::validity_warnings(826);
+        assert!(w.len() == 1 && w[0].contains("825"), "{w:?}");
     }
 }

@@ -4,7 +4,6 @@
 use mailcert_store::{CertRecord, NewCertificate, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::cert::ensure_version_3;
-use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, read_key};
 use mailcert_x509::pem::{chain_pem, decode_private_key, decrypt_private_key};
 use mailcert_x509::pkcs12::{read_pfx, write_pfx, PfxForm};
@@ -204,7 +203,8 @@ impl Manager {
         let mut candidates = stored_chain.clone();
         candidates.extend(item.others.iter().cloned());
         candidates.extend(self.chain_pool()?);
-        let built = build_chain(&existing.der, &candidates);
+        let anchors = Anchors::load(self.store.as_ref())?;
+        let judged = self.judge(&existing.summary, &existing.der, &candidates, &anchors);
         let mut change = self.change("import");
         let mut report = Report {
             thumbprint: Some(thumb.clone()),
@@ -219,9 +219,7 @@ impl Manager {
             });
             added.push("its private key");
         }
-        let anchors = Anchors::load(self.store.as_ref())?;
-        if built.chain.len() > stored_chain.len() {
-            let judged = self.judge(&existing.summary, &existing.der, &candidates, &anchors);
+        if judged.chain.len() > stored_chain.len() {
             change.push(Op::SetChain {
                 thumbprint: thumb.clone(),
                 chain: judged.chain.clone(),

@@ -4,7 +4,7 @@
 
 use mailcert_store::{AnchorRecord, CertRecord, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
-use mailcert_x509::chain::{build_chain, BuiltChain, ChainEnd};
+use mailcert_x509::chain::{build_chain, is_root, without_roots, BuiltChain, ChainEnd};
 use mailcert_x509::status::{certificate_warnings, evaluate, validate_chain, EXPIRY_WARNING_DAYS};
 use mailcert_x509::time::rfc3339;
 use mailcert_x509::validate::bad_signature;
@@ -18,6 +18,8 @@ use crate::manager::{Manager, Report};
 /// A certificate's chain and verdict, as they would be stored.
 #[derive(Debug, Clone)]
 pub struct Judged {
+    /// The chain to store and send: without the self-signed root, which
+    /// the verdict still took into account when it was at hand.
     pub chain: Vec<Vec<u8>>,
     pub trust: Trust,
     /// A plain sentence when the chain stops short of a trusted root.
@@ -58,6 +60,8 @@ impl Manager {
     }
 
     /// Builds the chain of `der` from `pool` and judges it against `anchors`.
+    /// The verdict sees the root when the pool has it (its words then name
+    /// an untrusted root as such); the chain kept leaves it out.
     pub fn judge(
         &self,
         summary: &CertSummary,
@@ -88,7 +92,7 @@ impl Manager {
             _ => trust,
         };
         Judged {
-            chain: built.chain,
+            chain: without_roots(&built.chain),
             trust,
             problem,
         }
@@ -134,10 +138,20 @@ impl Manager {
                     trust: judged.trust,
                 });
             } else if judged.trust != record.trust {
+                // The stored chain, with the roots the pool knows.
+                let mut known = stored_chain.clone();
+                known.extend(pool.iter().filter(|der| is_root(der)).cloned());
                 let trust = self
-                    .judge(&record.summary, &record.der, &stored_chain, anchors)
+                    .judge(&record.summary, &record.der, &known, anchors)
                     .trust;
-                if trust != record.trust {
+                // Still not trusted: the stored words stay. They were found
+                // with every certificate the CA sent, including a root that
+                // chains do not keep, so they may say more than these.
+                let both_untrusted = matches!(
+                    (&trust, &record.trust),
+                    (Trust::Untrusted(_), Trust::Untrusted(_))
+                );
+                if trust != record.trust && !both_untrusted {
                     lines.push(format!("{thumb}: now {}", trust.words()));
                     ops.push(Op::SetTrust {
                         thumbprint: thumb,
@@ -267,7 +281,10 @@ impl Manager {
             "removed trust anchor {} ({})",
             anchor.thumbprint, anchor.subject
         ));
-        let (ops, lines) = self.refresh_ops(&anchors, &[], &[])?;
+        // The removed root stays known for this judgement, so that what
+        // it no longer vouches for says "untrusted root", not "missing
+        // intermediate".
+        let (ops, lines) = self.refresh_ops(&anchors, std::slice::from_ref(&anchor.der), &[])?;
         change.ops.extend(ops);
         for line in lines {
             change.describe(&line);

@@ -16,7 +16,7 @@ use crate::input::IssuerKind;
 pub use mailcert_x509::limits::next_public_step;
 
 /// Longest validity of a private-CA certificate that Apple clients accept.
-pub const PRIVATE_MAX_DAYS: u32 = 825;
+pub const PRIVATE_MAX_DAYS: u32 = mailcert_x509::limits::APPLE_MAX_DAYS;
 /// Validity of a self-signed certificate: 5 years.
 pub const SELF_SIGNED_DAYS: u32 = 1826;
 

@@ -38,7 +38,8 @@ pub trait Store {
     fn certificates_with_prefix(&self, prefix: &str) -> Result<Vec<CertRecord>>;
     /// Pending requests whose id starts with `prefix` (upper-case hex).
     fn pending_with_prefix(&self, prefix: &str) -> Result<Vec<PendingRecord>>;
-    /// DER of the chain above the leaf, issuer first.
+    /// DER of the chain above the leaf, issuer first: what a server sends
+    /// after the certificate, so never a self-signed root.
     fn chain(&self, thumbprint: &str) -> Result<Vec<Vec<u8>>>;
     /// The decrypted PKCS#8 private key, if the store holds one.
     fn private_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>>;

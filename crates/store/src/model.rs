@@ -106,7 +106,8 @@ pub struct AuditEntry {
 pub struct NewCertificate {
     pub summary: CertSummary,
     pub der: Vec<u8>,
-    /// DER of the chain above the leaf, issuer first.
+    /// DER of the chain above the leaf, issuer first. A self-signed root
+    /// is never kept in it (backends drop it: `x509::chain::without_roots`).
     pub chain: Vec<Vec<u8>>,
     /// PKCS#8 DER; encrypted before it touches the disk.
     pub private_key: Option<Vec<u8>>,
@@ -129,7 +130,8 @@ pub struct NewPending {
 pub enum Op {
     InsertCertificate(Box<NewCertificate>),
     DeleteCertificate(String),
-    /// Replaces the chain (issuer first) and the trust verdict.
+    /// Replaces the chain (issuer first; a self-signed root is dropped)
+    /// and the trust verdict.
     SetChain {
         thumbprint: String,
         chain: Vec<Vec<u8>>,

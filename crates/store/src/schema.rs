@@ -4,8 +4,11 @@
 /// "MCRT": set on every store this program creates.
 pub const APPLICATION_ID: i64 = 0x4D43_5254;
 
-/// Each entry migrates from version `index` to `index + 1`.
-pub const MIGRATIONS: &[&str] = &[r#"
+/// Each entry migrates from version `index` to `index + 1`; a version
+/// that changes data SQL cannot judge also runs Rust code
+/// ([`CHAINS_WITHOUT_ROOTS`]).
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -84,4 +87,12 @@ CREATE TABLE audit_log (
     action TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-"#];
+"#,
+    // Version 2: chains hold no self-signed certificate (see
+    // `CHAINS_WITHOUT_ROOTS`); the SQL has nothing to change.
+    "",
+];
+
+/// The version from which stored chains hold no self-signed root: the
+/// migration to it takes the roots out of every stored chain.
+pub const CHAINS_WITHOUT_ROOTS: i64 = 2;

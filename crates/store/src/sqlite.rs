@@ -5,6 +5,7 @@ use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use mailcert_x509::chain::{is_root, without_roots};
 use mailcert_x509::{CertSummary, Service, Trust};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use time::OffsetDateTime;
@@ -14,7 +15,7 @@ use crate::error::{Result, StoreError};
 use crate::keyfile::{self, KeyFileState};
 use crate::location::StoreLocation;
 use crate::model::*;
-use crate::schema::{APPLICATION_ID, MIGRATIONS};
+use crate::schema::{APPLICATION_ID, CHAINS_WITHOUT_ROOTS, MIGRATIONS};
 use crate::Store;
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -218,7 +219,11 @@ impl SqliteStore {
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            let reached = index as i64 + 1;
+            if reached == CHAINS_WITHOUT_ROOTS {
+                strip_roots_from_chains(&tx)?;
+            }
+            tx.pragma_update(None, "user_version", reached)?;
         }
         if version == 0 {
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -822,11 +827,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 "DELETE FROM certificates WHERE thumbprint = ?1",
                 [thumbprint],
             )?;
-            tx.execute(
-                "DELETE FROM chain_certs WHERE NOT EXISTS (SELECT 1 FROM certificates \
-                 WHERE ',' || chain || ',' LIKE '%,' || chain_certs.thumbprint || ',%')",
-                [],
-            )?;
+            forget_unused_chain_certs(tx)?;
         }
         Op::SetChain {
             thumbprint,
@@ -968,9 +969,23 @@ fn expect_one(changed: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Chain certificates no stored chain links to any more.
+fn forget_unused_chain_certs(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "DELETE FROM chain_certs WHERE NOT EXISTS (SELECT 1 FROM certificates \
+         WHERE ',' || chain || ',' LIKE '%,' || chain_certs.thumbprint || ',%')",
+        [],
+    )?;
+    Ok(())
+}
+
+/// Writes a chain's certificates and returns its links. A chain is what
+/// the server sends after its certificate, so a self-signed root is never
+/// stored in one, whoever hands it over ([`without_roots`]).
 fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<String> {
+    let chain = without_roots(chain);
     let mut links = Vec::with_capacity(chain.len());
-    for der in chain {
+    for der in &chain {
         let thumb = mailcert_x509::thumbprint(der);
         tx.execute(
             "INSERT OR IGNORE INTO chain_certs (thumbprint, der) VALUES (?1, ?2)",
@@ -1029,4 +1044,32 @@ fn insert_certificate(
         ],
     )?;
     Ok(())
+}
+
+/// The migration to [`CHAINS_WITHOUT_ROOTS`]: stores written before it may
+/// hold the root a CA's answer carried in their chains; it is taken out,
+/// as [`store_chain`] does for every chain written since.
+fn strip_roots_from_chains(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let stored: Vec<(String, String)> = tx
+        .prepare("SELECT thumbprint, chain FROM certificates WHERE chain != ''")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<_, _>>()?;
+    let mut der_of = tx.prepare("SELECT der FROM chain_certs WHERE thumbprint = ?1")?;
+    for (thumbprint, links) in stored {
+        let links = split_chain(&links);
+        let mut kept = Vec::with_capacity(links.len());
+        for link in &links {
+            let der: Option<Vec<u8>> = der_of.query_row([link], |r| r.get(0)).optional()?;
+            if !der.as_deref().is_some_and(is_root) {
+                kept.push(link.clone());
+            }
+        }
+        if kept.len() != links.len() {
+            tx.execute(
+                "UPDATE certificates SET chain = ?2 WHERE thumbprint = ?1",
+                params![thumbprint, kept.join(",")],
+            )?;
+        }
+    }
+    forget_unused_chain_certs(tx)
 }

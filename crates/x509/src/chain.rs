@@ -131,6 +131,21 @@ pub fn build_chain(leaf_der: &[u8], pool: &[Vec<u8>]) -> BuiltChain {
     }
 }
 
+/// The chain as a server sends it and as the store keeps it: without
+/// self-signed certificates. A root is useless on the wire (a client
+/// trusts it already or will not trust it because it was sent, RFC 8446
+/// §4.4.2), costs bytes in every handshake, and scanners flag it. A
+/// certificate that cannot be parsed is kept: nothing can be said of it.
+pub fn without_roots(chain: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    chain.iter().filter(|der| !is_root(der)).cloned().collect()
+}
+
+/// Is this a self-signed certificate (subject = issuer, and its own key
+/// verifies its signature)?
+pub fn is_root(der: &[u8]) -> bool {
+    CertSummary::from_der(der).is_ok_and(|s| s.is_self_signed)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -182,5 +197,19 @@ pub(crate) mod tests {
         let built = build_chain(leaf, std::slice::from_ref(int));
         assert_eq!(built.chain, vec![int.clone()]);
         assert_eq!(built.missing(), Some("Unit Root"));
+    }
+
+    #[test]
+    fn roots_are_left_out_of_what_is_sent() {
+        let pki = pki();
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        assert_eq!(
+            without_roots(&[int.clone(), root.clone()]),
+            vec![int.clone()]
+        );
+        assert_eq!(without_roots(std::slice::from_ref(int)), vec![int.clone()]);
+        assert!(is_root(root) && !is_root(int) && !is_root(leaf));
+        // What cannot be judged is kept, not silently dropped.
+        assert_eq!(without_roots(&[vec![1, 2, 3]]), vec![vec![1, 2, 3]]);
     }
 }

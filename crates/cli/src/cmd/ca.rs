@@ -33,10 +33,10 @@ pub enum CaCommand {
     Sign {
         /// The request file (.csr, .req).
         request: PathBuf,
-        /// Validity in days.
+        /// Validity in days (more than 825 is signed with a warning: Apple clients refuse it).
         #[arg(long, default_value_t = DEFAULT_DAYS)]
         days: u32,
-        /// Write the certificate and its chain (PEM) here instead of standard output.
+        /// Write the certificate and its intermediate (PEM; never the root) here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print the certificate (PEM with its chain in "pem") and its details as JSON.
@@ -90,13 +90,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 files::write_public(path, pem.as_bytes())?;
             }
             PrivateCa::record(&mut manager, &signed, &input.name)?;
-            let message = format!(
-                "signed {} for {} until {}{}; complete it on the requesting server with `mailcert complete FILE`",
+            let mut messages: Vec<String> = signed
+                .warnings
+                .iter()
+                .map(|w| format!("warning: {w}"))
+                .collect();
+            messages.push(format!(
+                "signed {} for {} until {}{}; complete it on the requesting server with `mailcert complete FILE`; the root is not in it (servers do not send it): clients, and that server if it should trust it, get it with `mailcert ca root`",
                 signed.summary.thumbprint,
                 signed.summary.names.join(", "),
                 mailcert_x509::time::rfc3339(signed.summary.not_after),
-                out.as_ref().map(|p| format!(", written with its chain to {}", p.display())).unwrap_or_default()
-            );
+                out.as_ref()
+                    .map(|p| format!(
+                        ", written{} to {}",
+                        if signed.chain.is_empty() { "" } else { " with the intermediate" },
+                        p.display()
+                    ))
+                    .unwrap_or_default()
+            ));
             if *json {
                 output::json(&serde_json::json!({
                     "thumbprint": signed.summary.thumbprint,
@@ -106,13 +117,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                     "not_after": mailcert_x509::time::rfc3339(signed.summary.not_after),
                     "pem": pem,
                     "out": out,
-                    "messages": [message],
+                    "messages": messages,
                 }))?;
             } else {
                 if out.is_none() {
                     output::line(pem.trim_end())?;
                 }
-                output::note(message);
+                for message in &messages {
+                    output::note(message);
+                }
             }
             Ok(Exit::Success)
         }

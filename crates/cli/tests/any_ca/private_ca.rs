@@ -61,9 +61,15 @@ fn private_ca_loop_verified_by_openssl() {
         ]);
         assert!(verify.contains("signed.pem: OK"), "{verify}");
 
+        // What a server sends: the certificate and the intermediate, never
+        // the root (clients have it from `mailcert ca root`).
+        let sent = String::from_utf8_lossy(&env.read("signed.pem"))
+            .matches("BEGIN CERTIFICATE")
+            .count();
+        assert_eq!(sent, if intermediate { 2 } else { 1 });
         let thumb = env.ok(&["complete", &env.p("signed.pem")]);
         assert_eq!(env.status(&thumb), "Valid");
-        let expected_chain = if intermediate { 2 } else { 1 };
+        let expected_chain = if intermediate { 1 } else { 0 };
         assert_eq!(
             env.view(&thumb)["chain"].as_array().unwrap().len(),
             expected_chain
@@ -181,4 +187,44 @@ fn private_ca_refuses_bad_requests() {
     assert!(err.contains("--days"), "{err}");
     let err = env.refused(&["ca", "root", "--der"]);
     assert!(err.contains("--out"), "{err}");
+}
+
+#[test]
+fn signing_for_longer_than_apple_accepts_warns_as_the_planner_does() {
+    let env = Env::new();
+    env.ok(&["ca", "init"]);
+    env.request(&["mail.contoso.com"], "req.csr");
+    let text = env.ok_all(&[
+        "ca",
+        "sign",
+        &env.p("req.csr"),
+        "--days",
+        "900",
+        "--out",
+        &env.p("long.pem"),
+    ]);
+    assert!(
+        text.contains("warning: 900 days")
+            && text.contains("825")
+            && text.contains("Apple")
+            && text.contains("--days 825"),
+        "{text}"
+    );
+    // Signed all the same, for the days asked (OpenSSL reads the dates).
+    let dates = env.openssl(&["x509", "-in", "long.pem", "-noout", "-checkend", "77000000"]);
+    assert!(dates.contains("will not expire"), "{dates}");
+    let json = env.json(&["ca", "sign", &env.p("req.csr"), "--days", "826", "--json"]);
+    let messages = json["messages"].to_string();
+    assert!(messages.contains("warning: 826 days"), "{messages}");
+    // At the limit: no warning.
+    let text = env.ok_all(&[
+        "ca",
+        "sign",
+        &env.p("req.csr"),
+        "--days",
+        "825",
+        "--out",
+        &env.p("ok.pem"),
+    ]);
+    assert!(!text.contains("warning"), "{text}");
 }

@@ -123,9 +123,10 @@ fn complete_shuffled_pem_bundle() {
     let bundle = concat(&env, &["testint.pem", "testroot.pem", &leaf], "bundle.pem");
     let thumb = env.ok(&["complete", &bundle]);
     assert_eq!(env.status(&thumb), "Valid");
-    // Built by issuer: intermediate first, then the root.
+    // Built by issuer: the intermediate; the root the bundle carried is
+    // not kept (servers do not send it).
     let chain = env.view(&thumb)["chain"].clone();
-    assert_eq!(chain.as_array().unwrap().len(), 2, "{chain}");
+    assert_eq!(chain.as_array().unwrap().len(), 1, "{chain}");
     let int = env.openssl(&[
         "x509",
         "-in",
@@ -400,6 +401,42 @@ fn a_full_chain_to_an_untrusted_root_blames_the_root_not_a_missing_intermediate(
             && !text.contains("add the intermediate"),
         "{text}"
     );
+    // The root is not kept in the chain, yet later judgements do not
+    // forget it: an unrelated anchor (which recomputes every verdict),
+    // then the root trusted and distrusted again, still name the root.
+    assert_eq!(env.view(&thumb)["chain"].as_array().map(Vec::len), Some(1));
+    env.openssl_ca_named("Other");
+    env.ok(&["trust", "add", &env.p("otherroot.pem")]);
+    env.ok(&["trust", "add", &env.p("testroot.pem")]);
+    assert_eq!(env.status(&thumb), "Valid");
+    let anchors = env.json(&["trust", "list", "--json"]);
+    let anchor = |subject: &str| {
+        anchors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["subject"] == subject)
+            .map(|a| a["thumbprint"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (test_root, other_root) = (anchor("CN=Test Root"), anchor("CN=Other Root"));
+    env.ok(&["trust", "remove", &test_root]);
+    assert_eq!(env.status(&thumb), "Untrusted");
+    for _ in 0..2 {
+        let out = env.run(&["enable", &thumb, "--services", "pop"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("root 'Test Root'") && !text.contains("is not in the chain"),
+            "{text}"
+        );
+        // An unrelated change that refreshes every verdict.
+        env.ok(&["trust", "remove", &other_root]);
+        env.ok(&["trust", "add", &env.p("otherroot.pem")]);
+    }
 }
 
 #[test]
