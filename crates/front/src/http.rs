@@ -64,6 +64,12 @@ pub fn respond(head: &str, redirect: &Redirect, challenges: &dyn Challenges) -> 
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return plain(400, "Bad Request", "bad request line\n");
     };
+    // The target goes back in the Location header: only what a request
+    // target may hold (visible ASCII, RFC 9112 3.2), never a control
+    // character or a byte that was not text.
+    if !target.bytes().all(|b| b.is_ascii_graphic()) {
+        return plain(400, "Bad Request", "bad request target\n");
+    }
     let host = lines
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.split_once(':'))
@@ -176,5 +182,36 @@ mod tests {
             map.as_ref(),
         );
         assert!(r.starts_with("HTTP/1.1 400"));
+    }
+
+    /// Found by the fuzz target http_head: a NUL and bytes that were not
+    /// UTF-8 in the request target went into the Location header.
+    #[test]
+    fn a_target_with_control_or_non_text_bytes_is_refused() {
+        let redirect = Redirect {
+            name: "http".into(),
+            bind: "127.0.0.1:80".parse().unwrap(),
+            https_port: 443,
+            hostname: Some("mail.example.com".into()),
+        };
+        let map = ChallengeMap::new();
+        for head in [
+            &b"GET /ewll-knownK\0cme-ch\x9f\x93\x93\x97nge/token HTTP/2.0\r\nHost: mail.example.com\r\n\r\n"[..],
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n",
+            b"GET /a\x7fb HTTP/1.1\r\n\r\n",
+        ] {
+            let r = respond(&String::from_utf8_lossy(head), &redirect, map.as_ref());
+            assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+            assert!(!r.contains("Location"), "{r}");
+        }
+        let r = respond(
+            "GET /owa/?a=b%20c HTTP/1.1\r\n\r\n",
+            &redirect,
+            map.as_ref(),
+        );
+        assert!(
+            r.contains("Location: https://mail.example.com/owa/?a=b%20c\r\n"),
+            "{r}"
+        );
     }
 }
