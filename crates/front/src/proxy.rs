@@ -71,14 +71,22 @@ pub fn header(client: SocketAddr, local: SocketAddr, tls: Option<&TlsInfo>) -> V
     out.extend_from_slice(&SIGNATURE);
     out.push(VERSION_PROXY);
     out.push(family);
+    // At most 36 bytes of addresses and five capped TLVs: always fits.
     let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&body);
     out
 }
 
+/// Longest TLV value written. Every value fits in it (a DNS name is at
+/// most 253 bytes, an ALPN protocol 255, a TLS version or cipher name a few
+/// dozen), and with it the whole header always fits the 16-bit length
+/// field: a header whose length field fell short of its body would make
+/// the backend read the rest of it as the client's bytes.
+const MAX_TLV_VALUE: usize = 255;
+
 fn tlv(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
-    let value = &value[..value.len().min(u16::MAX as usize - 64)];
+    let value = &value[..value.len().min(MAX_TLV_VALUE)];
     out.push(kind);
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
     out.extend_from_slice(value);
@@ -137,6 +145,25 @@ mod tests {
         assert_eq!(h[ssl_at + 8], PP2_SUBTYPE_SSL_VERSION);
         let text = String::from_utf8_lossy(&h);
         assert!(text.contains("TLSv1.3") && text.contains("TLS13_AES_256_GCM_SHA384"));
+    }
+
+    #[test]
+    fn the_length_field_covers_the_body_whatever_the_tls_details() {
+        let huge = "x".repeat(70_000);
+        let tls = TlsInfo {
+            version: huge.clone(),
+            cipher: huge.clone(),
+            alpn: Some(huge.clone().into_bytes()),
+            sni: Some(huge),
+        };
+        let h = header(
+            "[2001:db8::1]:1".parse().unwrap(),
+            "[2001:db8::2]:2".parse().unwrap(),
+            Some(&tls),
+        );
+        let len = u16::from_be_bytes([h[14], h[15]]) as usize;
+        assert_eq!(h.len(), 16 + len);
+        assert!(len < 2048, "{len}");
     }
 
     #[test]
