@@ -57,3 +57,15 @@ pub use challenges::{ChallengeMap, Challenges};
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
 pub use server::{Bound, Front, FrontOptions};
+
+/// The plain HTTP listener's answer to one request head, as read from the
+/// socket (at most 8 KiB up to the blank line). Public only for the fuzz
+/// target of that parser: the listener itself is private to `serve`.
+#[doc(hidden)]
+pub fn fuzz_http_head(
+    head: &[u8],
+    redirect: &mailcert_config::Redirect,
+    challenges: &dyn Challenges,
+) -> String {
+    http::respond(&String::from_utf8_lossy(head), redirect, challenges)
+}
