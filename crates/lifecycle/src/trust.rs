@@ -356,7 +356,7 @@ pub fn verdict_words(trust: &Trust, cert: &CertSummary, now: OffsetDateTime) -> 
             _ => "invalid (status Invalid)".into(),
         },
         Status::DateInvalid => {
-            let dates = if now > cert.not_after {
+            let dates = if cert.validity_at(now) == mailcert_x509::time::Validity::Expired {
                 format!("it expired on {}", rfc3339(cert.not_after))
             } else {
                 format!("it is not valid until {}", rfc3339(cert.not_before))

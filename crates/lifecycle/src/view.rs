@@ -3,7 +3,7 @@
 
 use mailcert_store::{Binding, CertRecord, PendingRecord};
 use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};
-use mailcert_x509::time::rfc3339;
+use mailcert_x509::time::{rfc3339, Validity};
 use mailcert_x509::Status;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -76,11 +76,11 @@ impl CertView {
         services.dedup();
         let expiry = if services.is_empty() {
             None
-        } else if now > s.not_after {
+        } else if s.validity_at(now) == Validity::Expired {
             Some(Expiry::Expired {
                 days_ago: (now - s.not_after).whole_days(),
             })
-        } else if now >= s.not_before && eval.days_left <= EXPIRY_WARNING_DAYS {
+        } else if s.validity_at(now) == Validity::Valid && eval.days_left <= EXPIRY_WARNING_DAYS {
             Some(Expiry::Expiring {
                 days: eval.days_left,
             })

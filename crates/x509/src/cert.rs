@@ -89,6 +89,12 @@ impl CertSummary {
         names
     }
 
+    /// Whether `at` is within the certificate's dates, in whole seconds
+    /// (see [`crate::time::validity`]).
+    pub fn validity_at(&self, at: OffsetDateTime) -> crate::time::Validity {
+        crate::time::validity(self.not_before, self.not_after, at)
+    }
+
     /// Days of validity in all, as a CA counts them.
     pub fn validity_days(&self) -> i64 {
         (self.not_after - self.not_before).whole_days()

@@ -97,7 +97,9 @@ pub struct Candidate {
 
 impl Candidate {
     fn valid_at(&self, now: OffsetDateTime) -> bool {
-        self.usable && self.not_before <= now && now <= self.not_after
+        self.usable
+            && crate::time::validity(self.not_before, self.not_after, now)
+                == crate::time::Validity::Valid
     }
 
     /// The default's order, best last: valid before expired, then issued

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::cert::CertSummary;
 use crate::sigalg::weak_hash;
-use crate::time::rfc3339;
+use crate::time::{rfc3339, Validity};
 
 pub use crate::validate::{validate_chain, UNTRUSTED_ROOT};
 
@@ -106,20 +106,21 @@ pub fn evaluate(
 ) -> Evaluation {
     let days_left = (cert.not_after - now).whole_days();
     let mut warnings = Vec::new();
-    let dated = now < cert.not_before || now > cert.not_after;
+    let validity = cert.validity_at(now);
+    let dated = validity != Validity::Valid;
     let status = match trust {
         Trust::Invalid(_) => Status::Invalid,
         _ if dated => Status::DateInvalid,
         Trust::Untrusted(_) => Status::Untrusted,
         Trust::Trusted | Trust::OwnSelfSigned => Status::Valid,
     };
-    if now > cert.not_after {
+    if validity == Validity::Expired {
         warnings.push(format!(
             "expired on {} ({} days ago): clients reject it; renew it",
             rfc3339(cert.not_after),
             (now - cert.not_after).whole_days()
         ));
-    } else if now < cert.not_before {
+    } else if validity == Validity::NotYetValid {
         warnings.push(format!("not valid until {}", rfc3339(cert.not_before)));
     } else if days_left <= window_days {
         warnings.push(format!("expires in {days_left} days"));

@@ -1,4 +1,5 @@
-//! Dates as the CLI reads and writes them (`--at`, JSON fields).
+//! Dates as the CLI reads and writes them (`--at`, JSON fields), and the
+//! one rule for whether a time is inside a certificate's validity.
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -10,6 +11,42 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// Where a time falls against a certificate's validity period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    NotYetValid,
+    Valid,
+    Expired,
+}
+
+/// `t` without its fraction of a second. Certificates encode their dates
+/// in whole seconds (RFC 5280 §4.1.2.5 forbids fractions), so a time
+/// belongs to the second it is in: 12:00:00.7 is still 12:00:00 for a
+/// certificate that ends then. rustls-webpki, which gives the trust
+/// verdict, counts whole seconds since the epoch the same way, and so do
+/// the x509-limbo cases (`notbefore-fractional`).
+pub fn whole_second(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// Whether `at` is within `not_before` through `not_after`, both
+/// inclusive (RFC 5280 §4.1.2.5), compared in whole seconds: valid at
+/// exactly `not_after` and during that second, expired from the next one.
+pub fn validity(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    at: OffsetDateTime,
+) -> Validity {
+    let at = whole_second(at);
+    if at < whole_second(not_before) {
+        Validity::NotYetValid
+    } else if at > whole_second(not_after) {
+        Validity::Expired
+    } else {
+        Validity::Valid
+    }
 }
 
 /// Parses `--at`: a date (`2027-06-01`, midnight UTC) or an RFC 3339 time
@@ -47,5 +84,26 @@ mod tests {
             "2027-06-01T10:00:00Z"
         );
         assert!(parse_at("June 1").is_err());
+    }
+
+    #[test]
+    fn validity_counts_whole_seconds_with_both_ends_inclusive() {
+        let not_before = parse_at("2024-03-01T00:00:01Z").unwrap();
+        let not_after = parse_at("2024-04-01T00:00:00Z").unwrap();
+        let at = |s: &str| validity(not_before, not_after, parse_at(s).unwrap());
+        assert_eq!(at("2024-03-01T00:00:00.999Z"), Validity::NotYetValid);
+        assert_eq!(at("2024-03-01T00:00:01Z"), Validity::Valid);
+        assert_eq!(at("2024-04-01T00:00:00Z"), Validity::Valid);
+        assert_eq!(at("2024-04-01T00:00:00.999999999Z"), Validity::Valid);
+        assert_eq!(at("2024-04-01T00:00:01Z"), Validity::Expired);
+        // Offsets are the same instants.
+        assert_eq!(at("2024-04-01T02:00:00.5+02:00"), Validity::Valid);
+        assert_eq!(at("2024-04-01T02:00:01+02:00"), Validity::Expired);
+        // Before 1970 too: the second a time is in, not the one after it.
+        let old = parse_at("1969-12-31T23:59:59Z").unwrap();
+        assert_eq!(
+            validity(old, old, parse_at("1969-12-31T23:59:59.5Z").unwrap()),
+            Validity::Valid
+        );
     }
 }

@@ -43,6 +43,8 @@ pub fn validate_chain(
     if leaf.is_self_signed && own_self_signed {
         return Trust::OwnSelfSigned;
     }
+    // The time webpki is given is whole seconds: judge everything at it.
+    let now = crate::time::whole_second(now);
     let path = Path {
         leaf,
         leaf_der,
@@ -99,7 +101,7 @@ pub(crate) struct Path<'a> {
 
 impl Path<'_> {
     fn leaf_in_dates(&self) -> bool {
-        self.leaf.not_before <= self.now && self.now <= self.leaf.not_after
+        self.leaf.validity_at(self.now) == crate::time::Validity::Valid
     }
 
     /// Now, when the leaf is valid now: what the chain's dates say today is
