@@ -101,6 +101,29 @@ codes! {
     PathLengthExceeded => "path-length-exceeded",
     /// The certificate is malformed or used against its own constraints.
     InvalidCertificate => "invalid-certificate",
+    // RFC 5280 rules one certificate breaks on its own (mailcert_x509::profile).
+    /// keyUsage keyCertSign without basicConstraints cA (RFC 5280 4.2.1.9).
+    KeyCertSignWithoutCa => "key-cert-sign-without-ca",
+    /// basicConstraints cA with a keyUsage that lacks keyCertSign (4.2.1.3).
+    CaWithoutKeyCertSign => "ca-without-key-cert-sign",
+    /// pathLenConstraint without the cA boolean (4.2.1.9).
+    PathLengthWithoutCa => "path-length-without-ca",
+    /// A critical extension clients do not process (4.2).
+    UnknownCriticalExtension => "unknown-critical-extension",
+    /// An extension the profile requires to be non-critical is critical.
+    CriticalNotAllowed => "critical-not-allowed",
+    /// The same extension twice in one certificate (4.2).
+    DuplicateExtension => "duplicate-extension",
+    /// A subjectAltName extension with no name in it (4.2.1.6).
+    EmptySan => "empty-san",
+    /// An empty subject without a critical subjectAltName, or a CA with an empty subject (4.1.2.6).
+    EmptySubject => "empty-subject",
+    /// An empty issuer name (4.1.2.4).
+    EmptyIssuer => "empty-issuer",
+    /// Name constraints on a certificate that is not a CA (4.2.1.10).
+    NameConstraintsNotCa => "name-constraints-not-ca",
+    /// Name constraints with nothing in them, or that do not parse (4.2.1.10).
+    MalformedNameConstraints => "malformed-name-constraints",
 }
 
 impl fmt::Display for Code {

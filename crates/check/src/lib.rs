@@ -20,6 +20,7 @@ mod finding;
 mod legacy;
 mod limits;
 mod probe;
+mod profile;
 mod report;
 mod run;
 mod trust;

@@ -12,6 +12,7 @@
 use std::time::Duration as StdDuration;
 
 use mailcert_x509::names::name_matches;
+use mailcert_x509::time::Validity;
 use mailcert_x509::CertSummary;
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use serde::Serialize;
@@ -21,6 +22,7 @@ use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 
 use crate::finding::{has_errors, tidy, Code, Finding};
 use crate::limits;
+use crate::profile::{self, is_profile_code, Role};
 use crate::trust::{Origin, TrustStore};
 
 /// Expiry warnings start this many days before `not_after`, as in `list`.
@@ -106,6 +108,12 @@ impl Validation {
 
 /// Validates and diagnoses one chain.
 pub fn validate(request: &Request<'_>) -> Validation {
+    // webpki, which gives the verdict, reads time in whole seconds; every
+    // date of the diagnosis is judged at that same second.
+    let request = &Request {
+        at: mailcert_x509::time::whole_second(request.at),
+        ..*request
+    };
     let mut findings = Vec::new();
     let mut summaries: Vec<Option<CertSummary>> = Vec::new();
     for (i, der) in request.certificates.iter().enumerate() {
@@ -293,6 +301,8 @@ impl<'a> Context<'a> {
         // The path with the dates out of the way, built once: the
         // diagnosis and the EKU check both read it.
         let calm = self.webpki(&anchors, self.calm_time);
+        let calm_anchor = calm.as_ref().ok().and_then(|subject| subject.as_deref());
+        self.check_profile(&shape, calm_anchor, findings);
         match &calm {
             Ok(anchor_subject) => {
                 self.check_anchor_needed(anchor_subject.as_deref(), findings);
@@ -466,6 +476,43 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The RFC 5280 rules of every certificate the chain is made of: the
+    /// path, what is sent above it, and the anchor it reaches (the one
+    /// webpki's path ended at, by subject, else the one the shape found).
+    fn check_profile(
+        &self,
+        shape: &Shape,
+        anchor_subject: Option<&[u8]>,
+        findings: &mut Vec<Finding>,
+    ) {
+        let role = |s: &CertSummary| {
+            if s.is_self_signed {
+                Role::Root
+            } else {
+                Role::Intermediate
+            }
+        };
+        let mut judged: Vec<(Role, &CertSummary, &[u8])> = Vec::new();
+        for &i in shape.path.iter().chain(&self.above_path(shape)) {
+            if let Some(Some(s)) = self.summaries.get(i) {
+                let role = if i == 0 { Role::Server } else { role(s) };
+                judged.push((role, s, &self.req.certificates[i]));
+            }
+        }
+        let anchors = self.req.trust.anchors();
+        let anchor = match (anchor_subject, &shape.end) {
+            (Some(subject), _) => anchors
+                .iter()
+                .find(|a| a.anchor.subject.as_ref() == subject),
+            (None, PathEnd::Anchor(a)) => anchors.get(*a),
+            (None, _) => None,
+        };
+        if let Some(anchor) = anchor.filter(|a| !self.req.certificates.contains(&a.der)) {
+            judged.push((role(&anchor.summary), &anchor.summary, &anchor.der));
+        }
+        profile::check(&judged, self.req.source, findings);
+    }
+
     /// The chain validates; but does it only because an intermediate sits
     /// among the anchors? Clients that only have the roots would fail.
     fn check_anchor_needed(&self, anchor_subject: Option<&[u8]>, findings: &mut Vec<Finding>) {
@@ -622,11 +669,22 @@ impl<'a> Context<'a> {
             E::CertExpired { .. } | E::CertNotValidYet { .. } => {
                 // Dates are reported by check_dates.
             }
+            // Named, with the certificate and the extension, by check_profile.
+            E::UnsupportedCriticalExtension
+                if findings.iter().any(|f| {
+                    matches!(
+                        f.code,
+                        Code::UnknownCriticalExtension | Code::CriticalNotAllowed
+                    )
+                }) => {}
             E::UnsupportedCriticalExtension => findings.push(Finding::error(
                 Code::InvalidCertificate,
                 "A certificate in the chain has a critical extension that clients do not understand, so they must reject it",
                 "Reissue the certificate without the unknown critical extension.",
             )),
+            // A malformed certificate the profile rules already name
+            // (a duplicate extension webpki calls an invalid value).
+            _ if findings.iter().any(|f| is_profile_code(f.code)) => {}
             other => findings.push(Finding::error(
                 Code::InvalidCertificate,
                 format!(
@@ -842,7 +900,7 @@ impl<'a> Context<'a> {
                 // Whether or not the server also sends it: a client uses its
                 // own copy, and that copy has expired. Only a server
                 // certificate trusted as itself is left to the loop below.
-                if at > r.not_after && root.der != self.req.certificates[0] {
+                if r.validity_at(at) == Validity::Expired && root.der != self.req.certificates[0] {
                     findings.push(Finding::error(
                         Code::Expired,
                         format!(
@@ -872,7 +930,8 @@ impl<'a> Context<'a> {
             } else {
                 format!("Download the current intermediate from the CA and send it instead of the old \"{}\".", s.subject_cn())
             };
-            if at > s.not_after {
+            let validity = s.validity_at(at);
+            if validity == Validity::Expired {
                 findings.push(Finding::error(
                     Code::Expired,
                     format!(
@@ -882,7 +941,7 @@ impl<'a> Context<'a> {
                     ),
                     renew,
                 ));
-            } else if at < s.not_before {
+            } else if validity == Validity::NotYetValid {
                 findings.push(Finding::error(
                     Code::NotYetValid,
                     format!(

@@ -18,6 +18,8 @@
 //! - [`csr`]: PKCS#10 requests made and read (signature verified).
 //! - [`limits`]: the validity public CAs may give, by date.
 //! - [`pkcs12`]: PFX files read (modern, legacy, BER) and written.
+//! - [`profile`]: the RFC 5280 rules one certificate must keep (a CA bit
+//!   and its key usage, critical extensions, empty names).
 //!
 //! Not here: storage (mailcert-store), networking, the system's root store
 //! (callers load anchors and pass them in).
@@ -35,6 +37,7 @@ pub mod limits;
 pub mod names;
 pub mod pem;
 pub mod pkcs12;
+pub mod profile;
 pub mod service;
 pub mod sigalg;
 pub mod status;

@@ -74,6 +74,9 @@ pub struct Spec {
     pub name_constraints: Option<&'static str>,
     /// The leaf's keyUsage bits (`None`: digitalSignature,keyEncipherment).
     pub key_usage: Option<&'static str>,
+    /// The whole extension file for `openssl ca` instead of the one made
+    /// from the fields above, for certificates that break the profile.
+    pub extensions: Option<String>,
 }
 
 impl Spec {
@@ -91,6 +94,7 @@ impl Spec {
             aia: None,
             name_constraints: None,
             key_usage: None,
+            extensions: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl Spec {
             aia: None,
             name_constraints: None,
             key_usage: None,
+            extensions: None,
         }
     }
 }
@@ -344,6 +349,9 @@ impl Pki {
             ext.push_str(&format!("nameConstraints=critical,{nc}\n"));
         }
         ext.push_str("subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+        if let Some(raw) = &spec.extensions {
+            ext = raw.clone();
+        }
         std::fs::write(self.path(&ext_file), ext).expect("ext file");
         let start = openssl_date(spec.start_days);
         let end = openssl_date(spec.end_days);
