@@ -89,6 +89,7 @@ pub enum TlsMode {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     store: Option<store::RawStore>,
+    process: Option<RawProcess>,
     limits: Option<RawLimits>,
     #[serde(default)]
     listener: Vec<RawListener>,
@@ -219,10 +220,28 @@ pub struct Redirect {
     pub hostname: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    user: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+}
+
+/// Who `serve` runs as once its listeners are bound (`[process]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Process {
+    /// A user name or numeric uid; `None`: stay who started it.
+    pub user: Option<String>,
+    /// A group name or numeric gid; `None`: the user's primary group.
+    pub group: Option<String>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub path: PathBuf,
+    /// `[process]`: the user and group `serve` drops to after binding.
+    pub process: Process,
     /// `[store]`: the store `serve` serves from (paths made absolute
     /// against the file's directory).
     pub store: mailcert_store::ConfiguredStore,
@@ -407,6 +426,21 @@ impl Config {
                 )),
             }
         }
+        let raw_process = raw.process.unwrap_or_default();
+        for (key, value) in [("user", &raw_process.user), ("group", &raw_process.group)] {
+            if let Some(value) = value.as_ref().filter(|v| v.get_ref().trim().is_empty()) {
+                problems.push(format!(
+                    "line {}: process.{key}: must not be empty; remove the key to keep the user that starts mailcert",
+                    at_line(value.span())
+                ));
+            }
+        }
+        if raw_process.user.is_none() && raw_process.group.is_some() {
+            problems.push(
+                "process.group: needs process.user too (the group alone would keep root's user)"
+                    .to_string(),
+            );
+        }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -416,6 +450,10 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             store: raw.store.unwrap_or_default().resolve(path),
+            process: Process {
+                user: raw_process.user.map(|u| u.into_inner().trim().to_string()),
+                group: raw_process.group.map(|g| g.into_inner().trim().to_string()),
+            },
             listeners,
             redirects,
             limits,

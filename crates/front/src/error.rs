@@ -40,6 +40,10 @@ pub enum FrontError {
         at: String,
         pin: String,
     },
+    #[error("{0}")]
+    Privileges(String),
+    #[error("sockets from systemd (LISTEN_FDS): {0}")]
+    Activation(String),
     #[error("starting the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("no listeners configured: add [[listener]] sections to {}", .0.display())]

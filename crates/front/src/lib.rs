@@ -40,23 +40,31 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod accept;
 mod backend;
 pub mod certs;
 pub mod challenges;
+pub mod check;
 mod defaults;
 mod error;
+pub mod fdlimit;
 mod http;
 pub mod pipe;
+pub mod privileges;
 pub mod proxy;
 mod relay;
 mod server;
 mod session;
+mod sockets;
+mod throttle;
 mod tls;
 
 pub use challenges::{ChallengeMap, Challenges};
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
-pub use server::{Bound, Front, FrontOptions};
+pub use privileges::RunAs;
+pub use server::{Bound, Front, FrontOptions, ReloadNote, ReloadNotes};
+pub use sockets::Sockets;
 
 /// The plain HTTP listener's answer to one request head, as read from the
 /// socket (at most 8 KiB up to the blank line). Public only for the fuzz

@@ -9,18 +9,20 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use mailcert_config::{Config, Listener, Protocol, Redirect, TlsMode};
+use mailcert_config::{Config, Listener, Protocol, TlsMode};
 use mailcert_store::{ExplicitStore, StoreLocation};
 use rustls::server::ServerSessionMemoryCache;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::accept::{self, Role};
 use crate::certs::{Reloader, Snapshot};
 use crate::challenges::ChallengeMap;
 use crate::error::FrontError;
-use crate::session::{self, dialect_protocol, ListenerRuntime};
+use crate::fdlimit::{self, FdLimit};
+use crate::session::ListenerRuntime;
+use crate::sockets::Sockets;
 use crate::tls::{self, TlsShared};
 
 /// How the front end finds its store and its challenge answers.
@@ -44,8 +46,12 @@ pub struct Bound {
     pub backend: Option<String>,
 }
 
+/// What a reload changed that is worth a line in the log: settings that
+/// took effect, and the ones that need a restart.
+pub type ReloadNotes = Vec<ReloadNote>;
+
 enum Command {
-    Reload(oneshot::Sender<Result<(), String>>),
+    Reload(oneshot::Sender<Result<ReloadNotes, String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -56,6 +62,7 @@ pub struct Front {
     bound: Arc<ArcSwap<Vec<Bound>>>,
     generations: Arc<ArcSwap<watch::Receiver<i64>>>,
     active: Arc<AtomicUsize>,
+    limit: Arc<AtomicUsize>,
 }
 
 struct Running {
@@ -65,35 +72,16 @@ struct Running {
     reloader: Reloader,
     tls: TlsShared,
     sockets: HashMap<SocketAddr, Socket>,
+    /// Sockets handed over before the start that no listener took yet.
+    pool: Sockets,
+    fd: FdLimit,
+    accept: Arc<accept::Shared>,
 }
 
 struct Socket {
     bound: Bound,
-    runtime: Option<watch::Sender<Arc<ListenerRuntime>>>,
-    redirect: Option<watch::Sender<Arc<Redirect>>>,
+    role: watch::Sender<Role>,
     stop: watch::Sender<bool>,
-}
-
-/// Counts connections; the guard gives the slot back.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-    let mut current = active.load(Ordering::Acquire);
-    loop {
-        if current >= max {
-            return None;
-        }
-        match active.compare_exchange(current, current + 1, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return Some(Slot(active.clone())),
-            Err(now) => current = now,
-        }
-    }
 }
 
 fn store_for(config: &Config, options: &FrontOptions) -> StoreLocation {
@@ -109,15 +97,13 @@ fn hostname_of(listener: &Listener) -> String {
 
 /// Everything a reload must build before it may replace the running state.
 struct Prepared {
-    runtimes: HashMap<SocketAddr, Arc<ListenerRuntime>>,
-    redirects: HashMap<SocketAddr, Arc<Redirect>>,
+    roles: Vec<(SocketAddr, Role)>,
     new_sockets: HashMap<SocketAddr, TcpListener>,
 }
 
 /// A pin that matches nothing would fail every handshake of its listener:
 /// refuse the configuration (at start, and on SIGHUP the old one stays).
-fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontError> {
-    let snapshot = shared.snapshot.load();
+pub(crate) fn ensure_pins_resolve(config: &Config, snapshot: &Snapshot) -> Result<(), FrontError> {
     for (index, listener) in config.listeners.iter().enumerate() {
         let Some(pin) = listener.certificate.as_deref() else {
             continue;
@@ -142,20 +128,64 @@ fn ensure_pins_resolve(config: &Config, shared: &TlsShared) -> Result<(), FrontE
     Ok(())
 }
 
+/// The socket for a listener or redirect: the one it has (same address),
+/// one handed over before the start, or a new one.
+fn socket_for(
+    name: &str,
+    addr: SocketAddr,
+    existing: &HashMap<SocketAddr, Socket>,
+    pool: &mut Sockets,
+    new_sockets: &mut HashMap<SocketAddr, TcpListener>,
+) -> Result<SocketAddr, FrontError> {
+    if addr.port() != 0 && existing.contains_key(&addr) {
+        return Ok(addr);
+    }
+    let std = match pool.take(name, addr) {
+        Some(socket) => socket,
+        None => std::net::TcpListener::bind(addr).map_err(|e| FrontError::bind(name, addr, e))?,
+    };
+    let local = std
+        .local_addr()
+        .map_err(|e| FrontError::bind(name, addr, e))?;
+    std.set_nonblocking(true)
+        .map_err(|e| FrontError::bind(name, addr, e))?;
+    let socket = TcpListener::from_std(std).map_err(|e| FrontError::bind(name, addr, e))?;
+    new_sockets.insert(local, socket);
+    Ok(local)
+}
+
 fn prepare(
     config: &Config,
     shared: &TlsShared,
     existing: &HashMap<SocketAddr, Socket>,
+    pool: &mut Sockets,
 ) -> Result<Prepared, FrontError> {
-    let mut runtimes = HashMap::new();
     let mut new_sockets = HashMap::new();
-    let bind = |addr: SocketAddr, name: &str| -> Result<TcpListener, FrontError> {
-        let std = std::net::TcpListener::bind(addr).map_err(|e| FrontError::bind(name, addr, e))?;
-        std.set_nonblocking(true)
-            .map_err(|e| FrontError::bind(name, addr, e))?;
-        TcpListener::from_std(std).map_err(|e| FrontError::bind(name, addr, e))
-    };
-    ensure_pins_resolve(config, shared)?;
+    let result = prepare_roles(config, shared, existing, pool, &mut new_sockets);
+    match result {
+        Ok(roles) => Ok(Prepared { roles, new_sockets }),
+        Err(e) => {
+            // Sockets handed over before the start are not lost to a
+            // reload that failed: a later one may take them.
+            for (_, socket) in new_sockets {
+                if let Ok(std) = socket.into_std() {
+                    pool.give_back(std);
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn prepare_roles(
+    config: &Config,
+    shared: &TlsShared,
+    existing: &HashMap<SocketAddr, Socket>,
+    pool: &mut Sockets,
+    new_sockets: &mut HashMap<SocketAddr, TcpListener>,
+) -> Result<Vec<(SocketAddr, Role)>, FrontError> {
+    ensure_pins_resolve(config, &shared.snapshot.load())?;
+    let mut roles = Vec::new();
     for listener in &config.listeners {
         let server_config = tls::server_config(listener, shared)?;
         let runtime = Arc::new(ListenerRuntime {
@@ -166,43 +196,32 @@ fn prepare(
                 mailcert_dialect::smtp::default_extensions(),
             )),
         });
-        let addr = if existing.contains_key(&listener.bind) && listener.bind.port() != 0 {
-            listener.bind
-        } else {
-            let socket = bind(listener.bind, &listener.name)?;
-            let addr = socket
-                .local_addr()
-                .map_err(|e| FrontError::bind(&listener.name, listener.bind, e))?;
-            new_sockets.insert(addr, socket);
-            addr
-        };
-        runtimes.insert(addr, runtime);
+        let addr = socket_for(&listener.name, listener.bind, existing, pool, new_sockets)?;
+        roles.push((addr, Role::Mail(runtime)));
     }
-    let mut redirects = HashMap::new();
     for redirect in &config.redirects {
-        let addr = if existing.contains_key(&redirect.bind) && redirect.bind.port() != 0 {
-            redirect.bind
-        } else {
-            let socket = bind(redirect.bind, &redirect.name)?;
-            let addr = socket
-                .local_addr()
-                .map_err(|e| FrontError::bind(&redirect.name, redirect.bind, e))?;
-            new_sockets.insert(addr, socket);
-            addr
-        };
-        redirects.insert(addr, Arc::new(redirect.clone()));
+        let addr = socket_for(&redirect.name, redirect.bind, existing, pool, new_sockets)?;
+        roles.push((addr, Role::Redirect(Arc::new(redirect.clone()))));
     }
-    Ok(Prepared {
-        runtimes,
-        redirects,
-        new_sockets,
-    })
+    Ok(roles)
 }
 
 impl Front {
     /// Opens the store, loads the certificates, binds every listener, and
     /// starts serving. Nothing is served unless everything succeeded.
     pub fn start(config: Config, options: FrontOptions) -> Result<Front, FrontError> {
+        Front::start_with(config, options, Sockets::default())
+    }
+
+    /// [`Front::start`] with sockets bound or inherited beforehand (before
+    /// dropping privileges, or from systemd): a listener takes the one
+    /// bound for it or with its address, and binds only when there is
+    /// none. Raises the file-descriptor limit first.
+    pub fn start_with(
+        config: Config,
+        options: FrontOptions,
+        sockets: Sockets,
+    ) -> Result<Front, FrontError> {
         if config.listeners.is_empty() && config.redirects.is_empty() {
             return Err(FrontError::NoListeners(config.path.clone()));
         }
@@ -233,6 +252,18 @@ impl Front {
             snapshot,
             challenges: options.challenges.clone(),
         };
+        let fd = fdlimit::raise();
+        if let Some(from) = fd.raised_from {
+            tracing::info!(
+                "file descriptors: raised the soft limit from {from} to {} (the hard limit)",
+                fd.soft
+            );
+        }
+        let accept = Arc::new(accept::Shared::new(
+            active.clone(),
+            Arc::new(AtomicUsize::new(config.limits.max_connections)),
+            options.challenges.clone(),
+        ));
         let mut running = Running {
             config,
             options,
@@ -240,15 +271,32 @@ impl Front {
             reloader,
             tls: shared,
             sockets: HashMap::new(),
+            pool: sockets,
+            fd,
+            accept,
         };
         {
             let _guard = runtime.enter();
-            let prepared = prepare(&running.config, &running.tls, &running.sockets)?;
-            commit(&mut running, prepared, &active);
+            let prepared = prepare(
+                &running.config,
+                &running.tls,
+                &running.sockets,
+                &mut running.pool,
+            )?;
+            if let Some(warning) = commit(&mut running, prepared) {
+                tracing::warn!("{warning}");
+            }
+        }
+        let unused = running.pool.addresses();
+        if !unused.is_empty() {
+            tracing::warn!(
+                "sockets handed over that no listener uses (kept for a reload that adds them): {unused:?}"
+            );
         }
         bound.store(Arc::new(
             running.sockets.values().map(|s| s.bound.clone()).collect(),
         ));
+        let limit = running.accept.limit.clone();
         runtime.spawn(control(
             running,
             rx,
@@ -262,6 +310,7 @@ impl Front {
             bound,
             generations,
             active,
+            limit,
         })
     }
 
@@ -291,8 +340,15 @@ impl Front {
         self.active.load(Ordering::Acquire)
     }
 
-    /// Rereads the configuration file, as SIGHUP does.
-    pub fn reload(&self) -> Result<(), String> {
+    /// The connection limit in force: `limits.max_connections`, or less
+    /// when the file descriptors allow less.
+    pub fn connection_limit(&self) -> usize {
+        self.limit.load(Ordering::Acquire)
+    }
+
+    /// Rereads the configuration file, as SIGHUP does; says what took
+    /// effect and what needs a restart.
+    pub fn reload(&self) -> Result<ReloadNotes, String> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Reload(tx))
@@ -326,7 +382,16 @@ impl Front {
                         let (tx, rx) = oneshot::channel();
                         if commands.send(Command::Reload(tx)).is_err() { break; }
                         match rx.await {
-                            Ok(Ok(())) => tracing::info!("SIGHUP: configuration reloaded"),
+                            Ok(Ok(notes)) => {
+                                for note in notes {
+                                    if note.needs_restart {
+                                        tracing::warn!("SIGHUP: {}", note.text);
+                                    } else {
+                                        tracing::info!("SIGHUP: {}", note.text);
+                                    }
+                                }
+                                tracing::info!("SIGHUP: configuration reloaded");
+                            }
                             Ok(Err(e)) => tracing::error!("SIGHUP: configuration not reloaded, the previous one stays in use: {e}"),
                             Err(_) => break,
                         }
@@ -344,83 +409,59 @@ impl Front {
     }
 }
 
-fn commit(running: &mut Running, mut prepared: Prepared, active: &Arc<AtomicUsize>) {
-    let max = running.config.limits.max_connections;
+/// Puts prepared roles into service: kept sockets get their new role,
+/// new sockets their accept loop, sockets no longer configured stop; the
+/// connection limit in force is set. Returns a warning when the file
+/// descriptors cannot carry `limits.max_connections`.
+fn commit(running: &mut Running, mut prepared: Prepared) -> Option<String> {
+    let (limit, warning) = running
+        .fd
+        .connections(running.config.limits.max_connections, prepared.roles.len());
+    running.accept.limit.store(limit, Ordering::Release);
     let mut keep = HashMap::new();
-    for (addr, runtime) in prepared.runtimes {
-        let l = &runtime.listener;
-        let bound = Bound {
-            name: l.name.clone(),
-            protocol: Some(l.protocol),
-            tls: Some(l.tls),
-            addr,
-            backend: Some(l.backend.clone()),
-        };
-        if l.protocol == Protocol::Smtp && l.tls != TlsMode::Implicit {
-            tokio::spawn(probe_extensions(Arc::downgrade(&runtime)));
-        }
-        if let Some(mut socket) = running
-            .sockets
-            .remove(&addr)
-            .filter(|s| s.runtime.is_some())
-        {
-            if let Some(tx) = &socket.runtime {
-                let _ = tx.send(runtime);
+    for (addr, role) in prepared.roles {
+        let bound = match &role {
+            Role::Mail(runtime) => {
+                let l = &runtime.listener;
+                if l.protocol == Protocol::Smtp && l.tls != TlsMode::Implicit {
+                    tokio::spawn(probe_extensions(Arc::downgrade(runtime)));
+                }
+                Bound {
+                    name: l.name.clone(),
+                    protocol: Some(l.protocol),
+                    tls: Some(l.tls),
+                    addr,
+                    backend: Some(l.backend.clone()),
+                }
             }
-            socket.bound = bound;
-            keep.insert(addr, socket);
-        } else if let Some(tcp) = prepared.new_sockets.remove(&addr) {
-            let (rt_tx, rt_rx) = watch::channel(runtime);
-            let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::spawn(accept_mail(tcp, rt_rx, stop_rx, active.clone(), max));
-            keep.insert(
+            Role::Redirect(redirect) => Bound {
+                name: redirect.name.clone(),
+                protocol: None,
+                tls: None,
                 addr,
-                Socket {
-                    bound,
-                    runtime: Some(rt_tx),
-                    redirect: None,
-                    stop: stop_tx,
-                },
-            );
-        }
-    }
-    for (addr, redirect) in prepared.redirects {
-        let bound = Bound {
-            name: redirect.name.clone(),
-            protocol: None,
-            tls: None,
-            addr,
-            backend: None,
+                backend: None,
+            },
         };
-        if let Some(mut socket) = running
-            .sockets
-            .remove(&addr)
-            .filter(|s| s.redirect.is_some())
-        {
-            if let Some(tx) = &socket.redirect {
-                let _ = tx.send(redirect);
-            }
+        if let Some(mut socket) = running.sockets.remove(&addr) {
+            // A kept socket serves its new role from the next connection
+            // on, whatever it was before (a redirect may become a listener).
+            let _ = socket.role.send(role);
             socket.bound = bound;
             keep.insert(addr, socket);
         } else if let Some(tcp) = prepared.new_sockets.remove(&addr) {
-            let (r_tx, r_rx) = watch::channel(redirect);
+            let (role_tx, role_rx) = watch::channel(role);
             let (stop_tx, stop_rx) = watch::channel(false);
-            let challenges: Arc<dyn crate::challenges::Challenges> =
-                running.options.challenges.clone();
-            tokio::spawn(accept_http(
+            tokio::spawn(accept::accept_loop(
                 tcp,
-                r_rx,
-                challenges,
+                role_rx,
                 stop_rx,
-                active.clone(),
-                max,
+                running.accept.clone(),
             ));
             keep.insert(
                 addr,
                 Socket {
                     bound,
-                    runtime: None,
-                    redirect: Some(r_tx),
+                    role: role_tx,
                     stop: stop_tx,
                 },
             );
@@ -430,6 +471,7 @@ fn commit(running: &mut Running, mut prepared: Prepared, active: &Arc<AtomicUsiz
         let _ = old.stop.send(true);
     }
     running.sockets = keep;
+    warning
 }
 
 async fn control(
@@ -442,7 +484,7 @@ async fn control(
     while let Some(command) = rx.recv().await {
         match command {
             Command::Reload(reply) => {
-                let result = reload(&mut running, &active, &generations);
+                let result = reload(&mut running, &generations);
                 bound.store(Arc::new(
                     running.sockets.values().map(|s| s.bound.clone()).collect(),
                 ));
@@ -468,11 +510,63 @@ async fn control(
     }
 }
 
+/// One line of a reload's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadNote {
+    /// The setting changed but keeps its old value until a restart.
+    pub needs_restart: bool,
+    pub text: String,
+}
+
+/// What a new configuration changes that applies differently from the
+/// rest (which simply applies to new connections): the limits in force,
+/// and the settings that only a restart applies.
+fn notes(old: &Config, new: &Config, options: &FrontOptions) -> ReloadNotes {
+    let mut notes = Vec::new();
+    let applied = |text: String| ReloadNote {
+        needs_restart: false,
+        text,
+    };
+    let restart = |text: String| ReloadNote {
+        needs_restart: true,
+        text,
+    };
+    if old.limits != new.limits {
+        notes.push(applied(format!(
+            "[limits] applied: max_connections {} -> {}, grace_period {:?} -> {:?} (every listener, kept sockets included)",
+            old.limits.max_connections,
+            new.limits.max_connections,
+            old.limits.grace_period,
+            new.limits.grace_period
+        )));
+    }
+    for listener in &new.listeners {
+        let before = old.listener(&listener.name).map(|l| l.limits);
+        if before.is_some_and(|b| b != listener.limits) {
+            notes.push(applied(format!(
+                "listener {}: timeouts and line limits applied to new connections (open ones keep theirs)",
+                listener.name
+            )));
+        }
+    }
+    if old.process != new.process {
+        notes.push(restart(format!(
+            "[process] changed (user {:?} -> {:?}, group {:?} -> {:?}): needs a restart of mailcert serve; it keeps running as it is",
+            old.process.user, new.process.user, old.process.group, new.process.group
+        )));
+    }
+    if old.store != new.store && options.store.path.is_some() {
+        notes.push(restart(
+            "[store] changed, but --store or MAILCERT_STORE names the store: the configuration's [store] is not used (restart without them to use it)".to_string(),
+        ));
+    }
+    notes
+}
+
 fn reload(
     running: &mut Running,
-    active: &Arc<AtomicUsize>,
     generations: &Arc<ArcSwap<watch::Receiver<i64>>>,
-) -> Result<(), FrontError> {
+) -> Result<ReloadNotes, FrontError> {
     let config = Config::load(&running.config.path)?;
     if config.listeners.is_empty() && config.redirects.is_empty() {
         return Err(FrontError::NoListeners(config.path.clone()));
@@ -491,8 +585,9 @@ fn reload(
         tls.snapshot = snapshot;
         new_reloader = Some(reloader);
     }
-    let prepared = prepare(&config, &tls, &running.sockets)?;
+    let prepared = prepare(&config, &tls, &running.sockets, &mut running.pool)?;
     // Everything is built: swap.
+    let mut notes = notes(&running.config, &config, &running.options);
     running.config = config;
     running.tls = tls;
     if let Some(reloader) = new_reloader {
@@ -500,85 +595,13 @@ fn reload(
         running.reloader = reloader;
         running.store = store;
     }
-    commit(running, prepared, active);
-    Ok(())
-}
-
-async fn accept_mail(
-    tcp: TcpListener,
-    runtime: watch::Receiver<Arc<ListenerRuntime>>,
-    mut stop: watch::Receiver<bool>,
-    active: Arc<AtomicUsize>,
-    max: usize,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => return,
-            a = tcp.accept() => a,
-        };
-        let (stream, client) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let rt = runtime.borrow().clone();
-        match take_slot(&active, max) {
-            Some(slot) => {
-                tokio::spawn(async move {
-                    session::handle(stream, client, rt).await;
-                    drop(slot);
-                });
-            }
-            None => {
-                tracing::warn!(listener = %rt.listener.name, %client, "connection refused: {max} connections already open (limits.max_connections)");
-                tokio::spawn(busy(stream, rt));
-            }
-        }
-    }
-}
-
-/// Over the connection limit: STARTTLS listeners can say so in the
-/// protocol; implicit TLS ones just close.
-async fn busy(mut stream: TcpStream, rt: Arc<ListenerRuntime>) {
-    if rt.listener.tls != TlsMode::Implicit {
-        if let Some(p) = dialect_protocol(rt.listener.protocol) {
-            let _ = stream
-                .write_all(&mailcert_dialect::unavailable_reply(p, &rt.hostname))
-                .await;
-        }
-    }
-    let _ = stream.shutdown().await;
-}
-
-async fn accept_http(
-    tcp: TcpListener,
-    redirect: watch::Receiver<Arc<Redirect>>,
-    challenges: Arc<dyn crate::challenges::Challenges>,
-    mut stop: watch::Receiver<bool>,
-    active: Arc<AtomicUsize>,
-    max: usize,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => return,
-            a = tcp.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let Some(slot) = take_slot(&active, max) else {
-            continue;
-        };
-        let (r, c) = (redirect.borrow().clone(), challenges.clone());
-        tokio::spawn(async move {
-            crate::http::handle(stream, r, c).await;
-            drop(slot);
+    if let Some(warning) = commit(running, prepared) {
+        notes.push(ReloadNote {
+            needs_restart: false,
+            text: warning,
         });
     }
+    Ok(notes)
 }
 
 /// Learns the SMTP backend's EHLO extensions now and every few minutes,

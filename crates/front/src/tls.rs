@@ -59,6 +59,10 @@ pub fn server_config(
         })?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
+    // The server's order (the provider's: AES-256-GCM, AES-128-GCM,
+    // ChaCha20, forward secrecy only) wins over the client's, as scanners
+    // expect and as nginx's ssl_prefer_server_ciphers does.
+    config.ignore_client_order = true;
     let scope = session_scope(listener);
     config.ticketer = Arc::new(ListenerTickets {
         inner: shared.ticketer.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_config::Config;
-use mailcert_front::{ChallengeMap, Front, FrontOptions, TryWith};
+use mailcert_front::{ChallengeMap, Front, FrontOptions, RunAs, Sockets, TryWith};
 use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::{SqliteStore, StoreLocation};
 
@@ -21,6 +21,11 @@ pub struct Args {
     /// Print the default configuration for this user and exit.
     #[arg(long)]
     pub print_default_config: bool,
+    /// Check the configuration, the store and its certificates, and the
+    /// [process] user, without opening a socket or changing anything (like
+    /// nginx -t): exit 0 with one line when serve would start, 2 with the problems.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -29,16 +34,52 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         print!("{}", mailcert_front::default_config(root));
         return Ok(Exit::Success);
     }
+    if args.check {
+        return check(cli, args);
+    }
     init_logging();
     let config = load_or_write_default(args.config.clone(), root)?;
     let location = crate::context::location(cli, Some(&config))?;
-    ensure_store(&location)?;
+    let run_as = RunAs::resolve(&config.process)?.filter(|r| !r.is_current());
+    // Bind first (ports below 1024 need root), or take systemd's sockets;
+    // then become the [process] user before the store is opened.
+    let mut sockets = Sockets::from_systemd()?;
+    sockets.bind_missing(&config)?;
+    if let Some(run_as) = &run_as {
+        let problems = run_as.problems(&mailcert_front::privileges::paths_needed(
+            &location.db,
+            &location.key,
+            &config.path,
+        ));
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "serve runs as {} once its listeners are bound ([process] in {}), and then could not use its files: {}",
+                run_as.describe(),
+                config.path.display(),
+                problems.join("; ")
+            );
+        }
+        run_as.drop_privileges()?;
+        tracing::info!(
+            "listeners bound; running as {} from now on",
+            run_as.describe()
+        );
+    }
+    ensure_store(&location).map_err(|e| match &run_as {
+        Some(run_as) => e.context(format!(
+            "serve runs as {}: the store's directory must exist and be writable by it (install -d -o {} -g {} -m 700 DIR)",
+            run_as.describe(),
+            run_as.user,
+            run_as.group
+        )),
+        None => e,
+    })?;
     let challenges = ChallengeMap::new();
     let options = FrontOptions {
         store: crate::context::explicit(cli),
         challenges: challenges.clone(),
     };
-    let front = Front::start(config.clone(), options)?;
+    let front = Front::start_with(config.clone(), options, sockets)?;
     // ACME renewal beside the front end; its listeners answer the challenges.
     let _renewal = mailcert_acme::serve::start_renewal(
         location.clone(),
@@ -205,6 +246,35 @@ fn load_or_write_default(path: Option<PathBuf>, root: bool) -> anyhow::Result<Co
         );
     }
     Ok(Config::load(&path)?)
+}
+
+/// `serve --check`: what serve would refuse, without starting.
+fn check(cli: &Cli, args: &Args) -> Result {
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(mailcert_config::default_config_path);
+    let config = Config::load(&path)?;
+    let location = crate::context::location(cli, Some(&config))?;
+    let checked = mailcert_front::check::check(&config, &location);
+    for warning in &checked.warnings {
+        eprintln!("mailcert: warning: {warning}");
+    }
+    if !checked.problems.is_empty() {
+        anyhow::bail!(
+            "{}: serve would not start or not serve every listener:\n  {}",
+            path.display(),
+            checked.problems.join("\n  ")
+        );
+    }
+    println!(
+        "{}: configuration OK ({} listeners, {} redirects; store {})",
+        path.display(),
+        config.listeners.len(),
+        config.redirects.len(),
+        location.db.display()
+    );
+    Ok(Exit::Success)
 }
 
 /// Creates and initialises the store on first use (secure by default),
