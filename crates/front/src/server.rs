@@ -63,6 +63,28 @@ pub struct Front {
     generations: Arc<ArcSwap<watch::Receiver<i64>>>,
     active: Arc<AtomicUsize>,
     limit: Arc<AtomicUsize>,
+    signals: Option<Signals>,
+}
+
+/// SIGHUP, SIGTERM and SIGINT, caught from the start: a SIGHUP that came
+/// between the start and [`Front::run_until_signalled`] (say, right after
+/// `serve` printed that it serves) would otherwise end the process, the
+/// default action of SIGHUP.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
 }
 
 struct Running {
@@ -311,6 +333,7 @@ impl Front {
             generations,
             active,
             limit,
+            signals: None,
         })
     }
 
@@ -368,14 +391,31 @@ impl Front {
         self.runtime.shutdown_timeout(Duration::from_millis(100));
     }
 
+    /// Catches SIGHUP, SIGTERM and SIGINT from now on, for
+    /// [`Front::run_until_signalled`]; call it before telling anyone the
+    /// front end serves.
+    pub fn catch_signals(&mut self) -> Result<(), FrontError> {
+        if self.signals.is_none() {
+            let _guard = self.runtime.enter();
+            self.signals = Some(Signals::install().map_err(FrontError::Runtime)?);
+        }
+        Ok(())
+    }
+
     /// Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration.
-    pub fn run_until_signalled(self) -> Result<(), FrontError> {
-        use tokio::signal::unix::{signal, SignalKind};
+    pub fn run_until_signalled(mut self) -> Result<(), FrontError> {
+        self.catch_signals()?;
         let commands = self.commands.clone();
+        let signals = self.signals.take();
         let stopped = self.runtime.block_on(async move {
-            let mut hup = signal(SignalKind::hangup())?;
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
+            let Some(Signals {
+                mut hup,
+                mut term,
+                mut int,
+            }) = signals
+            else {
+                return Err(std::io::Error::other("signal handlers were not installed"));
+            };
             loop {
                 tokio::select! {
                     _ = hup.recv() => {

@@ -79,7 +79,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         store: crate::context::explicit(cli),
         challenges: challenges.clone(),
     };
-    let front = Front::start_with(config.clone(), options, sockets)?;
+    let mut front = Front::start_with(config.clone(), options, sockets)?;
+    front.catch_signals()?;
     // ACME renewal beside the front end; its listeners answer the challenges.
     let _renewal = mailcert_acme::serve::start_renewal(
         location.clone(),
