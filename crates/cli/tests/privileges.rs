@@ -304,7 +304,34 @@ fn the_descriptor_limit_is_raised_and_a_small_one_is_named() {
     .arg(&config)
     .env("MAILCERT_STORE", &store)
     .stdin(Stdio::null());
-    stop(serve(&mut cmd, &log));
+    let child = serve(&mut cmd, &log);
+    // At the limit the descriptors allow, clients are still told in the
+    // protocol, never left hanging.
+    let port: u16 = std::fs::read_to_string(&config)
+        .unwrap()
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the listener's port");
+    let mut open = Vec::new();
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).expect("an answer, not a hang");
+        answers.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        open.push(s);
+    }
+    let greeted = answers.iter().filter(|a| a.starts_with("* OK")).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.starts_with("* BYE [UNAVAILABLE]"))
+        .count();
+    assert_eq!((greeted, refused), (31, 9), "{answers:?}");
+    drop(open);
+    stop(child);
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(
         said.contains("limits.max_connections = 10000 needs about")
