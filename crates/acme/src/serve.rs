@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mailcert_lifecycle::{host::os_user, Manager};
-use mailcert_store::{SqliteStore, StoreLocation};
+use mailcert_store::StoreLocation;
 
 use crate::challenge::ChallengeSink;
 use crate::engine::{spawn_periodic, Engine, Responders};
@@ -45,20 +45,21 @@ impl Drop for RenewalHandle {
 }
 
 /// Starts renewal passes every `interval` on the store at `location`
-/// (its own connection), answering challenges through `sink`.
+/// (its own connection), answering challenges through `sink`, as `node`
+/// of the fleet. Nodes sharing a store take turns through the renewal
+/// lease: one places the order, all serve the result.
 pub fn start_renewal(
     location: StoreLocation,
+    node: String,
     sink: Arc<dyn ChallengeSink>,
     interval: Duration,
 ) -> std::io::Result<RenewalHandle> {
     let stop = Arc::new(AtomicBool::new(false));
-    let engine = Engine::new(Responders::Sink(sink), Arc::new(Logged));
+    let mut engine = Engine::new(Responders::Sink(sink), Arc::new(Logged));
+    engine.owner = format!("{node}:{}", std::process::id());
     let open = move || -> crate::error::Result<Manager> {
-        let store = SqliteStore::open(&location)?;
-        Ok(Manager::new(
-            Box::new(store),
-            format!("{} (serve)", os_user()),
-        ))
+        let store = mailcert_store::open(&location)?;
+        Ok(Manager::new(store, format!("{} (serve)", os_user())).on_node(node.clone()))
     };
     let thread = spawn_periodic(open, engine, interval, stop.clone())?;
     Ok(RenewalHandle {

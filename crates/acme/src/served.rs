@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailcert_store::{Change, Op, SqliteStore, Store, StoreLocation};
+use mailcert_store::{Change, Op, StoreLocation};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -81,7 +81,7 @@ impl StoreResponder {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
     fn apply(&self, action: &str, line: String, op: Op) -> Result<()> {
-        let mut store = SqliteStore::open(&self.location)?;
+        let mut store = mailcert_store::open(&self.location)?;
         let mut change = Change::new(action, self.user.clone());
         change.describe(line);
         change.push(op);

@@ -130,7 +130,7 @@ fn register_then_reuse_and_order_two_names_over_http01_with_nonce_rejection() {
     runtime().block_on(async {
         let first = registered(&pebble, &mut manager).await;
         // The account key is in the store, encrypted.
-        let raw = std::fs::read(location(dir.path()).db).unwrap();
+        let raw = std::fs::read(dir.path().join("store.db")).unwrap();
         let record = manager
             .store
             .value(&format!("acme.account.{}", pebble.directory))

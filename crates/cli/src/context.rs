@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use mailcert_config::Config;
 use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::{
-    ChosenStore, ConfiguredStore, ExplicitStore, Opened, SqliteStore, StoreLocation, StoreSource,
+    ChosenStore, ConfiguredStore, ExplicitStore, Opened, StoreLocation, StoreSource,
 };
 
 use crate::Cli;
@@ -91,6 +91,11 @@ pub fn source_words(cli: &Cli, source: &StoreSource) -> String {
 pub fn manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
     let location = location(cli, config)?;
     let (mut manager, opened) = open(&location)?;
+    if manager.store.shared() {
+        // A fleet's store: each node's own certificate is made by `init`
+        // or that node's `serve`, never for the machine a command runs on.
+        return Ok(manager);
+    }
     first_start(&mut manager, &location, opened, "mailcert: ")?;
     Ok(manager)
 }
@@ -144,19 +149,24 @@ fn init_command(chosen: &ChosenStore) -> String {
 
 /// A database file with something in it (an empty file is what a
 /// creating command would initialise).
+/// A PostgreSQL store counts as present: opening it says what is wrong
+/// (no schema yet, or the database unreachable), naming the database.
 pub fn store_present(location: &StoreLocation) -> bool {
+    if location.is_postgres() {
+        return true;
+    }
     std::fs::metadata(&location.db)
         .map(|m| m.len() > 0)
         .unwrap_or(false)
 }
 
 fn open_existing(location: &StoreLocation) -> anyhow::Result<Manager> {
-    let store = SqliteStore::open(location)
+    let store = mailcert_store::open(location)
         .with_context(|| format!("opening the store {}", location.db.display()))?;
     for warning in store.warnings() {
         eprintln!("mailcert: warning: {warning}");
     }
-    Ok(Manager::new(Box::new(store), os_user()))
+    Ok(Manager::new(store, os_user()))
 }
 
 /// Opens the store for `init`, which does its own initialisation.
@@ -169,12 +179,12 @@ pub fn manager_uninitialised(cli: &Cli) -> anyhow::Result<(Manager, Opened, Stor
 /// Opens (or creates) the store and says what should be fixed about its
 /// files.
 pub fn open(location: &StoreLocation) -> anyhow::Result<(Manager, Opened)> {
-    let (store, opened) = SqliteStore::open_or_create(location)
+    let (store, opened) = mailcert_store::open_or_create(location)
         .with_context(|| format!("opening the store {}", location.db.display()))?;
     for warning in store.warnings() {
         eprintln!("mailcert: warning: {warning}");
     }
-    Ok((Manager::new(Box::new(store), os_user()), opened))
+    Ok((Manager::new(store, os_user()), opened))
 }
 
 /// What happened to the store file, for the administrator.
@@ -206,7 +216,7 @@ pub fn first_start(
         eprintln!("{prefix}{words}");
     }
     if let Some(report) = manager.ensure_initialised()? {
-        if !opened.is_new() {
+        if !opened.is_new() && !manager.store.shared() {
             eprintln!(
                 "{prefix}the store {} was never initialised: initialising it now",
                 location.db.display()

@@ -92,6 +92,10 @@ pub enum Command {
     Ca(cmd::ca::Args),
     /// Certificates from an ACME CA (Let's Encrypt and friends): register, order, renew, status.
     Acme(cmd::acme::Args),
+    /// The nodes sharing this store: their heartbeats, and what each serves against what the store says.
+    Fleet(cmd::fleet::Args),
+    /// The store itself: copy it to another database (SQLite file or PostgreSQL).
+    Store(cmd::store::Args),
 }
 
 fn main() -> std::process::ExitCode {

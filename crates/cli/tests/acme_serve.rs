@@ -226,6 +226,8 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
         mailcert_front::FrontOptions {
             store: mailcert_store::ExplicitStore::fixed(&location),
             challenges: challenges.clone(),
+            node: mailcert_lifecycle::host::node_name(),
+            heartbeat: mailcert_front::HEARTBEAT_INTERVAL,
         },
     )
     .unwrap();

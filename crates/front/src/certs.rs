@@ -1,7 +1,7 @@
-//! Live certificates: a snapshot of the store's serving set with every
-//! certificate already turned into a rustls `CertifiedKey` (built at
-//! reload, never per handshake), swapped atomically when the store's
-//! generation changes, and a resolver that asks
+//! Live certificates: a snapshot of the store's serving set (for this
+//! node of the fleet) with every certificate already turned into a rustls
+//! `CertifiedKey` (built at reload, never per handshake), swapped
+//! atomically when the store's generation changes, and a resolver that asks
 //! [`ServingSet::select`] — the same function behind `mailcert which` —
 //! on every handshake.
 
@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use mailcert_lifecycle::{ListenerScope, ServingSet};
-use mailcert_store::{SqliteStore, Store, StoreLocation};
+use mailcert_store::{NodeListener, NodeRecord, ServedName, Store, StoreLocation};
 use mailcert_x509::chain::without_roots;
 use mailcert_x509::{Selection, Service};
 use rustls::crypto::CryptoProvider;
@@ -27,8 +27,8 @@ use crate::challenges::{
 };
 use crate::error::FrontError;
 
-/// How often the store's generation is polled.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a file store's generation is polled.
+pub const POLL_INTERVAL: Duration = mailcert_store::FILE_POLL_INTERVAL;
 
 /// Everything that can be served, ready for handshakes.
 #[derive(Debug, Default)]
@@ -137,9 +137,13 @@ impl ResolvesServerCert for ListenerResolver {
     }
 }
 
-/// Loads a snapshot from a store.
-pub fn load_snapshot(store: &dyn Store, provider: &CryptoProvider) -> Result<Snapshot, FrontError> {
-    let serving = ServingSet::load(store, true)?;
+/// Loads a snapshot from a store, for `node` of the fleet.
+pub fn load_snapshot(
+    store: &dyn Store,
+    provider: &CryptoProvider,
+    node: Option<&str>,
+) -> Result<Snapshot, FrontError> {
+    let serving = ServingSet::load(store, true)?.on_node(node);
     Ok(Snapshot::build(serving, provider))
 }
 
@@ -170,8 +174,66 @@ fn store_alpn_digests(store: &dyn Store) -> HashMap<String, Vec<u8>> {
     out
 }
 
-/// The thread that polls the store and swaps snapshots. Dropping it stops
-/// the thread.
+/// One listener as the heartbeat describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub service: Service,
+    pub pin: Option<String>,
+}
+
+/// Who this front end is in the fleet, and how often it says so.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    pub node: String,
+    pub heartbeat: Duration,
+    /// The listeners in use (replaced on SIGHUP).
+    pub listeners: Arc<ArcSwap<Vec<ListenerInfo>>>,
+}
+
+impl Snapshot {
+    /// What each listener serves now: the no-SNI default, then every
+    /// name a certificate bound to it carries (wildcards aside: no client
+    /// asks for `*.`).
+    pub fn served(&self, listener: &ListenerInfo) -> Vec<ServedName> {
+        let scope = ListenerScope {
+            name: Some(&listener.name),
+            pin: listener.pin.as_deref(),
+        };
+        let names = self
+            .serving
+            .bound_names(listener.service, Some(&listener.name));
+        let now = mailcert_x509::build::now_utc();
+        std::iter::once(None)
+            .chain(names.into_iter().map(Some))
+            .map(|name| {
+                let chosen = self
+                    .serving
+                    .select(listener.service, scope, name.as_deref(), now);
+                ServedName {
+                    thumbprint: chosen.thumbprint().map(str::to_string),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
+/// How long a wait for a change notification lasts before the loop looks
+/// at its stop flag and its heartbeat again.
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+/// The safety net behind notifications: the generation is read at least
+/// this often even when nobody said anything changed.
+pub const REREAD_INTERVAL: Duration = Duration::from_secs(5);
+/// While the store is unreachable, how often the log says so again.
+const OUTAGE_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The thread that watches the store and swaps snapshots: told of
+/// changes (PostgreSQL's LISTEN/NOTIFY; a file store is polled), with a
+/// periodic re-read as the safety net. While the store is unreachable it
+/// keeps the last snapshot, says so once a minute, and catches up when
+/// the store is back. It also writes the node's heartbeat. Dropping it
+/// stops the thread.
 pub struct Reloader {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -179,70 +241,204 @@ pub struct Reloader {
     pub generations: watch::Receiver<i64>,
 }
 
+/// The reloader thread's state.
+struct Watch {
+    store: mailcert_store::BoxedStore,
+    db: String,
+    target: Arc<ArcSwap<Snapshot>>,
+    challenges: Arc<ChallengeMap>,
+    provider: Arc<CryptoProvider>,
+    identity: NodeIdentity,
+    generations: watch::Sender<i64>,
+    seen: i64,
+    /// Since when the store has been unreachable, and when that was last
+    /// said in the log.
+    outage: Option<(Instant, Instant)>,
+}
+
 impl Reloader {
     /// Opens the store and loads the first snapshot (errors here stop the
-    /// start or the reload), then polls in a thread of its own: the store
-    /// handle is not shared with the async runtime.
+    /// start or the reload: an unreachable database, the wrong key file),
+    /// then watches in a thread of its own: the store handle is not
+    /// shared with the async runtime.
     pub fn start(
         location: &StoreLocation,
         target: Arc<ArcSwap<Snapshot>>,
         challenges: Arc<ChallengeMap>,
         provider: Arc<CryptoProvider>,
+        identity: NodeIdentity,
     ) -> Result<Reloader, FrontError> {
-        let store = SqliteStore::open(location).map_err(|source| FrontError::Store {
-            path: location.db.clone(),
+        let db = location.db.display().to_string();
+        let store = mailcert_store::open(location).map_err(|source| FrontError::Store {
+            db: db.clone(),
             source,
         })?;
-        let first = load_snapshot(&store, &provider)?;
+        let first = load_snapshot(store.as_ref(), &provider, Some(&identity.node))?;
         for problem in &first.problems {
             tracing::warn!("{problem}");
         }
-        challenges.replace_from_store(store_challenges(&store));
-        challenges.replace_alpn_from_store(store_alpn_digests(&store), &provider);
+        challenges.replace_from_store(store_challenges(store.as_ref()));
+        challenges.replace_alpn_from_store(store_alpn_digests(store.as_ref()), &provider);
         let generation = first.generation();
         target.store(Arc::new(first));
         let (tx, rx) = watch::channel(generation);
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
-        let db = location.db.clone();
+        let mut watch = Watch {
+            store,
+            db,
+            target,
+            challenges,
+            provider,
+            identity,
+            generations: tx,
+            seen: generation,
+            outage: None,
+        };
         let thread = std::thread::Builder::new()
             .name("mailcert-reload".into())
-            .spawn(move || {
-                let mut seen = generation;
-                while !stop_flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(POLL_INTERVAL);
-                    let current = match store.generation() {
-                        Ok(g) => g,
-                        Err(e) => {
-                            tracing::warn!("store {}: cannot read its generation: {e}", db.display());
-                            continue;
-                        }
-                    };
-                    if current == seen {
-                        continue;
-                    }
-                    match load_snapshot(&store, &provider) {
-                        Ok(snapshot) => {
-                            for problem in &snapshot.problems {
-                                tracing::warn!("{problem}");
-                            }
-                            seen = snapshot.generation();
-                            challenges.replace_from_store(store_challenges(&store));
-                            challenges.replace_alpn_from_store(store_alpn_digests(&store), &provider);
-                            target.store(Arc::new(snapshot));
-                            tracing::info!(generation = seen, "store changed: certificates reloaded");
-                            let _ = tx.send(seen);
-                        }
-                        Err(e) => tracing::warn!("store changed but could not be read, keeping the certificates in use: {e}"),
-                    }
-                }
-            })
+            .spawn(move || watch.run(&stop_flag))
             .map_err(FrontError::Runtime)?;
         Ok(Reloader {
             stop,
             thread: Some(thread),
             generations: rx,
         })
+    }
+}
+
+impl Watch {
+    fn run(&mut self, stop: &AtomicBool) {
+        let mut next_heartbeat = Instant::now();
+        let mut last_read = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            if Instant::now() >= next_heartbeat {
+                let beat = self.heartbeat();
+                self.note(beat);
+                next_heartbeat = Instant::now() + self.identity.heartbeat;
+            }
+            let told = match self.store.wait_for_change(WAIT_SLICE) {
+                Ok(told) => told,
+                Err(e) => {
+                    self.note(Err(e));
+                    std::thread::sleep(WAIT_SLICE);
+                    continue;
+                }
+            };
+            if !told && last_read.elapsed() < REREAD_INTERVAL {
+                continue;
+            }
+            last_read = Instant::now();
+            let checked = self.reload_if_changed();
+            let reloaded = matches!(checked, Ok(true));
+            self.note(checked.map(drop));
+            if reloaded {
+                // Say at once what is served now: `mailcert fleet` shows
+                // the change as soon as it is in effect.
+                next_heartbeat = Instant::now();
+            }
+        }
+    }
+
+    /// Reads the generation; reloads when it moved. `Ok(true)`: reloaded.
+    fn reload_if_changed(&mut self) -> mailcert_store::Result<bool> {
+        let current = self.store.generation()?;
+        if current == self.seen {
+            return Ok(false);
+        }
+        match load_snapshot(
+            self.store.as_ref(),
+            &self.provider,
+            Some(&self.identity.node),
+        ) {
+            Ok(snapshot) => {
+                for problem in &snapshot.problems {
+                    tracing::warn!("{problem}");
+                }
+                self.seen = snapshot.generation();
+                self.challenges
+                    .replace_from_store(store_challenges(self.store.as_ref()));
+                self.challenges.replace_alpn_from_store(
+                    store_alpn_digests(self.store.as_ref()),
+                    &self.provider,
+                );
+                self.target.store(Arc::new(snapshot));
+                tracing::info!(
+                    generation = self.seen,
+                    "store changed: certificates reloaded"
+                );
+                let _ = self.generations.send(self.seen);
+                Ok(true)
+            }
+            Err(FrontError::Lifecycle(mailcert_lifecycle::LifecycleError::Store(e))) => Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    "store changed but could not be read, keeping the certificates in use: {e}"
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) -> mailcert_store::Result<()> {
+        let snapshot = self.target.load();
+        let listeners = self
+            .identity
+            .listeners
+            .load()
+            .iter()
+            .map(|l| NodeListener {
+                listener: l.name.clone(),
+                service: l.service.as_str().to_string(),
+                pin: l.pin.clone(),
+                serving: snapshot.served(l),
+            })
+            .collect();
+        let record = NodeRecord {
+            node: self.identity.node.clone(),
+            last_seen: time::OffsetDateTime::now_utc().unix_timestamp(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            heartbeat_secs: self.identity.heartbeat.as_secs().max(1) as u32,
+            generation: snapshot.generation(),
+            listeners,
+        };
+        self.store.record_node(&record)
+    }
+
+    /// Logs the start and the end of an outage, and once a minute in
+    /// between; the certificates in use stay.
+    fn note(&mut self, result: mailcert_store::Result<()>) {
+        let now = Instant::now();
+        match (result, &mut self.outage) {
+            (Ok(()), None) => {}
+            (Ok(()), Some((since, _))) => {
+                tracing::info!(
+                    "store {} is reachable again after {} s; catching up",
+                    self.db,
+                    since.elapsed().as_secs()
+                );
+                self.outage = None;
+            }
+            (Err(e), None) => {
+                tracing::warn!(
+                    "store {} is unreachable: {e}; still serving the certificates of generation {}, and trying again",
+                    self.db,
+                    self.seen
+                );
+                self.outage = Some((now, now));
+            }
+            (Err(e), Some((since, said))) => {
+                if said.elapsed() >= OUTAGE_LOG_INTERVAL {
+                    tracing::warn!(
+                        "store {} still unreachable ({} s): {e}; still serving the certificates of generation {}",
+                        self.db,
+                        since.elapsed().as_secs(),
+                        self.seen
+                    );
+                    *said = now;
+                }
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use mailcert_config::Config;
 use mailcert_lifecycle::ListenerScope;
-use mailcert_store::{SqliteStore, StoreLocation};
+use mailcert_store::StoreLocation;
 
 use crate::certs::load_snapshot;
 use crate::fdlimit::FdLimit;
@@ -77,14 +77,14 @@ pub fn check(config: &Config, location: &StoreLocation) -> Checked {
 }
 
 fn check_store(config: &Config, location: &StoreLocation, checked: &mut Checked) {
-    if !location.db.exists() {
+    if !location.is_postgres() && !location.db.exists() {
         checked.warnings.push(format!(
             "no store at {} yet: serve creates it with a self-signed certificate on its first start",
             location.db.display()
         ));
         return;
     }
-    let store = match SqliteStore::open(location) {
+    let store = match mailcert_store::open(location) {
         Ok(store) => store,
         Err(e) => {
             checked.problems.push(e.to_string());
@@ -92,7 +92,8 @@ fn check_store(config: &Config, location: &StoreLocation, checked: &mut Checked)
         }
     };
     let provider = crate::tls::provider();
-    let snapshot = match load_snapshot(&store, &provider) {
+    let node = mailcert_lifecycle::host::node_name();
+    let snapshot = match load_snapshot(store.as_ref(), &provider, Some(&node)) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             checked.problems.push(e.to_string());

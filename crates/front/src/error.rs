@@ -11,9 +11,9 @@ use thiserror::Error;
 pub enum FrontError {
     #[error(transparent)]
     Config(#[from] mailcert_config::ConfigError),
-    #[error("store {}: {source}", path.display())]
+    #[error("store {db}: {source}")]
     Store {
-        path: PathBuf,
+        db: String,
         #[source]
         source: mailcert_store::StoreError,
     },

@@ -5,7 +5,10 @@
 //! - Certificates come from the store's live bindings: every handshake
 //!   asks [`mailcert_lifecycle::ServingSet::select`] (the function behind
 //!   `mailcert which`) over a snapshot of ready `CertifiedKey`s that is
-//!   rebuilt and swapped within a second of any store change.
+//!   rebuilt and swapped within a second of any store change (told by
+//!   PostgreSQL's LISTEN/NOTIFY on a fleet's shared store). Each `serve`
+//!   is a node: its own bindings apply beside the fleet-wide ones, and it
+//!   records what it serves in the store (its heartbeat).
 //! - Implicit TLS on any protocol; STARTTLS spoken by the front end itself
 //!   with the shared dialect crate (`mailcert-dialect`), including SMTP's
 //!   plaintext passthrough on port 25 and the discarding of injected
@@ -27,6 +30,8 @@
 //! let options = FrontOptions {
 //!     store: mailcert_store::ExplicitStore::default(),
 //!     challenges: ChallengeMap::new(),
+//!     node: "ex1.contoso.com".into(),
+//!     heartbeat: mailcert_front::HEARTBEAT_INTERVAL,
 //! };
 //! let front = Front::start(config, options).unwrap();
 //! let try_with = |_: &mailcert_front::Bound| mailcert_front::TryWith {
@@ -63,7 +68,7 @@ pub use challenges::{ChallengeMap, Challenges};
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
 pub use privileges::RunAs;
-pub use server::{Bound, Front, FrontOptions, ReloadNote, ReloadNotes};
+pub use server::{Bound, Front, FrontOptions, ReloadNote, ReloadNotes, HEARTBEAT_INTERVAL};
 pub use sockets::Sockets;
 
 /// The plain HTTP listener's answer to one request head, as read from the

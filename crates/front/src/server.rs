@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::accept::{self, Role};
-use crate::certs::{Reloader, Snapshot};
+use crate::certs::{ListenerInfo, NodeIdentity, Reloader, Snapshot};
 use crate::challenges::ChallengeMap;
 use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
@@ -25,7 +25,8 @@ use crate::session::ListenerRuntime;
 use crate::sockets::Sockets;
 use crate::tls::{self, TlsShared};
 
-/// How the front end finds its store and its challenge answers.
+/// How the front end finds its store and its challenge answers, and who
+/// it is in the fleet.
 #[derive(Debug, Clone)]
 pub struct FrontOptions {
     /// What the command line and environment named; the configuration's
@@ -33,6 +34,47 @@ pub struct FrontOptions {
     /// ([`StoreLocation::choose`]).
     pub store: ExplicitStore,
     pub challenges: Arc<ChallengeMap>,
+    /// This node's name (`serve --node`, `MAILCERT_NODE`, the FQDN): its
+    /// own bindings apply beside the fleet-wide ones.
+    pub node: String,
+    /// How often the node records what it serves in the store.
+    pub heartbeat: Duration,
+}
+
+/// The default time between heartbeats: a node that misses three (30 s)
+/// is silent for `mailcert fleet`.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+impl FrontOptions {
+    /// Options for the store at `store`, as this host's node.
+    pub fn new(store: &StoreLocation, challenges: Arc<ChallengeMap>) -> FrontOptions {
+        FrontOptions {
+            store: ExplicitStore::fixed(store),
+            challenges,
+            node: mailcert_lifecycle::host::node_name(),
+            heartbeat: HEARTBEAT_INTERVAL,
+        }
+    }
+}
+
+fn listener_infos(config: &Config) -> Vec<ListenerInfo> {
+    config
+        .listeners
+        .iter()
+        .map(|l| ListenerInfo {
+            name: l.name.clone(),
+            service: l.protocol.service(),
+            pin: l.certificate.clone(),
+        })
+        .collect()
+}
+
+fn identity(options: &FrontOptions, listeners: &Arc<ArcSwap<Vec<ListenerInfo>>>) -> NodeIdentity {
+    NodeIdentity {
+        node: options.node.clone(),
+        heartbeat: options.heartbeat,
+        listeners: listeners.clone(),
+    }
 }
 
 /// A socket the front end listens on.
@@ -92,6 +134,8 @@ struct Running {
     options: FrontOptions,
     store: StoreLocation,
     reloader: Reloader,
+    /// What the heartbeat reports, kept in step with the configuration.
+    listeners: Arc<ArcSwap<Vec<ListenerInfo>>>,
     tls: TlsShared,
     sockets: HashMap<SocketAddr, Socket>,
     /// Sockets handed over before the start that no listener took yet.
@@ -260,11 +304,13 @@ impl Front {
         let store = store_for(&config, &options);
         let provider = tls::provider();
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+        let listeners = Arc::new(ArcSwap::from_pointee(listener_infos(&config)));
         let reloader = Reloader::start(
             &store,
             snapshot.clone(),
             options.challenges.clone(),
             provider.clone(),
+            identity(&options, &listeners),
         )?;
         let generations = Arc::new(ArcSwap::from_pointee(reloader.generations.clone()));
         let shared = TlsShared {
@@ -291,6 +337,7 @@ impl Front {
             options,
             store,
             reloader,
+            listeners,
             tls: shared,
             sockets: HashMap::new(),
             pool: sockets,
@@ -621,6 +668,7 @@ fn reload(
             snapshot.clone(),
             running.options.challenges.clone(),
             tls.provider.clone(),
+            identity(&running.options, &running.listeners),
         )?;
         tls.snapshot = snapshot;
         new_reloader = Some(reloader);
@@ -628,6 +676,7 @@ fn reload(
     let prepared = prepare(&config, &tls, &running.sockets, &mut running.pool)?;
     // Everything is built: swap.
     let mut notes = notes(&running.config, &config, &running.options);
+    running.listeners.store(Arc::new(listener_infos(&config)));
     running.config = config;
     running.tls = tls;
     if let Some(reloader) = new_reloader {

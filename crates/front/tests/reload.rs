@@ -84,11 +84,13 @@ fn enabling_another_certificate_under_load() {
             thumbprint: new.clone(),
             service: Service::Imap,
             listener: None,
+            node: None,
         }))
         .push(Op::Unbind(Binding {
             thumbprint: env.thumbprint.clone(),
             service: Service::Imap,
             listener: None,
+            node: None,
         }));
     env.open_store().apply(change).unwrap();
     wait_until("the front end reloads", Duration::from_secs(10), || {

@@ -19,6 +19,16 @@ pub fn host_names() -> (String, String) {
     (fqdn, short)
 }
 
+/// The name of this node of a fleet: `MAILCERT_NODE`, else the host's
+/// FQDN (as [`host_names`] finds it).
+pub fn node_name() -> String {
+    std::env::var("MAILCERT_NODE")
+        .ok()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| host_names().0)
+}
+
 fn fqdn_from_hosts(hosts: &str, short: &str) -> Option<String> {
     hosts
         .lines()

@@ -3,6 +3,10 @@
 //! about the store, not about the certificate: after the administrator
 //! removed or replaced it, neither `init` nor a later start brings a
 //! self-signed certificate back behind their back.
+//!
+//! On a store shared by a fleet (PostgreSQL) it is once per node, as each
+//! Exchange server has its own: each node's certificate is for that
+//! node's name and bound to that node only.
 
 use mailcert_store::{Binding, Op};
 use mailcert_x509::build::SELF_SIGNED_DAYS;
@@ -16,6 +20,10 @@ use crate::manager::{parse_names, Manager, Report};
 pub const INIT_KEY: &str = "init.thumbprint";
 /// Named value that records that the store was initialised, and when.
 pub const INIT_DONE: &str = "init.done";
+/// On a shared store, the same two per node: `init.thumbprint.<node>`,
+/// `init.done.<node>`.
+pub const NODE_INIT_KEY_PREFIX: &str = "init.thumbprint.";
+pub const NODE_INIT_DONE_PREFIX: &str = "init.done.";
 
 impl Manager {
     /// The secure-by-default certificate: CN = FQDN, SANs = FQDN and short
@@ -41,25 +49,29 @@ impl Manager {
         }
         let names = parse_names(&names)?;
         let (new, thumb) = self.make_self_signed(&names, key, SELF_SIGNED_DAYS, None, true)?;
+        let node = self.store.shared().then(|| self.node.clone());
+        let on_node = node
+            .as_deref()
+            .map(|n| format!(" on node {n}"))
+            .unwrap_or_default();
         let mut change = self.change("init");
         change.describe(format!(
-            "created self-signed certificate {thumb} for {fqdn}, bound to https, imap, pop, smtp"
+            "created self-signed certificate {thumb} for {fqdn}, bound to https, imap, pop, smtp{on_node}"
         ));
         change.push(Op::InsertCertificate(Box::new(new)));
         for service in Service::ALL {
             change.push(Op::Bind(Binding {
-                thumbprint: thumb.clone(),
-                service,
-                listener: None,
+                node: node.clone(),
+                ..Binding::new(&thumb, service)
             }));
         }
         change.push(Op::SetValue {
-            key: INIT_KEY.into(),
+            key: self.init_key(),
             value: Some(thumb.clone().into_bytes()),
             secret: false,
         });
         change.push(Op::SetValue {
-            key: INIT_DONE.into(),
+            key: self.init_done_key(),
             value: Some(mailcert_x509::time::rfc3339(self.now()).into_bytes()),
             secret: false,
         });
@@ -69,7 +81,7 @@ impl Manager {
             ..Report::default()
         };
         report.say(format!(
-            "created a self-signed certificate {thumb} for {fqdn} (valid 5 years, {key}) and bound it to https, imap, pop and smtp; it is temporary: clients will not trust it until you replace it with a CA-issued one"
+            "created a self-signed certificate {thumb} for {fqdn} (valid 5 years, {key}) and bound it to https, imap, pop and smtp{on_node}; it is temporary: clients will not trust it until you replace it with a CA-issued one"
         ));
         report.thumbprint = Some(thumb);
         Ok(report)
@@ -88,18 +100,41 @@ impl Manager {
     /// Whether `init` ran on this store. Stores made before the marker
     /// existed count as initialised once anything was ever recorded in
     /// them: every change writes the audit log.
+    /// On a shared store, whether `init` ran for this node.
     pub fn is_initialised(&self) -> Result<bool> {
+        if self.store.shared() {
+            return Ok(self.store.value(&self.init_done_key())?.is_some()
+                || self.store.value(&self.init_key())?.is_some());
+        }
         Ok(self.store.value(INIT_DONE)?.is_some()
             || self.store.value(INIT_KEY)?.is_some()
             || !self.store.audit_log(1)?.is_empty())
     }
 
-    /// The thumbprint of the certificate `init` made, while it exists.
+    /// The thumbprint of the certificate `init` made (for this node, on a
+    /// shared store), while it exists.
     pub fn initialized(&self) -> Result<Option<String>> {
         Ok(self
             .store
-            .value(INIT_KEY)?
+            .value(&self.init_key())?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The named value that records the certificate `init` made.
+    pub(crate) fn init_key(&self) -> String {
+        if self.store.shared() {
+            format!("{NODE_INIT_KEY_PREFIX}{}", self.node)
+        } else {
+            INIT_KEY.to_string()
+        }
+    }
+
+    fn init_done_key(&self) -> String {
+        if self.store.shared() {
+            format!("{NODE_INIT_DONE_PREFIX}{}", self.node)
+        } else {
+            INIT_DONE.to_string()
+        }
     }
 
     fn already_initialised(

@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
-use crate::init::INIT_KEY;
 use crate::preflight::{preflight, Preflight};
 use crate::serving::{ListenerScope, ServingSet};
 
@@ -41,6 +40,10 @@ impl Report {
 pub struct Manager {
     pub store: Box<dyn Store>,
     pub user: String,
+    /// The node (server) this process acts as: recorded in the audit
+    /// log, and the node whose own bindings `which` counts and whose
+    /// secure-by-default certificate `init` makes on a shared store.
+    pub node: String,
     now: Option<OffsetDateTime>,
     anchors: OnceCell<Anchors>,
 }
@@ -50,9 +53,16 @@ impl Manager {
         Manager {
             store,
             user: user.into(),
+            node: crate::host::node_name(),
             now: None,
             anchors: OnceCell::new(),
         }
+    }
+
+    /// Acts as `node` (`serve --node`, `MAILCERT_NODE`).
+    pub fn on_node(mut self, node: impl Into<String>) -> Manager {
+        self.node = node.into();
+        self
     }
 
     /// Fixes "now" (tests, `--at`).
@@ -95,7 +105,7 @@ impl Manager {
     }
 
     pub fn change(&self, action: &str) -> Change {
-        Change::new(action, self.user.clone())
+        Change::new(action, self.user.clone()).on_node(self.node.clone())
     }
 
     pub(crate) fn make_self_signed(
@@ -185,6 +195,22 @@ impl Manager {
         hostnames: &[String],
         strict: bool,
     ) -> Result<Report> {
+        self.enable_scoped(prefix, services, listener, None, hostnames, strict)
+    }
+
+    /// [`Manager::enable`] for one node of the fleet (`node: Some`) or
+    /// the whole fleet. HTTPS keeps one certificate per listener: enabling
+    /// it fleet-wide replaces the HTTPS bindings of every node, enabling
+    /// it for a node replaces that node's.
+    pub fn enable_scoped(
+        &mut self,
+        prefix: &str,
+        services: &[Service],
+        listener: Option<&str>,
+        node: Option<&str>,
+        hostnames: &[String],
+        strict: bool,
+    ) -> Result<Report> {
         let record = find_certificate(self.store.as_ref(), prefix)?;
         let thumb = record.summary.thumbprint.clone();
         self.ensure_bindable(&record)?;
@@ -209,39 +235,36 @@ impl Manager {
                 thumbprint: thumb.clone(),
                 service,
                 listener: listener.map(str::to_string),
+                node: node.map(str::to_string),
             };
+            let scope = scope_words_on(listener, node);
             if existing.contains(&binding) {
-                report.say(format!(
-                    "{thumb} is already enabled for {service}{}",
-                    scope_words(listener)
-                ));
+                report.say(format!("{thumb} is already enabled for {service}{scope}"));
                 continue;
             }
             if service.single_certificate() {
-                for old in existing
-                    .iter()
-                    .filter(|b| b.service == service && b.listener == binding.listener)
-                {
+                for old in existing.iter().filter(|b| {
+                    b.service == service
+                        && b.listener == binding.listener
+                        && (node.is_none() || b.node == binding.node)
+                }) {
                     change.push(Op::Unbind(old.clone()));
                     report.say(format!(
                         "{service}{}: {thumb} replaces {} (one certificate per listener)",
-                        scope_words(listener),
+                        scope_words_on(old.listener.as_deref(), old.node.as_deref()),
                         old.thumbprint
                     ));
                 }
             }
             change.push(Op::Bind(binding));
-            change.describe(format!(
-                "enabled {thumb} for {service}{}",
-                scope_words(listener)
-            ));
+            change.describe(format!("enabled {thumb} for {service}{scope}"));
         }
         if change.ops.is_empty() {
             return Ok(report);
         }
         self.store.apply(change)?;
         report.changed = true;
-        self.report_defaults(services, listener, &thumb, &mut report)?;
+        self.report_defaults(services, listener, node, &thumb, &mut report)?;
         Ok(report)
     }
 
@@ -289,10 +312,11 @@ impl Manager {
         &self,
         services: &[Service],
         listener: Option<&str>,
+        node: Option<&str>,
         thumb: &str,
         report: &mut Report,
     ) -> Result<()> {
-        let set = ServingSet::load(self.store.as_ref(), false)?;
+        let set = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
         let now = self.now();
         for &service in services.iter().filter(|s| !s.single_certificate()) {
             let chosen = set.select(
@@ -307,7 +331,7 @@ impl Manager {
             let Some(default) = chosen.thumbprint() else {
                 continue;
             };
-            let scope = scope_words(listener);
+            let scope = scope_words_on(listener, node);
             if default == thumb {
                 report.say(format!(
                     "{service}{scope}: clients without SNI now get this certificate ({DEFAULT_RULE})"
@@ -332,6 +356,18 @@ impl Manager {
         services: &[Service],
         listener: Option<&str>,
     ) -> Result<Report> {
+        self.disable_scoped(prefix, services, listener, None)
+    }
+
+    /// [`Manager::disable`] for the bindings made for one node (`node:
+    /// Some`) or the fleet-wide ones.
+    pub fn disable_scoped(
+        &mut self,
+        prefix: &str,
+        services: &[Service],
+        listener: Option<&str>,
+        node: Option<&str>,
+    ) -> Result<Report> {
         let record = find_certificate(self.store.as_ref(), prefix)?;
         let thumb = record.summary.thumbprint.clone();
         let existing = self.store.bindings()?;
@@ -346,6 +382,7 @@ impl Manager {
                 thumbprint: thumb.clone(),
                 service,
                 listener: listener.map(str::to_string),
+                node: node.map(str::to_string),
             };
             if !existing.contains(&binding) {
                 not_bound.push(service.as_str());
@@ -353,7 +390,7 @@ impl Manager {
             }
             change.describe(format!(
                 "disabled {thumb} for {service}{}",
-                scope_words(listener)
+                scope_words_on(listener, node)
             ));
             change.push(Op::Unbind(binding));
         }
@@ -361,7 +398,7 @@ impl Manager {
             report.say(format!(
                 "{thumb} was not bound to {}{}; nothing changed",
                 not_bound.join(", "),
-                scope_words(listener)
+                scope_words_on(listener, node)
             ));
             return Ok(report);
         }
@@ -369,7 +406,7 @@ impl Manager {
             report.say(format!(
                 "{thumb} was not bound to {}{}; left as it was",
                 not_bound.join(", "),
-                scope_words(listener)
+                scope_words_on(listener, node)
             ));
         }
         let unbound: Vec<Binding> = change
@@ -446,7 +483,7 @@ impl Manager {
         change.push(Op::DeleteCertificate(thumb.clone()));
         if self.initialized()?.as_deref() == Some(thumb.as_str()) {
             change.push(Op::SetValue {
-                key: INIT_KEY.into(),
+                key: self.init_key(),
                 value: None,
                 secret: false,
             });
@@ -501,7 +538,7 @@ impl Manager {
         let moved = self.move_bindings(&old, &thumb, &mut change)?;
         if self.initialized()?.as_deref() == Some(old.as_str()) {
             change.push(Op::SetValue {
-                key: INIT_KEY.into(),
+                key: self.init_key(),
                 value: Some(thumb.clone().into_bytes()),
                 secret: false,
             });
@@ -544,14 +581,27 @@ impl Manager {
         Ok(moved)
     }
 
-    /// The certificate a client of `service` would get, and why.
+    /// The certificate a client of `service` would get on this process's
+    /// node, and why.
     pub fn which(
         &self,
         service: Service,
         scope: ListenerScope<'_>,
         sni: Option<&str>,
     ) -> Result<(Selection, Option<CertRecord>)> {
-        let set = ServingSet::load(self.store.as_ref(), false)?;
+        let node = self.node.clone();
+        self.which_on(service, scope, sni, Some(&node))
+    }
+
+    /// [`Manager::which`] on a given node of the fleet (`which --node`).
+    pub fn which_on(
+        &self,
+        service: Service,
+        scope: ListenerScope<'_>,
+        sni: Option<&str>,
+        node: Option<&str>,
+    ) -> Result<(Selection, Option<CertRecord>)> {
+        let set = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
         let selection = set.select(service, scope, sni, self.now());
         let record = selection
             .thumbprint()
@@ -608,18 +658,25 @@ fn join_names(names: &[SubjectName]) -> String {
         .join(", ")
 }
 
-fn scope_words(listener: Option<&str>) -> String {
-    listener
-        .map(|l| format!(" on listener {l}"))
-        .unwrap_or_default()
+fn scope_words_on(listener: Option<&str>, node: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(l) = listener {
+        out.push_str(&format!(" on listener {l}"));
+    }
+    if let Some(n) = node {
+        out.push_str(&format!(" on node {n}"));
+    }
+    out
 }
 
 pub fn describe_bindings(bindings: &[Binding]) -> String {
     bindings
         .iter()
-        .map(|b| match &b.listener {
-            Some(l) => format!("{} (listener {l})", b.service),
-            None => b.service.to_string(),
+        .map(|b| match (&b.listener, &b.node) {
+            (Some(l), Some(n)) => format!("{} (listener {l}, node {n})", b.service),
+            (Some(l), None) => format!("{} (listener {l})", b.service),
+            (None, Some(n)) => format!("{} (node {n})", b.service),
+            (None, None) => b.service.to_string(),
         })
         .collect::<Vec<_>>()
         .join(", ")

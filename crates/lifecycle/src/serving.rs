@@ -35,6 +35,9 @@ pub struct ServingSet {
     certs: HashMap<String, ServedCert>,
     bindings: Vec<Binding>,
     pub generation: i64,
+    /// The node the choice is made for: its own bindings apply beside
+    /// the fleet-wide ones. `None`: only fleet-wide bindings.
+    node: Option<String>,
 }
 
 impl ServingSet {
@@ -68,7 +71,27 @@ impl ServingSet {
             certs,
             bindings,
             generation,
+            node: None,
         })
+    }
+
+    /// Chooses for `node` (a `serve` process, `which --node`): bindings
+    /// made for that node apply beside the fleet-wide ones.
+    pub fn on_node(mut self, node: Option<&str>) -> ServingSet {
+        self.node = node.map(str::to_string);
+        self
+    }
+
+    /// The node the choice is made for.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// The bindings that apply on this set's node.
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
+        self.bindings
+            .iter()
+            .filter(|b| b.applies_to_node(self.node.as_deref()))
     }
 
     /// Forgets the private keys once they have been handed elsewhere
@@ -87,6 +110,25 @@ impl ServingSet {
         self.certs.values()
     }
 
+    /// The names a client of `listener` may ask for (SNI) that a
+    /// certificate bound to it carries, lower-case, wildcards aside (no
+    /// client asks for `*.`): with the no-SNI default, what a node reports
+    /// it serves, and what `mailcert fleet` compares.
+    pub fn bound_names(&self, service: Service, listener: Option<&str>) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .bindings()
+            .filter(|b| b.service == service)
+            .filter(|b| b.listener.is_none() || b.listener.as_deref() == listener)
+            .filter_map(|b| self.certs.get(&b.thumbprint))
+            .flat_map(|c| c.record.summary.names.iter())
+            .filter(|n| !n.starts_with('*'))
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The certificate for one handshake on `service` through `listener`,
     /// with the SNI the client sent (if any).
     pub fn select(
@@ -100,18 +142,17 @@ impl ServingSet {
             self.certs
                 .values()
                 .filter(|c| pin_matches(pin, &c.record))
-                .map(|c| candidate(c, false))
+                .map(|c| candidate(c, false, false))
                 .collect()
         });
         let bound: Vec<Candidate> = self
-            .bindings
-            .iter()
+            .bindings()
             .filter(|b| b.service == service)
             .filter(|b| b.listener.is_none() || b.listener.as_deref() == listener.name)
             .filter_map(|b| {
                 self.certs
                     .get(&b.thumbprint)
-                    .map(|c| candidate(c, b.listener.is_some()))
+                    .map(|c| candidate(c, b.listener.is_some(), b.node.is_some()))
             })
             .collect();
         select(listener.pin.zip(pinned.as_deref()), &bound, sni, now)
@@ -126,11 +167,19 @@ impl ServingSet {
         now: OffsetDateTime,
     ) -> Option<&'static str> {
         let (w, o) = (self.certs.get(winner)?, self.certs.get(other)?);
-        preferred_because(&candidate(w, false), &candidate(o, false), now)
+        let on_node = |thumb: &str| {
+            self.bindings()
+                .any(|b| b.thumbprint == thumb && b.node.is_some())
+        };
+        preferred_because(
+            &candidate(w, false, on_node(winner)),
+            &candidate(o, false, on_node(other)),
+            now,
+        )
     }
 }
 
-fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
+fn candidate(cert: &ServedCert, listener_specific: bool, node_specific: bool) -> Candidate {
     let s = &cert.record.summary;
     Candidate {
         thumbprint: s.thumbprint.clone(),
@@ -141,6 +190,7 @@ fn candidate(cert: &ServedCert, listener_specific: bool) -> Candidate {
         usable: cert.record.has_private_key && !matches!(cert.record.trust, Trust::Invalid(_)),
         trusted: matches!(cert.record.trust, Trust::Trusted),
         listener_specific,
+        node_specific,
         seq: cert.record.seq,
     }
 }

@@ -54,6 +54,8 @@ pub enum Expiry {
 pub struct BindingView {
     pub service: String,
     pub listener: Option<String>,
+    /// The node of a fleet the binding is for; `None`: every node.
+    pub node: Option<String>,
 }
 
 impl CertView {
@@ -119,6 +121,7 @@ impl CertView {
                 .map(|b| BindingView {
                     service: b.service.as_str().into(),
                     listener: b.listener.clone(),
+                    node: b.node.clone(),
                 })
                 .collect(),
             trust: record.trust.encode(),

@@ -134,6 +134,7 @@ fn a_failed_change_leaves_the_store_as_it_was() {
         thumbprint: thumb.clone(),
         service: Service::Imap,
         listener: None,
+        node: None,
     }));
     change.push(Op::DeletePending("0000".into()));
     assert!(m.store.apply(change).is_err());

@@ -46,6 +46,22 @@ pub enum StoreError {
     Refused(String),
     #[error("the store value {key} was changed by another process meanwhile; nothing was applied, try again")]
     Conflict { key: String },
+    #[error("the store '{given}' uses the URL scheme '{scheme}', which mailcert does not support; give {}", crate::location::SUPPORTED_SCHEMES)]
+    UnsupportedScheme { given: String, scheme: String },
+    #[error("the store URL {url} is malformed: {reason}; the form is postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full]")]
+    BadUrl { url: String, reason: String },
+    #[error("the store URL {url} holds a password, which would show in the process list, shell history and logs; remove it from the URL and put it in ~/.pgpass (or a file named by passfile=, or PGPASSWORD)")]
+    PasswordInUrl { url: String },
+    #[error("the PostgreSQL store {db} needs its key file named, since there is no folder to keep it beside the database: set MAILCERT_STORE_KEY_FILE (or --store-key-file, or [store] key_file in the front end's configuration) to the key file every node of the fleet holds a copy of")]
+    KeyFileNeeded { db: String },
+    #[error("the store database {db}: {detail}")]
+    Database { db: String, detail: String },
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("the store {db} already holds certificates, requests, anchors or values; nothing was copied. Copy into an empty store, or pass --force to replace what it holds")]
+    NotEmpty { db: String },
+    #[error("the password file {path} {problem}")]
+    PasswordFile { path: PathBuf, problem: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -10,7 +10,12 @@
 //! database: a key file belongs to its database), else beside the
 //! database (`store.db.key`).
 
+use std::ffi::OsStr;
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StoreError};
+use crate::postgres::PgTarget;
 
 /// The database file and its key file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +128,102 @@ impl std::fmt::Display for StoreSource {
     }
 }
 
+/// The URL schemes mailcert reads, for error messages.
+pub const SUPPORTED_SCHEMES: &str =
+    "a file path (SQLite), or a postgres:// or postgresql:// URL (PostgreSQL)";
+
+/// The database a store lives in, read from [`StoreLocation::db`]: a
+/// SQLite file (a path), or a PostgreSQL database shared by a fleet (a
+/// `postgres://` or `postgresql://` URL). Any other URL scheme is an
+/// error, never a local file of that name: `MAILCERT_STORE=mysql://db/x`
+/// must not quietly create a folder called `mysql:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreDb {
+    Sqlite(PathBuf),
+    Postgres(Box<PgTarget>),
+}
+
+impl StoreDb {
+    /// Reads `--store`, `MAILCERT_STORE` or `[store] path`. Refuses every
+    /// other URL scheme, and URLs with a password in them.
+    pub fn parse(given: &OsStr) -> Result<StoreDb> {
+        let text = given.to_string_lossy();
+        match url_scheme(&text) {
+            None => Ok(StoreDb::Sqlite(PathBuf::from(given))),
+            Some(scheme) if matches!(scheme.as_str(), "postgres" | "postgresql") => {
+                Ok(StoreDb::Postgres(Box::new(PgTarget::parse(&text)?)))
+            }
+            Some(scheme) => Err(StoreError::UnsupportedScheme {
+                given: text.into_owned(),
+                scheme,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for StoreDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreDb::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreDb::Postgres(target) => write!(f, "{}", target.url),
+        }
+    }
+}
+
+/// `scheme` when `text` starts like a URL (`scheme://`), or is a
+/// PostgreSQL URL missing its slashes (`postgres:db`), lower-case.
+fn url_scheme(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once(':')?;
+    let looks_like_scheme = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !looks_like_scheme {
+        return None;
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if rest.starts_with("//") || matches!(scheme.as_str(), "postgres" | "postgresql") {
+        Some(scheme)
+    } else {
+        None
+    }
+}
+
+impl StoreLocation {
+    /// A SQLite store with its key file.
+    pub fn sqlite(db: impl Into<PathBuf>, key: impl Into<PathBuf>) -> StoreLocation {
+        StoreLocation {
+            db: db.into(),
+            key: key.into(),
+        }
+    }
+
+    /// The database `db` names: a SQLite file or a PostgreSQL URL. Fails
+    /// on an unsupported URL scheme, a malformed URL, and a PostgreSQL
+    /// store whose key file is not named (there is no folder to keep it
+    /// beside the database).
+    pub fn database(&self) -> Result<StoreDb> {
+        let db = StoreDb::parse(self.db.as_os_str())?;
+        if let StoreDb::Postgres(target) = &db {
+            if self.key == key_path_for(&self.db) {
+                return Err(StoreError::KeyFileNeeded {
+                    db: target.url.clone(),
+                });
+            }
+        }
+        Ok(db)
+    }
+
+    /// Whether `db` is a PostgreSQL URL (well-formed or not).
+    pub fn is_postgres(&self) -> bool {
+        matches!(
+            url_scheme(&self.db.to_string_lossy()).as_deref(),
+            Some("postgres" | "postgresql")
+        )
+    }
+}
+
 /// `store.db` → `store.db.key`.
 pub fn key_path_for(db: &Path) -> PathBuf {
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -153,6 +254,68 @@ fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<StoreDb> {
+        StoreDb::parse(OsStr::new(text))
+    }
+
+    #[test]
+    fn paths_are_sqlite_files() {
+        for path in ["store.db", "/var/lib/mailcert/store.db", "./a:b.db", "C.db"] {
+            assert_eq!(
+                parse(path).unwrap(),
+                StoreDb::Sqlite(PathBuf::from(path)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_errors_not_files() {
+        for url in [
+            "mysql://db/x",
+            "sqlite:///var/x.db",
+            "HTTPS://x",
+            "file:///tmp/x",
+        ] {
+            let err = parse(url).unwrap_err();
+            assert!(
+                matches!(err, StoreError::UnsupportedScheme { .. }),
+                "{url}: {err}"
+            );
+            let text = err.to_string();
+            assert!(text.contains("postgres://"), "{text}");
+        }
+    }
+
+    #[test]
+    fn postgres_urls_are_postgres() {
+        for url in [
+            "postgres://mailcert@db.contoso.com/mailcert",
+            "postgresql://mailcert@db.contoso.com:5433/mailcert?sslmode=verify-full",
+        ] {
+            assert!(matches!(parse(url).unwrap(), StoreDb::Postgres(_)), "{url}");
+        }
+        assert!(matches!(
+            parse("postgres:mailcert"),
+            Err(StoreError::BadUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn a_postgres_store_needs_its_key_file_named() {
+        let url = "postgres://u@h/d";
+        let err = StoreLocation::resolve(Some(Path::new(url)), None)
+            .database()
+            .unwrap_err();
+        assert!(matches!(err, StoreError::KeyFileNeeded { .. }), "{err}");
+        let named = StoreLocation::resolve(
+            Some(Path::new(url)),
+            Some(Path::new("/etc/mailcert/store.key")),
+        );
+        assert!(named.database().is_ok());
+        assert!(named.is_postgres());
+    }
 
     fn configured(path: Option<&str>, key_file: Option<&str>) -> ConfiguredStore {
         ConfiguredStore {

@@ -73,12 +73,35 @@ pub struct PendingRecord {
 }
 
 /// A certificate bound to a service, for every listener of that service
-/// (`listener: None`) or one listener.
+/// (`listener: None`) or one listener, on every node of the fleet
+/// (`node: None`) or one node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Binding {
     pub thumbprint: String,
     pub service: Service,
     pub listener: Option<String>,
+    pub node: Option<String>,
+}
+
+impl Binding {
+    /// A fleet-wide binding to every listener of `service`.
+    pub fn new(thumbprint: impl Into<String>, service: Service) -> Binding {
+        Binding {
+            thumbprint: thumbprint.into(),
+            service,
+            listener: None,
+            node: None,
+        }
+    }
+
+    /// Whether this binding applies on `node` (fleet-wide ones apply
+    /// everywhere; with no node given, only fleet-wide ones do).
+    pub fn applies_to_node(&self, node: Option<&str>) -> bool {
+        match &self.node {
+            None => true,
+            Some(own) => node.is_some_and(|n| n.eq_ignore_ascii_case(own)),
+        }
+    }
 }
 
 /// An extra trust anchor of the store (enterprise root, private CA root).
@@ -99,6 +122,44 @@ pub struct AuditEntry {
     pub user: String,
     pub action: String,
     pub detail: String,
+    /// The node (server) that made the change; empty when unknown.
+    pub node: String,
+}
+
+/// What one node of the fleet serves, as it last reported it (its
+/// heartbeat). Written by `serve`, read by `mailcert fleet`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeRecord {
+    pub node: String,
+    /// Unix time of the heartbeat.
+    pub last_seen: i64,
+    /// The mailcert version the node runs.
+    pub version: String,
+    /// Seconds between heartbeats: three missed ones make the node silent.
+    pub heartbeat_secs: u32,
+    /// The store generation of the certificates the node serves.
+    pub generation: i64,
+    pub listeners: Vec<NodeListener>,
+}
+
+/// One listener of a node, and what it serves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeListener {
+    pub listener: String,
+    /// `https`, `imap`, `pop` or `smtp`.
+    pub service: String,
+    /// The listener's `certificate = ...` pin, if any.
+    pub pin: Option<String>,
+    /// What a client gets: `name: None` is the no-SNI default, then each
+    /// name a bound certificate carries.
+    pub serving: Vec<ServedName>,
+}
+
+/// The thumbprint served for one SNI name (`None`: no SNI).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServedName {
+    pub name: Option<String>,
+    pub thumbprint: Option<String>,
 }
 
 /// A new certificate to store.
@@ -183,6 +244,8 @@ pub struct Change {
     pub action: String,
     pub detail: String,
     pub user: String,
+    /// The node (server) making the change, for the audit log.
+    pub node: String,
     pub ops: Vec<Op>,
 }
 
@@ -192,8 +255,15 @@ impl Change {
             action: action.into(),
             detail: String::new(),
             user: user.into(),
+            node: String::new(),
             ops: Vec::new(),
         }
+    }
+
+    /// Records which node makes the change.
+    pub fn on_node(mut self, node: impl Into<String>) -> Self {
+        self.node = node.into();
+        self
     }
 
     pub fn push(&mut self, op: Op) -> &mut Self {

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use time::OffsetDateTime;
 
 use crate::crypto::{StoreKey, KEY_CHECK};
+use crate::dump::StoreDump;
 use crate::error::{Result, StoreError};
 use crate::keyfile::{self, KeyFileState};
 use crate::location::StoreLocation;
@@ -21,8 +22,8 @@ use crate::Store;
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 pub struct SqliteStore {
-    conn: Connection,
-    key: StoreKey,
+    pub(crate) conn: Connection,
+    pub(crate) key: StoreKey,
     location: StoreLocation,
     warnings: Vec<StoreWarning>,
 }
@@ -83,6 +84,22 @@ impl std::fmt::Display for StoreWarning {
 impl SqliteStore {
     /// Opens an existing store; never creates one.
     pub fn open(location: &StoreLocation) -> Result<Self> {
+        Self::open_at(location, MIGRATIONS.len())
+    }
+
+    /// Creates a store at an older schema version, to test the forward
+    /// migrations; nothing else should make one.
+    #[doc(hidden)]
+    pub fn create_at_version(location: &StoreLocation, version: usize) -> Result<()> {
+        if let Some(dir) = location.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            keyfile::create_private_dir(dir)?;
+        }
+        create_private_file(&location.db)?;
+        provide_key(location)?;
+        Self::open_at(location, version).map(drop)
+    }
+
+    fn open_at(location: &StoreLocation, version: usize) -> Result<Self> {
         if !location.db.exists() {
             return Err(StoreError::NotFound {
                 path: location.db.clone(),
@@ -126,7 +143,7 @@ impl SqliteStore {
             warnings: exposed_files(location),
         };
         store.configure()?;
-        store.migrate().map_err(|e| store.damaged(e))?;
+        store.migrate(version).map_err(|e| store.damaged(e))?;
         store.ensure_key_matches().map_err(|e| store.damaged(e))?;
         Ok(store)
     }
@@ -197,7 +214,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn migrate(&mut self) -> Result<()> {
+    fn migrate(&mut self, to: usize) -> Result<()> {
         let known = MIGRATIONS.len() as i64;
         let version: i64 = self
             .conn
@@ -209,7 +226,7 @@ impl SqliteStore {
                 known,
             });
         }
-        if version == known {
+        if version >= to as i64 {
             return Ok(());
         }
         let tx = self
@@ -217,7 +234,12 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Exclusive)?;
         // Another process may have migrated while we waited for the lock.
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (index, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .take(to)
+            .skip(version as usize)
+        {
             tx.execute_batch(sql)?;
             let reached = index as i64 + 1;
             if reached == CHAINS_WITHOUT_ROOTS {
@@ -429,38 +451,38 @@ fn create_private_file(path: &Path) -> Result<()> {
         })
 }
 
-const CERT_COLUMNS: &str =
+pub(crate) const CERT_COLUMNS: &str =
     "thumbprint, sha256, der, subject, issuer, serial, names, ip_addresses, \
     not_before, not_after, key_algorithm, key_size, signature_algorithm, is_self_signed, is_ca, \
     server_auth, has_eku, subject_key_id, authority_key_id, spki, subject_raw, issuer_raw, chain, \
     private_key IS NOT NULL, exportable, friendly_name, origin, trust, created_at, rowid";
 
-fn timestamp(value: i64) -> OffsetDateTime {
+pub(crate) fn timestamp(value: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(value).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The first string after every string that starts with `prefix`
 /// (thumbprints are upper-case hex, so '~' sorts after all of them).
-fn prefix_end(prefix: &str) -> String {
+pub(crate) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}~")
 }
 
 /// The `chain` column: thumbprints separated by commas.
-fn split_chain(text: &str) -> Vec<String> {
+pub(crate) fn split_chain(text: &str) -> Vec<String> {
     text.split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
 }
 
-fn split_lines(text: String) -> Vec<String> {
+pub(crate) fn split_lines(text: String) -> Vec<String> {
     text.split('\n')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
 }
 
-fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
+pub(crate) fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
     let ips: String = row.get(7)?;
     let summary = CertSummary {
         thumbprint: row.get(0)?,
@@ -505,7 +527,37 @@ fn cert_from_row(row: &Row<'_>) -> rusqlite::Result<CertRecord> {
     })
 }
 
-fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRecord> {
+pub(crate) fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.get(0)?,
+        at: timestamp(r.get(1)?),
+        user: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        node: r.get(5)?,
+    })
+}
+
+/// A binding from its columns ('' is "every listener" / "every node").
+pub(crate) fn binding_from_columns(
+    thumbprint: String,
+    service: &str,
+    listener: String,
+    node: String,
+) -> Result<Binding> {
+    let service: Service = service.parse().map_err(|reason| StoreError::Corrupt {
+        what: format!("binding of {thumbprint}"),
+        reason,
+    })?;
+    Ok(Binding {
+        thumbprint,
+        service,
+        listener: (!listener.is_empty()).then_some(listener),
+        node: (!node.is_empty()).then_some(node),
+    })
+}
+
+pub(crate) fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRecord> {
     Ok(PendingRecord {
         id: row.get(0)?,
         csr_der: row.get(1)?,
@@ -520,7 +572,7 @@ fn pending_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRecord> {
     })
 }
 
-const PENDING_COLUMNS: &str =
+pub(crate) const PENDING_COLUMNS: &str =
     "id, csr, subject, names, key_type, spki, exportable, friendly_name, renews, created_at";
 
 /// The queries behind [`Store`]; the trait's methods name the file when
@@ -625,24 +677,19 @@ impl SqliteStore {
     fn raw_bindings(&self) -> Result<Vec<Binding>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT thumbprint, service, listener FROM bindings ORDER BY service, listener, created_at")?;
+            .prepare("SELECT thumbprint, service, listener, node, created_at FROM bindings ORDER BY service, listener, node, created_at")?;
         let rows = stmt.query_map([], |r| {
-            let service: String = r.get(1)?;
-            let listener: String = r.get(2)?;
-            Ok((r.get::<_, String>(0)?, service, listener))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (thumbprint, service, listener) = row?;
-            let service: Service = service.parse().map_err(|reason| StoreError::Corrupt {
-                what: format!("binding of {thumbprint}"),
-                reason,
-            })?;
-            out.push(Binding {
-                thumbprint,
-                service,
-                listener: (!listener.is_empty()).then_some(listener),
-            });
+            let (thumbprint, service, listener, node) = row?;
+            out.push(binding_from_columns(thumbprint, &service, listener, node)?);
         }
         Ok(out)
     }
@@ -665,17 +712,9 @@ impl SqliteStore {
 
     fn raw_audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, at, user, action, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+            "SELECT id, at, user, action, detail, node FROM audit_log ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(AuditEntry {
-                id: r.get(0)?,
-                at: timestamp(r.get(1)?),
-                user: r.get(2)?,
-                action: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
+        let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], audit_from_row)?;
         let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
@@ -710,8 +749,8 @@ impl SqliteStore {
             apply_op(&tx, &self.key, op, now)?;
         }
         tx.execute(
-            "INSERT INTO audit_log (at, user, action, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![now, change.user, change.action, change.detail],
+            "INSERT INTO audit_log (at, user, action, detail, node) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, change.user, change.action, change.detail, change.node],
         )?;
         tx.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
@@ -786,10 +825,42 @@ impl Store for SqliteStore {
     fn apply(&mut self, change: Change) -> Result<()> {
         self.raw_apply(change).map_err(|e| self.damaged(e))
     }
+
+    fn warnings(&self) -> Vec<StoreWarning> {
+        self.warnings.clone()
+    }
+
+    fn record_node(&mut self, node: &NodeRecord) -> Result<()> {
+        self.raw_record_node(node).map_err(|e| self.damaged(e))
+    }
+
+    fn nodes(&self) -> Result<Vec<NodeRecord>> {
+        self.raw_nodes().map_err(|e| self.damaged(e))
+    }
+
+    fn dump(&self) -> Result<StoreDump> {
+        self.raw_dump().map_err(|e| self.damaged(e))
+    }
+
+    fn restore(&mut self, dump: &StoreDump, replace: bool) -> Result<()> {
+        self.raw_restore(dump, replace).map_err(|e| self.damaged(e))
+    }
+}
+
+/// The key file should be 0600: say so when it is not.
+pub(crate) fn key_file_exposed(key: &Path) -> Option<StoreWarning> {
+    std::fs::metadata(key)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+        .filter(|m| m & 0o077 != 0)
+        .map(|mode| StoreWarning::KeyFileExposed {
+            path: key.to_path_buf(),
+            mode,
+        })
 }
 
 /// A named value, opened when it is secret; `None` when there is none.
-fn read_value(conn: &Connection, key: &StoreKey, name: &str) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_value(conn: &Connection, key: &StoreKey, name: &str) -> Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>, bool)> = conn
         .query_row(
             "SELECT value, secret FROM named_values WHERE key = ?1",
@@ -867,17 +938,18 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
         }
         Op::Bind(b) => {
             tx.execute(
-                "INSERT OR IGNORE INTO bindings (thumbprint, service, listener, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![b.thumbprint, b.service.as_str(), b.listener.as_deref().unwrap_or(""), now],
+                "INSERT OR IGNORE INTO bindings (thumbprint, service, listener, node, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![b.thumbprint, b.service.as_str(), b.listener.as_deref().unwrap_or(""), b.node.as_deref().unwrap_or(""), now],
             )?;
         }
         Op::Unbind(b) => {
             tx.execute(
-                "DELETE FROM bindings WHERE thumbprint = ?1 AND service = ?2 AND listener = ?3",
+                "DELETE FROM bindings WHERE thumbprint = ?1 AND service = ?2 AND listener = ?3 AND node = ?4",
                 params![
                     b.thumbprint,
                     b.service.as_str(),
-                    b.listener.as_deref().unwrap_or("")
+                    b.listener.as_deref().unwrap_or(""),
+                    b.node.as_deref().unwrap_or("")
                 ],
             )?;
         }
@@ -982,7 +1054,7 @@ fn forget_unused_chain_certs(tx: &rusqlite::Transaction<'_>) -> Result<()> {
 /// Writes a chain's certificates and returns its links. A chain is what
 /// the server sends after its certificate, so a self-signed root is never
 /// stored in one, whoever hands it over ([`without_roots`]).
-fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<String> {
+pub(crate) fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<String> {
     let chain = without_roots(chain);
     let mut links = Vec::with_capacity(chain.len());
     for der in &chain {
@@ -996,7 +1068,7 @@ fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> Result<Stri
     Ok(links.join(","))
 }
 
-fn insert_certificate(
+pub(crate) fn insert_certificate(
     tx: &rusqlite::Transaction<'_>,
     key: &StoreKey,
     new: &NewCertificate,

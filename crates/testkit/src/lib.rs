@@ -1,7 +1,7 @@
 //! Test support for mailcert: free loopback ports, a throwaway PKI made
 //! with the OpenSSL command line, and launchers for the real peers the
-//! tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP) and a small HTTP
-//! backend — each in its own temporary directory, on ports of its own,
+//! tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP), a small HTTP
+//! backend and a throwaway PostgreSQL cluster — each in its own temporary directory, on ports of its own,
 //! stopped when dropped.
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
@@ -12,6 +12,7 @@ mod client;
 mod http;
 mod mail;
 mod pki;
+mod postgres;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};
+pub use postgres::{PgDatabase, PgOptions, Postgres, PG_PASSWORD, PG_USER};
 pub use tempfile::TempDir;
 
 /// A TCP port on 127.0.0.1 that is free now and that no other test in

@@ -90,6 +90,8 @@ pub struct Candidate {
     pub trusted: bool,
     /// Bound to the listener itself rather than to the whole service.
     pub listener_specific: bool,
+    /// Bound to this node of the fleet rather than to every node.
+    pub node_specific: bool,
     /// Insertion order: the later of two certificates issued in the same
     /// second is the newer.
     pub seq: i64,
@@ -104,12 +106,21 @@ impl Candidate {
 
     /// The default's order, best last: valid before expired, then issued
     /// by a trusted CA before self-signed or untrusted (as Exchange
-    /// prefers a CA-issued certificate), then the newest. An imported
-    /// certificate is often older than the self-signed one `init` made,
-    /// so newest alone would serve the one clients refuse.
-    fn rank(&self, now: OffsetDateTime) -> (bool, bool, OffsetDateTime, i64) {
+    /// prefers a CA-issued certificate), then bound to this node before
+    /// bound to the whole fleet, then the newest. An imported certificate
+    /// is often older than the self-signed one `init` made, so newest
+    /// alone would serve the one clients refuse; and a node's own
+    /// self-signed certificate must not win over the fleet's CA-issued
+    /// one, so the node comes after trust.
+    fn rank(&self, now: OffsetDateTime) -> (bool, bool, bool, OffsetDateTime, i64) {
         let valid = self.valid_at(now);
-        (valid, valid && self.trusted, self.not_before, self.seq)
+        (
+            valid,
+            valid && self.trusted,
+            self.node_specific,
+            self.not_before,
+            self.seq,
+        )
     }
 }
 
@@ -128,16 +139,18 @@ pub fn preferred_because(
         "the one not chosen is not valid now"
     } else if w.1 != o.1 {
         "a certificate issued by a trusted CA wins over a self-signed or untrusted one"
+    } else if w.2 != o.2 {
+        "it is bound to this node, the other to the whole fleet"
     } else {
         "it is newer"
     })
 }
 
 /// The rule for clients that send no SNI (or a name no certificate has).
-pub const DEFAULT_RULE: &str = "the service's default: among the certificates bound to it, a valid one issued by a trusted CA before a self-signed or untrusted one, then the newest";
+pub const DEFAULT_RULE: &str = "the service's default: among the certificates bound to it, a valid one issued by a trusted CA before a self-signed or untrusted one, then one bound to this node before one bound to the whole fleet, then the newest";
 
 /// The same rule where certificates are bound to the listener itself.
-pub const LISTENER_RULE: &str = "the listener's default: among the certificates bound to this listener (they come before those bound to the whole service), a valid one issued by a trusted CA before a self-signed or untrusted one, then the newest";
+pub const LISTENER_RULE: &str = "the listener's default: among the certificates bound to this listener (they come before those bound to the whole service), a valid one issued by a trusted CA before a self-signed or untrusted one, then one bound to this node before one bound to the whole fleet, then the newest";
 
 /// Which certificate a handshake gets, and the rule that chose it.
 /// `mailcert which` prints exactly this; the front end acts on it.
@@ -313,6 +326,7 @@ mod tests {
             usable: true,
             trusted: false,
             listener_specific: false,
+            node_specific: false,
             seq: 0,
         }
     }

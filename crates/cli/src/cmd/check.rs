@@ -15,7 +15,7 @@ use mailcert_check::{
 };
 use mailcert_config::{Config, Listener};
 use mailcert_lifecycle::{ListenerScope, ServingSet};
-use mailcert_store::{SqliteStore, Store, StoreLocation, StoreSource};
+use mailcert_store::{BoxedStore, StoreLocation, StoreSource};
 use mailcert_x509::Service;
 use time::OffsetDateTime;
 
@@ -198,7 +198,7 @@ pub fn load_trust(
     cli: &Cli,
     args: &TrustArgs,
     config: Option<&Path>,
-) -> anyhow::Result<(TrustStore, Option<SqliteStore>)> {
+) -> anyhow::Result<(TrustStore, Option<BoxedStore>)> {
     let mut trust = if args.no_system_roots {
         TrustStore::empty()
     } else {
@@ -224,7 +224,7 @@ pub fn load_trust(
 /// machines without a store: a named store that does not exist is an
 /// error only when `--store` was typed; otherwise they say so and go on
 /// without it.
-fn named_store(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<SqliteStore>> {
+fn named_store(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<BoxedStore>> {
     let explicit = context::explicit(cli);
     let configured = match explicit.path {
         Some(_) => None,
@@ -247,7 +247,7 @@ fn named_store(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<Sqlite
         return Ok(None);
     }
     let location = chosen.location;
-    let store = SqliteStore::open(&location)
+    let store = mailcert_store::open(&location)
         .with_context(|| format!("opening the store {}", location.db.display()))?;
     Ok(Some(store))
 }
@@ -355,14 +355,16 @@ impl BoundLookup for StoreBindings {
 /// MAILCERT_CONFIG, or the default file if it exists) for the listeners'
 /// own bindings and pins, read as `which` and `serve` read it.
 fn bound_lookup(
-    store: Option<SqliteStore>,
+    store: Option<BoxedStore>,
     config: Option<&Path>,
 ) -> anyhow::Result<Option<Arc<dyn BoundLookup>>> {
     let Some(store) = store else {
         return Ok(None);
     };
     let config = load_config(config, None)?;
-    let serving = ServingSet::load(&store, false)?;
+    // On a fleet's store, what this node would serve.
+    let node = mailcert_lifecycle::host::node_name();
+    let serving = ServingSet::load(store.as_ref(), false)?.on_node(Some(&node));
     let bound_listeners = store
         .bindings()?
         .into_iter()

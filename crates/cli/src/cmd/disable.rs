@@ -22,6 +22,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only the binding made for this node of a fleet (default: the fleet-wide binding).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -33,6 +36,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         super::which::hostnames_in(config, &services, args.listener.as_deref())?;
     }
     let mut manager = context::existing(cli, config.as_ref())?;
-    let report = manager.disable(&args.thumbprint, &services, args.listener.as_deref())?;
+    let node = super::node_arg(args.node.as_deref());
+    let report = manager.disable_scoped(
+        &args.thumbprint,
+        &services,
+        args.listener.as_deref(),
+        node.as_deref(),
+    )?;
     super::print_report(&report, args.json)
 }

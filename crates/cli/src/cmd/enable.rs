@@ -18,6 +18,9 @@ pub struct Args {
     /// Refuse instead of warning when clients would complain (pre-flight).
     #[arg(long)]
     pub strict: bool,
+    /// Bind on one node of a fleet only (default: every node sharing the store).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
     /// Front-end configuration: its [store], and its listeners' host names for the pre-flight
     /// (default: the one `mailcert serve` reads, if it exists).
     #[arg(long, env = "MAILCERT_CONFIG")]
@@ -35,10 +38,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         None => Vec::new(),
     };
     let mut manager = context::existing(cli, config.as_ref())?;
-    let report = manager.enable(
+    let node = super::node_arg(args.node.as_deref());
+    let report = manager.enable_scoped(
         &args.thumbprint,
         &services,
         args.listener.as_deref(),
+        node.as_deref(),
         &hostnames,
         args.strict,
     )?;

@@ -43,7 +43,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .map(|v| {
             vec![
                 v.thumbprint.clone(),
-                services_column(&v.services),
+                services_with_nodes(v),
                 v.subject.clone(),
                 v.status.as_str().to_string(),
                 v.not_after
@@ -72,6 +72,41 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     output::line(table.trim_end())?;
     output::expiry_warnings(&views);
     Ok(Exit::Success)
+}
+
+/// The service column; bindings made for one node of a fleet follow,
+/// as `node:IP.WS`.
+fn services_with_nodes(view: &CertView) -> String {
+    let fleet: Vec<String> = view
+        .bindings
+        .iter()
+        .filter(|b| b.node.is_none())
+        .map(|b| b.service.clone())
+        .collect();
+    let mut nodes: Vec<&str> = view
+        .bindings
+        .iter()
+        .filter_map(|b| b.node.as_deref())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut out = services_column(&fleet);
+    if !nodes.is_empty() && fleet.is_empty() {
+        out.clear();
+    }
+    for node in nodes {
+        let services: Vec<String> = view
+            .bindings
+            .iter()
+            .filter(|b| b.node.as_deref() == Some(node))
+            .map(|b| b.service.clone())
+            .collect();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("{node}:{}", services_column(&services)));
+    }
+    out
 }
 
 /// Exchange's one-letter service column, in its order: I(MAP) P(OP)

@@ -20,14 +20,19 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if args.json {
         let rows: Vec<_> = entries
             .iter()
-            .map(|e| serde_json::json!({"id": e.id, "at": rfc3339(e.at), "user": e.user, "action": e.action, "detail": e.detail}))
+            .map(|e| serde_json::json!({"id": e.id, "at": rfc3339(e.at), "user": e.user, "action": e.action, "detail": e.detail, "node": e.node}))
             .collect();
         output::json(&rows)?;
         return Ok(Exit::Success);
     }
     for e in entries {
+        let on = if e.node.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", e.node)
+        };
         output::line(format!(
-            "{}  {:<8} {}  {}",
+            "{}  {:<8} {}{on}  {}",
             rfc3339(e.at),
             e.action,
             e.user,

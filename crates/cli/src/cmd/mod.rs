@@ -8,6 +8,7 @@ pub mod complete;
 pub mod disable;
 pub mod enable;
 pub mod export;
+pub mod fleet;
 pub mod import;
 pub mod init;
 pub mod list;
@@ -20,6 +21,7 @@ pub mod replace;
 pub mod request;
 pub mod serve;
 pub mod show;
+pub mod store;
 pub mod trust;
 pub mod verify;
 pub mod which;
@@ -50,7 +52,15 @@ pub fn run(cli: &Cli) -> Result {
         Command::Trust(args) => trust::run(cli, args),
         Command::Ca(args) => ca::run(cli, args),
         Command::Acme(args) => acme::run(cli, args),
+        Command::Fleet(args) => fleet::run(cli, args),
+        Command::Store(args) => store::run(cli, args),
     }
+}
+
+/// `--node NAME` as node names are kept: trimmed, lower-case.
+pub fn node_arg(node: Option<&str>) -> Option<String> {
+    node.map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
 }
 
 /// Parses `--key`.

@@ -7,7 +7,7 @@ use clap::Parser;
 use mailcert_config::Config;
 use mailcert_front::{ChallengeMap, Front, FrontOptions, RunAs, Sockets, TryWith};
 use mailcert_lifecycle::{host::os_user, Manager};
-use mailcert_store::{SqliteStore, StoreLocation};
+use mailcert_store::StoreLocation;
 
 use crate::exit::Exit;
 use crate::{Cli, Result};
@@ -26,6 +26,12 @@ pub struct Args {
     /// nginx -t): exit 0 with one line when serve would start, 2 with the problems.
     #[arg(long)]
     pub check: bool,
+    /// This node's name in a fleet sharing one store (default: MAILCERT_NODE, else the host's FQDN).
+    #[arg(long, env = "MAILCERT_NODE", value_name = "NAME")]
+    pub node: Option<String>,
+    /// Seconds between the node's heartbeats in the store (`mailcert fleet` calls a node silent after 3 missed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat: u64,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -40,6 +46,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     init_logging();
     let config = load_or_write_default(args.config.clone(), root)?;
     let location = crate::context::location(cli, Some(&config))?;
+    let node =
+        super::node_arg(args.node.as_deref()).unwrap_or_else(mailcert_lifecycle::host::node_name);
     let run_as = RunAs::resolve(&config.process)?.filter(|r| !r.is_current());
     // Bind first (ports below 1024 need root), or take systemd's sockets;
     // then become the [process] user before the store is opened.
@@ -65,7 +73,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             run_as.describe()
         );
     }
-    ensure_store(&location).map_err(|e| match &run_as {
+    ensure_store(&location, &node).map_err(|e| match &run_as {
         Some(run_as) => e.context(format!(
             "serve runs as {}: the store's directory must exist and be writable by it (install -d -o {} -g {} -m 700 DIR)",
             run_as.describe(),
@@ -78,12 +86,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let options = FrontOptions {
         store: crate::context::explicit(cli),
         challenges: challenges.clone(),
+        node: node.clone(),
+        heartbeat: std::time::Duration::from_secs(args.heartbeat),
     };
     let mut front = Front::start_with(config.clone(), options, sockets)?;
     front.catch_signals()?;
     // ACME renewal beside the front end; its listeners answer the challenges.
     let _renewal = mailcert_acme::serve::start_renewal(
         location.clone(),
+        node.clone(),
         Arc::new(FrontChallenges(challenges)),
         mailcert_acme::serve::RENEWAL_INTERVAL,
     )
@@ -94,12 +105,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .find_map(|l| l.hostname.clone())
         .unwrap_or_else(|| mailcert_lifecycle::host::host_names().0);
     println!(
-        "mailcert: serving certificates from {} (configuration {})",
+        "mailcert: serving certificates from {} as node {node} (configuration {})",
         location.db.display(),
         config.path.display()
     );
     let bound = front.bound();
-    let (try_with, hints) = try_with(&location, &config, &bound, &hostname);
+    let (try_with, hints) = try_with(&location, &node, &config, &bound, &hostname);
     let describe = |b: &mailcert_front::Bound| {
         try_with.get(&b.name).cloned().unwrap_or_else(|| TryWith {
             hostname: hostname.clone(),
@@ -138,15 +149,16 @@ impl mailcert_acme::ChallengeSink for FrontChallenges {
 /// `which`, pins included); and how to write those files.
 fn try_with(
     location: &StoreLocation,
+    node: &str,
     config: &Config,
     bound: &[mailcert_front::Bound],
     default_hostname: &str,
 ) -> (HashMap<String, TryWith>, Vec<String>) {
     let store = format!("--store {}", location.db.display());
-    let Ok(sqlite) = SqliteStore::open(location) else {
+    let Ok(opened) = mailcert_store::open(location) else {
         return (HashMap::new(), Vec::new());
     };
-    let manager = Manager::new(Box::new(sqlite), os_user());
+    let manager = Manager::new(opened, os_user()).on_node(node);
     let mut chosen = HashMap::new();
     for b in bound {
         let Some(listener) = config.listener(&b.name) else {
@@ -281,7 +293,8 @@ fn check(cli: &Cli, args: &Args) -> Result {
 /// Creates and initialises the store on first use (secure by default),
 /// by the same rule as every other command: only a store that was never
 /// initialised gets the self-signed certificate.
-fn ensure_store(location: &StoreLocation) -> anyhow::Result<()> {
-    let (mut manager, opened) = crate::context::open(location)?;
+fn ensure_store(location: &StoreLocation, node: &str) -> anyhow::Result<()> {
+    let (manager, opened) = crate::context::open(location)?;
+    let mut manager = manager.on_node(node);
     crate::context::first_start(&mut manager, location, opened, "mailcert: ")
 }

@@ -51,6 +51,32 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     Ok(Exit::Success)
 }
 
+/// Each binding with its scope: `smtp`, `https (listener owa)`,
+/// `imap (node ex2)`.
+fn bindings_words(v: &CertView) -> String {
+    if v.bindings.is_empty() {
+        return "-".into();
+    }
+    v.bindings
+        .iter()
+        .map(|b| {
+            let scope: Vec<String> = [
+                b.listener.as_ref().map(|l| format!("listener {l}")),
+                b.node.as_ref().map(|n| format!("node {n}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if scope.is_empty() {
+                b.service.clone()
+            } else {
+                format!("{} ({})", b.service, scope.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn print_details(v: &CertView) -> anyhow::Result<()> {
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let rows: Vec<(&str, String)> = vec![
@@ -61,6 +87,7 @@ fn print_details(v: &CertView) -> anyhow::Result<()> {
         ("IP addresses", v.ip_addresses.join(", ")),
         ("Issuer", opt(&v.issuer)),
         ("Services", v.services.join(", ")),
+        ("Bindings", bindings_words(v)),
         ("Status", v.status.as_str().to_string()),
         ("NotBefore", opt(&v.not_before)),
         ("NotAfter", opt(&v.not_after)),

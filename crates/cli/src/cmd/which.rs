@@ -27,6 +27,9 @@ pub struct Args {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// On this node of a fleet: its own bindings count beside the fleet-wide ones (default: MAILCERT_NODE, else this host's FQDN).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -50,7 +53,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         pin: listener.and_then(|l| l.certificate.as_deref()),
     };
     let manager = context::existing(cli, config.as_ref())?;
-    let (selection, record) = manager.which(args.service, scope, args.name.as_deref())?;
+    let node = super::node_arg(args.node.as_deref()).unwrap_or_else(|| manager.node.clone());
+    let (selection, record) =
+        manager.which_on(args.service, scope, args.name.as_deref(), Some(&node))?;
     let fix = nothing_fix(
         &selection,
         args.service,
@@ -62,6 +67,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "service": args.service,
             "name": args.name,
             "listener": args.listener,
+            "node": node,
             "selection": selection,
             "thumbprint": selection.thumbprint(),
             "subject": record.as_ref().map(|r| r.summary.subject.clone()),

@@ -85,6 +85,7 @@ impl Env {
                 thumbprint: thumb.clone(),
                 service: *service,
                 listener: None,
+                node: None,
             }));
         }
         self.open_store().apply(change).expect("apply");
@@ -101,6 +102,8 @@ impl Env {
             FrontOptions {
                 store: ExplicitStore::fixed(&self.store),
                 challenges: self.challenges.clone(),
+                node: mailcert_lifecycle::host::node_name(),
+                heartbeat: mailcert_front::HEARTBEAT_INTERVAL,
             },
         )
         .expect("front end starts")
