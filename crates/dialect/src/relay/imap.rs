@@ -9,7 +9,7 @@
 //! the backend; `CAPABILITY` lists (untagged, and `[CAPABILITY ...]`
 //! codes) lose `STARTTLS` and `LOGINDISABLED`.
 
-use crate::relay::{line_text, take_line, Phase, Relay};
+use crate::relay::{line_text, take_line, words, Phase, Relay};
 
 /// The longest server line held whole (to filter capabilities); longer
 /// ones, such as a `SEARCH` answer over a large mailbox, are passed on
@@ -155,7 +155,7 @@ impl ImapRelay {
     fn line(&mut self, line: Vec<u8>, continuing: bool) {
         let text = line_text(&line);
         let literal = literal_at_end(&text);
-        let mut words = text.split_ascii_whitespace();
+        let mut words = words(&text);
         let tag = words.next().unwrap_or("").to_string();
         let command = words.next().unwrap_or("").to_ascii_uppercase();
         let alone = words.next().is_none();
@@ -354,6 +354,16 @@ mod tests {
             client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
         }
         (backend, client)
+    }
+
+    /// A vertical tab or form feed between tag and command is whitespace to
+    /// lenient servers too.
+    #[test]
+    fn starttls_after_any_whitespace_is_recognised() {
+        let mut relay = ImapRelay::new(Phase::Tls, 4096);
+        let (backend, client) = run(&mut relay, &[("c", "a1\x0bSTARTTLS\x0c\r\n")]);
+        assert_eq!(backend, "");
+        assert_eq!(client, "a1 BAD TLS is already active\r\n");
     }
 
     #[test]

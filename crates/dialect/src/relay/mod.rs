@@ -114,6 +114,30 @@ impl<K> Owed<K> {
     }
 }
 
+/// The separators between the words of a command as servers read them:
+/// C's `isspace`. RFC 5321, 1939 and 9051 say a space, but Postfix, and
+/// servers built like it, split commands on any whitespace, so a relay
+/// that only split on spaces would pass `STARTTLS<TAB>` or `AUTH<TAB>PLAIN`
+/// to a backend that runs it.
+pub(crate) fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// The words of a command line, as a lenient server reads them.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(is_separator).filter(|w| !w.is_empty())
+}
+
+/// The command word of a line, upper case, and what follows it.
+pub(crate) fn command_word(text: &str) -> (String, &str) {
+    let text = text.trim_start_matches(is_separator);
+    let end = text.find(is_separator).unwrap_or(text.len());
+    (
+        text[..end].to_ascii_uppercase(),
+        text[end..].trim_start_matches(is_separator),
+    )
+}
+
 /// Takes the next line (through its `\n`) off the front of `buf`.
 pub(crate) fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let end = buf.iter().position(|&b| b == b'\n')?;
@@ -161,6 +185,17 @@ impl DotScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_split_as_servers_split_them() {
+        assert_eq!(command_word("STARTTLS\t"), ("STARTTLS".into(), ""));
+        assert_eq!(command_word(" \rauth\tPLAIN x"), ("AUTH".into(), "PLAIN x"));
+        assert_eq!(command_word("\x0bSTLS\x0c"), ("STLS".into(), ""));
+        assert_eq!(
+            words("a\x0bSTARTTLS ").collect::<Vec<_>>(),
+            ["a", "STARTTLS"]
+        );
+    }
 
     #[test]
     fn the_end_of_a_dotted_body_is_found_across_reads() {

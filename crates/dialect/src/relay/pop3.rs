@@ -6,8 +6,7 @@
 //! `STLS` inside TLS is answered by the relay (`-ERR`), never sent to the
 //! backend; `CAPA` loses `STLS`.
 
-use crate::line::split_word;
-use crate::relay::{line_text, take_line, DotScan, Owed, Phase, Relay};
+use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owes {
@@ -87,8 +86,7 @@ impl Pop3Relay {
                 continue;
             }
             let text = line_text(&line);
-            let (command, args) = split_word(text.trim_start());
-            let command = command.to_ascii_uppercase();
+            let (command, args) = command_word(&text);
             let args = args.trim();
             let owes = match command.as_str() {
                 "STLS" => {
@@ -224,6 +222,19 @@ mod tests {
             client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
         }
         (backend, client)
+    }
+
+    /// Found by the relay_pop3 fuzz target: `STLS` followed by a tab, or
+    /// after a CR, reached the backend.
+    #[test]
+    fn stls_followed_by_any_whitespace_is_recognised() {
+        let mut relay = Pop3Relay::new(Phase::Tls, 4096);
+        let (backend, client) = run(&mut relay, &[("c", "STLS\t\r\n\rstls\r\n")]);
+        assert_eq!(backend, "");
+        assert_eq!(
+            client,
+            "-ERR Command not permitted when TLS is already active\r\n".repeat(2)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! `EHLO` replies lose `STARTTLS` (and, without TLS, `AUTH`).
 
 use crate::line::split_word;
-use crate::relay::{line_text, take_line, DotScan, Owed, Phase, Relay};
+use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay};
 use crate::smtp::{Reply, ReplyParser};
 
 /// The longest backend reply line the relay holds (an `EHLO` reply line
@@ -149,8 +149,7 @@ impl SmtpRelay {
 
     fn command(&mut self, line: Vec<u8>) {
         let text = line_text(&line);
-        let (verb, args) = split_word(text.trim_start());
-        let verb = verb.to_ascii_uppercase();
+        let (verb, args) = command_word(&text);
         match (verb.as_str(), self.phase) {
             ("STARTTLS", Phase::Tls) => {
                 self.answer(&verb, "503 5.5.1 Error: TLS already active");
@@ -320,6 +319,32 @@ mod tests {
             client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
         }
         (backend, client)
+    }
+
+    /// Found by the relay_smtp fuzz target: a tab (or another whitespace
+    /// Postfix splits on) after the verb passed STARTTLS and AUTH to the
+    /// backend, and a DATA so written let its content be read as commands.
+    #[test]
+    fn verbs_followed_by_any_whitespace_are_recognised() {
+        let mut relay = SmtpRelay::new(Phase::Tls, 4096);
+        let (backend, client) = run(&mut relay, &[("c", "STARTTLS\t\r\n\x0bstarttls\r\n")]);
+        assert_eq!(backend, "");
+        assert_eq!(client, "503 5.5.1 Error: TLS already active\r\n".repeat(2));
+        let mut relay = SmtpRelay::new(Phase::Plaintext, 4096);
+        let (backend, client) = run(
+            &mut relay,
+            &[
+                ("c", "AUTH\tPLAIN AHRlc3QAc2VjcmV0\r\nDATA\t\r\n"),
+                ("b", "354 go ahead\r\n"),
+                ("c", "AUTH PLAIN in the content\r\n.\r\n"),
+                ("b", "250 2.0.0 queued\r\n"),
+            ],
+        );
+        assert_eq!(backend, "DATA\t\r\nAUTH PLAIN in the content\r\n.\r\n");
+        assert_eq!(
+            client,
+            "530 5.7.0 Must issue a STARTTLS command first\r\n354 go ahead\r\n250 2.0.0 queued\r\n"
+        );
     }
 
     #[test]

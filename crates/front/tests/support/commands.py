@@ -47,6 +47,8 @@ if mode == "smtp-auth-plaintext":
     said("mail", s.docmd("MAIL", "FROM:<a@example.org>"))
     said("auth later", s.docmd("AUTH", "PLAIN " + PLAIN))
     said("auth login", s.docmd("AUTH", "LOGIN"))
+    # Postfix splits commands on any whitespace: a tab is a separator too.
+    said("auth tab", s.docmd("AUTH\tPLAIN", PLAIN))
     said("starttls later", s.docmd("STARTTLS"))
     said("rset", s.docmd("RSET"))
     s.ehlo("client.example.org")
@@ -60,6 +62,7 @@ elif mode == "smtp-starttls-twice":
     s.starttls(context=ctx)
     s.ehlo("client.example.org")
     said("starttls again", s.docmd("STARTTLS"))
+    said("starttls tab", s.docmd("STARTTLS\t"))
     s.sendmail("a@example.org", ["test@example.test"], MESSAGE % "after a second starttls")
     print("sent")
     s.quit()
@@ -82,6 +85,10 @@ elif mode == "pop3-stls-twice":
         print("stls again:", p._shortcmd("STLS").decode())
     except poplib.error_proto as e:
         print("stls again:", e.args[0].decode())
+    try:
+        print("stls tab:", p._shortcmd("STLS\t").decode())
+    except poplib.error_proto as e:
+        print("stls tab:", e.args[0].decode())
     p.user("test")
     p.pass_("secret")
     print("stat:", p.stat())
