@@ -217,7 +217,8 @@ impl<'a> Context<'a> {
         let calm = if from <= until {
             req.at.clamp(from, until)
         } else {
-            req.at.clamp(leaf.not_before, leaf.not_after)
+            // An empty window (notAfter before notBefore) leaves `at`.
+            mailcert_x509::time::nearest_within(req.at, leaf.not_before, leaf.not_after)
         };
         Context {
             req,

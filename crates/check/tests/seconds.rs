@@ -112,3 +112,26 @@ fn valid_through_the_second_of_not_after_and_from_the_second_of_not_before() {
         );
     }
 }
+
+/// Found by the validate_chain fuzz target: a certificate whose notAfter
+/// is before its notBefore (`openssl ca` makes one when asked) made the
+/// diagnosis panic while looking for a moment inside its dates. It is an
+/// error at any time, as webpki and OpenSSL say.
+#[test]
+fn a_certificate_that_ends_before_it_begins_is_refused_at_any_time() {
+    let pki = Pki::new();
+    let root = pki.root("root", "Seconds Root");
+    let int = pki.issue(&root, "int", &Spec::intermediate("Seconds CA"));
+    let spec = Spec {
+        start_days: 100,
+        end_days: -100,
+        ..Spec::leaf(NAME, &[NAME])
+    };
+    let leaf = pki.issue(&int, "inverted", &spec);
+    for days in [-200, 0, 200] {
+        let when = OffsetDateTime::now_utc() + Duration::days(days);
+        let v = at(&leaf, &int, &root, when);
+        assert!(!v.trusted && v.has_errors(), "{when}: {:?}", v.findings);
+        assert!(!openssl_at(&pki, &leaf, &int, &root, when.unix_timestamp()));
+    }
+}

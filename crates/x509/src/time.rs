@@ -49,6 +49,21 @@ pub fn validity(
     }
 }
 
+/// The moment nearest to `at` within `from` through `until`; `at` itself
+/// when the window is empty (a certificate that ends before it begins,
+/// which a hostile server or file may send: no moment fits it).
+pub fn nearest_within(
+    at: OffsetDateTime,
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> OffsetDateTime {
+    if from <= until {
+        at.clamp(from, until)
+    } else {
+        at
+    }
+}
+
 /// Parses `--at`: a date (`2027-06-01`, midnight UTC) or an RFC 3339 time
 /// with fractional seconds and offsets allowed.
 pub fn parse_at(input: &str) -> Result<OffsetDateTime, CertError> {
@@ -84,6 +99,18 @@ mod tests {
             "2027-06-01T10:00:00Z"
         );
         assert!(parse_at("June 1").is_err());
+    }
+
+    /// Found by the validate_chain fuzz target: clamping into the dates of
+    /// a certificate whose notAfter is before its notBefore panicked.
+    #[test]
+    fn an_empty_window_leaves_the_time_alone() {
+        let a = parse_at("2027-01-01").unwrap();
+        let b = parse_at("2028-01-01").unwrap();
+        let at = parse_at("2029-06-01").unwrap();
+        assert_eq!(nearest_within(at, a, b), b);
+        assert_eq!(nearest_within(at, b, a), at);
+        assert_eq!(validity(b, a, at), Validity::Expired);
     }
 
     #[test]

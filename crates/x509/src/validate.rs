@@ -20,7 +20,7 @@ use webpki::{EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeIdIter};
 use crate::cert::CertSummary;
 use crate::sigalg::{self, Check};
 use crate::status::Trust;
-use crate::time::rfc3339;
+use crate::time::{nearest_within, rfc3339};
 use crate::tlv;
 
 /// Start of the reason when the chain as given goes past the leaf and the
@@ -116,7 +116,7 @@ impl Path<'_> {
         if lo <= hi {
             self.now.clamp(lo, hi)
         } else {
-            self.now.clamp(self.leaf.not_before, self.leaf.not_after)
+            nearest_within(self.now, self.leaf.not_before, self.leaf.not_after)
         }
     }
 
@@ -583,6 +583,24 @@ mod tests {
                 fixes.iter().any(|f| text.contains(f)),
                 "{error:?} says no fix: {text}"
             );
+        }
+    }
+
+    /// Found by the validate_chain fuzz target (the same rule in the
+    /// checker): a certificate that ends before it begins panicked while
+    /// the verdict looked for a moment inside its dates.
+    #[test]
+    fn a_certificate_that_ends_before_it_begins_gets_a_verdict() {
+        let mut params = rcgen::CertificateParams::new(vec!["mail.example.com".into()]).unwrap();
+        let now = crate::build::now_utc();
+        params.not_before = now + time::Duration::days(10);
+        params.not_after = now - time::Duration::days(10);
+        let key = crate::KeyType::EcP256.generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let summary = CertSummary::from_der(&der).unwrap();
+        match validate_chain(&summary, &der, &[], &[], false, now) {
+            Trust::Untrusted(_) | Trust::Invalid(_) => {}
+            other => panic!("{other:?}"),
         }
     }
 
