@@ -55,38 +55,52 @@ pub fn header(client: SocketAddr, local: SocketAddr, tls: Option<&TlsInfo>) -> V
     body.extend_from_slice(&dst.port().to_be_bytes());
     if let Some(tls) = tls {
         if let Some(alpn) = &tls.alpn {
-            tlv(&mut body, PP2_TYPE_ALPN, alpn);
+            tlv(&mut body, PP2_TYPE_ALPN, capped(alpn));
         }
         if let Some(sni) = &tls.sni {
-            tlv(&mut body, PP2_TYPE_AUTHORITY, sni.as_bytes());
+            tlv(&mut body, PP2_TYPE_AUTHORITY, capped(sni.as_bytes()));
         }
         let mut ssl = vec![PP2_CLIENT_SSL];
         // verify: 0 — no client certificate was asked for, so none failed.
         ssl.extend_from_slice(&0u32.to_be_bytes());
-        tlv(&mut ssl, PP2_SUBTYPE_SSL_VERSION, tls.version.as_bytes());
-        tlv(&mut ssl, PP2_SUBTYPE_SSL_CIPHER, tls.cipher.as_bytes());
+        tlv(
+            &mut ssl,
+            PP2_SUBTYPE_SSL_VERSION,
+            capped(tls.version.as_bytes()),
+        );
+        tlv(
+            &mut ssl,
+            PP2_SUBTYPE_SSL_CIPHER,
+            capped(tls.cipher.as_bytes()),
+        );
         tlv(&mut body, PP2_TYPE_SSL, &ssl);
     }
     let mut out = Vec::with_capacity(16 + body.len());
     out.extend_from_slice(&SIGNATURE);
     out.push(VERSION_PROXY);
     out.push(family);
-    // At most 36 bytes of addresses and five capped TLVs: always fits.
+    // At most 36 + 258 + 258 + 524 bytes: always fits.
     let len = u16::try_from(body.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&body);
     out
 }
 
-/// Longest TLV value written. Every value fits in it (a DNS name is at
-/// most 253 bytes, an ALPN protocol 255, a TLS version or cipher name a few
-/// dozen), and with it the whole header always fits the 16-bit length
-/// field: a header whose length field fell short of its body would make
-/// the backend read the rest of it as the client's bytes.
-const MAX_TLV_VALUE: usize = 255;
+/// Longest value of a simple TLV (ALPN, authority, TLS version, cipher).
+/// Every real one fits (a DNS name is at most 253 bytes, an ALPN protocol
+/// 255, a TLS version or cipher name a few dozen), and with it the whole
+/// header always fits the 16-bit length field (36 bytes of addresses, two
+/// TLVs of at most 258 bytes and the SSL TLV of at most 524): a header
+/// whose length field fell short of its body would make the backend read
+/// the rest of it as the client's bytes. The SSL TLV holds two of them
+/// and is never cut (cutting it would break its sub-TLVs).
+const MAX_VALUE: usize = 255;
+
+fn capped(value: &[u8]) -> &[u8] {
+    &value[..value.len().min(MAX_VALUE)]
+}
 
 fn tlv(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
-    let value = &value[..value.len().min(MAX_TLV_VALUE)];
     out.push(kind);
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
     out.extend_from_slice(value);
@@ -164,6 +178,30 @@ mod tests {
         let len = u16::from_be_bytes([h[14], h[15]]) as usize;
         assert_eq!(h.len(), 16 + len);
         assert!(len < 2048, "{len}");
+        // Found by the proxy_header fuzz target: the SSL TLV, which holds
+        // the version and cipher sub-TLVs, was cut like a simple value and
+        // its sub-TLVs ran past its end. Walk them.
+        let mut at = 16 + 36;
+        while at < h.len() {
+            let kind = h[at];
+            let value = u16::from_be_bytes([h[at + 1], h[at + 2]]) as usize;
+            assert!(
+                at + 3 + value <= h.len(),
+                "TLV {kind:#x} runs past the header"
+            );
+            if kind == PP2_TYPE_SSL {
+                let ssl = &h[at + 3..at + 3 + value];
+                let mut sub = 5;
+                while sub < ssl.len() {
+                    let n = u16::from_be_bytes([ssl[sub + 1], ssl[sub + 2]]) as usize;
+                    assert!(sub + 3 + n <= ssl.len(), "sub-TLV runs past the SSL TLV");
+                    sub += 3 + n;
+                }
+                assert_eq!(sub, ssl.len());
+            }
+            at += 3 + value;
+        }
+        assert_eq!(at, h.len());
     }
 
     #[test]
