@@ -165,4 +165,34 @@ head -c 64 /dev/urandom | seed proxy_header random
 printf '*.example.com\nmail.example.com' | seed names wildcard
 printf 'B\xc3\xbccher.example.\nxn--bcher-kva.example' | seed names idn
 printf 'imaps://[2001:db8::1]:993 smtp://mail.example.com' | seed names endpoints
+# The relays after the dialogue: a selector byte (phase, line limit),
+# then pieces, each a header byte (length * 2, + 1 when the backend sends
+# it) and its bytes.
+relay_seed() { # relay_seed TARGET NAME SELECTOR (c|b TEXT)...
+    local target=$1 name=$2 selector=$3
+    shift 3
+    python3 - "$selector" "$@" <<'PY' | seed "$target" "$name"
+import sys
+out = bytearray([int(sys.argv[1])])
+args = sys.argv[2:]
+for side, text in zip(args[::2], args[1::2]):
+    data = text.encode().decode('unicode_escape').encode('latin-1')
+    while data:
+        piece, data = data[:127], data[127:]
+        out.append(len(piece) * 2 + (1 if side == 'b' else 0))
+        out += piece
+sys.stdout.buffer.write(bytes(out))
+PY
+}
+relay_seed relay_smtp tls 128 c 'EHLO me\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n' \
+    b '250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n250 ok\r\n250 ok\r\n354 go\r\n' \
+    c 'Subject: x\r\n\r\nSTARTTLS\r\n.\r\nSTARTTLS\r\nQUIT\r\n' b '250 queued\r\n221 bye\r\n'
+relay_seed relay_smtp plaintext 129 c 'EHLO me\r\nAUTH PLAIN AHgAeQ==\r\nBDAT 5 LAST\r\nhello' b '250 mx\r\n250 ok\r\n'
+relay_seed relay_smtp sasl 128 c 'AUTH LOGIN\r\n' b '334 VXNlcm5hbWU6\r\n' c 'dXNlcg==\r\n' b '334 UGFzc3dvcmQ6\r\n' c 'cGFzcw==\r\n' b '235 ok\r\n'
+relay_seed relay_imap literal 128 c 'a1 CAPABILITY\r\na2 APPEND INBOX {5}\r\n' \
+    b '* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK done\r\n+ go\r\n' c 'hello\r\na3 STARTTLS\r\na4 FETCH 1 BODY[]\r\n' \
+    b 'a2 OK appended\r\n* 1 FETCH (BODY[] {3}\r\nabc)\r\na4 OK\r\n'
+relay_seed relay_imap idle 128 c 'a1 IDLE\r\n' b '+ idling\r\n* 3 EXISTS\r\n' c 'DONE\r\na2 AUTHENTICATE PLAIN\r\n' b 'a1 OK\r\n+ \r\n' c 'AHgAeQ==\r\n' b 'a2 OK [CAPABILITY IMAP4rev1 STARTTLS] in\r\n'
+relay_seed relay_pop3 capa 128 c 'CAPA\r\nSTLS\r\nLIST\r\nRETR 1\r\n' b '+OK\r\nSTLS\r\nUSER\r\n.\r\n+OK 1 msg\r\n1 10\r\n.\r\n+OK\r\nline\r\n..dot\r\n.\r\n'
+relay_seed relay_pop3 auth 128 c 'AUTH PLAIN\r\n' b '+ \r\n' c 'AHgAeQ==\r\nSTLS\r\n' b '+OK in\r\n'
 echo "seeds written under $corpus"
