@@ -10,7 +10,9 @@ mod common;
 mod replies;
 
 use libfuzzer_sys::fuzz_target;
-use mailcert_dialect::{ClientConfig, ClientStep, PlainClient, Protocol, StartTlsResult, MAX_LINES};
+use mailcert_dialect::{
+    ClientConfig, ClientStep, PlainClient, Protocol, StartTlsResult, MAX_LINES,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
@@ -38,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
                 let report = match &result {
                     StartTlsResult::Success(ready) => &ready.report,
                     StartTlsResult::Unavailable(report) => report,
-                    StartTlsResult::Refused { report, .. } | StartTlsResult::Rejected { report, .. } => report,
+                    StartTlsResult::Refused { report, .. }
+                    | StartTlsResult::Rejected { report, .. } => report,
                 };
                 assert!(report.transcript.len() <= MAX_LINES + 8);
                 break;

@@ -29,10 +29,16 @@ fuzz_target!(|data: &[u8]| {
     assert!(status.starts_with("HTTP/1.1 "), "{status}");
     let mut content_length = None;
     for line in lines {
-        assert!(!line.contains('\r') && !line.contains('\n') && !line.contains('\0'), "{line:?}");
+        assert!(
+            !line.contains('\r') && !line.contains('\n') && !line.contains('\0'),
+            "{line:?}"
+        );
         let (name, value) = line.split_once(": ").expect("a header line");
         assert!(
-            matches!(name, "Location" | "Content-Type" | "Content-Length" | "Connection"),
+            matches!(
+                name,
+                "Location" | "Content-Type" | "Content-Length" | "Connection"
+            ),
             "unexpected header {name}"
         );
         if name == "Content-Length" {
@@ -42,5 +48,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(value.starts_with("https://"), "{value}");
         }
     }
-    assert_eq!(content_length, Some(body.len()), "Content-Length matches the body");
+    assert_eq!(
+        content_length,
+        Some(body.len()),
+        "Content-Length matches the body"
+    );
 });

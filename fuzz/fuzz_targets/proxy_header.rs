@@ -11,10 +11,18 @@ use libfuzzer_sys::fuzz_target;
 use mailcert_front::proxy::{header, TlsInfo, PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_SSL};
 
 #[derive(Debug, Arbitrary)]
+struct Tls {
+    version: String,
+    cipher: String,
+    alpn: Option<Vec<u8>>,
+    sni: Option<String>,
+}
+
+#[derive(Debug, Arbitrary)]
 struct Input {
     client: (bool, [u8; 16], u16),
     local: (bool, [u8; 16], u16),
-    tls: Option<(String, String, Option<Vec<u8>>, Option<String>)>,
+    tls: Option<Tls>,
 }
 
 fn address((v4, bytes, port): (bool, [u8; 16], u16)) -> SocketAddr {
@@ -42,17 +50,21 @@ fn tlvs(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
 fuzz_target!(|input: Input| {
     let client = address(input.client);
     let local = address(input.local);
-    let tls = input.tls.map(|(version, cipher, alpn, sni)| TlsInfo {
-        version,
-        cipher,
-        alpn,
-        sni,
+    let tls = input.tls.map(|t| TlsInfo {
+        version: t.version,
+        cipher: t.cipher,
+        alpn: t.alpn,
+        sni: t.sni,
     });
     let bytes = header(client, local, tls.as_ref());
     assert_eq!(&bytes[..12], b"\r\n\r\n\0\r\nQUIT\n");
     assert_eq!(bytes[12], 0x21, "version 2, PROXY command");
     let len = usize::from(u16::from_be_bytes([bytes[14], bytes[15]]));
-    assert_eq!(bytes.len(), 16 + len, "the length field covers the body exactly");
+    assert_eq!(
+        bytes.len(),
+        16 + len,
+        "the length field covers the body exactly"
+    );
     let address_len = match bytes[13] {
         0x11 => 12,
         0x21 => 36,
@@ -63,7 +75,12 @@ fuzz_target!(|input: Input| {
     match &tls {
         None => assert!(found.is_empty()),
         Some(tls) => {
-            let get = |kind| found.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.clone());
+            let get = |kind| {
+                found
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map(|(_, v)| v.clone())
+            };
             let ssl = get(PP2_TYPE_SSL).expect("the SSL TLV");
             assert_eq!(ssl[0] & 1, 1, "PP2_CLIENT_SSL");
             let _ = tlvs(&ssl[5..]);

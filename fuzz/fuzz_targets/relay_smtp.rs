@@ -25,6 +25,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if phase == Phase::Plaintext && !common::mentions(&session.from_client, &["DATA", "BDAT"]) {
         let sent = common::verbs(&session.to_backend);
-        assert!(!sent.iter().any(|v| v == "AUTH"), "AUTH relayed without TLS");
+        assert!(
+            !sent.iter().any(|v| v == "AUTH"),
+            "AUTH relayed without TLS"
+        );
     }
 });

@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
         fed += read.len();
         while let Some(event) = server.next_event() {
             events += 1;
-            assert!(events <= max_commands + 1, "more answers than commands allowed");
+            assert!(
+                events <= max_commands + 1,
+                "more answers than commands allowed"
+            );
             match event {
                 ServerEvent::Reply(bytes) => common::assert_lines(&bytes, "a reply"),
                 ServerEvent::Close(bytes, _) => {
@@ -57,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
                     // the passthrough is transparent from here on.
                     if let Some(replay) = &passthrough.replay {
                         assert!(replay.ends_with(b"\r\n"));
-                        assert!(replay[..4].eq_ignore_ascii_case(b"EHLO") || replay[..4].eq_ignore_ascii_case(b"HELO"));
+                        assert!(
+                            replay[..4].eq_ignore_ascii_case(b"EHLO")
+                                || replay[..4].eq_ignore_ascii_case(b"HELO")
+                        );
                     }
                     return;
                 }

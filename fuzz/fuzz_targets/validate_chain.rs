@@ -61,17 +61,26 @@ fuzz_target!(|data: &[u8]| {
     let at = match selector >> 4 {
         0 => time::macros::datetime!(1960-01-01 0:00 UTC),
         1 => time::macros::datetime!(9999-12-31 23:59:59 UTC),
-        n => time::macros::datetime!(2026-01-01 0:00 UTC) + time::Duration::days(i64::from(n) * 200),
+        n => {
+            time::macros::datetime!(2026-01-01 0:00 UTC) + time::Duration::days(i64::from(n) * 200)
+        }
     };
     let validation = validate(&Request {
         certificates: &certificates,
         name,
         at,
         trust: &trust,
-        source: if selector & 0x80 == 0 { Source::Served } else { Source::Files },
+        source: if selector & 0x80 == 0 {
+            Source::Served
+        } else {
+            Source::Files
+        },
     });
     if !validation.trusted {
-        assert!(validation.has_errors(), "an untrusted chain without an error finding");
+        assert!(
+            validation.has_errors(),
+            "an untrusted chain without an error finding"
+        );
     }
     for finding in &validation.findings {
         assert!(!finding.message.is_empty() && !finding.fix.is_empty());

@@ -29,7 +29,10 @@ pub fn limits(selector: u8) -> Limits {
 /// Every line ends with CRLF, with no other CR or LF and no NUL in it:
 /// nothing the peer sent can split or inject a line.
 pub fn assert_lines(bytes: &[u8], who: &str) {
-    assert!(bytes.ends_with(b"\r\n"), "{who} wrote an unterminated line: {bytes:?}");
+    assert!(
+        bytes.ends_with(b"\r\n"),
+        "{who} wrote an unterminated line: {bytes:?}"
+    );
     for line in bytes[..bytes.len() - 2].split(|&b| b == b'\n') {
         let body = line.strip_suffix(b"\r").unwrap_or(line);
         assert!(
@@ -39,7 +42,10 @@ pub fn assert_lines(bytes: &[u8], who: &str) {
     }
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'\n' {
-            assert!(i > 0 && bytes[i - 1] == b'\r', "{who} wrote a bare LF: {bytes:?}");
+            assert!(
+                i > 0 && bytes[i - 1] == b'\r',
+                "{who} wrote a bare LF: {bytes:?}"
+            );
         }
     }
 }

@@ -35,7 +35,10 @@ pub fn run(relay: &mut dyn Relay, data: &[u8]) -> Session {
             relay.receive_from_backend(piece);
         }
         let out = relay.take_to_backend();
-        assert!(!closed || out.is_empty(), "bytes to the backend after the relay closed");
+        assert!(
+            !closed || out.is_empty(),
+            "bytes to the backend after the relay closed"
+        );
         session.to_backend.extend_from_slice(&out);
         session.to_client.extend(relay.take_to_client());
     }
@@ -44,7 +47,10 @@ pub fn run(relay: &mut dyn Relay, data: &[u8]) -> Session {
         "the backend got bytes the client never sent (or out of order)"
     );
     let lines = session.from_client.iter().filter(|&&b| b == b'\n').count();
-    assert!(relay.answered().len() <= lines + 1, "more local answers than client lines");
+    assert!(
+        relay.answered().len() <= lines + 1,
+        "more local answers than client lines"
+    );
     session
 }
 
