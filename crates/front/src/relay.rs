@@ -54,7 +54,10 @@ where
             break PipeEnd::Closed;
         }
         tokio::select! {
-            read = client_read.read(&mut from_client), if client_open => match read {
+            // Not while the relay holds what it may of the client's bytes
+            // for an answer the backend has not given yet: the client waits
+            // (TCP pushes back), and a silent backend ends in the idle timeout.
+            read = client_read.read(&mut from_client), if client_open && relay.wants_client() => match read {
                 Ok(n) if n > 0 => relay.receive_from_client(&from_client[..n]),
                 // The client is done sending: the backend hears it, and
                 // its last answers still reach the client.

@@ -28,6 +28,11 @@ pub fn run(relay: &mut dyn Relay, data: &[u8]) -> Session {
         let (piece, tail) = tail.split_at(len);
         rest = tail;
         let closed = relay.closing();
+        // The front end does not read the client while the relay does not
+        // want its bytes: neither does the script.
+        if header & 1 == 0 && !relay.wants_client() {
+            continue;
+        }
         if header & 1 == 0 {
             session.from_client.extend_from_slice(piece);
             relay.receive_from_client(piece);

@@ -9,7 +9,7 @@
 //! the backend; `CAPABILITY` lists (untagged, and `[CAPABILITY ...]`
 //! codes) lose `STARTTLS` and `LOGINDISABLED`.
 
-use crate::relay::{line_text, take_line, words, Phase, Relay};
+use crate::relay::{line_text, take_line, words, Phase, Relay, HELD_LIMIT};
 
 /// The longest server line held whole (to filter capabilities); longer
 /// ones, such as a `SEARCH` answer over a large mailbox, are passed on
@@ -327,6 +327,10 @@ impl Relay for ImapRelay {
 
     fn take_to_client(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.to_client)
+    }
+
+    fn wants_client(&self) -> bool {
+        !(matches!(self.state, ClientState::Held { .. })) || self.client.len() < HELD_LIMIT
     }
 
     fn closing(&self) -> bool {

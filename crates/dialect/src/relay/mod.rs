@@ -33,6 +33,12 @@ pub enum Phase {
     Tls,
 }
 
+/// The most a relay keeps from the client while it waits for the
+/// backend's answer; a pipelined command after `DATA` or a literal is far
+/// smaller. Without it, what a client sends behind a backend that does
+/// not answer would grow without bound.
+pub const HELD_LIMIT: usize = 64 * 1024;
+
 /// What every relay does.
 pub trait Relay: Send {
     /// Bytes the client sent.
@@ -46,6 +52,12 @@ pub trait Relay: Send {
     /// The relay refused something that ends the session (a line over
     /// the limit): close both sides once `take_to_client` is written.
     fn closing(&self) -> bool;
+    /// Whether to read more from the client now. False while the relay
+    /// waits for the backend's answer (to `DATA`, `AUTH`, a literal,
+    /// `IDLE`) with [`HELD_LIMIT`] bytes of the client already waiting:
+    /// the caller stops reading the client until the backend answers, so
+    /// a client cannot pile up bytes behind a backend that does not.
+    fn wants_client(&self) -> bool;
     /// How many commands the relay answered itself, for the log.
     fn answered(&self) -> &[String];
 }
@@ -185,6 +197,59 @@ impl DotScan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// While a relay waits for the backend's answer it takes at most
+    /// HELD_LIMIT of the client's bytes, then asks not to be fed; the
+    /// answer lets them through in order (message content, a literal), or
+    /// they are judged as what they are (a SASL line far over the limit).
+    #[test]
+    fn a_relay_waiting_for_the_backend_stops_taking_the_clients_bytes() {
+        let big = vec![b'x'; HELD_LIMIT];
+        // (relay, the command that waits, the backend's answer, whether
+        // what was held then passes)
+        type Case = (Box<dyn Relay>, &'static [u8], &'static [u8], bool);
+        let cases: [Case; 3] = [
+            (
+                Box::new(SmtpRelay::new(Phase::Tls, 4096)),
+                b"DATA\r\n",
+                b"354 go ahead\r\n",
+                true,
+            ),
+            (
+                Box::new(ImapRelay::new(Phase::Tls, 4096)),
+                b"a APPEND INBOX {70000}\r\n",
+                b"+ go ahead\r\n",
+                true,
+            ),
+            (
+                Box::new(Pop3Relay::new(Phase::Tls, 4096)),
+                b"AUTH PLAIN\r\n",
+                b"+ \r\n",
+                false,
+            ),
+        ];
+        for (mut relay, command, answer, passes) in cases {
+            relay.receive_from_client(command);
+            assert!(relay.wants_client());
+            relay.receive_from_client(&big[..HELD_LIMIT / 2]);
+            assert!(relay.wants_client(), "{command:?}");
+            relay.receive_from_client(&big[HELD_LIMIT / 2..]);
+            assert!(
+                !relay.wants_client(),
+                "{command:?}: holds {HELD_LIMIT} bytes"
+            );
+            let before = relay.take_to_backend();
+            assert_eq!(before, command, "nothing held goes ahead of the answer");
+            relay.receive_from_backend(answer);
+            let after = relay.take_to_backend();
+            if passes {
+                assert!(relay.wants_client(), "{command:?}");
+                assert_eq!(after.len(), HELD_LIMIT, "{command:?}");
+            } else {
+                assert!(after.is_empty() && relay.closing(), "{command:?}");
+            }
+        }
+    }
 
     #[test]
     fn commands_are_split_as_servers_split_them() {

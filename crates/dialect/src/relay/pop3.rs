@@ -6,7 +6,7 @@
 //! `STLS` inside TLS is answered by the relay (`-ERR`), never sent to the
 //! backend; `CAPA` loses `STLS`.
 
-use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay};
+use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay, HELD_LIMIT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owes {
@@ -195,6 +195,10 @@ impl Relay for Pop3Relay {
 
     fn take_to_client(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.to_client)
+    }
+
+    fn wants_client(&self) -> bool {
+        !(self.state == ClientState::Held) || self.client.len() < HELD_LIMIT
     }
 
     fn closing(&self) -> bool {

@@ -15,7 +15,7 @@
 //! `EHLO` replies lose `STARTTLS` (and, without TLS, `AUTH`).
 
 use crate::line::split_word;
-use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay};
+use crate::relay::{command_word, line_text, take_line, DotScan, Owed, Phase, Relay, HELD_LIMIT};
 use crate::smtp::{Reply, ReplyParser};
 
 /// The longest backend reply line the relay holds (an `EHLO` reply line
@@ -290,6 +290,10 @@ impl Relay for SmtpRelay {
 
     fn take_to_client(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.to_client)
+    }
+
+    fn wants_client(&self) -> bool {
+        !(self.state == ClientState::Held) || self.client.len() < HELD_LIMIT
     }
 
     fn closing(&self) -> bool {

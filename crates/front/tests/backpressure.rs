@@ -1,0 +1,101 @@
+//! A client cannot pile up bytes in the front end behind a backend that
+//! does not answer: while the relay waits for the backend's answer to
+//! `DATA` (and to `AUTH`, a literal, `IDLE`), it keeps at most
+//! `HELD_LIMIT` bytes of what the client sent, and the front end stops
+//! reading the client; TCP pushes back, so the client's writes stall
+//! instead of the front end's memory growing.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use support::*;
+
+/// An SMTP backend that answers everything but `DATA`, which it never
+/// answers (a hung or overloaded server).
+fn backend_silent_after_data() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let _ = writer.write_all(b"220 backend ESMTP\r\n");
+                let mut lines = BufReader::new(stream).lines();
+                while let Some(Ok(line)) = lines.next() {
+                    let upper = line.to_ascii_uppercase();
+                    let answer = if upper.starts_with("EHLO") {
+                        "250-backend\r\n250 PIPELINING\r\n"
+                    } else if upper == "DATA" {
+                        // Hold the connection, say nothing, read nothing.
+                        std::thread::sleep(Duration::from_secs(120));
+                        return;
+                    } else {
+                        "250 ok\r\n"
+                    };
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_client_cannot_pile_up_bytes_behind_a_silent_backend() {
+    let env = Env::new();
+    let front = env.front(&listener(
+        "smtp",
+        "smtp",
+        "starttls",
+        backend_silent_after_data(),
+        false,
+        "",
+    ));
+    let mut s = connect(front.addr("smtp").expect("bound").port());
+    read_until(&mut s, "\r\n");
+    s.write_all(b"EHLO client.example.org\r\n").unwrap();
+    read_until(&mut s, "250 ");
+    // Port 25 without TLS: the session goes on in plaintext to the backend.
+    s.write_all(b"MAIL FROM:<a@example.org>\r\n").unwrap();
+    assert!(read_until(&mut s, "\r\n").starts_with("250"));
+    s.write_all(b"RCPT TO:<b@example.test>\r\n").unwrap();
+    assert!(read_until(&mut s, "\r\n").starts_with("250"));
+    s.write_all(b"DATA\r\n").unwrap();
+
+    // The content, sent without waiting for a 354 that never comes. A
+    // write that makes no progress for two seconds means the front end
+    // stopped reading.
+    s.set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let chunk = vec![b'x'; 64 * 1024];
+    let attempted = 128 * 1024 * 1024;
+    let mut written = 0usize;
+    while written < attempted {
+        match s.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    // What the kernel buffers on both sides of loopback (up to 32 MiB to
+    // receive and 4 MiB to send here) plus what the relay holds: far from
+    // everything.
+    assert!(
+        written < 64 * 1024 * 1024,
+        "the front end read {written} bytes that it could not pass on"
+    );
+}
