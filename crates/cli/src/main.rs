@@ -96,6 +96,8 @@ pub enum Command {
     Fleet(cmd::fleet::Args),
     /// The store itself: copy it to another database (SQLite file or PostgreSQL).
     Store(cmd::store::Args),
+    /// The web console's user accounts (the console runs in `serve` when [console] bind is set).
+    Console(cmd::console::Args),
 }
 
 fn main() -> std::process::ExitCode {

@@ -38,6 +38,18 @@ pub enum ConfigError {
         path: PathBuf,
         problems: Vec<String>,
     },
+    #[error("{}: no listener named '{name}'; listeners there: {known}", path.display())]
+    NoListener {
+        path: PathBuf,
+        name: String,
+        known: String,
+    },
+    #[error("listener '{name}' serves {serves}, not {asked}: a binding for it would never be used; bind {asked} without --listener, or name a {asked} listener")]
+    WrongService {
+        name: String,
+        serves: Service,
+        asked: Service,
+    },
     #[error("{}: cannot write the file: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -91,6 +103,7 @@ struct RawConfig {
     store: Option<store::RawStore>,
     process: Option<RawProcess>,
     limits: Option<RawLimits>,
+    console: Option<RawConsole>,
     #[serde(default)]
     listener: Vec<RawListener>,
     #[serde(default)]
@@ -220,6 +233,45 @@ pub struct Redirect {
     pub hostname: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    bind: Spanned<String>,
+    certificate: Option<String>,
+    idle_timeout: Option<Spanned<u64>>,
+    session_lifetime: Option<Spanned<u64>>,
+    max_upload: Option<Spanned<usize>>,
+    max_login_delay: Option<Spanned<u64>>,
+}
+
+/// The web console (`[console]`): off unless the table is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Console {
+    /// HTTPS only; the certificate is chosen like any HTTPS listener's,
+    /// as listener `console`.
+    pub bind: SocketAddr,
+    /// Explicit certificate: thumbprint prefix or subject.
+    pub certificate: Option<String>,
+    /// A session unused this long is over.
+    pub idle_timeout: Duration,
+    /// A session ends this long after the login, however active.
+    pub session_lifetime: Duration,
+    /// The largest request body (an uploaded file, base64 in JSON, counts
+    /// with its encoding).
+    pub max_upload: usize,
+    /// The longest wait failed logins impose before the next attempt.
+    pub max_login_delay: Duration,
+}
+
+impl Console {
+    /// The listener name bindings and selection use for the console.
+    pub const LISTENER: &'static str = "console";
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+    pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+    pub const DEFAULT_MAX_UPLOAD: usize = 1024 * 1024;
+    pub const DEFAULT_MAX_LOGIN_DELAY: Duration = Duration::from_secs(60);
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProcess {
@@ -248,6 +300,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub redirects: Vec<Redirect>,
     pub limits: GlobalLimits,
+    /// `[console]`: the web console, when configured.
+    pub console: Option<Console>,
 }
 
 impl Config {
@@ -426,6 +480,9 @@ impl Config {
                 )),
             }
         }
+        let console = raw
+            .console
+            .and_then(|raw| parse_console(raw, &mut binds, &at_line, &mut problems));
         let raw_process = raw.process.unwrap_or_default();
         for (key, value) in [("user", &raw_process.user), ("group", &raw_process.group)] {
             if let Some(value) = value.as_ref().filter(|v| v.get_ref().trim().is_empty()) {
@@ -457,11 +514,60 @@ impl Config {
             listeners,
             redirects,
             limits,
+            console,
         })
     }
 
     pub fn listener(&self, name: &str) -> Option<&Listener> {
         self.listeners.iter().find(|l| l.name == name)
+    }
+
+    /// The listener called `name`; the error lists the ones there are.
+    pub fn find_listener(&self, name: &str) -> Result<&Listener, ConfigError> {
+        self.listener(name).ok_or_else(|| {
+            let names: Vec<&str> = self.listeners.iter().map(|l| l.name.as_str()).collect();
+            ConfigError::NoListener {
+                path: self.path.clone(),
+                name: name.to_string(),
+                known: if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                },
+            }
+        })
+    }
+
+    /// The host names clients use for `services` (the `hostname` of each
+    /// listener serving one of them, or of the one named), which the
+    /// pre-flight of `enable` checks a certificate's names against. A
+    /// listener that serves none of `services` is refused: a binding for
+    /// it would never be used.
+    pub fn hostnames_for(
+        &self,
+        services: &[Service],
+        listener: Option<&str>,
+    ) -> Result<Vec<String>, ConfigError> {
+        if let Some(name) = listener {
+            let serves = self.find_listener(name)?.protocol.service();
+            if let Some(&asked) = services.iter().find(|s| **s != serves) {
+                return Err(ConfigError::WrongService {
+                    name: name.to_string(),
+                    serves,
+                    asked,
+                });
+            }
+        }
+        let mut names: Vec<String> = self
+            .listeners
+            .iter()
+            .filter(|l| services.contains(&l.protocol.service()))
+            .filter(|l| listener.is_none_or(|n| n == l.name))
+            .filter_map(|l| l.hostname.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 }
 
@@ -579,6 +685,41 @@ certificate = "9F1C"
         );
     }
 
+    #[test]
+    fn console_is_off_unless_configured_and_checked() {
+        let config = Config::parse("", Path::new("m.toml")).unwrap();
+        assert_eq!(config.console, None);
+        let config = Config::parse(
+            "[console]\nbind = \"127.0.0.1:8443\"\nidle_timeout = 60\n",
+            Path::new("m.toml"),
+        )
+        .unwrap();
+        let console = config.console.unwrap();
+        assert_eq!(console.bind.port(), 8443);
+        assert_eq!(console.idle_timeout, Duration::from_secs(60));
+        assert_eq!(console.max_upload, Console::DEFAULT_MAX_UPLOAD);
+        let text = "[console]\nbind = \"localhost\"\nmax_upload = 10\nidle_timeout = 0\n";
+        let err = Config::parse(text, Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: console.bind: 'localhost' is not an address:port"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 3: console.max_upload: 10 bytes is too small"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 4: console.idle_timeout: must be at least 1"),
+            "{err}"
+        );
+        let err = Config::parse("[console]\nbnd = 1\n", Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `bind`?"), "{err}");
+    }
+
     /// Broken TOML is reported where the broken construct starts, with its
     /// field, not at the next line where the parser noticed.
     #[test]
@@ -631,6 +772,81 @@ certificate = "9F1C"
         }
         assert!(Config::parse(GOOD, Path::new("m.toml")).is_ok());
     }
+}
+
+/// Validates `[console]`; problems are pushed with their line.
+fn parse_console(
+    raw: RawConsole,
+    binds: &mut HashSet<SocketAddr>,
+    at_line: &dyn Fn(std::ops::Range<usize>) -> usize,
+    problems: &mut Vec<String>,
+) -> Option<Console> {
+    let at = |span| format!("line {}: console", at_line(span));
+    let bind = match SocketAddr::from_str(raw.bind.get_ref()) {
+        Ok(addr) if addr.port() != 0 && !binds.insert(addr) => {
+            problems.push(format!(
+                "{}.bind: {addr} is already used by a listener",
+                at(raw.bind.span())
+            ));
+            None
+        }
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.push(format!(
+                "{}.bind: '{}' is not an address:port such as 127.0.0.1:8443",
+                at(raw.bind.span()),
+                raw.bind.get_ref()
+            ));
+            None
+        }
+    };
+    let mut seconds = |value: Option<Spanned<u64>>, key: &str, default: Duration| match value {
+        Some(v) if *v.get_ref() == 0 => {
+            problems.push(format!(
+                "{}.{key}: must be at least 1 (seconds)",
+                at(v.span())
+            ));
+            default
+        }
+        Some(v) => Duration::from_secs(*v.get_ref()),
+        None => default,
+    };
+    let idle_timeout = seconds(
+        raw.idle_timeout,
+        "idle_timeout",
+        Console::DEFAULT_IDLE_TIMEOUT,
+    );
+    let session_lifetime = seconds(
+        raw.session_lifetime,
+        "session_lifetime",
+        Console::DEFAULT_SESSION_LIFETIME,
+    );
+    let max_login_delay = seconds(
+        raw.max_login_delay,
+        "max_login_delay",
+        Console::DEFAULT_MAX_LOGIN_DELAY,
+    );
+    let max_upload = match raw.max_upload {
+        Some(v) if *v.get_ref() < 16 * 1024 => {
+            problems.push(format!(
+                "{}.max_upload: {} bytes is too small for a certificate file; use 16384 or more (default {})",
+                at(v.span()),
+                v.get_ref(),
+                Console::DEFAULT_MAX_UPLOAD
+            ));
+            Console::DEFAULT_MAX_UPLOAD
+        }
+        Some(v) => *v.get_ref(),
+        None => Console::DEFAULT_MAX_UPLOAD,
+    };
+    Some(Console {
+        bind: bind?,
+        certificate: raw.certificate,
+        idle_timeout,
+        session_lifetime,
+        max_upload,
+        max_login_delay,
+    })
 }
 
 fn secs(value: Option<u64>, default: Duration) -> Duration {

@@ -5,6 +5,7 @@ pub mod acme;
 pub mod ca;
 pub mod check;
 pub mod complete;
+pub mod console;
 pub mod disable;
 pub mod enable;
 pub mod export;
@@ -54,6 +55,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Acme(args) => acme::run(cli, args),
         Command::Fleet(args) => fleet::run(cli, args),
         Command::Store(args) => store::run(cli, args),
+        Command::Console(args) => console::run(cli, args),
     }
 }
 

@@ -155,25 +155,7 @@ pub fn hostnames_in(
     services: &[Service],
     listener: Option<&str>,
 ) -> anyhow::Result<Vec<String>> {
-    if let Some(name) = listener {
-        let l = find_listener(config, name)?;
-        let serves = l.protocol.service();
-        if let Some(other) = services.iter().find(|s| **s != serves) {
-            anyhow::bail!(
-                "listener '{name}' serves {serves}, not {other}: a binding for it would never be used; bind {other} without --listener, or name a {other} listener"
-            );
-        }
-    }
-    let mut names: Vec<String> = config
-        .listeners
-        .iter()
-        .filter(|l| services.contains(&l.protocol.service()))
-        .filter(|l| listener.is_none_or(|n| n == l.name))
-        .filter_map(|l| l.hostname.clone())
-        .collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+    Ok(config.hostnames_for(services, listener)?)
 }
 
 /// The listener named `name`, or an error that lists the ones there are.
