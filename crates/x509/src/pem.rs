@@ -98,6 +98,7 @@ pub fn decrypt_private_key(bytes: &[u8], what: &str, password: &str) -> Result<V
     };
     let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
         .map_err(|_| bad("the encrypted key is damaged"))?;
+    ensure_bounded_kdf(&info.encryption_algorithm).map_err(|reason| bad(&reason))?;
     let plain = info.decrypt(password).map_err(|e| match e {
         pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. })
         | pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::NoPbes1CryptSupport) => bad(
@@ -114,6 +115,51 @@ pub fn decrypt_private_key(bytes: &[u8], what: &str, password: &str) -> Result<V
         ));
     }
     Ok(der)
+}
+
+/// The most PBKDF2 iterations an encrypted key may ask for: OpenSSL writes
+/// 2048 by default, the heaviest settings in use a few hundred thousand;
+/// the same bound p12-keystore puts on PFX files.
+pub const MAX_KDF_ITERATIONS: u32 = 1_000_000;
+
+/// The most memory scrypt may ask for (128 · N · r bytes): OpenSSL's own
+/// limit when it reads such a key (`openssl pkcs8 -scrypt` writes 16 MiB).
+pub const MAX_SCRYPT_MEMORY: u64 = 32 * 1024 * 1024;
+
+/// The key derivation's cost is the file's to choose: a file asking for
+/// two billion iterations, or gigabytes of scrypt memory, would hold
+/// `import` for hours or exhaust memory before the password is even
+/// checked. Refused with the numbers and the fix (OpenSSL refuses such
+/// scrypt settings too; it has no bound on PBKDF2 iterations).
+fn ensure_bounded_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), String> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    let reencrypt = "re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8";
+    match &params.kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_KDF_ITERATIONS => Err(format!(
+            "its key derivation asks for {} PBKDF2 iterations, more than the {MAX_KDF_ITERATIONS} accepted (it would take hours); {reencrypt}",
+            p.iteration_count
+        )),
+        Kdf::Scrypt(p) => {
+            let memory = 128u64
+                .checked_mul(p.cost_parameter)
+                .and_then(|m| m.checked_mul(u64::from(p.block_size)));
+            if memory.is_none_or(|m| m > MAX_SCRYPT_MEMORY) || p.parallelization > 16 {
+                Err(format!(
+                    "its key derivation (scrypt N={}, r={}, p={}) asks for more memory or work than the {} MiB OpenSSL accepts; {reencrypt}",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    MAX_SCRYPT_MEMORY / 1024 / 1024
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The one PEM block labelled `label` in `bytes`, BEGIN to END lines.
@@ -200,4 +246,57 @@ fn base64_encode(data: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::Encode;
+    use pkcs8::pkcs5::pbes2::{self, Kdf};
+    use pkcs8::pkcs5::EncryptionScheme;
+
+    /// An encrypted key whose derivation is set by `tune`; the encrypted
+    /// data is never reached.
+    fn encrypted_key(tune: impl FnOnce(&mut pbes2::Parameters)) -> Vec<u8> {
+        let mut params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(1, &[7; 16], [9; 16])
+            .expect("parameters");
+        tune(&mut params);
+        pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: EncryptionScheme::Pbes2(params),
+            encrypted_data: der::asn1::OctetString::new(vec![0u8; 48]).expect("octets"),
+        }
+        .to_der()
+        .expect("DER")
+    }
+
+    /// Found while writing the encrypted_key fuzz target: `import --key`
+    /// of a file asking for 2^31 iterations ran for hours.
+    #[test]
+    fn a_key_derivation_the_file_makes_too_costly_is_refused_before_it_runs() {
+        let huge = encrypted_key(|p| {
+            if let Kdf::Pbkdf2(kdf) = &mut p.kdf {
+                kdf.iteration_count = 0x7fff_ffff;
+            }
+        });
+        let err = decrypt_private_key(&huge, "key.p8", "fuzz").unwrap_err();
+        assert!(
+            err.to_string().contains("2147483647 PBKDF2 iterations"),
+            "{err}"
+        );
+        let scrypt = encrypted_key(|p| {
+            p.kdf = Kdf::Scrypt(pbes2::ScryptParams {
+                salt: (&[7u8; 16][..]).try_into().expect("salt"),
+                cost_parameter: 1 << 20,
+                block_size: 8,
+                parallelization: 1,
+                key_length: Some(32),
+            });
+        });
+        let err = decrypt_private_key(&scrypt, "key.p8", "fuzz").unwrap_err();
+        assert!(err.to_string().contains("N=1048576"), "{err}");
+        // Within the bounds, the password is what decides.
+        let fine = encrypted_key(|_| {});
+        let err = decrypt_private_key(&fine, "key.p8", "fuzz").unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+    }
 }
