@@ -154,7 +154,7 @@ impl StoreDb {
                 Ok(StoreDb::Postgres(Box::new(PgTarget::parse(&text)?)))
             }
             Some(scheme) => Err(StoreError::UnsupportedScheme {
-                given: text.into_owned(),
+                given: crate::postgres::redact_text(&text),
                 scheme,
             }),
         }

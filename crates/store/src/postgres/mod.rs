@@ -41,6 +41,7 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 
+pub(crate) use target::redact_text;
 pub use target::{PgHost, PgTarget, RootCerts, SslMode};
 
 use crate::crypto::{StoreKey, KEY_CHECK};

@@ -87,7 +87,7 @@ const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 impl PgTarget {
     pub fn parse(text: &str) -> Result<PgTarget> {
         let bad = |reason: String| StoreError::BadUrl {
-            url: text.to_string(),
+            url: redact_text(text),
             reason,
         };
         let url = url::Url::parse(text).map_err(|e| bad(e.to_string()))?;
@@ -339,6 +339,34 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// The URL with its password replaced, for the refusal message.
+/// `text` with any password in it replaced, for an error about a URL that
+/// may not even parse: the `user:password@` of its authority and the
+/// value of a `password=` parameter. What a user typed is repeated in
+/// errors and logs; a password must not be.
+pub(crate) fn redact_text(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let end = out[start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
+                out.replace_range(colon + 1..at, "PASSWORD");
+            }
+        }
+    }
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find("password=") {
+        let value = from + found + "password=".len();
+        let end = out[value..]
+            .find(['&', '#'])
+            .map_or(out.len(), |i| value + i);
+        out.replace_range(value..end, "PASSWORD");
+        from = value + "PASSWORD".len();
+    }
+    out
+}
+
 fn redact(url: &url::Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
@@ -403,6 +431,30 @@ mod tests {
             let err = PgTarget::parse(url).unwrap_err().to_string();
             assert!(err.contains(says), "{url}: {err}");
         }
+    }
+
+    /// Found by the store_url fuzz target: a URL that did not parse was
+    /// repeated in the error with its password.
+    #[test]
+    fn a_malformed_url_is_shown_without_its_password() {
+        for url in [
+            "postgres://user:s3cr3tpw@",
+            "postgres://u:s3cr3tpw@h:notaport/d",
+            "postgres://u:s3cr3tpw@[::1/d",
+            "postgresql://h:99999/d?PassWord=s3cr3tpw&sslmode=x",
+        ] {
+            let err = PgTarget::parse(url).unwrap_err().to_string();
+            assert!(!err.contains("s3cr3tpw"), "{url}: {err}");
+            assert!(err.contains("PASSWORD"), "{url}: {err}");
+        }
+        assert_eq!(
+            redact_text("postgres://u@h/d?sslmode=require"),
+            "postgres://u@h/d?sslmode=require"
+        );
+        let err = crate::StoreDb::parse("mysql://root:s3cr3tpw@db/x".as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mysql://root:PASSWORD@db/x"), "{err}");
     }
 
     #[test]
