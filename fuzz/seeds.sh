@@ -195,4 +195,8 @@ relay_seed relay_imap literal 128 c 'a1 CAPABILITY\r\na2 APPEND INBOX {5}\r\n' \
 relay_seed relay_imap idle 128 c 'a1 IDLE\r\n' b '+ idling\r\n* 3 EXISTS\r\n' c 'DONE\r\na2 AUTHENTICATE PLAIN\r\n' b 'a1 OK\r\n+ \r\n' c 'AHgAeQ==\r\n' b 'a2 OK [CAPABILITY IMAP4rev1 STARTTLS] in\r\n'
 relay_seed relay_pop3 capa 128 c 'CAPA\r\nSTLS\r\nLIST\r\nRETR 1\r\n' b '+OK\r\nSTLS\r\nUSER\r\n.\r\n+OK 1 msg\r\n1 10\r\n.\r\n+OK\r\nline\r\n..dot\r\n.\r\n'
 relay_seed relay_pop3 auth 128 c 'AUTH PLAIN\r\n' b '+ \r\n' c 'AHgAeQ==\r\nSTLS\r\n' b '+OK in\r\n'
+# Store locations; after a newline, a password the target puts in.
+printf 'postgres://mailcert@db.example.test:5432/mailcert?sslmode=verify-full&connect_timeout=5\nhunter22secret' | seed store_url url
+printf '/var/lib/mailcert/store.db' | seed store_url path
+printf 'postgresql://%%2Fvar%%2Frun%%2Fpostgresql/mailcert?user=m&passfile=/root/.pgpass\nxx' | seed store_url socket
 echo "seeds written under $corpus"
