@@ -20,6 +20,14 @@ pub enum ConsoleError {
     PasswordTooLong { max: usize },
     #[error("the password hash could not be made: {0}")]
     Hash(String),
+    #[error("the console on {addr}: {source}")]
+    Io {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the console's TLS settings: {0}")]
+    Tls(#[from] rustls::Error),
     #[error("the store holds a damaged console record ({what}): {reason}; remove it with `mailcert console user remove` and add it again")]
     Corrupt { what: String, reason: String },
 }

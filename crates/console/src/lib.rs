@@ -21,8 +21,15 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+mod api;
+mod assets;
 mod error;
+mod reply;
+mod server;
 pub mod sessions;
 pub mod throttle;
 
+pub use api::download_name;
 pub use error::{ConsoleError, Result};
+pub use reply::fix_of;
+pub use server::{start, ConsoleSettings};

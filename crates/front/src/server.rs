@@ -106,6 +106,9 @@ pub struct Front {
     active: Arc<AtomicUsize>,
     limit: Arc<AtomicUsize>,
     signals: Option<Signals>,
+    /// The live certificates at the start, for HTTPS served beside the
+    /// listeners ([`Front::https_resolver`]).
+    first_tls: TlsShared,
 }
 
 /// SIGHUP, SIGTERM and SIGINT, caught from the start: a SIGHUP that came
@@ -327,6 +330,7 @@ impl Front {
                 fd.soft
             );
         }
+        let first_tls = shared.clone();
         let accept = Arc::new(accept::Shared::new(
             active.clone(),
             Arc::new(AtomicUsize::new(config.limits.max_connections)),
@@ -381,7 +385,32 @@ impl Front {
             active,
             limit,
             signals: None,
+            first_tls,
         })
+    }
+
+    /// The certificate choice of an HTTPS listener called `listener`
+    /// (with its `pin`), for HTTPS served beside the listeners (the web
+    /// console): the same live bindings, SNI rule and pins as any HTTPS
+    /// name. It follows the store serve started with; a `[store]` changed
+    /// by SIGHUP applies to it after a restart.
+    pub fn https_resolver(
+        &self,
+        listener: &str,
+        pin: Option<String>,
+    ) -> Arc<dyn rustls::server::ResolvesServerCert> {
+        Arc::new(crate::certs::ListenerResolver {
+            snapshot: self.first_tls.snapshot.clone(),
+            service: mailcert_x509::Service::Https,
+            listener: listener.to_string(),
+            pin,
+            challenges: self.first_tls.challenges.clone(),
+        })
+    }
+
+    /// The front end's async runtime, for tasks that serve beside it.
+    pub fn runtime_handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
     }
 
     /// What the front end listens on (actual ports, also for port 0).

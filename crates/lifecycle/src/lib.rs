@@ -31,7 +31,7 @@ pub use find::{find, find_certificate, Found};
 pub use fleet::{fleet_report, FleetReport};
 pub use manager::{parse_names, Manager, Report};
 pub use replace::PinnedListener;
-pub use request::{request_names, RequestNames, RequestSpec};
+pub use request::{request_names, Renewed, RequestNames, RequestSpec};
 pub use serving::{ListenerScope, ServedCert, ServingSet};
 pub use transfer::Importable;
 pub use view::{CertView, Expiry};

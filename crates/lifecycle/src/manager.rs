@@ -268,7 +268,9 @@ impl Manager {
         Ok(report)
     }
 
-    pub(crate) fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
+    /// Refuses a certificate no service could use (no key, outside its
+    /// validity, invalid, an RSA key this server cannot sign with).
+    pub fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
         let thumb = &record.summary.thumbprint;
         if !record.has_private_key {
             return Err(LifecycleError::Refused(format!(

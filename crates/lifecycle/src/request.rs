@@ -72,7 +72,33 @@ pub fn request_names(names: &[String], subject: Option<&str>) -> Result<RequestN
     })
 }
 
+/// What `renew` made: a self-signed certificate renewed in place, or a
+/// new pending request for the CA.
+#[derive(Debug, Clone)]
+pub enum Renewed {
+    InPlace(Report),
+    Request(Report, Box<PendingRecord>),
+}
+
 impl Manager {
+    /// `renew`: a self-signed certificate of this store is renewed in
+    /// place (a new key, bindings moved); any other becomes a new pending
+    /// request with the same names (`reuse_key` keeps its key).
+    pub fn renew(&mut self, prefix: &str, reuse_key: bool) -> Result<Renewed> {
+        let record = crate::find::find_certificate(self.store.as_ref(), prefix)?;
+        if record.origin != mailcert_store::Origin::SelfSigned || !record.summary.is_self_signed {
+            let (report, pending) = self.renew_ca_issued(&record, reuse_key)?;
+            return Ok(Renewed::Request(report, Box::new(pending)));
+        }
+        if reuse_key {
+            return Err(crate::LifecycleError::BadInput(format!(
+                "{} is self-signed: it is renewed in place with a new key, without a request (--reuse-key and --out are for CA-issued certificates)",
+                record.summary.thumbprint
+            )));
+        }
+        Ok(Renewed::InPlace(self.renew_self_signed(&record)?))
+    }
+
     /// Generates a key in the store and a request for `spec`, stored as a
     /// pending request. Returns the report and the new pending request.
     pub fn request(&mut self, spec: &RequestSpec) -> Result<(Report, PendingRecord)> {

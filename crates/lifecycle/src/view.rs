@@ -1,12 +1,30 @@
 //! The shape `list --json` and `show --json` print (DESIGN.md, "Interfaces
 //! other tools rely on"): fields may be added, never renamed.
 
-use mailcert_store::{Binding, CertRecord, PendingRecord};
+use mailcert_store::{Binding, CertRecord, PendingRecord, Store};
 use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};
 use mailcert_x509::time::{rfc3339, Validity};
 use mailcert_x509::Status;
 use serde::Serialize;
 use time::OffsetDateTime;
+
+/// Every pending request, then every certificate: the objects `list
+/// --json` prints (and the console's `GET /api/v1/certificates`).
+pub fn list(store: &dyn Store, now: OffsetDateTime) -> crate::Result<Vec<CertView>> {
+    let bindings = store.bindings()?;
+    let mut views: Vec<CertView> = store
+        .pending_requests()?
+        .iter()
+        .map(CertView::of_pending)
+        .collect();
+    views.extend(
+        store
+            .certificates()?
+            .iter()
+            .map(|c| CertView::of_certificate(c, &bindings, now)),
+    );
+    Ok(views)
+}
 
 /// One certificate or pending request as scripts see it.
 #[derive(Debug, Clone, Serialize)]

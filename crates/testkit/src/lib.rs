@@ -9,6 +9,7 @@
 //! deadline and fails with a message that says what never happened.
 
 mod client;
+mod curl;
 mod http;
 mod mail;
 mod pki;
@@ -20,6 +21,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
+pub use curl::{Curl, HttpReply};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};

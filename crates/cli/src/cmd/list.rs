@@ -1,6 +1,5 @@
 use clap::Parser;
 use mailcert_lifecycle::CertView;
-use mailcert_store::Store;
 
 use crate::exit::Exit;
 use crate::{context, output, Cli, Result};
@@ -12,23 +11,12 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Every certificate and pending request, newest first.
+/// Every certificate and pending request, as `list --json` prints them.
 pub fn views(manager: &mailcert_lifecycle::Manager) -> anyhow::Result<Vec<CertView>> {
-    let store: &dyn Store = manager.store.as_ref();
-    let bindings = store.bindings()?;
-    let now = manager.now();
-    let mut views: Vec<CertView> = store
-        .pending_requests()?
-        .iter()
-        .map(CertView::of_pending)
-        .collect();
-    views.extend(
-        store
-            .certificates()?
-            .iter()
-            .map(|c| CertView::of_certificate(c, &bindings, now)),
-    );
-    Ok(views)
+    Ok(mailcert_lifecycle::view::list(
+        manager.store.as_ref(),
+        manager.now(),
+    )?)
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use mailcert_lifecycle::Renewed;
 use mailcert_store::Origin;
 
 use crate::exit::Exit;
@@ -24,16 +25,23 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut manager = context::existing(cli, None)?;
     let record = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.thumbprint)?;
-    if record.origin != Origin::SelfSigned || !record.summary.is_self_signed {
-        let out = super::request::open_out(args.out.as_deref())?;
-        let (report, pending) = manager.renew_ca_issued(&record, args.reuse_key)?;
-        return super::request::emit(&report, &pending, out, args.json);
-    }
-    if args.reuse_key || args.out.is_some() {
+    let self_signed = record.origin == Origin::SelfSigned && record.summary.is_self_signed;
+    if self_signed && args.out.is_some() {
         anyhow::bail!("{} is self-signed: it is renewed in place with a new key, without a request (--reuse-key and --out are for CA-issued certificates)",
             record.summary.thumbprint);
     }
-    let report = manager.renew_self_signed(&record)?;
+    // Opened before the store changes: a bad path fails with nothing done.
+    let out = if self_signed {
+        None
+    } else {
+        super::request::open_out(args.out.as_deref())?
+    };
+    let report = match manager.renew(&record.summary.thumbprint, args.reuse_key)? {
+        Renewed::Request(report, pending) => {
+            return super::request::emit(&report, &pending, out, args.json)
+        }
+        Renewed::InPlace(report) => report,
+    };
     if args.json {
         super::report_json(&report)?;
         return Ok(Exit::Success);

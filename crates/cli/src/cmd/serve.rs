@@ -53,6 +53,19 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     // then become the [process] user before the store is opened.
     let mut sockets = Sockets::from_systemd()?;
     sockets.bind_missing(&config)?;
+    let console_socket = config
+        .console
+        .as_ref()
+        .map(|console| {
+            std::net::TcpListener::bind(console.bind).with_context(|| {
+                format!(
+                    "[console] bind = \"{}\" in {}: cannot listen there; choose a free address:port",
+                    console.bind,
+                    config.path.display()
+                )
+            })
+        })
+        .transpose()?;
     if let Some(run_as) = &run_as {
         let problems = run_as.problems(&mailcert_front::privileges::paths_needed(
             &location.db,
@@ -119,6 +132,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     };
     for line in mailcert_front::describe(&bound, describe, &hints) {
         println!("{line}");
+    }
+    if let (Some(console), Some(socket)) = (&config.console, console_socket) {
+        let settings = mailcert_console::ConsoleSettings {
+            console: console.clone(),
+            config: config.clone(),
+            store: location.clone(),
+        };
+        let resolver = front.https_resolver(
+            mailcert_config::Console::LISTENER,
+            console.certificate.clone(),
+        );
+        let addr = mailcert_console::start(&front.runtime_handle(), socket, resolver, settings)
+            .context("starting the web console")?;
+        println!(
+            "console: https://{addr}/ (HTTPS, certificate chosen as for an HTTPS listener named console; accounts: mailcert console user add NAME)"
+        );
     }
     println!(
         "SIGHUP rereads the configuration; SIGTERM or Ctrl-C stops after open connections finish."
