@@ -357,15 +357,20 @@ fn holds_secrets(conn: &Connection) -> Result<bool> {
 /// Refuses SQLite files that another program made: they are never
 /// written to, let alone overwritten.
 fn ensure_ours(conn: &Connection, path: &Path) -> Result<()> {
-    let app_id: i64 = conn
+    // Both read in one snapshot: another process creating the store
+    // commits its tables and its application id together, and reading
+    // them apart could see the id before and the tables after.
+    let snapshot = conn.unchecked_transaction().map_err(|e| foreign(path, e))?;
+    let app_id: i64 = snapshot
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(|e| foreign(path, e))?;
+    let tables: i64 = snapshot
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| foreign(path, e))?;
+    snapshot.finish().map_err(|e| foreign(path, e))?;
     if app_id == APPLICATION_ID {
         return Ok(());
     }
-    let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| foreign(path, e))?;
     if app_id != 0 || tables > 0 {
         return Err(StoreError::Foreign {
             path: path.to_path_buf(),

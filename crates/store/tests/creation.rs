@@ -153,7 +153,9 @@ fn two_processes_finishing_the_same_store_agree_on_one_key() {
         .into_iter()
         .map(|r| r.expect("both open the store"))
         .collect();
-        assert!(opened.iter().all(|o| o.is_new()), "{opened:?}");
+        // One made the store; the other made it too, or found it made
+        // when it started after the first had finished.
+        assert!(opened.iter().any(|o| o.is_new()), "{opened:?}");
         SqliteStore::open(&at).expect("the key file opens the store");
     }
 }
