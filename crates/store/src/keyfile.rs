@@ -42,6 +42,19 @@ pub(crate) fn state(path: &Path) -> Result<KeyFileState> {
 /// or an empty file), and returns it. The caller holds the store's
 /// creation lock, so no other process writes a key meanwhile.
 pub(crate) fn write_new(path: &Path) -> Result<StoreKey> {
+    write_key(path, true).map(|made| made.expect("replacing always writes"))
+}
+
+/// Writes a new random key to `path` unless a file is there by then:
+/// `Some(key)` when this call made the file, `None` when another process
+/// did first (read that one). For a store with no lock of its own on
+/// this machine (PostgreSQL): two nodes starting together on one host
+/// must not each write a key and have the second replace the first.
+pub(crate) fn write_new_unless_present(path: &Path) -> Result<Option<StoreKey>> {
+    write_key(path, false)
+}
+
+fn write_key(path: &Path, replace: bool) -> Result<Option<StoreKey>> {
     let io = |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -64,14 +77,22 @@ pub(crate) fn write_new(path: &Path) -> Result<StoreKey> {
         .map_err(io)?;
     writeln!(temp, "{}", encode_hex(&bytes)).map_err(io)?;
     temp.as_file().sync_all().map_err(io)?;
-    temp.persist(path).map_err(|e| io(e.error))?;
+    if replace {
+        temp.persist(path).map_err(|e| io(e.error))?;
+    } else {
+        match temp.persist_noclobber(path) {
+            Ok(_) => {}
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(io(e.error)),
+        }
+    }
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|source| StoreError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-    Ok(StoreKey::from_bytes(&bytes))
+    Ok(Some(StoreKey::from_bytes(&bytes)))
 }
 
 pub(crate) fn read(path: &Path) -> Result<StoreKey> {

@@ -147,6 +147,7 @@ impl PostgresStore {
         } else {
             Opened::Existing
         };
+        let mut made_key_file = false;
         if !location.key.exists() {
             if version > 0 {
                 return Err(StoreError::KeyFileMissing {
@@ -154,7 +155,7 @@ impl PostgresStore {
                     key: location.key.clone(),
                 });
             }
-            keyfile::write_new(&location.key)?;
+            made_key_file = keyfile::write_new_unless_present(&location.key)?.is_some();
         }
         let key = Arc::new(keyfile::read(&location.key)?);
         let store = PostgresStore {
@@ -164,12 +165,28 @@ impl PostgresStore {
             warnings: key_file_exposed(&location.key).into_iter().collect(),
         };
         if version > 0 {
+            // A wrong key file never migrates anything.
             store.ensure_key_matches(location)?;
         }
         if version < to {
             store.migrate(location, to)?;
         }
-        Ok((store, opened))
+        // Again after creating the schema: another node may have created
+        // it first, sealing its check value with a key of its own.
+        match store.ensure_key_matches(location) {
+            Ok(()) => Ok((store, opened)),
+            Err(StoreError::WrongKey { .. }) if made_key_file => {
+                // Nothing was encrypted with the key just made: leave no
+                // key file that could be mistaken for the store's.
+                let _ = std::fs::remove_file(&location.key);
+                Err(StoreError::Refused(format!(
+                    "the store {} was created meanwhile by another node, with a key file of its own; nothing was written. Copy that node's key file to {} (0600) and start again",
+                    location.db.display(),
+                    location.key.display()
+                )))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The URL this store was opened with.
