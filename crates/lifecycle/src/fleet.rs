@@ -1,6 +1,7 @@
 //! Drift in a fleet: what each node reported it serves (its heartbeat)
 //! against what the store says it should serve now, by the same choice
-//! the front end makes ([`ServingSet::select`]). `mailcert fleet` prints
+//! the front end makes ([`ServingSet::select`]) without the node's own
+//! configuration pins (a pin that serves something else is drift). `mailcert fleet` prints
 //! this; its JSON shape is fixed (DESIGN.md): fields may be added, never
 //! renamed.
 
@@ -48,6 +49,9 @@ pub struct ListenerReport {
     pub service: String,
     /// Each name a bound certificate carries (SNI), the same comparison.
     pub names: Vec<NameReport>,
+    /// The listener's `certificate = "…"` pin in the node's
+    /// configuration, if any: it overrides the store's bindings there.
+    pub pin: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,9 +90,13 @@ fn node_report(serving: &ServingSet, node: NodeRecord, now: OffsetDateTime) -> N
         .iter()
         .map(|l| {
             let service: Option<Service> = l.service.parse().ok();
+            // What the store says, whatever the node's configuration
+            // pins: a pin that holds a listener to another certificate
+            // is how one server goes on serving the old one after the
+            // fleet moved on, which is what this report is for.
             let scope = ListenerScope {
                 name: Some(&l.listener),
-                pin: l.pin.as_deref(),
+                pin: None,
             };
             let expect = |name: Option<&str>| {
                 service.and_then(|s| {
@@ -131,6 +139,7 @@ fn node_report(serving: &ServingSet, node: NodeRecord, now: OffsetDateTime) -> N
                 expected,
                 service: l.service.clone(),
                 names,
+                pin: l.pin.clone(),
             }
         })
         .collect();

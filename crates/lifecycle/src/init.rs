@@ -41,6 +41,12 @@ impl Manager {
                 let short = h.split('.').next().unwrap_or(&h).to_string();
                 (h, short)
             }
+            // On a fleet's store the certificate is the node's own, for
+            // the node's name (by default the host's FQDN, so the same).
+            None if self.store.shared() && mailcert_x509::parse_name(&self.node).is_ok() => {
+                let short = self.node.split('.').next().unwrap_or(&self.node);
+                (self.node.clone(), short.to_string())
+            }
             None => crate::host::host_names(),
         };
         let mut names = vec![fqdn.clone()];

@@ -71,6 +71,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             if !off.is_empty() {
                 sync.push_str(&format!(" (differs for {})", off.join(", ")));
             }
+            if let Some(pin) = l.pin.as_deref().filter(|_| !l.in_sync) {
+                sync.push_str(&format!(" (pinned to {pin})"));
+            }
             rows.push(vec![
                 node.node.clone(),
                 seen.clone(),
@@ -89,6 +92,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         rows,
     );
     output::line(table.trim_end())?;
+    for node in &report.nodes {
+        for l in node.listeners.iter().filter(|l| !l.in_sync) {
+            if let Some(pin) = &l.pin {
+                eprintln!(
+                    "mailcert: node {}: listener {} is pinned to {pin} by `certificate =` in that node's configuration, and so serves what the store's bindings do not say; remove the pin (or point it at {}) and send that node's serve a SIGHUP",
+                    node.node,
+                    l.listener,
+                    l.expected.as_deref().unwrap_or("the certificate the store binds")
+                );
+            }
+        }
+    }
     if report.has_problems() {
         eprintln!("mailcert: a node serves something other than the store says, or has gone silent; a node catches up within seconds of a change while it can reach the store: look at its log (`mailcert serve` says when the store is unreachable)");
     }
