@@ -1,8 +1,9 @@
 //! Test support for mailcert: free loopback ports, a throwaway PKI made
 //! with the OpenSSL command line, and launchers for the real peers the
 //! tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP), a small HTTP
-//! backend and a throwaway PostgreSQL cluster — each in its own temporary directory, on ports of its own,
-//! stopped when dropped.
+//! backend and a throwaway PostgreSQL cluster — each in its own temporary
+//! directory, on ports of its own, stopped when dropped — and `mailcert
+//! serve` nodes of a fleet ([`fleet`]).
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
 //! Nothing here times anything: [`wait_until`] polls with a generous
@@ -10,6 +11,7 @@
 
 mod client;
 mod curl;
+pub mod fleet;
 mod http;
 mod mail;
 mod pki;

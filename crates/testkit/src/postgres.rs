@@ -150,8 +150,30 @@ impl Postgres {
     /// Starts (again) the server of this cluster and waits until it
     /// accepts connections.
     pub fn start_server(&self) {
+        self.start_listening_on("127.0.0.1");
+    }
+
+    /// Starts the server with TCP off: only clients on its Unix socket
+    /// ([`Postgres::socket_url`]) get in, while everyone connecting over
+    /// TCP is refused, as when the database is down for them.
+    pub fn start_server_socket_only(&self) {
+        self.start_listening_on("''");
+    }
+
+    /// The URL of `db` through the cluster's Unix socket (local clients
+    /// are trusted there: no password).
+    pub fn socket_url(&self, db: &PgDatabase) -> String {
+        format!(
+            "postgres:///{}?user={PG_USER}&host={}&port={}&sslmode=disable",
+            db.name,
+            self.dir.join("sockets").display(),
+            self.port
+        )
+    }
+
+    fn start_listening_on(&self, addresses: &str) {
         let mut settings = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses={addresses} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             self.port,
             self.dir.join("sockets").display()
         );
