@@ -92,8 +92,16 @@ pub fn manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
     let location = location(cli, config)?;
     let (mut manager, opened) = open(&location)?;
     if manager.store.shared() {
-        // A fleet's store: each node's own certificate is made by `init`
-        // or that node's `serve`, never for the machine a command runs on.
+        // A fleet's store: each node's own certificate is made by that
+        // node's `serve` (or `init` run as it), never for the machine an
+        // administrator's command happens to run on, which may be no
+        // node at all.
+        if let Some(words) = opened_words(&location, opened) {
+            eprintln!(
+                "mailcert: {words} (key file {}); no self-signed certificate was made: each node's `mailcert serve` makes its own on its first start",
+                location.key.display()
+            );
+        }
         return Ok(manager);
     }
     first_start(&mut manager, &location, opened, "mailcert: ")?;
@@ -105,7 +113,7 @@ pub fn manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
 /// a store in). Never creates anything.
 pub fn existing_manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Option<Manager>> {
     let location = location(cli, config)?;
-    if !store_present(&location) {
+    if !store_present(&location)? {
         return Ok(None);
     }
     open_existing(&location).map(Some)
@@ -116,7 +124,7 @@ pub fn existing_manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Op
 /// is an error naming the path and how to make one.
 pub fn existing(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
     let chosen = chosen(cli, config)?;
-    if !store_present(&chosen.location) {
+    if !store_present(&chosen.location)? {
         anyhow::bail!("{}", missing_words(cli, &chosen));
     }
     open_existing(&chosen.location)
@@ -126,7 +134,7 @@ pub fn existing(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
 pub fn missing_words(cli: &Cli, chosen: &ChosenStore) -> String {
     format!(
         "there is no store at {} ({}); create it with `{}`, or name the store you meant with --store",
-        chosen.location.db.display(),
+        chosen.location.shown(),
         source_words(cli, &chosen.source),
         init_command(chosen)
     )
@@ -138,31 +146,56 @@ fn init_command(chosen: &ChosenStore) -> String {
     let location = &chosen.location;
     let mut words = vec!["mailcert".to_string()];
     if chosen.source != StoreSource::Default {
-        words.push(format!("--store {}", location.db.display()));
+        words.push(format!(
+            "--store {}",
+            shell_word(&location.shown().to_string())
+        ));
     }
     if location.key != mailcert_store::key_path_for(&location.db) {
-        words.push(format!("--store-key-file {}", location.key.display()));
+        words.push(format!(
+            "--store-key-file {}",
+            shell_word(&location.key.display().to_string())
+        ));
     }
     words.push("init".into());
     words.join(" ")
 }
 
-/// A database file with something in it (an empty file is what a
-/// creating command would initialise).
-/// A PostgreSQL store counts as present: opening it says what is wrong
-/// (no schema yet, or the database unreachable), naming the database.
-pub fn store_present(location: &StoreLocation) -> bool {
-    if location.is_postgres() {
-        return true;
+/// `text` as one shell word, so that a printed command can be pasted: a
+/// store URL carries `?` and `&`.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
-    std::fs::metadata(&location.db)
+}
+
+/// A database file with something in it (an empty file is what a
+/// creating command would initialise), or a PostgreSQL database holding
+/// mailcert's schema (an empty database is what a creating command
+/// would set up). A database that cannot be reached, or that is not
+/// mailcert's, is an error naming it.
+pub fn store_present(location: &StoreLocation) -> anyhow::Result<bool> {
+    // A URL of a scheme mailcert does not read is an error, not a file
+    // that is not there.
+    location.database()?;
+    if location.is_postgres() {
+        return mailcert_store::exists(location)
+            .with_context(|| format!("opening the store {}", location.shown()));
+    }
+    Ok(std::fs::metadata(&location.db)
         .map(|m| m.len() > 0)
-        .unwrap_or(false)
+        .unwrap_or(false))
 }
 
 fn open_existing(location: &StoreLocation) -> anyhow::Result<Manager> {
     let store = mailcert_store::open(location)
-        .with_context(|| format!("opening the store {}", location.db.display()))?;
+        .with_context(|| format!("opening the store {}", location.shown()))?;
     for warning in store.warnings() {
         eprintln!("mailcert: warning: {warning}");
     }
@@ -180,7 +213,7 @@ pub fn manager_uninitialised(cli: &Cli) -> anyhow::Result<(Manager, Opened, Stor
 /// files.
 pub fn open(location: &StoreLocation) -> anyhow::Result<(Manager, Opened)> {
     let (store, opened) = mailcert_store::open_or_create(location)
-        .with_context(|| format!("opening the store {}", location.db.display()))?;
+        .with_context(|| format!("opening the store {}", location.shown()))?;
     for warning in store.warnings() {
         eprintln!("mailcert: warning: {warning}");
     }
@@ -191,14 +224,14 @@ pub fn open(location: &StoreLocation) -> anyhow::Result<(Manager, Opened)> {
 pub fn opened_words(location: &StoreLocation, opened: Opened) -> Option<String> {
     match opened {
         Opened::Existing => None,
-        Opened::Created => Some(format!("created the store {}", location.db.display())),
+        Opened::Created => Some(format!("created the store {}", location.shown())),
         Opened::EmptyFileInitialised => Some(format!(
             "{} was an empty file: initialised it as a new store",
-            location.db.display()
+            location.shown()
         )),
         Opened::Finished => Some(format!(
             "the store {} was left unfinished by an interrupted start (its key file {} was missing or empty, and nothing was encrypted yet): gave it a new key",
-            location.db.display(),
+            location.shown(),
             location.key.display()
         )),
     }
@@ -219,7 +252,7 @@ pub fn first_start(
         if !opened.is_new() && !manager.store.shared() {
             eprintln!(
                 "{prefix}the store {} was never initialised: initialising it now",
-                location.db.display()
+                location.shown()
             );
         }
         for line in report.lines {

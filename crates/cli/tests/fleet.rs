@@ -8,6 +8,8 @@
 //! a cluster of its own, so that the others keep theirs.
 
 mod common;
+#[path = "../../acme/tests/support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -433,4 +435,624 @@ fn nodes_serve_through_a_database_restart_and_catch_up() {
         assert!(node.log().contains("reachable again"), "{}", node.log());
     }
     fleet.wait_in_sync(&nodes);
+}
+
+#[test]
+fn three_nodes_renewing_at_once_place_one_order_and_all_serve_it() {
+    let pebble = support::Pebble::start(support::PebbleOptions {
+        validity_secs: Some(600),
+        ..support::PebbleOptions::default()
+    });
+    let fleet = Fleet::new("acme");
+    let ca = pebble.listener_ca.display().to_string();
+    fleet
+        .cli(
+            "ex1",
+            &[
+                "acme",
+                "register",
+                "--directory",
+                &pebble.directory,
+                "--ca-file",
+                &ca,
+            ],
+        )
+        .ok();
+    // pebble validates HTTP-01 on ex1's port 80 (here pebble's
+    // httpPort): ex1 answers, from the store, for whichever node orders.
+    let mut ex1 = fleet.spec("ex1");
+    ex1.extra_config = format!(
+        "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{}\"\n",
+        pebble.http_port
+    );
+    let nodes = fleet.start_all(&[ex1, fleet.spec("ex2"), fleet.spec("ex3")]);
+    let http = pebble.http_bind();
+    let ordered = fleet
+        .cli(
+            "ex2",
+            &[
+                "acme",
+                "order",
+                "--name",
+                "mail.example.test",
+                "--http-bind",
+                &http,
+                "--enable",
+                "https,imap",
+                "--json",
+            ],
+        )
+        .ok()
+        .json();
+    let old = ordered["thumbprint"]
+        .as_str()
+        .expect("a thumbprint")
+        .to_string();
+    served_everywhere(&nodes, Some("mail.example.test"), &old);
+    let orders = || {
+        std::fs::read_to_string(pebble.dir.path().join("pebble.log"))
+            .unwrap_or_default()
+            .matches("Added order")
+            .count()
+    };
+    assert_eq!(orders(), 1);
+
+    // Two thirds into its life the certificate is due, for every node
+    // at the same moment.
+    let shown = fleet.cli("ex1", &["show", &old, "--json"]).ok().json();
+    let not_before =
+        mailcert_x509::time::parse_at(shown["not_before"].as_str().expect("not_before"))
+            .expect("a time");
+    let at = mailcert_x509::time::rfc3339(not_before + time::Duration::seconds(450));
+    let runs: Vec<std::process::Child> = nodes
+        .iter()
+        .map(|node| {
+            fleet
+                .command(&node.name, &["acme", "renew", "--at", &at, "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("acme renew")
+        })
+        .collect();
+    let results: Vec<Run> = runs
+        .into_iter()
+        .map(|run| to_run(run.wait_with_output().expect("acme renew")))
+        .collect();
+    let mut renewed = Vec::new();
+    for run in &results {
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        for outcome in run.json().as_array().expect("outcomes") {
+            match outcome["result"].as_str() {
+                Some("renewed") => renewed.push(
+                    outcome["new_thumbprint"]
+                        .as_str()
+                        .expect("the new thumbprint")
+                        .to_string(),
+                ),
+                Some("busy") | Some("not-due") => {}
+                other => panic!("unexpected outcome {other:?}: {outcome}"),
+            }
+        }
+    }
+    assert_eq!(
+        renewed.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| &r.stdout).collect::<Vec<_>>()
+    );
+    assert_eq!(orders(), 2, "exactly one order for the renewal");
+    served_everywhere(&nodes, Some("mail.example.test"), &renewed[0]);
+    for node in &nodes {
+        let https =
+            mailcert_testkit::fleet::served_thumbprint(node.https, Some("mail.example.test"));
+        assert_eq!(https.as_deref(), Ok(renewed[0].as_str()), "{}", node.name);
+    }
+    fleet.wait_in_sync(&nodes);
+}
+
+/// Two dumps of a database are the same; otherwise the lines that differ.
+#[track_caller]
+fn assert_unchanged(before: &str, after: &str) {
+    if before != after {
+        let gone: Vec<&str> = before.lines().filter(|l| !after.contains(l)).collect();
+        let new: Vec<&str> = after.lines().filter(|l| !before.contains(l)).collect();
+        panic!(
+            "the database changed:\n--- gone\n{}\n--- new\n{}",
+            gone.join("\n"),
+            new.join("\n")
+        );
+    }
+}
+
+/// `mailcert serve` as a node that should refuse to start: its outcome.
+fn serve_once(fleet: &Fleet, node: &str, key: &Path) -> Run {
+    let config = fleet.dir.path().join(format!("{node}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:1\"\n",
+            mailcert_testkit::free_port()
+        ),
+    )
+    .expect("a configuration");
+    to_run(
+        fleet
+            .command(
+                node,
+                &["serve", "--config", path_str(&config), "--node", node],
+            )
+            .env("MAILCERT_STORE_KEY_FILE", key)
+            .output()
+            .expect("mailcert serve"),
+    )
+}
+
+#[test]
+fn bad_urls_passwords_and_hosts_exit_2_naming_the_database_and_the_fix() {
+    let pg = Postgres::shared();
+    let fleet = Fleet::new("bad_urls");
+    fleet.cli("ex1", &["init"]).ok();
+    let before = pg.dump(&fleet.db.name);
+    let cwd = temp_dir();
+    let run_with = |url: &str, key: Option<&Path>, args: &[&str]| {
+        let mut command = fleet.command("ex1", args);
+        command.env("MAILCERT_STORE", url).current_dir(cwd.path());
+        match key {
+            Some(key) => command.env("MAILCERT_STORE_KEY_FILE", key),
+            None => command.env_remove("MAILCERT_STORE_KEY_FILE"),
+        };
+        to_run(command.output().expect("run mailcert"))
+    };
+    let key = Some(fleet.key.as_path());
+    let creating = ["new", "--self-signed", "--name", "x.contoso.com"];
+    let wrong_password = fleet.dir.path().join("wrong.pgpass");
+    std::fs::write(&wrong_password, "*:*:*:mailcert:not-the-password\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrong_password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let nobody_home = format!(
+        "postgres://mailcert@127.0.0.1:{}/x",
+        mailcert_testkit::free_port()
+    );
+    let cases: Vec<(String, Option<&Path>, Vec<&str>)> = vec![
+        // Malformed: the URL and its form.
+        (
+            format!("postgres://mailcert@127.0.0.1:99999/{}", fleet.db.name),
+            key,
+            vec!["malformed", "postgres://USER@HOST"],
+        ),
+        (
+            "postgres://mailcert@[::1/db".into(),
+            key,
+            vec!["malformed", "postgres://USER@HOST"],
+        ),
+        (
+            format!(
+                "postgres://mailcert@127.0.0.1:{}/{}?sslmode=maybe",
+                fleet.db.port, fleet.db.name
+            ),
+            key,
+            vec!["sslmode 'maybe'", "verify-full"],
+        ),
+        // A scheme mailcert does not read is never a file of that name.
+        (
+            "mysql://db.contoso.com/mailcert".into(),
+            key,
+            vec!["mysql", "postgres://"],
+        ),
+        // A password in the URL is refused, and never repeated.
+        (
+            format!(
+                "postgres://mailcert:s3cret@127.0.0.1:{}/{}",
+                fleet.db.port, fleet.db.name
+            ),
+            key,
+            vec!["password", "~/.pgpass"],
+        ),
+        // The wrong password: what PostgreSQL said, and where the password comes from.
+        (
+            fleet.db.url.replace(
+                &format!("passfile={}", fleet.db.passfile.display()),
+                &format!("passfile={}", wrong_password.display()),
+            ),
+            key,
+            vec!["password authentication failed", "~/.pgpass"],
+        ),
+        // Nobody listening there.
+        (
+            nobody_home.clone(),
+            key,
+            vec![&nobody_home, "is PostgreSQL running"],
+        ),
+        // A PostgreSQL store needs its key file named.
+        (
+            fleet.url.clone(),
+            None,
+            vec!["MAILCERT_STORE_KEY_FILE", "every node"],
+        ),
+    ];
+    for (url, key, words) in &cases {
+        for args in [&["list"][..], &creating[..]] {
+            let run = run_with(url, *key, args).fails_with(2);
+            for word in words {
+                assert!(
+                    run.stderr.contains(word),
+                    "{url} {args:?}: no {word:?} in\n{}",
+                    run.stderr
+                );
+            }
+            assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+            if !url.contains("s3cret") && !url.starts_with("mysql") {
+                assert!(
+                    run.stderr.contains(url.as_str()),
+                    "{url}: not named in\n{}",
+                    run.stderr
+                );
+            }
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(left.is_empty(), "no local file or folder made: {left:?}");
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+}
+
+#[test]
+fn a_database_of_another_program_is_refused_untouched() {
+    let pg = Postgres::shared();
+    let fleet = Fleet::new("foreign");
+    pg.sql(
+        &fleet.db.name,
+        "CREATE TABLE meta (k text); CREATE TABLE users (id int, name text); INSERT INTO users VALUES (1, 'alice')",
+    );
+    let before = pg.dump(&fleet.db.name);
+    for args in [
+        &["init"][..],
+        &["list"][..],
+        &["new", "--self-signed", "--name", "x.contoso.com"][..],
+    ] {
+        let run = fleet.cli("ex1", args).fails_with(2);
+        assert!(
+            run.stderr.contains(&fleet.url)
+                && run.stderr.contains("users")
+                && run.stderr.contains("another program"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let run = serve_once(&fleet, "ex1", &fleet.key).fails_with(2);
+    assert!(run.stderr.contains("another program"), "{}", run.stderr);
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+    assert!(
+        !fleet.key.exists(),
+        "no key file made for a store that is not one"
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_naming_both_versions() {
+    let pg = Postgres::shared();
+    let fleet = Fleet::new("newer");
+    fleet.cli("ex1", &["init"]).ok();
+    pg.sql(
+        &fleet.db.name,
+        "UPDATE meta SET value = convert_to('99', 'UTF8') WHERE key = 'schema_version'",
+    );
+    let before = pg.dump(&fleet.db.name);
+    for args in [
+        &["list"][..],
+        &["init"][..],
+        &["new", "--self-signed", "--name", "x.contoso.com"][..],
+    ] {
+        let run = fleet.cli("ex1", args).fails_with(2);
+        assert!(
+            run.stderr.contains(&fleet.url)
+                && run.stderr.contains("schema 99")
+                && run.stderr.contains("upgrade mailcert"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let run = serve_once(&fleet, "ex2", &fleet.key).fails_with(2);
+    assert!(run.stderr.contains("schema 99"), "{}", run.stderr);
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+}
+
+#[test]
+fn the_wrong_key_file_is_refused_and_nothing_changes() {
+    let pg = Postgres::shared();
+    let fleet = Fleet::new("wrong_key");
+    fleet.cli("ex1", &["init"]).ok();
+    let other = Fleet::new("other_key");
+    other.cli("ex1", &["init"]).ok();
+    let before = pg.dump(&fleet.db.name);
+    for args in [
+        &["list"][..],
+        &["new", "--self-signed", "--name", "x.contoso.com"][..],
+    ] {
+        let run = to_run(
+            fleet
+                .command("ex1", args)
+                .env("MAILCERT_STORE_KEY_FILE", &other.key)
+                .output()
+                .unwrap(),
+        )
+        .fails_with(2);
+        assert!(
+            run.stderr.contains(&fleet.url)
+                && run.stderr.contains(path_str(&other.key))
+                && run.stderr.contains("wrong key file"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // A node with the wrong copy is refused at start: no heartbeat, no
+    // certificate of its own.
+    let run = serve_once(&fleet, "ex2", &other.key).fails_with(2);
+    assert!(run.stderr.contains("wrong key file"), "{}", run.stderr);
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+    let (_, report) = fleet.fleet();
+    assert_eq!(report["nodes"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn store_copy_refuses_a_database_that_holds_a_store() {
+    let pg = Postgres::shared();
+    let fleet = Fleet::new("copy");
+    let sqlite = fleet.dir.path().join("server.db");
+    let local = |args: &[&str]| {
+        let mut command = fleet.command("ex1", args);
+        command
+            .env("MAILCERT_STORE", &sqlite)
+            .env_remove("MAILCERT_STORE_KEY_FILE");
+        to_run(command.output().unwrap())
+    };
+    local(&["init", "--hostname", "ex1.contoso.com"]).ok();
+    local(&["new", "--self-signed", "--name", "mail.contoso.com"]).ok();
+    let sqlite_key = fleet.dir.path().join("server.db.key");
+    let copy = |force: bool| {
+        let mut args = vec![
+            "store",
+            "copy",
+            "--from",
+            path_str(&sqlite),
+            "--to",
+            &fleet.url,
+            "--to-key-file",
+            path_str(&fleet.key),
+            "--json",
+        ];
+        if force {
+            args.push("--force");
+        }
+        to_run(
+            fleet
+                .command("ex1", &args)
+                .env("MAILCERT_STORE_KEY_FILE", &sqlite_key)
+                .output()
+                .unwrap(),
+        )
+    };
+    let copied = copy(false).ok().json();
+    assert_eq!(copied["certificates"], 2, "{copied}");
+    assert_eq!(copied["verified"], true, "{copied}");
+    let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+
+    // A second copy would overwrite: refused, the target as it was.
+    fleet
+        .cli(
+            "ex1",
+            &[
+                "new",
+                "--self-signed",
+                "--name",
+                "only-in-the-fleet.contoso.com",
+            ],
+        )
+        .ok();
+    let before = pg.dump(&fleet.db.name);
+    let run = copy(false).fails_with(2);
+    assert!(
+        run.stderr.contains(&fleet.url)
+            && run.stderr.contains("already holds")
+            && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+    // --force replaces it with the copy.
+    copy(true).ok();
+    let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
+    assert!(
+        !listed.to_string().contains("only-in-the-fleet"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn nodes_creating_one_store_together_agree_on_one_key() {
+    // One key file on one machine, three first starts at once.
+    let fleet = Fleet::new("same_key");
+    let runs: Vec<_> = ["ex1", "ex2", "ex3"]
+        .iter()
+        .map(|node| {
+            fleet
+                .command(node, &["init"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        to_run(run.wait_with_output().unwrap()).ok();
+    }
+    let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    // Every node's private key opens with the one key file.
+    for item in listed.as_array().unwrap() {
+        let thumb = item["thumbprint"].as_str().unwrap();
+        let out = fleet.dir.path().join(format!("{thumb}.pfx"));
+        let run = fleet
+            .command("ex1", &["export", thumb, "--out", path_str(&out)])
+            .env("MAILCERT_PASSWORD", "export-password")
+            .output()
+            .unwrap();
+        to_run(run).ok();
+    }
+
+    // Two machines, each with a key file of its own, on an empty database
+    // at once: one creates the store, the other is refused and keeps no
+    // key file that could pass for the store's.
+    let fleet = Fleet::new("two_keys");
+    let keys = [fleet.key.clone(), fleet.dir.path().join("second.key")];
+    let runs: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            fleet
+                .command(&format!("ex{i}"), &["init"])
+                .env("MAILCERT_STORE_KEY_FILE", key)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = runs
+        .into_iter()
+        .map(|r| to_run(r.wait_with_output().unwrap()))
+        .collect();
+    let winners: Vec<usize> = (0..2).filter(|&i| runs[i].code == 0).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        runs.iter().map(|r| &r.stderr).collect::<Vec<_>>()
+    );
+    let loser = 1 - winners[0];
+    assert_eq!(runs[loser].code, 2, "{}", runs[loser].stderr);
+    assert!(
+        runs[loser].stderr.contains(path_str(&keys[loser])),
+        "{}",
+        runs[loser].stderr
+    );
+    assert!(!keys[loser].exists(), "{}", runs[loser].stderr);
+    assert!(keys[winners[0]].exists());
+}
+
+#[test]
+fn a_tls_cluster_is_verified_in_full() {
+    let dir = temp_dir();
+    let pki = Pki::new(&dir.path().join("pki"));
+    let server = pki.leaf("postgres", &["localhost"], "ec");
+    let chain = dir.path().join("server-chain.pem");
+    std::fs::write(
+        &chain,
+        std::fs::read_to_string(&server.cert).unwrap()
+            + &std::fs::read_to_string(&server.chain).unwrap(),
+    )
+    .unwrap();
+    let pg = Postgres::start_with(mailcert_testkit::PgOptions {
+        tls: Some((chain, server.key.clone())),
+    });
+    let mut fleet = Fleet::on(&pg, "tls");
+    let tls_url = |host: &str, root: &Path| {
+        format!(
+            "postgres://mailcert@{host}:{}/{}?passfile={}&sslmode=verify-full&sslrootcert={}",
+            pg.port,
+            fleet.db.name,
+            fleet.db.passfile.display(),
+            root.display()
+        )
+    };
+    // The cluster's own CA and the name on its certificate: in.
+    fleet.url = tls_url("localhost", &pki.root);
+    fleet.cli("ex1", &["init"]).ok();
+    let node = fleet.start(&fleet.spec("ex1"));
+    let encrypted = pg.sql(
+        &fleet.db.name,
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE ssl AND application_name = 'mailcert' AND datname = current_database()",
+    );
+    assert_ne!(encrypted, "0", "the node's connection is TLS");
+    fleet.wait_in_sync(std::slice::from_ref(&node));
+    drop(node);
+
+    let before = pg.dump(&fleet.db.name);
+    // Another CA, and an address the certificate does not name: out,
+    // before anything is sent.
+    let other = Pki::new(&dir.path().join("other"));
+    for (url, words) in [
+        (
+            tls_url("localhost", &other.root),
+            ["invalid peer certificate", "sslrootcert="],
+        ),
+        (
+            tls_url("127.0.0.1", &pki.root),
+            ["invalid peer certificate", "a name on it"],
+        ),
+    ] {
+        let run = to_run(
+            fleet
+                .command("ex1", &["new", "--self-signed", "--name", "x.contoso.com"])
+                .env("MAILCERT_STORE", &url)
+                .output()
+                .unwrap(),
+        )
+        .fails_with(2);
+        assert!(run.stderr.contains(&url), "{}", run.stderr);
+        for word in words {
+            assert!(
+                run.stderr.contains(word),
+                "{url}: no {word:?} in {}",
+                run.stderr
+            );
+        }
+    }
+    assert_unchanged(&before, &pg.dump(&fleet.db.name));
+}
+
+#[test]
+fn commands_that_create_a_fleet_store_make_no_node_certificate() {
+    let fleet = Fleet::new("creating");
+    // An administrator's machine is not a node: the store is set up, and
+    // only what was asked for is in it.
+    let run = fleet
+        .cli(
+            "admin-workstation",
+            &["new", "--self-signed", "--name", "mail.contoso.com"],
+        )
+        .ok();
+    assert!(
+        run.stderr.contains(&fleet.url)
+            && run.stderr.contains("no self-signed certificate was made"),
+        "{}",
+        run.stderr
+    );
+    let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert!(listed.to_string().contains("mail.contoso.com"));
+    // Each node's first start makes its own, for its name, bound to it.
+    let node = fleet.start(&fleet.spec("ex7.contoso.com"));
+    let own = node.serves(None).expect("a handshake");
+    let shown = fleet.cli("ex1", &["show", &own, "--json"]).ok().json();
+    assert_eq!(
+        shown["names"],
+        serde_json::json!(["ex7.contoso.com", "ex7"]),
+        "{shown}"
+    );
+    assert!(shown["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["node"] == "ex7.contoso.com"));
+    // A node that starts again does not make another.
+    drop(node);
+    let node = fleet.start(&fleet.spec("ex7.contoso.com"));
+    assert_eq!(node.serves(None).as_deref(), Ok(own.as_str()));
+    let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
 }

@@ -268,7 +268,7 @@ impl Reloader {
         provider: Arc<CryptoProvider>,
         identity: NodeIdentity,
     ) -> Result<Reloader, FrontError> {
-        let db = location.db.display().to_string();
+        let db = location.shown().to_string();
         let store = mailcert_store::open(location).map_err(|source| FrontError::Store {
             db: db.clone(),
             source,

@@ -80,7 +80,7 @@ fn check_store(config: &Config, location: &StoreLocation, checked: &mut Checked)
     if !location.is_postgres() && !location.db.exists() {
         checked.warnings.push(format!(
             "no store at {} yet: serve creates it with a self-signed certificate on its first start",
-            location.db.display()
+            location.shown()
         ));
         return;
     }

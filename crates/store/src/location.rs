@@ -215,6 +215,13 @@ impl StoreLocation {
         Ok(db)
     }
 
+    /// The database for messages: the path, or the URL without any
+    /// password someone put in it (such a URL is refused, and the
+    /// refusal must not repeat the password).
+    pub fn shown(&self) -> String {
+        crate::postgres::redact_text(&self.db.to_string_lossy())
+    }
+
     /// Whether `db` is a PostgreSQL URL (well-formed or not).
     pub fn is_postgres(&self) -> bool {
         matches!(

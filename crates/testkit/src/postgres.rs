@@ -309,6 +309,27 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Everything `db` holds (schema and rows), as pg_dump writes it: two
+    /// dumps are equal when nothing was changed in between.
+    pub fn dump(&self, db: &str) -> String {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", PG_USER, "-d", db, "--no-comments"])
+            .env("PGPASSWORD", PG_PASSWORD)
+            .env("PGSSLMODE", "disable")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running pg_dump");
+        assert_ok("pg_dump", &out);
+        // Newer pg_dump wraps its output in \restrict KEY … \unrestrict
+        // KEY with a random key each time: not part of what the database holds.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
     /// The folder of the server's binaries (pg_dump, psql, …).
     pub fn bin(&self) -> &Path {
         &self.bin

@@ -228,7 +228,7 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     let Some(mut manager) = context::existing_manager(cli, config.as_ref())? else {
         anyhow::bail!(
             "no ACME account yet (there is no store at {}); create one with `mailcert acme register --directory letsencrypt --email you@example.com`, which creates the store",
-            location.db.display()
+            location.shown()
         );
     };
     let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;

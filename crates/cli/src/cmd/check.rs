@@ -234,21 +234,21 @@ fn named_store(cli: &Cli, config: Option<&Path>) -> anyhow::Result<Option<BoxedS
     if chosen.source == StoreSource::Default {
         return Ok(None);
     }
-    if !context::store_present(&chosen.location) {
+    if !context::store_present(&chosen.location)? {
         let words = context::missing_words(cli, &chosen);
         if cli.store_on_command_line {
             anyhow::bail!("{words}");
         }
         output::note(format!(
             "note: there is no store at {} ({}): going on without a store, so nothing is compared with its bindings and its trust anchors are not used",
-            chosen.location.db.display(),
+            chosen.location.shown(),
             context::source_words(cli, &chosen.source)
         ));
         return Ok(None);
     }
     let location = chosen.location;
     let store = mailcert_store::open(&location)
-        .with_context(|| format!("opening the store {}", location.db.display()))?;
+        .with_context(|| format!("opening the store {}", location.shown()))?;
     Ok(Some(store))
 }
 

@@ -119,7 +119,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .unwrap_or_else(|| mailcert_lifecycle::host::host_names().0);
     println!(
         "mailcert: serving certificates from {} as node {node} (configuration {})",
-        location.db.display(),
+        location.shown(),
         config.path.display()
     );
     let bound = front.bound();
@@ -183,7 +183,7 @@ fn try_with(
     bound: &[mailcert_front::Bound],
     default_hostname: &str,
 ) -> (HashMap<String, TryWith>, Vec<String>) {
-    let store = format!("--store {}", location.db.display());
+    let store = format!("--store {}", location.shown());
     let Ok(opened) = mailcert_store::open(location) else {
         return (HashMap::new(), Vec::new());
     };
@@ -314,7 +314,7 @@ fn check(cli: &Cli, args: &Args) -> Result {
         path.display(),
         config.listeners.len(),
         config.redirects.len(),
-        location.db.display()
+        location.shown()
     );
     Ok(Exit::Success)
 }

@@ -62,42 +62,42 @@ fn run_copy(cli: &Cli, args: &CopyArgs) -> Result {
     let to = StoreLocation::resolve(Some(&args.to), Some(&to_key));
     to.database().context("--to")?;
     if from.db == to.db {
-        anyhow::bail!("--from and --to name the same store {}", from.db.display());
+        anyhow::bail!("--from and --to name the same store {}", from.shown());
     }
     let source = mailcert_store::open(&from)
-        .with_context(|| format!("opening the store to copy, {}", from.db.display()))?;
+        .with_context(|| format!("opening the store to copy, {}", from.shown()))?;
     let dump = source
         .dump()
-        .with_context(|| format!("reading the store {}", from.db.display()))?;
+        .with_context(|| format!("reading the store {}", from.shown()))?;
     // Refuse before creating anything when the target holds something.
-    if mailcert_store::exists(&to).with_context(|| format!("opening {}", to.db.display()))?
+    if mailcert_store::exists(&to).with_context(|| format!("opening {}", to.shown()))?
         && !args.force
     {
         let target =
-            mailcert_store::open(&to).with_context(|| format!("opening {}", to.db.display()))?;
+            mailcert_store::open(&to).with_context(|| format!("opening {}", to.shown()))?;
         let held = target.dump()?;
         if !held.is_empty() {
             anyhow::bail!(
                 "{} already holds a store ({}); nothing was copied. Copy into an empty database or file, or pass --force to replace what it holds",
-                to.db.display(),
+                to.shown(),
                 held.counts()
             );
         }
     }
     let (mut target, _) = mailcert_store::open_or_create(&to)
-        .with_context(|| format!("opening the store to copy into, {}", to.db.display()))?;
+        .with_context(|| format!("opening the store to copy into, {}", to.shown()))?;
     target
         .restore(&dump, args.force)
-        .with_context(|| format!("copying into {}", to.db.display()))?;
+        .with_context(|| format!("copying into {}", to.shown()))?;
     let copied = target
         .dump()
-        .with_context(|| format!("reading back {}", to.db.display()))?;
+        .with_context(|| format!("reading back {}", to.shown()))?;
     let differences = dump.differences(&copied);
     if !differences.is_empty() {
         anyhow::bail!(
             "the copy in {} differs from {}: {}; do not use it",
-            to.db.display(),
-            from.db.display(),
+            to.shown(),
+            from.shown(),
             differences.join("; ")
         );
     }
@@ -118,8 +118,8 @@ fn run_copy(cli: &Cli, args: &CopyArgs) -> Result {
         eprintln!(
             "mailcert: copied {} from {} to {} and verified the copy; its key file is {} (every node needs a copy of it)",
             dump.counts(),
-            from.db.display(),
-            to.db.display(),
+            from.shown(),
+            to.shown(),
             to.key.display()
         );
     }

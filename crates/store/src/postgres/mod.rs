@@ -398,7 +398,9 @@ pub(crate) fn describe(e: &postgres::Error) -> String {
         }
         source = s.source();
     }
-    if text.contains("password missing") {
+    if text.contains("invalid peer certificate") {
+        text.push_str("; the PostgreSQL server's certificate was not accepted: sslrootcert= must name the CA that issued it, and with sslmode=verify-full the URL's host must be a name on it");
+    } else if text.contains("password missing") {
         text.push_str("; the server asks for a password: put it in ~/.pgpass (or the file passfile= names, or PGPASSWORD)");
     } else if text.contains("refused")
         || text.contains("timed out")
