@@ -4,7 +4,7 @@
 # Does nothing when they are all present; needs root otherwise.
 set -euo pipefail
 
-needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine)
+needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver)
 missing=0
 for tool in "${needed[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
@@ -26,4 +26,5 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get install -y -qq --no-install-recommends \
   openssl ca-certificates curl python3 pebble dovecot-imapd dovecot-pop3d \
   postfix nginx libnginx-mod-mail libnginx-mod-stream testssl.sh sslscan swaks \
-  libnet-ssleay-perl faketime postgresql hyperfine procps >/dev/null
+  libnet-ssleay-perl faketime postgresql hyperfine procps \
+  chromium chromium-driver >/dev/null

@@ -9,6 +9,7 @@
 //! Nothing here times anything: [`wait_until`] polls with a generous
 //! deadline and fails with a message that says what never happened.
 
+mod browser;
 mod client;
 mod curl;
 pub mod fleet;
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use browser::{Browser, BrowserOptions, Element, CHROMEDRIVER, CHROMIUM, ENTER, TAB};
 pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
 pub use curl::{Curl, HttpReply};
 pub use http::HttpBackend;
