@@ -241,9 +241,13 @@ fn thumbprint_prefixes_select_or_list_candidates() {
 fn enable_follows_exchange_rules() {
     let env = Env::new();
     let default = env.init();
+    // Every name of the init certificate (the FQDN and the short name),
+    // and one more: for HTTPS it takes the init certificate's place.
     let newer = env.new_cert(&[
         "--name",
         "mail.contoso.com",
+        "--name",
+        "mail",
         "--name",
         "autodiscover.contoso.com",
     ]);
@@ -252,6 +256,13 @@ fn enable_follows_exchange_rules() {
     assert!(
         https.stderr.contains(&format!("replaces {default}")),
         "{}",
+        https.stderr
+    );
+    assert!(
+        https.stderr.contains(&format!(
+            "https: clients asking for mail, mail.contoso.com now get {newer} instead of {default}"
+        )),
+        "the names that moved are named: {}",
         https.stderr
     );
     assert_eq!(services(&env.cert(&newer)), ["https"]);

@@ -6,7 +6,6 @@ use std::cell::OnceCell;
 use mailcert_store::{Binding, CertRecord, Change, NewCertificate, Op, Origin, Store};
 use mailcert_x509::build::{self, ServerCertSpec};
 use mailcert_x509::keys::{MAX_RSA_BITS, MIN_RSA_BITS};
-use mailcert_x509::service::DEFAULT_RULE;
 use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
 use mailcert_x509::{
     parse_name, CertSummary, KeyType, Selection, Service, Status, SubjectName, Trust,
@@ -17,6 +16,7 @@ use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
 use crate::preflight::{preflight, Preflight};
+use crate::served::ServedChange;
 use crate::serving::{ListenerScope, ServingSet};
 
 /// What an operation did, in sentences for the administrator.
@@ -182,11 +182,13 @@ impl Manager {
         .status
     }
 
-    /// Binds a certificate to services. HTTPS keeps one certificate per
-    /// listener (the previous one is replaced and named); the mail
-    /// services keep the previous ones and the report says which one is
-    /// now the default. Pre-flight findings are warnings, or refusals with
-    /// `strict`.
+    /// Binds a certificate to services. For HTTPS it replaces, in the same
+    /// scope, every certificate whose names it all carries, and is added
+    /// beside the others (chosen per handshake by SNI); the mail services
+    /// keep every previous one. The report names what was replaced, which
+    /// names moved, which certificate clients without SNI now get, and the
+    /// listeners whose own certificates hide it. Pre-flight findings are
+    /// warnings, or refusals with `strict`.
     pub fn enable(
         &mut self,
         prefix: &str,
@@ -199,9 +201,9 @@ impl Manager {
     }
 
     /// [`Manager::enable`] for one node of the fleet (`node: Some`) or
-    /// the whole fleet. HTTPS keeps one certificate per listener: enabling
-    /// it fleet-wide replaces the HTTPS bindings of every node, enabling
-    /// it for a node replaces that node's.
+    /// the whole fleet. Enabling for HTTPS fleet-wide replaces the
+    /// certificates it covers on every node, enabling it for a node those
+    /// of that node.
     pub fn enable_scoped(
         &mut self,
         prefix: &str,
@@ -229,6 +231,7 @@ impl Manager {
             report.say(format!("warning: {}", f.message));
         }
         let existing = self.store.bindings()?;
+        let before = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
         let mut change = self.change("enable");
         for &service in services {
             let binding = Binding {
@@ -242,19 +245,18 @@ impl Manager {
                 report.say(format!("{thumb} is already enabled for {service}{scope}"));
                 continue;
             }
-            if service.single_certificate() {
-                for old in existing.iter().filter(|b| {
-                    b.service == service
-                        && b.listener == binding.listener
-                        && (node.is_none() || b.node == binding.node)
-                }) {
-                    change.push(Op::Unbind(old.clone()));
-                    report.say(format!(
-                        "{service}{}: {thumb} replaces {} (one certificate per listener)",
-                        scope_words_on(old.listener.as_deref(), old.node.as_deref()),
-                        old.thumbprint
-                    ));
-                }
+            for old in before.displaced_by(&thumb, service, listener, node) {
+                let names = before
+                    .get(&old.thumbprint)
+                    .map(|c| c.record.summary.names.join(", "))
+                    .unwrap_or_default();
+                report.say(format!(
+                    "{service}{}: {thumb} replaces {}, whose names it all carries ({names}); {} stays listed until you remove it",
+                    scope_words_on(old.listener.as_deref(), old.node.as_deref()),
+                    old.thumbprint,
+                    old.thumbprint,
+                ));
+                change.push(Op::Unbind(old));
             }
             change.push(Op::Bind(binding));
             change.describe(format!("enabled {thumb} for {service}{scope}"));
@@ -264,7 +266,20 @@ impl Manager {
         }
         self.store.apply(change)?;
         report.changed = true;
-        self.report_defaults(services, listener, node, &thumb, &mut report)?;
+        let after = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
+        let now = self.now();
+        for &service in services {
+            let served = ServedChange {
+                before: &before,
+                after: &after,
+                service,
+                listener,
+                node,
+                thumb: &thumb,
+                now,
+            };
+            served.report(&mut report);
+        }
         Ok(report)
     }
 
@@ -308,46 +323,6 @@ impl Manager {
             }
             _ => Ok(()),
         }
-    }
-
-    fn report_defaults(
-        &self,
-        services: &[Service],
-        listener: Option<&str>,
-        node: Option<&str>,
-        thumb: &str,
-        report: &mut Report,
-    ) -> Result<()> {
-        let set = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
-        let now = self.now();
-        for &service in services.iter().filter(|s| !s.single_certificate()) {
-            let chosen = set.select(
-                service,
-                ListenerScope {
-                    name: listener,
-                    pin: None,
-                },
-                None,
-                now,
-            );
-            let Some(default) = chosen.thumbprint() else {
-                continue;
-            };
-            let scope = scope_words_on(listener, node);
-            if default == thumb {
-                report.say(format!(
-                    "{service}{scope}: clients without SNI now get this certificate ({DEFAULT_RULE})"
-                ));
-            } else {
-                let why = set
-                    .preferred_because(default, thumb, now)
-                    .unwrap_or("it is bound to the listener itself");
-                report.say(format!(
-                    "{service}{scope}: clients without SNI still get {default}, not this certificate, because {why}; clients that ask for a name only this certificate carries (SNI) get it; see `mailcert which {service}`"
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Unbinds a certificate from services; warns when a service is left
@@ -660,7 +635,7 @@ fn join_names(names: &[SubjectName]) -> String {
         .join(", ")
 }
 
-fn scope_words_on(listener: Option<&str>, node: Option<&str>) -> String {
+pub(crate) fn scope_words_on(listener: Option<&str>, node: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(l) = listener {
         out.push_str(&format!(" on listener {l}"));

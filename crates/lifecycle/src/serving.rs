@@ -1,12 +1,13 @@
 //! Which certificate a handshake gets: the one function that both
 //! `mailcert which` and the front end call, so the answer is never a guess.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mailcert_store::{Binding, CertRecord, Store};
-use mailcert_x509::service::{preferred_because, select, Candidate, Selection};
+use mailcert_x509::service::{displaced, hidden, preferred_because, select, Candidate, Selection};
 use mailcert_x509::thumbprint::normalize_prefix;
 use mailcert_x509::{Service, Trust};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::Result;
@@ -27,6 +28,18 @@ pub struct ListenerScope<'a> {
     pub name: Option<&'a str>,
     /// The listener's `certificate = ...`: thumbprint prefix or subject.
     pub pin: Option<&'a str>,
+}
+
+/// The certificates bound to one listener alone for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerBindings {
+    pub service: Service,
+    pub listener: String,
+    /// Bound to this listener (thumbprints).
+    pub own: Vec<String>,
+    /// Bound to the whole service, yet never served on this listener,
+    /// because its own certificates come first (thumbprints).
+    pub hidden: Vec<String>,
 }
 
 /// A snapshot of everything that can be served, taken from the store.
@@ -102,6 +115,17 @@ impl ServingSet {
         }
     }
 
+    /// The same certificates with other bindings: what a change of the
+    /// bindings would make served (the pre-flight compares the two).
+    pub fn with_bindings(&self, bindings: Vec<Binding>) -> ServingSet {
+        ServingSet {
+            certs: self.certs.clone(),
+            bindings,
+            generation: self.generation,
+            node: self.node.clone(),
+        }
+    }
+
     pub fn get(&self, thumbprint: &str) -> Option<&ServedCert> {
         self.certs.get(thumbprint)
     }
@@ -145,17 +169,132 @@ impl ServingSet {
                 .map(|c| candidate(c, false, false))
                 .collect()
         });
-        let bound: Vec<Candidate> = self
-            .bindings()
+        let bound = self.bound(service, listener.name);
+        select(listener.pin.zip(pinned.as_deref()), &bound, sni, now)
+    }
+
+    /// The certificates a listener named `listener` (or one with no
+    /// bindings of its own, with `None`) may serve for `service`.
+    fn bound(&self, service: Service, listener: Option<&str>) -> Vec<Candidate> {
+        self.bindings()
             .filter(|b| b.service == service)
-            .filter(|b| b.listener.is_none() || b.listener.as_deref() == listener.name)
+            .filter(|b| b.listener.is_none() || b.listener.as_deref() == listener)
             .filter_map(|b| {
                 self.certs
                     .get(&b.thumbprint)
                     .map(|c| candidate(c, b.listener.is_some(), b.node.is_some()))
             })
+            .collect()
+    }
+
+    /// The bindings that enabling `thumbprint` for `service` in one scope
+    /// (a listener or, with `None`, the whole service; one node or, with
+    /// `None`, every node) removes there, by the service's
+    /// [`OnEnable`](mailcert_x509::service::OnEnable) rule: for HTTPS,
+    /// those of the certificates whose names it all covers.
+    pub fn displaced_by(
+        &self,
+        thumbprint: &str,
+        service: Service,
+        listener: Option<&str>,
+        node: Option<&str>,
+    ) -> Vec<Binding> {
+        let Some(new) = self.certs.get(thumbprint) else {
+            return Vec::new();
+        };
+        let same_scope: Vec<&Binding> = self
+            .bindings
+            .iter()
+            .filter(|b| b.service == service && b.listener.as_deref() == listener)
+            .filter(|b| node.is_none() || b.node.as_deref() == node)
+            .filter(|b| self.certs.contains_key(&b.thumbprint))
             .collect();
-        select(listener.pin.zip(pinned.as_deref()), &bound, sni, now)
+        let candidates: Vec<Candidate> = same_scope
+            .iter()
+            .filter_map(|b| self.certs.get(&b.thumbprint))
+            .map(|c| candidate(c, listener.is_some(), node.is_some()))
+            .collect();
+        let gone: Vec<&str> = displaced(
+            service.on_enable(),
+            &candidate(new, false, false),
+            &candidates,
+        )
+        .into_iter()
+        .map(|c| c.thumbprint.as_str())
+        .collect();
+        same_scope
+            .into_iter()
+            .filter(|b| gone.contains(&b.thumbprint.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Every name the certificates served for `service` through
+    /// `listener` carry, with the certificate a client asking for it (SNI)
+    /// gets. A wildcard stands for the names under it that no certificate
+    /// carries exactly.
+    pub fn served_names(
+        &self,
+        service: Service,
+        listener: Option<&str>,
+        now: OffsetDateTime,
+    ) -> BTreeMap<String, String> {
+        let bound = self.bound(service, listener);
+        let scope = ListenerScope {
+            name: listener,
+            pin: None,
+        };
+        let hidden: Vec<&str> = hidden(&bound)
+            .into_iter()
+            .map(|c| c.thumbprint.as_str())
+            .collect();
+        let served = bound
+            .iter()
+            .filter(|c| c.usable && !hidden.contains(&c.thumbprint.as_str()));
+        let mut out = BTreeMap::new();
+        for name in served.flat_map(|c| &c.names) {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if out.contains_key(&name) {
+                continue;
+            }
+            if let Some(thumb) = self.select(service, scope, Some(&name), now).thumbprint() {
+                out.insert(name, thumb.to_string());
+            }
+        }
+        out
+    }
+
+    /// Every listener with certificates bound to it alone (on this set's
+    /// node), and the certificates bound to the whole service that it
+    /// therefore never serves, by service then listener.
+    pub fn listener_bindings(&self) -> Vec<ListenerBindings> {
+        let mut scopes: Vec<(Service, &str)> = self
+            .bindings()
+            .filter_map(|b| b.listener.as_deref().map(|l| (b.service, l)))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        scopes
+            .into_iter()
+            .map(|(service, listener)| {
+                let bound = self.bound(service, Some(listener));
+                let mut own: Vec<String> = bound
+                    .iter()
+                    .filter(|c| c.listener_specific)
+                    .map(|c| c.thumbprint.clone())
+                    .collect();
+                own.dedup();
+                ListenerBindings {
+                    service,
+                    listener: listener.to_string(),
+                    own,
+                    hidden: hidden(&bound)
+                        .into_iter()
+                        .map(|c| c.thumbprint.clone())
+                        .collect(),
+                }
+            })
+            .collect()
     }
 
     /// Why the default `winner` is served rather than `other`, in words

@@ -162,6 +162,18 @@ pub fn name_matches(pattern: &str, host: &str) -> Option<NameMatch> {
     (!first.is_empty() && rest == suffix).then_some(NameMatch::Wildcard)
 }
 
+/// Does certificate name `pattern` cover everything certificate name
+/// `name` covers? A host name is covered as a client checks it (exactly or
+/// by a wildcard one label up); a wildcard only by the same wildcard, since
+/// RFC 6125 wildcards span exactly one label.
+pub fn name_covers(pattern: &str, name: &str) -> bool {
+    let normal = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    if name.contains('*') {
+        return normal(pattern) == normal(name);
+    }
+    name_matches(pattern, name).is_some()
+}
+
 /// The best way any of `names` covers `host` (exact before wildcard).
 pub fn best_match<'a>(names: impl IntoIterator<Item = &'a str>, host: &str) -> Option<NameMatch> {
     let mut best = None;
@@ -181,6 +193,20 @@ mod tests {
 
     fn dns(s: &str) -> SubjectName {
         SubjectName::Dns(s.into())
+    }
+
+    #[test]
+    fn covering_a_name() {
+        assert!(name_covers("Mail.Contoso.com", "mail.contoso.com."));
+        assert!(name_covers("*.contoso.com", "mail.contoso.com"));
+        assert!(name_covers("*.contoso.com", "*.CONTOSO.com"));
+        assert!(!name_covers("*.contoso.com", "contoso.com"));
+        assert!(!name_covers("*.contoso.com", "a.b.contoso.com"));
+        assert!(!name_covers("*.contoso.com", "*.b.contoso.com"));
+        assert!(
+            !name_covers("mail.contoso.com", "*.contoso.com"),
+            "a host name never covers a wildcard"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::names::{best_match, NameMatch};
+use crate::names::{best_match, name_covers, NameMatch};
 
 /// The services a certificate can be bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -30,10 +30,13 @@ impl Service {
         }
     }
 
-    /// HTTPS serves exactly one certificate per listener; the mail services
-    /// may hold several and choose per connection.
-    pub fn single_certificate(self) -> bool {
-        self == Service::Https
+    /// What enabling a certificate for this service does to the ones
+    /// already bound to it (see [`OnEnable`]).
+    pub fn on_enable(self) -> OnEnable {
+        match self {
+            Service::Https => OnEnable::ReplaceCovered,
+            Service::Imap | Service::Pop | Service::Smtp => OnEnable::KeepBeside,
+        }
     }
 
     /// Parses a comma-separated list such as `imap,pop,https,smtp` (or
@@ -73,6 +76,54 @@ impl FromStr for Service {
             )),
         }
     }
+}
+
+/// What enabling a certificate does to the certificates already bound to
+/// the same service in the same scope (the whole service, or one
+/// listener). Every service serves several certificates side by side,
+/// chosen per handshake by SNI ([`select`]); they differ in what a new one
+/// takes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnEnable {
+    /// HTTPS: as Exchange replaces the IIS certificate, the new one takes
+    /// the place of every certificate whose names it all covers ([`covers`]):
+    /// a renewal or a bigger SAN certificate replaces, a certificate for
+    /// other names is added beside.
+    ReplaceCovered,
+    /// SMTP, IMAP, POP: the previous certificates stay bound (Exchange
+    /// keeps the previous SMTP default enabled); the newcomer may become
+    /// the default by the rule of [`DEFAULT_RULE`].
+    KeepBeside,
+}
+
+/// The certificates among `bound` (bound to one service in one scope)
+/// that enabling `new` takes the place of, by `rule`. `new` itself, if it
+/// is already among them, is never displaced.
+pub fn displaced<'a>(
+    rule: OnEnable,
+    new: &Candidate,
+    bound: &'a [Candidate],
+) -> Vec<&'a Candidate> {
+    match rule {
+        OnEnable::KeepBeside => Vec::new(),
+        OnEnable::ReplaceCovered => bound
+            .iter()
+            .filter(|old| old.thumbprint != new.thumbprint && covers(new, old))
+            .collect(),
+    }
+}
+
+/// Does `new` carry every name `old` carries (exactly, or by a wildcard
+/// one label up), so that no client asking for one of `old`'s names would
+/// ever need `old` again? Two certificates with no DNS name at all cannot
+/// be told apart by SNI, so the one covers the other.
+pub fn covers(new: &Candidate, old: &Candidate) -> bool {
+    if old.names.is_empty() {
+        return new.names.is_empty();
+    }
+    old.names
+        .iter()
+        .all(|name| new.names.iter().any(|pattern| name_covers(pattern, name)))
 }
 
 /// A certificate that may be served, as the selection sees it.
@@ -248,16 +299,7 @@ pub fn select(
             },
         };
     }
-    let specific: Vec<&Candidate> = bound
-        .iter()
-        .filter(|c| c.listener_specific && c.usable)
-        .collect();
-    let listener_bound = !specific.is_empty();
-    let pool: Vec<&Candidate> = if specific.is_empty() {
-        bound.iter().filter(|c| c.usable).collect()
-    } else {
-        specific
-    };
+    let (pool, listener_bound) = pool(bound);
     let Some(default) = newest(pool.iter().copied(), now) else {
         return Selection::Nothing {
             reason: "no usable certificate (with a private key) is bound to this service; bind one with `mailcert enable`".into(),
@@ -294,6 +336,36 @@ pub fn select(
         name,
         listener_bound,
     }
+}
+
+/// The certificates a listener chooses among, and whether they are its
+/// own: usable certificates bound to the listener itself hide those bound
+/// to the whole service; without any, the service's are used.
+fn pool(bound: &[Candidate]) -> (Vec<&Candidate>, bool) {
+    let specific: Vec<&Candidate> = bound
+        .iter()
+        .filter(|c| c.listener_specific && c.usable)
+        .collect();
+    if specific.is_empty() {
+        (bound.iter().filter(|c| c.usable).collect(), false)
+    } else {
+        (specific, true)
+    }
+}
+
+/// The certificates bound to the whole service that a listener never
+/// serves because certificates are bound to the listener itself (`bound`:
+/// as for [`select`]). Empty when the listener has none of its own.
+pub fn hidden(bound: &[Candidate]) -> Vec<&Candidate> {
+    let (pool, listener_bound) = pool(bound);
+    if !listener_bound {
+        return Vec::new();
+    }
+    bound
+        .iter()
+        .filter(|c| !c.listener_specific && c.usable)
+        .filter(|c| !pool.iter().any(|p| p.thumbprint == c.thumbprint))
+        .collect()
 }
 
 fn default_rule(listener_bound: bool) -> &'static str {
@@ -351,6 +423,82 @@ mod tests {
             "{}",
             chosen.explain()
         );
+    }
+
+    #[test]
+    fn https_replaces_only_what_the_new_certificate_covers() {
+        let rule = Service::Https.on_enable();
+        let mail = cand(
+            "MAIL",
+            &["mail.contoso.com", "autodiscover.contoso.com"],
+            2024,
+        );
+        let web = cand("WEB", &["www.fabrikam.com"], 2024);
+        let wild = cand("WILD", &["*.contoso.com"], 2024);
+        let bound = vec![mail.clone(), web.clone(), wild.clone()];
+        let thumbs =
+            |v: Vec<&Candidate>| v.iter().map(|c| c.thumbprint.clone()).collect::<Vec<_>>();
+
+        // A renewal with one more name replaces the old one only.
+        let bigger = cand(
+            "BIG",
+            &[
+                "owa.contoso.com",
+                "mail.contoso.com",
+                "AutoDiscover.contoso.com.",
+            ],
+            2025,
+        );
+        assert_eq!(thumbs(displaced(rule, &bigger, &bound)), ["MAIL"]);
+        // Part of the names: the old one keeps serving the rest.
+        let part = cand("PART", &["mail.contoso.com"], 2025);
+        assert!(displaced(rule, &part, &bound).is_empty());
+        // Other names: added beside.
+        let other = cand("OTHER", &["www.northwind.com"], 2025);
+        assert!(displaced(rule, &other, &bound).is_empty());
+        // A wildcard covers the host names one label under it, and only
+        // the same wildcard covers a wildcard.
+        let new_wild = cand("WILD2", &["*.contoso.com"], 2025);
+        assert_eq!(thumbs(displaced(rule, &new_wild, &bound)), ["MAIL", "WILD"]);
+        // The same certificate again displaces nothing.
+        assert!(displaced(rule, &web, &bound).is_empty());
+        // Mail services keep every previous certificate.
+        assert!(displaced(Service::Smtp.on_enable(), &new_wild, &bound).is_empty());
+        // No DNS names on either side: SNI cannot tell them apart.
+        let mut bare = cand("BARE", &["x"], 2024);
+        bare.names.clear();
+        let mut bare2 = bare.clone();
+        bare2.thumbprint = "BARE2".into();
+        assert!(covers(&bare2, &bare));
+        assert!(!covers(&web, &bare));
+        assert!(!covers(&bare, &web));
+    }
+
+    #[test]
+    fn a_listener_s_own_certificates_hide_the_service_s() {
+        let now = datetime!(2026-06-01 0:00 UTC);
+        let service = cand("SERVICE", &["mail.contoso.com"], 2025);
+        let mut own = cand("OWN", &["www.fabrikam.com"], 2020);
+        own.listener_specific = true;
+        assert!(hidden(&[service.clone()]).is_empty());
+        let bound = [service.clone(), own.clone()];
+        let hid: Vec<&str> = hidden(&bound)
+            .iter()
+            .map(|c| c.thumbprint.as_str())
+            .collect();
+        assert_eq!(hid, ["SERVICE"]);
+        // Hidden means never served, even for its own name.
+        assert!(matches!(
+            select(None, &bound, Some("mail.contoso.com"), now),
+            Selection::NoMatch { ref thumbprint, listener_bound: true, .. } if thumbprint == "OWN"
+        ));
+        // Bound both ways: served, so not hidden.
+        let mut service_here = service.clone();
+        service_here.listener_specific = true;
+        assert!(hidden(&[service.clone(), own.clone(), service_here]).is_empty());
+        // A listener binding nobody can use hides nothing.
+        own.usable = false;
+        assert!(hidden(&[service, own]).is_empty());
     }
 
     #[test]
