@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use mailcert_x509::service::{OnEnable, DEFAULT_RULE};
+use mailcert_x509::names::name_covers;
+use mailcert_x509::service::{OnEnable, DEFAULT_RULE, LISTENER_RULE};
+use mailcert_x509::Selection;
 use mailcert_x509::Service;
 use time::OffsetDateTime;
 
@@ -84,11 +86,23 @@ impl ServedChange<'_> {
         }
         let prefix = self.prefix();
         for (old, names) in &moved {
-            report.say(format!(
-                "{prefix}: clients asking for {} now get {} instead of {old}",
-                names.join(", "),
-                self.thumb
-            ));
+            let (covered, mismatched): (Vec<&str>, Vec<&str>) =
+                names.iter().partition(|n| self.covered_by_new(n));
+            if !covered.is_empty() {
+                report.say(format!(
+                    "{prefix}: clients asking for {} now get {} instead of {old}",
+                    covered.join(", "),
+                    self.thumb
+                ));
+            }
+            if !mismatched.is_empty() {
+                report.say(format!(
+                    "{prefix}: clients asking for {} now get {}, which does not carry {} (clients will see a name mismatch), instead of {old}",
+                    mismatched.join(", "),
+                    self.thumb,
+                    if mismatched.len() == 1 { "that name" } else { "those names" }
+                ));
+            }
         }
         if !fresh.is_empty() && !before.is_empty() {
             report.say(format!(
@@ -137,6 +151,17 @@ impl ServedChange<'_> {
         }
     }
 
+    /// Does the new certificate cover `name`, exactly or by a wildcard?
+    fn covered_by_new(&self, name: &str) -> bool {
+        self.after.get(self.thumb).is_some_and(|c| {
+            c.record
+                .summary
+                .names
+                .iter()
+                .any(|pattern| name_covers(pattern, name))
+        })
+    }
+
     fn carried_by_new(&self, name: &str) -> bool {
         self.after.get(self.thumb).is_some_and(|c| {
             c.record
@@ -157,8 +182,15 @@ impl ServedChange<'_> {
         };
         let prefix = self.prefix();
         if default == self.thumb {
+            let rule = match chosen {
+                Selection::NoSni {
+                    listener_bound: true,
+                    ..
+                } => LISTENER_RULE,
+                _ => DEFAULT_RULE,
+            };
             report.say(format!(
-                "{prefix}: clients without SNI now get this certificate ({DEFAULT_RULE})"
+                "{prefix}: clients without SNI now get this certificate ({rule})"
             ));
         } else {
             let why = self
@@ -209,8 +241,11 @@ impl ServedChange<'_> {
                         .collect();
                     if !newly.is_empty() {
                         report.say(format!(
-                            "{service} on listener {name}: this listener now serves only the certificates bound to it alone; {} (bound to {service} for every listener) is no longer served there: bind it to the listener too if clients of '{name}' need its names",
-                            newly.join(", ")
+                            "{service} on listener {name}: this listener now serves only the certificates bound to it alone; {} (bound to {service} for every listener) {} no longer served there: bind {} to the listener too if clients of '{name}' need {} names",
+                            newly.join(", "),
+                            if newly.len() == 1 { "is" } else { "are" },
+                            if newly.len() == 1 { "it" } else { "them" },
+                            if newly.len() == 1 { "its" } else { "their" },
                         ));
                     }
                 }

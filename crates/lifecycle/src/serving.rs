@@ -347,3 +347,14 @@ pub fn pin_matches(pin: &str, record: &CertRecord) -> bool {
     let pin = pin.trim();
     s.subject.eq_ignore_ascii_case(pin) || s.subject_cn().eq_ignore_ascii_case(pin)
 }
+
+impl crate::manager::Manager {
+    /// [`ServingSet::listener_bindings`] of the store, on `node` (`None`:
+    /// the bindings of the whole fleet only): what `list` and `which` say
+    /// about listeners that serve certificates of their own.
+    pub fn listener_bindings(&self, node: Option<&str>) -> Result<Vec<ListenerBindings>> {
+        Ok(ServingSet::load(self.store.as_ref(), false)?
+            .on_node(node)
+            .listener_bindings())
+    }
+}

@@ -52,6 +52,10 @@ pub struct CertView {
     pub serial: Option<String>,
     pub origin: String,
     pub bindings: Vec<BindingView>,
+    /// The listeners this certificate is bound to by name (a listener
+    /// with certificates of its own serves only those, not the ones bound
+    /// to the whole service).
+    pub listeners: Vec<String>,
     pub trust: String,
     /// Set when a bound certificate expires within the warning window or
     /// has expired (not printed in JSON: `warnings` says it there).
@@ -142,6 +146,13 @@ impl CertView {
                     node: b.node.clone(),
                 })
                 .collect(),
+            listeners: {
+                let mut names: Vec<String> =
+                    mine.iter().filter_map(|b| b.listener.clone()).collect();
+                names.sort();
+                names.dedup();
+                names
+            },
             trust: record.trust.encode(),
             expiry,
         }
@@ -221,6 +232,7 @@ impl CertView {
             serial: None,
             origin: "request".into(),
             bindings: Vec::new(),
+            listeners: Vec::new(),
             trust: String::new(),
             expiry: None,
         }

@@ -480,7 +480,7 @@ mod tests {
         let service = cand("SERVICE", &["mail.contoso.com"], 2025);
         let mut own = cand("OWN", &["www.fabrikam.com"], 2020);
         own.listener_specific = true;
-        assert!(hidden(&[service.clone()]).is_empty());
+        assert!(hidden(std::slice::from_ref(&service)).is_empty());
         let bound = [service.clone(), own.clone()];
         let hid: Vec<&str> = hidden(&bound)
             .iter()

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_config::Config;
-use mailcert_lifecycle::ListenerScope;
+use mailcert_lifecycle::{ListenerBindings, ListenerScope};
 use mailcert_x509::{Selection, Service};
 
 use crate::exit::Exit;
@@ -56,6 +56,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let node = super::node_arg(args.node.as_deref()).unwrap_or_else(|| manager.node.clone());
     let (selection, record) =
         manager.which_on(args.service, scope, args.name.as_deref(), Some(&node))?;
+    let listeners = manager.listener_bindings(Some(&node))?;
+    let notes = listener_notes(&listeners, args.service, args.listener.as_deref());
     let fix = nothing_fix(
         &selection,
         args.service,
@@ -74,6 +76,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "names": record.as_ref().map(|r| r.summary.names.clone()),
             "explanation": selection.explain(),
             "fix": fix,
+            "hidden_by_listener": notes.hidden,
+            "listeners_with_own": notes.listeners_with_own,
+            "notes": notes.sentences,
         }))?;
     } else {
         match &record {
@@ -93,6 +98,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 output::line(format!("why: {}", selection.explain()))?;
             }
         }
+        for note in &notes.sentences {
+            output::line(format!("note: {note}"))?;
+        }
         if let Some(fix) = &fix {
             output::line(format!("fix: {fix}"))?;
         }
@@ -100,6 +108,51 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     // An empty answer is still an answer: exit 1 is for the findings of
     // check, verify and plan.
     Ok(Exit::Success)
+}
+
+/// What the answer does not show by itself: bindings to named listeners.
+#[derive(Debug, Default)]
+struct ListenerNotes {
+    /// With `--listener`: certificates bound to the whole service that
+    /// this listener never serves, because it has certificates of its own.
+    hidden: Vec<String>,
+    /// Without `--listener`: the listeners of this service that serve
+    /// certificates of their own, where this answer does not hold.
+    listeners_with_own: Vec<String>,
+    sentences: Vec<String>,
+}
+
+fn listener_notes(
+    all: &[ListenerBindings],
+    service: Service,
+    listener: Option<&str>,
+) -> ListenerNotes {
+    let mut notes = ListenerNotes::default();
+    let of_service = all.iter().filter(|l| l.service == service);
+    match listener {
+        Some(name) => {
+            for l in of_service.filter(|l| l.listener == name && !l.hidden.is_empty()) {
+                notes.hidden.extend(l.hidden.iter().cloned());
+                notes.sentences.push(format!(
+                    "listener '{name}' has certificates bound to it alone ({}), so it never serves {} (bound to {service} for every listener), whatever name a client asks for; to serve one here too: `mailcert enable THUMBPRINT --services {service} --listener {name}`",
+                    l.own.join(", "),
+                    l.hidden.join(", ")
+                ));
+            }
+        }
+        None => {
+            for l in of_service {
+                notes.listeners_with_own.push(l.listener.clone());
+                notes.sentences.push(format!(
+                    "this is the answer for {service} listeners without certificates of their own; listener '{}' serves only those bound to it ({}): see `mailcert which {service} --listener {}`",
+                    l.listener,
+                    l.own.join(", "),
+                    l.listener
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// What to do when nothing would be served.
