@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::Env;
-use mailcert_testkit::{free_port, openssl_view, run, served_chain, HttpBackend, Pki};
+use mailcert_testkit::{free_port, openssl_view, run, served_chain, Curl, HttpBackend, Pki};
 
 const MAIL: &str = "mail.example.test";
 const WWW: &str = "www.example.org";
@@ -256,29 +256,10 @@ fn import(env: &Env, pki: &Pki, label: &str, names: &[&str]) -> String {
 
 /// curl to `name` on the listener, validating against `root`: the body,
 /// or the error curl gives.
-fn curl(port: u16, name: &str, root: &Path) -> Result<String, String> {
-    let resolve = format!("{name}:{port}:127.0.0.1");
-    let url = format!("https://{name}:{port}/");
-    let out = run(
-        "curl",
-        &[
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "20",
-            "--cacert",
-            &root.display().to_string(),
-            "--resolve",
-            &resolve,
-            &url,
-        ],
-        b"",
-    );
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+fn curl(env: &Env, port: u16, name: &str, root: &Path) -> Result<String, String> {
+    Curl::new(name, port, root, env.dir.path())
+        .try_request("GET", "/", &[], None)
+        .map(|reply| reply.text())
 }
 
 /// The thumbprint of the certificate `openssl s_client` gets with no SNI.
@@ -327,8 +308,8 @@ fn two_https_names_on_one_listener_each_get_their_certificate() {
 
     for (name, thumb) in [(MAIL, &mail), (WWW, &www)] {
         // curl validates the name: neither certificate carries the other.
-        let body =
-            curl(port, name, &pki.root).unwrap_or_else(|e| panic!("curl https://{name}: {e}"));
+        let body = curl(&env, port, name, &pki.root)
+            .unwrap_or_else(|e| panic!("curl https://{name}: {e}"));
         assert!(body.contains("hello from the backend"), "{body}");
         let served = openssl_view(&served_chain(port, name, None)[0]).thumbprint;
         assert_eq!(&served, thumb, "openssl s_client -servername {name}");
@@ -363,7 +344,8 @@ fn two_https_names_on_one_listener_each_get_their_certificate() {
         );
     }
     // A name neither carries: the listener's default, which curl refuses.
-    let unknown = curl(port, "other.example.net", &pki.root).expect_err("no certificate names it");
+    let unknown =
+        curl(&env, port, "other.example.net", &pki.root).expect_err("no certificate names it");
     assert!(
         unknown.contains("other.example.net") || unknown.contains("SSL"),
         "{unknown}"
@@ -405,7 +387,7 @@ fn two_https_names_on_one_listener_each_get_their_certificate() {
         own.as_str()
     );
     assert!(
-        curl(port, WWW, &pki.root).is_err(),
+        curl(&env, port, WWW, &pki.root).is_err(),
         "www now gets the mail certificate"
     );
 }

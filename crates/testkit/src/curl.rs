@@ -87,7 +87,7 @@ impl Curl {
     }
 
     /// Sends one request; `body` goes as is (set its Content-Type in
-    /// `headers`).
+    /// `headers`). Panics with curl's error when there is no answer.
     pub fn request(
         &self,
         method: &str,
@@ -95,6 +95,19 @@ impl Curl {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> HttpReply {
+        self.try_request(method, path, headers, body)
+            .unwrap_or_else(|error| panic!("curl {method} {path} failed: {error}"))
+    }
+
+    /// [`Curl::request`], with curl's error (a certificate it refused, a
+    /// name mismatch, a refused connection) as `Err`.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<HttpReply, String> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -123,15 +136,13 @@ impl Curl {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("cannot run curl: {e} (run scripts/install-peers.sh)"));
-        assert!(
-            out.status.success(),
-            "curl {method} {path} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let head = std::fs::read_to_string(&head_file).unwrap_or_default();
         let body = std::fs::read(&body_file).unwrap_or_default();
         for file in [&head_file, &body_file, &sent_file] {
             let _ = std::fs::remove_file(file);
+        }
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         let mut lines = head.lines();
         let status = lines
@@ -143,10 +154,10 @@ impl Curl {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        HttpReply {
+        Ok(HttpReply {
             status,
             headers,
             body,
-        }
+        })
     }
 }

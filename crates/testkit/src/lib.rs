@@ -3,12 +3,15 @@
 //! tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP), a small HTTP
 //! backend and a throwaway PostgreSQL cluster — each in its own temporary
 //! directory, on ports of its own, stopped when dropped — and `mailcert
-//! serve` nodes of a fleet ([`fleet`]).
+//! serve` nodes of a fleet ([`fleet`]); the scanners auditors run
+//! (testssl, sslscan) and a socket-activation launcher in systemd's
+//! manner ([`activation`]).
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
 //! Nothing here times anything: [`wait_until`] polls with a generous
 //! deadline and fails with a message that says what never happened.
 
+pub mod activation;
 mod browser;
 mod client;
 mod curl;
@@ -17,6 +20,7 @@ mod http;
 mod mail;
 mod pki;
 mod postgres;
+mod scanner;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -30,6 +34,7 @@ pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};
 pub use postgres::{PgDatabase, PgOptions, Postgres, PG_PASSWORD, PG_USER};
+pub use scanner::{sslscan, testssl_preferences, ScannedCipher, SslScan, TestsslFinding};
 pub use tempfile::TempDir;
 
 /// A TCP port on 127.0.0.1 that is free now and that no other test in

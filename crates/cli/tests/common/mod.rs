@@ -164,6 +164,12 @@ pub fn openssl(args: &[&str], dir: &Path) -> String {
 /// `mailcert serve`, stopped (SIGTERM) when dropped.
 pub struct Serve(Child);
 
+impl Serve {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = Command::new("kill")
