@@ -429,3 +429,45 @@ fn the_api_answers_what_the_command_line_prints() {
         .unwrap();
     assert_eq!(entry["user"], "alice (console from 127.0.0.1)");
 }
+
+/// Accounts, sessions and failed-login counters are named values of the
+/// store: the console works the same on the PostgreSQL store a fleet
+/// shares.
+#[test]
+fn the_console_works_on_a_postgresql_store() {
+    let pg = mailcert_testkit::Postgres::shared();
+    let db = pg.database("console");
+    let key = tempfile::tempdir().unwrap();
+    let key_file = key.path().join("store.key");
+    let console = Console::start_on(Some((db.url.clone(), key_file)), "");
+    assert_eq!(console.login_as(USER, "wrong password here").status, 401);
+    let session = console.login();
+    let made = console.call(
+        &session,
+        "POST",
+        "/api/v1/certificates",
+        Some(json!({"self_signed": true, "names": ["pg.example.test"]})),
+    );
+    assert_eq!(made.status, 200, "{}", made.text());
+    let listed = console
+        .call(&session, "GET", "/api/v1/certificates", None)
+        .json();
+    let cli: serde_json::Value =
+        serde_json::from_str(&console.run(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(listed, cli);
+    let users = console
+        .run(&["console", "user", "list", "--json"])
+        .ok()
+        .json();
+    assert_eq!(users[0]["sessions"], 1, "{users}");
+    console.call(&session, "POST", "/api/v1/logout", Some(json!({})));
+    assert_eq!(
+        console
+            .call(&session, "GET", "/api/v1/certificates", None)
+            .status,
+        401
+    );
+    let log = console.run(&["log", "--json"]).ok().stdout;
+    assert!(log.contains("failed console login as 'alice'"), "{log}");
+    assert!(log.contains("alice logged out of the console"), "{log}");
+}

@@ -4,7 +4,10 @@
 
 use mailcert_testkit::{free_port, Curl, HttpReply};
 
-use crate::common::{serve, Env, Serve};
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::common::{serve, to_run, Env, Run, Serve};
 
 pub const HOST: &str = "mail.example.test";
 pub const USER: &str = "alice";
@@ -13,6 +16,8 @@ pub const COOKIE: &str = "__Host-mailcert-session";
 
 pub struct Console {
     pub env: Env,
+    /// A PostgreSQL store (URL, key file) instead of the Env's file.
+    pub store: Option<(String, PathBuf)>,
     pub curl: Curl,
     _serve: Serve,
 }
@@ -27,20 +32,49 @@ pub struct Session {
 impl Console {
     /// Serves a fresh store; `extra` goes into `[console]`.
     pub fn start(extra: &str) -> Console {
+        Console::start_on(None, extra)
+    }
+
+    /// A `mailcert` command on this console's store.
+    pub fn command(env: &Env, store: &Option<(String, PathBuf)>, args: &[&str]) -> Command {
+        let mut command = env.command(args);
+        // One node: on a shared store, each node has its own
+        // secure-by-default certificate.
+        command.env("MAILCERT_NODE", "node1");
+        if let Some((url, key)) = store {
+            command
+                .env("MAILCERT_STORE", url)
+                .env("MAILCERT_STORE_KEY_FILE", key);
+        }
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        to_run(
+            Console::command(&self.env, &self.store, args)
+                .output()
+                .expect("run mailcert"),
+        )
+    }
+
+    /// Serves a fresh store (`store`: a PostgreSQL URL and key file
+    /// instead of the Env's file); `extra` goes into `[console]`.
+    pub fn start_on(store: Option<(String, PathBuf)>, extra: &str) -> Console {
         let env = Env::new();
-        env.run(&["init", "--hostname", HOST]).ok();
+        let run = |args: &[&str]| {
+            to_run(
+                Console::command(&env, &store, args)
+                    .output()
+                    .expect("run mailcert"),
+            )
+        };
+        run(&["init", "--hostname", HOST]).ok();
         let pw = env.write("pw", format!("{PASSWORD}\n"));
-        env.run(&[
-            "console",
-            "user",
-            "add",
-            USER,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ])
-        .ok();
-        let thumb = env.list()[0]["thumbprint"].as_str().unwrap().to_string();
-        let pem = env.run(&["show", &thumb, "--pem"]).ok().stdout;
+        let pw = pw.to_str().unwrap();
+        run(&["console", "user", "add", USER, "--password-file", pw]).ok();
+        let list = run(&["list", "--json"]).ok().json();
+        let thumb = list[0]["thumbprint"].as_str().unwrap().to_string();
+        let pem = run(&["show", &thumb, "--pem"]).ok().stdout;
         let ca = env.write("console-ca.pem", pem);
         let port = free_port();
         let redirect = free_port();
@@ -50,12 +84,16 @@ impl Console {
                 "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{redirect}\"\n\n[console]\nbind = \"127.0.0.1:{port}\"\n{extra}\n"
             ),
         );
-        let mut command = env.command(&["serve", "--config", config.to_str().unwrap()]);
-        command.env("MAILCERT_NODE", "node1");
+        let mut command = Console::command(
+            &env,
+            &store,
+            &["serve", "--config", config.to_str().unwrap()],
+        );
         let served = serve(command);
         let curl = Curl::new(HOST, port, &ca, env.dir.path());
         Console {
             env,
+            store,
             curl,
             _serve: served,
         }
