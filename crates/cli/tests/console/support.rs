@@ -84,12 +84,11 @@ impl Console {
                 "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{redirect}\"\n\n[console]\nbind = \"127.0.0.1:{port}\"\n{extra}\n"
             ),
         );
-        let mut command = Console::command(
+        let served = serve(Console::command(
             &env,
             &store,
             &["serve", "--config", config.to_str().unwrap()],
-        );
-        let served = serve(command);
+        ));
         let curl = Curl::new(HOST, port, &ca, env.dir.path());
         Console {
             env,
