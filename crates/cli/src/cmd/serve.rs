@@ -134,6 +134,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         println!("{line}");
     }
     if let (Some(console), Some(socket)) = (&config.console, console_socket) {
+        ensure_console_certificate(&location, &node, &config, console)?;
         let settings = mailcert_console::ConsoleSettings {
             console: console.clone(),
             config: config.clone(),
@@ -154,6 +155,39 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     );
     front.run_until_signalled()?;
     Ok(Exit::Success)
+}
+
+/// The console takes its certificate as an HTTPS listener named
+/// `console` would: a pin that matches nothing is refused at the start
+/// (every handshake would fail), no HTTPS certificate at all is a warning.
+fn ensure_console_certificate(
+    location: &StoreLocation,
+    node: &str,
+    config: &Config,
+    console: &mailcert_config::Console,
+) -> anyhow::Result<()> {
+    let manager = Manager::new(mailcert_store::open(location)?, os_user()).on_node(node);
+    let scope = mailcert_lifecycle::ListenerScope {
+        name: Some(mailcert_config::Console::LISTENER),
+        pin: console.certificate.as_deref(),
+    };
+    let (selection, _) = manager.which(mailcert_x509::Service::Https, scope, None)?;
+    if selection.thumbprint().is_some() {
+        return Ok(());
+    }
+    match &console.certificate {
+        Some(pin) => anyhow::bail!(
+            "[console] certificate = \"{pin}\" in {}: no certificate in the store matches it, so the console could complete no TLS handshake; give a thumbprint prefix or subject from `mailcert list`, or remove the line",
+            config.path.display()
+        ),
+        None => {
+            tracing::warn!(
+                "the console has no certificate to serve yet ({}): bind one with `mailcert enable THUMB --services https` (or --listener console)",
+                selection.explain()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The front end's challenge map as the ACME engine's sink.

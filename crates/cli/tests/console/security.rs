@@ -471,3 +471,30 @@ fn the_console_works_on_a_postgresql_store() {
     assert!(log.contains("failed console login as 'alice'"), "{log}");
     assert!(log.contains("alice logged out of the console"), "{log}");
 }
+
+/// A `[console] certificate` pin that matches nothing would fail every
+/// handshake: serve refuses to start, naming the line's value.
+#[test]
+fn a_console_pin_that_matches_nothing_stops_serve() {
+    let env = crate::common::Env::new();
+    env.init();
+    let port = mailcert_testkit::free_port();
+    let redirect = mailcert_testkit::free_port();
+    let config = env.write(
+        "mailcert.toml",
+        format!(
+            "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{redirect}\"\n\n[console]\nbind = \"127.0.0.1:{port}\"\ncertificate = \"FFFF\"\n"
+        ),
+    );
+    let run = env
+        .run(&["serve", "--config", config.to_str().unwrap()])
+        .fails_with(2);
+    assert!(
+        run.stderr.contains("[console] certificate = \"FFFF\"")
+            && run
+                .stderr
+                .contains("no certificate in the store matches it"),
+        "{}",
+        run.stderr
+    );
+}
