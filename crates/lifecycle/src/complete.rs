@@ -43,7 +43,7 @@ impl Manager {
         let pending = self.store.pending_requests()?;
         let matched = self.match_requests(&summaries, &pending)?;
         if !matched.is_empty() {
-            return self.complete_requests(&answer.name, matched, &pool);
+            return self.complete_requests(&answer.name, matched, &pool, true);
         }
         // Already stored: this supplies the chain.
         let leaves_first = summaries
@@ -66,7 +66,7 @@ impl Manager {
     /// carries its public key, in the order of the file. When several do
     /// (a renewal with the same key next to the old certificate), the one
     /// not yet stored and then the newest wins.
-    fn match_requests(
+    pub(crate) fn match_requests(
         &self,
         summaries: &[(CertSummary, Vec<u8>)],
         pending: &[PendingRecord],
@@ -103,12 +103,16 @@ impl Manager {
     }
 
     /// Stores every matched answer in one change: each certificate with
-    /// its key and chain, each pending request removed.
-    fn complete_requests(
+    /// its key and chain, each pending request removed. A copy of the
+    /// certificate stored without its key (imported before the request
+    /// was completed) is replaced by the complete one. `exportable: false`
+    /// makes the keys non-exportable even if the requests allowed it.
+    pub(crate) fn complete_requests(
         &mut self,
         what: &str,
         matched: Vec<(CertSummary, Vec<u8>, PendingRecord)>,
         pool: &[Vec<u8>],
+        exportable: bool,
     ) -> Result<Report> {
         let mut candidates = pool.to_vec();
         candidates.extend(self.chain_pool()?);
@@ -120,12 +124,18 @@ impl Manager {
         let mut extra: Vec<Vec<u8>> = Vec::new();
         for (summary, der, request) in matched {
             let thumb = summary.thumbprint.clone();
-            if self.store.certificate(&thumb)?.is_some() {
-                return Err(LifecycleError::Refused(format!(
-                    "{what}: certificate {thumb} is already in the store; remove pending request {} with `mailcert remove {}` if it is no longer needed. Nothing was stored.",
-                    request.id, request.id
-                )));
-            }
+            let keyless_copy = match self.store.certificate(&thumb)? {
+                None => false,
+                Some(stored) if !stored.has_private_key => true,
+                // Stored with this very key: the pending request (often a
+                // renewal that reuses the key) waits for a newer answer.
+                Some(stored) => {
+                    return Err(LifecycleError::Refused(format!(
+                        "{what}: certificate {thumb} ({}) is already in the store with its private key, so it is not the CA's answer to pending request {} ({}), which stays pending for the certificate the CA issues for it; complete that one when it comes. Nothing was stored.",
+                        stored.summary.subject, request.id, request.subject
+                    )));
+                }
+            };
             let key = self.store.pending_key(&request.id)?.ok_or_else(|| {
                 LifecycleError::Refused(format!(
                     "pending request {} has no key (changed meanwhile?)",
@@ -169,11 +179,25 @@ impl Manager {
                     asked.join(", ")
                 ));
             }
+            if keyless_copy {
+                // Nothing is bound to a certificate without a key, so the
+                // copy goes and the complete record takes its place.
+                change.push(Op::DeleteCertificate(thumb.clone()));
+                after.push(format!(
+                    "{thumb} was in the store without its private key (imported before its request was completed); it is replaced by the completed certificate with the key of pending request {}",
+                    request.id
+                ));
+            }
             change.describe(format!(
-                "completed pending request {} with {thumb} ({}), chain of {}",
+                "completed pending request {} with {thumb} ({}), chain of {}{}",
                 request.id,
                 summary.subject,
-                judged.chain.len()
+                judged.chain.len(),
+                if keyless_copy {
+                    ", replacing the copy stored without its key"
+                } else {
+                    ""
+                }
             ));
             for der in &judged.chain {
                 if !extra.contains(der) {
@@ -185,7 +209,7 @@ impl Manager {
                 der,
                 chain: judged.chain.clone(),
                 private_key: Some(key),
-                exportable: request.exportable,
+                exportable: request.exportable && exportable,
                 friendly_name: request.friendly_name.clone(),
                 origin: Origin::Issued,
                 trust: judged.trust.clone(),

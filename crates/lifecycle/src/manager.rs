@@ -448,7 +448,7 @@ impl Manager {
         let bound = self.bindings_of(&thumb)?;
         if !bound.is_empty() && !force {
             return Err(LifecycleError::Refused(format!(
-                "{thumb} ({}) is in use: {}; disable it first, move its bindings with `mailcert enable` on another certificate, or use --force",
+                "{thumb} ({}) is in use: {}; move its bindings to another certificate first (`mailcert replace {thumb} NEW`) or disable them; --force unbinds it and removes it with its private key",
                 record.summary.subject,
                 describe_bindings(&bound)
             )));
@@ -529,7 +529,7 @@ impl Manager {
         report.say(format!("renewed {old} as {thumb} ({days} days, {key})"));
         if !moved.is_empty() {
             report.say(format!(
-                "moved {} from {old} to {thumb}; {old} stays listed, unbound, until you remove it",
+                "moved {} from {old} to {thumb}; {old} stays in the store, unbound, with its key",
                 describe_bindings(&moved)
             ));
         }

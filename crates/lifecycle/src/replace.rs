@@ -134,7 +134,7 @@ impl Manager {
         }
         if !moved.is_empty() {
             report.say(format!(
-                "{new_t} replaces {old_t} for {}; {old_t} stays listed, unbound, until you remove it",
+                "{new_t} replaces {old_t} for {}; {old_t} stays in the store, unbound, with its key",
                 describe_bindings(&moved)
             ));
         }

@@ -135,6 +135,26 @@ impl Manager {
                 .into());
             }
         }
+        // The CA's answer to a request made here completes it, as
+        // Import-ExchangeCertificate does: stored without the key it
+        // could not serve, and the request would still hold that key.
+        if item.key.is_none() {
+            let pending = self.store.pending_requests()?;
+            let matched = self.match_requests(&[(summary.clone(), item.leaf.clone())], &pending)?;
+            if let Some((_, _, request)) = matched.first() {
+                let id = request.id.clone();
+                let mut pool = vec![item.leaf.clone()];
+                pool.extend(item.others.iter().cloned());
+                let mut report = self.complete_requests(what, matched, &pool, exportable)?;
+                report.lines.insert(
+                    0,
+                    format!(
+                        "{what} is the answer to pending request {id}: completed it (as `mailcert complete` does), so the certificate is stored with that request's private key"
+                    ),
+                );
+                return Ok(report);
+            }
+        }
         if let Some(existing) = self.store.certificate(&thumb)? {
             return self.import_existing(what, existing, item, exportable);
         }

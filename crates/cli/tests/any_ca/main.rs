@@ -3,6 +3,7 @@
 //! both ways, the private CA, trust anchors, replace. Every bad input
 //! exits 2 and leaves the store as it was (`list`, `log`, `trust list`).
 
+mod answers;
 mod defaults;
 mod diagnosis;
 mod harness;
