@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
-use crate::preflight::{preflight, Preflight};
+use crate::preflight::{preflight, takeover, Preflight};
 use crate::served::ServedChange;
 use crate::serving::{ListenerScope, ServingSet};
 
@@ -216,7 +216,48 @@ impl Manager {
         let record = find_certificate(self.store.as_ref(), prefix)?;
         let thumb = record.summary.thumbprint.clone();
         self.ensure_bindable(&record)?;
-        let findings = self.preflight(&record, hostnames)?;
+        // The change first: the pre-flight judges what it would serve.
+        let mut steps = Report::default();
+        let existing = self.store.bindings()?;
+        let before = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
+        let mut change = self.change("enable");
+        for &service in services {
+            let binding = Binding {
+                thumbprint: thumb.clone(),
+                service,
+                listener: listener.map(str::to_string),
+                node: node.map(str::to_string),
+            };
+            let scope = scope_words_on(listener, node);
+            if existing.contains(&binding) {
+                steps.say(format!("{thumb} is already enabled for {service}{scope}"));
+                continue;
+            }
+            for old in before.displaced_by(&thumb, service, listener, node) {
+                let names = before
+                    .get(&old.thumbprint)
+                    .map(|c| c.record.summary.names.join(", "))
+                    .unwrap_or_default();
+                steps.say(format!(
+                    "{service}{}: {thumb} replaces {}, whose names it all carries ({names}); {} stays in the store, unbound, with its key",
+                    scope_words_on(old.listener.as_deref(), old.node.as_deref()),
+                    old.thumbprint,
+                    old.thumbprint,
+                ));
+                change.push(Op::Unbind(old));
+            }
+            change.push(Op::Bind(binding));
+            change.describe(format!("enabled {thumb} for {service}{scope}"));
+        }
+        let mut findings = self.preflight(&record, hostnames)?;
+        findings.extend(self.takeover(
+            &record,
+            &change.ops,
+            services,
+            listener,
+            node,
+            hostnames,
+        )?);
         if strict && !findings.is_empty() {
             return Err(LifecycleError::Refused(format!(
                 "not enabled (--strict) because clients would complain:\n{}",
@@ -230,37 +271,7 @@ impl Manager {
         for f in &findings {
             report.say(format!("warning: {}", f.message));
         }
-        let existing = self.store.bindings()?;
-        let before = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
-        let mut change = self.change("enable");
-        for &service in services {
-            let binding = Binding {
-                thumbprint: thumb.clone(),
-                service,
-                listener: listener.map(str::to_string),
-                node: node.map(str::to_string),
-            };
-            let scope = scope_words_on(listener, node);
-            if existing.contains(&binding) {
-                report.say(format!("{thumb} is already enabled for {service}{scope}"));
-                continue;
-            }
-            for old in before.displaced_by(&thumb, service, listener, node) {
-                let names = before
-                    .get(&old.thumbprint)
-                    .map(|c| c.record.summary.names.join(", "))
-                    .unwrap_or_default();
-                report.say(format!(
-                    "{service}{}: {thumb} replaces {}, whose names it all carries ({names}); {} stays listed until you remove it",
-                    scope_words_on(old.listener.as_deref(), old.node.as_deref()),
-                    old.thumbprint,
-                    old.thumbprint,
-                ));
-                change.push(Op::Unbind(old));
-            }
-            change.push(Op::Bind(binding));
-            change.describe(format!("enabled {thumb} for {service}{scope}"));
-        }
+        report.lines.extend(steps.lines);
         if change.ops.is_empty() {
             return Ok(report);
         }
@@ -281,6 +292,38 @@ impl Manager {
             served.report(&mut report);
         }
         Ok(report)
+    }
+
+    /// The [`takeover`] findings of binding `ops` for `record`, judged on
+    /// `node` (its own bindings beside the fleet-wide ones).
+    pub(crate) fn takeover(
+        &self,
+        record: &CertRecord,
+        ops: &[Op],
+        services: &[Service],
+        listener: Option<&str>,
+        node: Option<&str>,
+        hostnames: &[String],
+    ) -> Result<Vec<Preflight>> {
+        let before = ServingSet::load(self.store.as_ref(), false)?.on_node(node);
+        let mut bindings = self.store.bindings()?;
+        for op in ops {
+            match op {
+                Op::Bind(b) if !bindings.contains(b) => bindings.push(b.clone()),
+                Op::Unbind(b) => bindings.retain(|x| x != b),
+                _ => {}
+            }
+        }
+        let after = before.with_bindings(bindings);
+        Ok(takeover(
+            &before,
+            &after,
+            record,
+            services,
+            listener,
+            hostnames,
+            self.now(),
+        ))
     }
 
     /// Refuses a certificate no service could use (no key, outside its

@@ -1,10 +1,15 @@
-//! What a client would trip over, checked before a certificate is bound.
+//! What a client would trip over, checked before a certificate is bound:
+//! the certificate itself ([`preflight`]), and what the new bindings take
+//! away from clients ([`takeover`]).
 
+use mailcert_store::CertRecord;
 use mailcert_x509::names::best_match;
 use mailcert_x509::sigalg::{weak_hash, Hash};
-use mailcert_x509::status::EXPIRY_WARNING_DAYS;
-use mailcert_x509::{CertSummary, Trust};
+use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};
+use mailcert_x509::{CertSummary, Service, Status, Trust};
 use time::OffsetDateTime;
+
+use crate::serving::{ListenerScope, ServingSet};
 
 /// One pre-flight finding, phrased as the client's complaint.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -128,4 +133,147 @@ pub fn preflight(
         });
     }
     out
+}
+
+/// What a change of bindings does to the clients of `services`: where
+/// `cert` would now be served in place of a certificate they trust (a
+/// valid, CA-issued one), a self-signed or untrusted `cert` is a problem,
+/// and so is every name the replaced certificate served that `cert` does
+/// not carry — the names clients use, known even when no listener sets a
+/// `hostname`. `hostnames` (checked by [`preflight`]) are not repeated.
+pub fn takeover(
+    before: &ServingSet,
+    after: &ServingSet,
+    cert: &CertRecord,
+    services: &[Service],
+    listener: Option<&str>,
+    hostnames: &[String],
+    now: OffsetDateTime,
+) -> Vec<Preflight> {
+    let thumb = cert.summary.thumbprint.as_str();
+    let cert_trusted = matches!(cert.trust, Trust::Trusted);
+    let scope = ListenerScope {
+        name: listener,
+        pin: None,
+    };
+    let scope_words = listener
+        .map(|l| format!(" on listener {l}"))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for &service in services {
+        // The names clients use with this service today: those of the
+        // trusted certificates it serves (and no SNI at all).
+        let mut probes: Vec<Option<String>> = vec![None];
+        for served in before.bound_to(service, listener) {
+            if trusted_now(&served.record, now) {
+                for name in served
+                    .record
+                    .summary
+                    .names
+                    .iter()
+                    .filter(|n| !n.starts_with("*."))
+                {
+                    if !probes.iter().any(|p| p.as_deref() == Some(name)) {
+                        probes.push(Some(name.clone()));
+                    }
+                }
+            }
+        }
+        let mut replaced: Vec<&CertRecord> = Vec::new();
+        let mut lost: Vec<(String, &CertRecord)> = Vec::new();
+        for probe in &probes {
+            let sni = probe.as_deref();
+            let was = before.select(service, scope, sni, now);
+            let will = after.select(service, scope, sni, now);
+            if will.thumbprint() != Some(thumb) || was.thumbprint() == Some(thumb) {
+                continue;
+            }
+            let Some(old) = was.thumbprint().and_then(|t| before.get(t)) else {
+                continue;
+            };
+            let old = &old.record;
+            if !trusted_now(old, now) {
+                continue;
+            }
+            if !replaced
+                .iter()
+                .any(|r| r.summary.thumbprint == old.summary.thumbprint)
+            {
+                replaced.push(old);
+            }
+            let names: Vec<&str> = match sni {
+                // A name the old certificate carried: lost if this one
+                // does not (one it did not carry failed before already).
+                Some(name) if covers(&old.summary, name) => vec![name],
+                Some(_) => Vec::new(),
+                // Clients without SNI connect by one of the old default's
+                // names; its wildcards are only probed here.
+                None => old
+                    .summary
+                    .names
+                    .iter()
+                    .filter(|n| n.starts_with("*."))
+                    .map(String::as_str)
+                    .collect(),
+            };
+            for name in names {
+                if !covers(&cert.summary, name)
+                    && !hostnames.iter().any(|h| h.eq_ignore_ascii_case(name))
+                    && !lost.iter().any(|(n, _)| n == name)
+                {
+                    lost.push((name.to_string(), old));
+                }
+            }
+        }
+        for old in replaced.iter().filter(|_| !cert_trusted) {
+            let what = match &cert.trust {
+                Trust::OwnSelfSigned => "self-signed".to_string(),
+                _ if cert.summary.is_self_signed => "self-signed".to_string(),
+                Trust::Untrusted(reason) => format!("not trusted ({reason})"),
+                other => other.words(),
+            };
+            out.push(Preflight {
+                code: "untrusted-replaces-trusted",
+                message: format!(
+                    "{service}{scope_words}: clients would get this certificate instead of {} ({}), which they trust; this one is {what}, so Outlook, Thunderbird and phones will warn and other mail servers may refuse it; keep {} for {service}, or use a certificate from a CA clients trust",
+                    old.summary.thumbprint, old.summary.subject, old.summary.thumbprint
+                ),
+            });
+        }
+        for (name, old) in lost {
+            let whom = if name.starts_with("*.") {
+                format!("names under '{name}'")
+            } else {
+                format!("'{name}'")
+            };
+            out.push(Preflight {
+                code: "name-mismatch",
+                message: format!(
+                    "{service}{scope_words}: clients connecting to {whom} would get this certificate instead of {} ({}, which carries that name) and say the name on the certificate does not match: it carries {}",
+                    old.summary.thumbprint,
+                    old.summary.subject,
+                    if cert.summary.names.is_empty() { "no DNS names".to_string() } else { cert.summary.names.join(", ") }
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// A certificate clients trust today: issued by a trusted CA and within
+/// its dates.
+fn trusted_now(record: &CertRecord, now: OffsetDateTime) -> bool {
+    matches!(record.trust, Trust::Trusted)
+        && evaluate(&record.summary, &record.trust, now, EXPIRY_WARNING_DAYS).status
+            == Status::Valid
+}
+
+/// Does `cert` carry `name`? A wildcard name counts only as itself: the
+/// certificate must carry the same wildcard to serve every name under it.
+fn covers(cert: &CertSummary, name: &str) -> bool {
+    if name.starts_with("*.") {
+        return cert.names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    }
+    best_match(cert.names.iter().map(String::as_str), name).is_some()
+        || cert.ip_addresses.iter().any(|ip| ip.to_string() == name)
 }

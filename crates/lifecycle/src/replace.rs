@@ -10,9 +10,13 @@ use std::path::Path;
 use mailcert_config::{stage_pin_changes, PinChange};
 use mailcert_x509::Service;
 
+use mailcert_store::CertRecord;
+use mailcert_x509::{Status, Trust};
+
 use crate::error::{LifecycleError, Result};
 use crate::find::find_certificate;
 use crate::manager::{bullet, describe_bindings, Manager, Report};
+use crate::preflight::Preflight;
 use crate::serving::{pin_matches, ListenerScope, ServingSet};
 
 /// A listener of the front-end configuration with `certificate = "..."`.
@@ -47,12 +51,27 @@ impl Manager {
             )));
         }
         self.ensure_bindable(&new)?;
-        let findings = self.preflight(&new, hostnames)?;
-        if strict && !findings.is_empty() {
-            return Err(LifecycleError::Refused(format!(
-                "not replaced (--strict) because clients would complain about {new_t}:\n{}",
-                bullet(&findings)
-            )));
+        let mut change = self.change("replace");
+        let moved = self.move_bindings(&old_t, &new_t, &mut change)?;
+        let mut findings = self.preflight(&new, hostnames)?;
+        // What NEW takes over, listener by listener and node by node.
+        let mut scopes: Vec<(Option<&str>, Option<&str>)> = moved
+            .iter()
+            .map(|b| (b.listener.as_deref(), b.node.as_deref()))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        for (listener, node) in scopes {
+            let services: Vec<Service> = moved
+                .iter()
+                .filter(|b| (b.listener.as_deref(), b.node.as_deref()) == (listener, node))
+                .map(|b| b.service)
+                .collect();
+            for f in self.takeover(&new, &change.ops, &services, listener, node, hostnames)? {
+                if !findings.contains(&f) {
+                    findings.push(f);
+                }
+            }
         }
         let pinned: Vec<&PinnedListener> =
             pins.iter().filter(|p| pin_matches(&p.pin, &old)).collect();
@@ -69,6 +88,19 @@ impl Manager {
                     .thumbprint()
                     == Some(new_t.as_str())
             });
+        // A listener pinned to a trusted OLD would serve NEW by its new pin.
+        if !to_edit.is_empty() && new.trust != Trust::Trusted {
+            let pinned_words: Vec<String> =
+                to_edit.iter().map(|p| format!("'{}'", p.name)).collect();
+            let takeover = self.takeover_pins(&old, &new, &pinned_words.join(", "));
+            findings.extend(takeover);
+        }
+        if strict && !findings.is_empty() {
+            return Err(LifecycleError::Refused(format!(
+                "not replaced (--strict) because clients would complain about {new_t}:\n{}",
+                bullet(&findings)
+            )));
+        }
         let mut report = Report {
             thumbprint: Some(new_t.clone()),
             ..Report::default()
@@ -76,8 +108,6 @@ impl Manager {
         for f in &findings {
             report.say(format!("warning: {}", f.message));
         }
-        let mut change = self.change("replace");
-        let moved = self.move_bindings(&old_t, &new_t, &mut change)?;
         if moved.is_empty() && pinned.is_empty() {
             return Err(LifecycleError::Refused(format!(
                 "{old_t} ({}) is bound to no service and no listener pins it: nothing to replace; bind {new_t} with `mailcert enable {new_t} --services ...`",
@@ -165,4 +195,25 @@ fn names(listeners: &[&PinnedListener]) -> String {
         .map(|p| format!("'{}'", p.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+impl Manager {
+    /// The pre-flight finding of pins moving from a trusted `old` to an
+    /// untrusted or self-signed `new`.
+    fn takeover_pins(&self, old: &CertRecord, new: &CertRecord, listeners: &str) -> Vec<Preflight> {
+        let trusted_old = old.trust == Trust::Trusted && self.status(old) == Status::Valid;
+        if !trusted_old {
+            return Vec::new();
+        }
+        vec![Preflight {
+            code: "untrusted-replaces-trusted",
+            message: format!(
+                "listener(s) {listeners} pin {} ({}), which clients trust, and would serve {} instead, which is {}: Outlook, Thunderbird and phones will warn and other mail servers may refuse it",
+                old.summary.thumbprint,
+                old.summary.subject,
+                new.summary.thumbprint,
+                if new.summary.is_self_signed { "self-signed".to_string() } else { new.trust.words() }
+            ),
+        }]
+    }
 }

@@ -126,6 +126,19 @@ impl ServingSet {
         }
     }
 
+    /// The certificates bound to `service` that a listener named
+    /// `listener` (or any listener, with `None`) may serve.
+    pub fn bound_to<'a>(
+        &'a self,
+        service: Service,
+        listener: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a ServedCert> + 'a {
+        self.bindings()
+            .filter(move |b| b.service == service)
+            .filter(move |b| b.listener.is_none() || b.listener.as_deref() == listener)
+            .filter_map(|b| self.certs.get(&b.thumbprint))
+    }
+
     pub fn get(&self, thumbprint: &str) -> Option<&ServedCert> {
         self.certs.get(thumbprint)
     }

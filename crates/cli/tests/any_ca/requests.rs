@@ -473,12 +473,21 @@ fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
             .any(|c| c["status"] == "PendingRequest"),
         "{list}"
     );
-    // Imported as it is, it is listed Invalid with the reason.
+    // Imported here, it is the answer to that request: refused alike.
     let bundle = crate::harness::concat(&env, &["bad.pem", "testint.pem"], "bad.bundle");
-    let text = env.ok_all(&["import", &bundle]);
+    let err = env.refused(&["import", &bundle]);
+    assert!(
+        err.contains("does not verify") && err.contains("is kept"),
+        "{err}"
+    );
+    // Imported where no request waits for it, it is listed Invalid with
+    // the reason.
+    let other = Env::new();
+    other.ok(&["trust", "add", &env.p("testroot.pem")]);
+    let text = other.ok_all(&["import", &bundle]);
     assert!(text.contains("status Invalid"), "{text}");
     let thumb = text.lines().next().unwrap().trim();
-    let view = env.view(thumb);
+    let view = other.view(thumb);
     assert_eq!(view["status"], "Invalid", "{view}");
     assert!(
         view["warnings"].to_string().contains("does not verify"),
