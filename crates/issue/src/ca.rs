@@ -303,16 +303,18 @@ impl PrivateCa {
             not_before: now,
             days,
         };
-        let mut params = server_params(&spec)?;
-        params.use_authority_key_identifier_extension = true;
-        // basicConstraints CA:FALSE, which also makes rcgen write the SKI.
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.serial_number = Some(random_serial());
         let public_key =
             SubjectPublicKeyInfo::from_der(&request.spki_der).map_err(|e| CaError::Refused {
                 what: what.into(),
                 reason: format!("its public key is of a kind the CA cannot certify ({e})"),
             })?;
+        // The key usages follow the request's key, never its own
+        // extensions (a request may ask keyEncipherment for an EC key).
+        let mut params = server_params(&spec, &public_key)?;
+        params.use_authority_key_identifier_extension = true;
+        // basicConstraints CA:FALSE, which also makes rcgen write the SKI.
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.serial_number = Some(random_serial());
         let issuer_key: KeyPair = load_key(&issuer_key_der)?;
         let issuer = Issuer::from_ca_cert_der(&issuer_der.as_slice().into(), issuer_key)
             .map_err(|e| generate_failed("the issuer", e))?;

@@ -4,7 +4,7 @@
 
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
-    KeyUsagePurpose, SanType, SerialNumber,
+    KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, SignatureAlgorithm,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -40,9 +40,12 @@ pub fn random_serial() -> SerialNumber {
     SerialNumber::from(bytes.to_vec())
 }
 
-/// Params for a TLS server certificate: SANs, CN, serverAuth EKU,
-/// digitalSignature (+ keyEncipherment for RSA key exchange in TLS 1.2).
-pub fn server_params(spec: &ServerCertSpec) -> Result<CertificateParams, CertError> {
+/// Params for a TLS server certificate certifying `key`: SANs, CN,
+/// serverAuth EKU, and the key usages its algorithm allows.
+pub fn server_params(
+    spec: &ServerCertSpec,
+    key: &impl PublicKeyData,
+) -> Result<CertificateParams, CertError> {
     let mut params = CertificateParams::default();
     params.subject_alt_names = spec
         .names
@@ -53,13 +56,32 @@ pub fn server_params(spec: &ServerCertSpec) -> Result<CertificateParams, CertErr
     params.not_before = spec.not_before;
     params.not_after = spec.not_before + Duration::days(i64::from(spec.days));
     params.serial_number = Some(random_serial());
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages = server_key_usages(key.algorithm());
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = false;
     Ok(params)
+}
+
+/// digitalSignature for every key; keyEncipherment only for an RSA
+/// (rsaEncryption) key, which can encrypt (TLS 1.2's RSA key exchange).
+/// An EC or Ed25519 key cannot: RFC 5480 §3 and RFC 8410 §5 forbid
+/// keyEncipherment for them, and strict clients and linters reject
+/// certificates that claim it; nor may an RSASSA-PSS key (RFC 4055).
+pub fn server_key_usages(algorithm: &SignatureAlgorithm) -> Vec<KeyUsagePurpose> {
+    let rsa = [
+        &rcgen::PKCS_RSA_SHA256,
+        &rcgen::PKCS_RSA_SHA384,
+        &rcgen::PKCS_RSA_SHA512,
+    ]
+    .contains(&algorithm);
+    if rsa {
+        vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ]
+    } else {
+        vec![KeyUsagePurpose::DigitalSignature]
+    }
 }
 
 fn san_of(name: &SubjectName) -> Result<SanType, CertError> {
@@ -294,7 +316,7 @@ fn push_char(out: &mut Vec<u8>, c: char) {
 
 /// A self-signed server certificate, as `init` and `new --self-signed` make.
 pub fn self_signed(spec: &ServerCertSpec, key: &KeyPair) -> Result<Issued, CertError> {
-    let params = server_params(spec)?;
+    let params = server_params(spec, key)?;
     let cert = params.self_signed(key).map_err(|e| CertError::Generate {
         what: "the self-signed certificate".into(),
         reason: e.to_string(),

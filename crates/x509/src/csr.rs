@@ -16,7 +16,7 @@ use crate::thumbprint::thumbprint;
 /// A PKCS#10 request made from a spec and a key: DER, and its id (SHA-1
 /// of the DER, the pending request's id).
 pub fn make_request(spec: &ServerCertSpec, key: &KeyPair) -> Result<(Vec<u8>, String), CertError> {
-    let mut params = server_params(spec)?;
+    let mut params = server_params(spec, key)?;
     // A request carries no serial (the CA chooses it).
     params.serial_number = None;
     let csr = params

@@ -7,6 +7,7 @@ mod answers;
 mod defaults;
 mod diagnosis;
 mod harness;
+mod key_usage;
 mod pkcs12;
 mod private_ca;
 mod requests;
