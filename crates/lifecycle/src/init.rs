@@ -89,6 +89,9 @@ impl Manager {
         report.say(format!(
             "created a self-signed certificate {thumb} for {fqdn} (valid 5 years, {key}) and bound it to https, imap, pop and smtp{on_node}; it is temporary: clients will not trust it until you replace it with a CA-issued one"
         ));
+        if let Some(warning) = not_fqdn_warning(&fqdn, hostname.is_some(), &thumb) {
+            report.say(warning);
+        }
         report.thumbprint = Some(thumb);
         Ok(report)
     }
@@ -235,5 +238,60 @@ impl Manager {
             ));
         }
         Ok(report)
+    }
+}
+
+/// Clients connect to the server's full name (mail.contoso.com): a
+/// certificate for a name without a domain never matches it. Says so, with
+/// the fix, when `init` had nothing better than such a name.
+fn not_fqdn_warning(name: &str, given: bool, thumb: &str) -> Option<String> {
+    if is_fqdn(name) {
+        return None;
+    }
+    let whose = if given {
+        format!("'{name}' (--hostname)")
+    } else {
+        format!("this host's name '{name}'")
+    };
+    Some(format!(
+        "warning: {whose} is not a fully qualified domain name, so the certificate is for '{name}' only and clients connecting to the server's full name will say the name does not match; fix: make one for the name clients use with `mailcert new --self-signed --name mail.example.com` and move the bindings to it with `mailcert replace {thumb} NEW` (on a new store, `mailcert init --hostname mail.example.com` does it at once; or give the host its full name in /etc/hostname or /etc/hosts)"
+    ))
+}
+
+/// A DNS name with a domain: at least two labels, and not a name that
+/// only this machine knows (localhost, *.localdomain).
+fn is_fqdn(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    name.contains('.')
+        && !name.starts_with("localhost")
+        && !name.ends_with(".localdomain")
+        && !name.ends_with(".localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_without_a_domain_are_not_fqdns() {
+        for name in [
+            "mail.contoso.com",
+            "ex1.contoso.local",
+            "192.0.2.1",
+            "mail.contoso.com.",
+        ] {
+            assert!(super::is_fqdn(name), "{name}");
+        }
+        for name in [
+            "vm",
+            "mail",
+            "localhost",
+            "localhost.localdomain",
+            "mx.localdomain",
+            "a.localhost",
+        ] {
+            assert!(!super::is_fqdn(name), "{name}");
+        }
     }
 }
