@@ -34,5 +34,5 @@ pub use manager::{parse_names, Manager, Report};
 pub use replace::PinnedListener;
 pub use request::{request_names, Renewed, RequestNames, RequestSpec};
 pub use serving::{ListenerBindings, ListenerScope, ServedCert, ServingSet};
-pub use transfer::Importable;
+pub use transfer::{import_format, ImportFormat, Importable};
 pub use view::{CertView, Expiry};

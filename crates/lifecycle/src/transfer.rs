@@ -7,6 +7,7 @@ use mailcert_x509::cert::ensure_version_3;
 use mailcert_x509::keys::{key_matches_spki, read_key};
 use mailcert_x509::pem::{chain_pem, decode_private_key, decrypt_private_key};
 use mailcert_x509::pkcs12::{read_pfx, write_pfx, PfxForm};
+use mailcert_x509::sniff::FileKind;
 use mailcert_x509::{CertError, CertSummary};
 
 use crate::anchors::Anchors;
@@ -36,6 +37,35 @@ pub fn looks_like_pfx(bytes: &[u8]) -> bool {
         None => return false,
     };
     bytes.first() == Some(&0x30) && bytes.get(start..start + 3) == Some(&[0x02, 0x01, 0x03][..])
+}
+
+/// How `import` reads a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// PKCS#12 (.pfx/.p12): certificate, key and chain, with a password.
+    Pfx,
+    /// PEM (certificates, maybe the key) or DER/PKCS#7 certificates.
+    Pem,
+}
+
+/// Which of the two a file is, by its content (never its name); anything
+/// else is refused with what it looks like.
+pub fn import_format(file: &InputFile) -> Result<ImportFormat> {
+    if looks_like_pfx(&file.bytes) {
+        return Ok(ImportFormat::Pfx);
+    }
+    let kind = FileKind::of(&file.bytes);
+    let pem = String::from_utf8_lossy(&file.bytes).contains("-----BEGIN ");
+    match kind {
+        // PEM of any kind: reading it says what is missing (a request, a
+        // key alone) in the same words.
+        _ if pem => Ok(ImportFormat::Pem),
+        FileKind::Certificate | FileKind::Pkcs7 => Ok(ImportFormat::Pem),
+        other => Err(LifecycleError::BadInput(format!(
+            "{} is not a PKCS#12 (.pfx/.p12) file, nor PEM or DER certificates: {other}",
+            file.name
+        ))),
+    }
 }
 
 /// Reads a PFX with its password.

@@ -28,7 +28,10 @@ pub fn read_certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertE
     } else if bytes.first() == Some(&0x30) {
         decode_der(bytes, what)?
     } else {
-        return Err(CertError::NoCertificate { what: what.into() });
+        return Err(CertError::NoCertificate {
+            what: what.into(),
+            found: crate::sniff::FileKind::of(bytes),
+        });
     };
     for (index, der) in ders.iter().enumerate() {
         CertSummary::from_der(der).map_err(|e| CertError::BadCertificate {
@@ -107,7 +110,10 @@ pub fn decode_pkcs7(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError>
         }
     }
     if out.is_empty() {
-        return Err(CertError::NoCertificate { what: what.into() });
+        return Err(CertError::NoCertificate {
+            what: what.into(),
+            found: crate::sniff::FileKind::Pkcs7,
+        });
     }
     Ok(out)
 }

@@ -19,9 +19,13 @@ pub enum CertError {
     #[error("{what}: {reason}")]
     BadInput { what: String, reason: String },
     #[error(
-        "{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks, DER, or PKCS#7)"
+        "{what} holds no certificate (expected PEM 'BEGIN CERTIFICATE' blocks, DER, or PKCS#7): {found}"
     )]
-    NoCertificate { what: String },
+    NoCertificate {
+        what: String,
+        /// What the file looks like instead.
+        found: crate::sniff::FileKind,
+    },
     #[error("{what} is not a usable private key: {reason}")]
     BadKey { what: String, reason: String },
     #[error("{what}: RSA-{bits} is too weak to sign with; use 2048 bits or more (clients refuse smaller keys and this server's TLS library cannot use them)")]

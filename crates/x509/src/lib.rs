@@ -20,6 +20,7 @@
 //! - [`pkcs12`]: PFX files read (modern, legacy, BER) and written.
 //! - [`profile`]: the RFC 5280 rules one certificate must keep (a CA bit
 //!   and its key usage, critical extensions, empty names).
+//! - [`sniff`]: what a file that is none of those looks like, for errors.
 //!
 //! Not here: storage (mailcert-store), networking, the system's root store
 //! (callers load anchors and pass them in).
@@ -40,6 +41,7 @@ pub mod pkcs12;
 pub mod profile;
 pub mod service;
 pub mod sigalg;
+pub mod sniff;
 pub mod status;
 pub mod thumbprint;
 pub mod time;

@@ -18,14 +18,20 @@ pub fn decode_certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, Cer
             }
         }
         if out.is_empty() {
-            return Err(CertError::NoCertificate { what: what.into() });
+            return Err(CertError::NoCertificate {
+                what: what.into(),
+                found: crate::sniff::FileKind::of(bytes),
+            });
         }
         return Ok(out);
     }
     if bytes.first() == Some(&0x30) {
         return Ok(vec![bytes.to_vec()]);
     }
-    Err(CertError::NoCertificate { what: what.into() })
+    Err(CertError::NoCertificate {
+        what: what.into(),
+        found: crate::sniff::FileKind::of(bytes),
+    })
 }
 
 /// The private key in `bytes` (PEM `PRIVATE KEY`, `EC PRIVATE KEY`,

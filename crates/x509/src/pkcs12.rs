@@ -41,7 +41,10 @@ pub fn read_pfx(bytes: &[u8], password: &str, what: &str) -> Result<PfxContents,
         .map(|bag| bag.cert.as_der().to_vec())
         .collect();
     if certs.is_empty() {
-        return Err(CertError::NoCertificate { what: what.into() });
+        return Err(CertError::NoCertificate {
+            what: what.into(),
+            found: crate::sniff::FileKind::Pkcs12,
+        });
     }
     let key_bag = archive.keys.first();
     let (leaf, key) = match key_bag {

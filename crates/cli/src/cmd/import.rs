@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use mailcert_lifecycle::transfer::{looks_like_pfx, read_pem_files, read_pfx_file};
+use mailcert_lifecycle::transfer::{read_pem_files, read_pfx_file};
+use mailcert_lifecycle::{import_format, ImportFormat};
 use mailcert_x509::pem::is_encrypted_key;
 
 use crate::exit::Exit;
@@ -28,7 +29,7 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let file = files::input(&args.file)?;
-    let item = if looks_like_pfx(&file.bytes) {
+    let item = if import_format(&file)? == ImportFormat::Pfx {
         if args.key.is_some() {
             anyhow::bail!(
                 "{}: --key is for PEM files; a .pfx carries its own key",

@@ -12,3 +12,4 @@ mod pkcs12;
 mod private_ca;
 mod requests;
 mod trust_replace;
+mod wrong_files;
