@@ -60,7 +60,8 @@ pub enum Command {
     Enable(cmd::enable::Args),
     /// Unbind a certificate from services.
     Disable(cmd::disable::Args),
-    /// Remove a certificate (refused while bound, unless --force) or cancel a pending request.
+    /// Remove a certificate (refused while bound, unless --force) or cancel a pending request;
+    /// asks first on a terminal when a private key would be deleted (not with --yes or --force).
     Remove(cmd::remove::Args),
     /// Renew a certificate: self-signed in place; CA-issued by a new pending request.
     Renew(cmd::renew::Args),

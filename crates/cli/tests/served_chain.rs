@@ -16,7 +16,13 @@ fn listener(port: u16) -> String {
 #[test]
 fn an_answer_with_the_root_is_stored_and_served_without_it() {
     let env = Env::new();
-    env.init();
+    let init = env.init();
+    let text = env.run(&["show", &init]).ok().stdout;
+    assert!(
+        text.lines()
+            .any(|l| l == "Chain          - (self-signed: nothing is sent after it)"),
+        "{text}"
+    );
     let pki = Pki::new(&env.path("pki"));
     let root = pki.root.display().to_string();
     env.run(&["trust", "add", &root]).ok();
@@ -49,6 +55,26 @@ fn an_answer_with_the_root_is_stored_and_served_without_it() {
     assert_eq!(shown["chain"], serde_json::json!([intermediate.thumbprint]));
     let exported = env.run(&["show", &thumb, "--pem"]).ok().stdout;
     assert_eq!(pem_blocks(&exported).len(), 2, "{exported}");
+    // Read by a person: subjects, the root named as where it ends.
+    let text = env.run(&["show", &thumb]).ok().stdout;
+    let chain: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Chain "))
+        .take(2)
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            format!(
+                "Chain          CN=mailcert test intermediate  (until {}, {})",
+                intermediate_until(&pki),
+                intermediate.thumbprint
+            ),
+            "               issued by CN=mailcert test root (not sent: clients must already have it)"
+                .to_string()
+        ],
+        "{text}"
+    );
 
     env.run(&["enable", &thumb, "--services", "imap"]).ok();
     let port = free_port();
@@ -115,4 +141,18 @@ fn an_answer_with_the_root_is_stored_and_served_without_it() {
     let sent = served_chain(port, NAME, None);
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert_eq!(openssl_view(&sent[1]), intermediate);
+}
+
+/// The intermediate's notAfter as mailcert writes times, from OpenSSL.
+fn intermediate_until(pki: &Pki) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in"])
+        .arg(&pki.intermediate)
+        .output()
+        .expect("openssl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "notAfter=2026-12-27 06:51:02Z" -> "2026-12-27T06:51:02Z"
+    text.trim()
+        .trim_start_matches("notAfter=")
+        .replacen(' ', "T", 1)
 }

@@ -446,7 +446,7 @@ impl Manager {
         Ok(report)
     }
 
-    fn warn_orphans(&self, removed: &[Binding], report: &mut Report) -> Result<()> {
+    pub(crate) fn warn_orphans(&self, removed: &[Binding], report: &mut Report) -> Result<()> {
         let remaining = self.store.bindings()?;
         let mut seen = Vec::new();
         for b in removed {
@@ -462,78 +462,6 @@ impl Manager {
             }
         }
         Ok(())
-    }
-
-    /// Removes a certificate (or cancels a pending request). A bound
-    /// certificate is refused with its bindings listed, unless `force`.
-    pub fn remove(&mut self, prefix: &str, force: bool) -> Result<Report> {
-        let mut report = Report::default();
-        let record = match crate::find::find(self.store.as_ref(), prefix)? {
-            crate::find::Found::Pending(p) => {
-                let mut change = self.change("remove");
-                change.describe(format!(
-                    "cancelled pending request {} ({})",
-                    p.id, p.subject
-                ));
-                change.push(Op::DeletePending(p.id.clone()));
-                self.store.apply(change)?;
-                report.changed = true;
-                report.thumbprint = Some(p.id.clone());
-                report.say(format!(
-                    "cancelled pending request {} ({})",
-                    p.id, p.subject
-                ));
-                return Ok(report);
-            }
-            crate::find::Found::Certificate(c) => *c,
-        };
-        let thumb = record.summary.thumbprint.clone();
-        let bound = self.bindings_of(&thumb)?;
-        if !bound.is_empty() && !force {
-            return Err(LifecycleError::Refused(format!(
-                "{thumb} ({}) is in use: {}; move its bindings to another certificate first (`mailcert replace {thumb} NEW`) or disable them; --force unbinds it and removes it with its private key",
-                record.summary.subject,
-                describe_bindings(&bound)
-            )));
-        }
-        let mut change = self.change("remove");
-        for b in &bound {
-            change.push(Op::Unbind(b.clone()));
-        }
-        change.push(Op::DeleteCertificate(thumb.clone()));
-        if self.initialized()?.as_deref() == Some(thumb.as_str()) {
-            change.push(Op::SetValue {
-                key: self.init_key(),
-                value: None,
-                secret: false,
-            });
-        }
-        change.describe(format!(
-            "removed {thumb} ({}){}",
-            record.summary.subject,
-            if bound.is_empty() {
-                String::new()
-            } else {
-                format!(", unbound from {}", describe_bindings(&bound))
-            }
-        ));
-        self.store.apply(change)?;
-        report.changed = true;
-        report.thumbprint = Some(thumb.clone());
-        if bound.is_empty() {
-            report.say(format!(
-                "removed {thumb} ({}); it was bound to no service",
-                record.summary.subject
-            ));
-        } else {
-            report.say(format!(
-                "removed {thumb} ({}) after unbinding it from {}",
-                record.summary.subject,
-                describe_bindings(&bound)
-            ));
-        }
-        self.warn_orphans(&bound, &mut report)?;
-        Ok(report)
     }
 
     /// Renews a self-signed certificate in place: same names, key type and

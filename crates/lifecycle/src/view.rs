@@ -250,3 +250,38 @@ fn key_size(key_type: &str) -> Option<u32> {
         KeyType::Rsa4096 => 4096,
     })
 }
+
+/// One certificate of a stored chain, as a person reads it (`show`); the
+/// JSON's `chain` stays the thumbprints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEntry {
+    pub thumbprint: String,
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: String,
+}
+
+/// The stored chain of `thumbprint`, issuer first, each certificate read.
+pub fn chain_entries(
+    store: &dyn mailcert_store::Store,
+    thumbprint: &str,
+) -> crate::Result<Vec<ChainEntry>> {
+    Ok(store
+        .chain(thumbprint)?
+        .iter()
+        .map(|der| match mailcert_x509::CertSummary::from_der(der) {
+            Ok(s) => ChainEntry {
+                thumbprint: s.thumbprint.clone(),
+                subject: s.subject.clone(),
+                issuer: s.issuer.clone(),
+                not_after: rfc3339(s.not_after),
+            },
+            Err(e) => ChainEntry {
+                thumbprint: mailcert_x509::thumbprint(der),
+                subject: format!("(unreadable: {e})"),
+                issuer: String::new(),
+                not_after: String::new(),
+            },
+        })
+        .collect())
+}

@@ -21,6 +21,7 @@ mod mail;
 mod pki;
 mod postgres;
 mod scanner;
+mod terminal;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -36,6 +37,7 @@ pub use pki::{Leaf, Pki};
 pub use postgres::{PgDatabase, PgOptions, Postgres, PG_PASSWORD, PG_USER};
 pub use scanner::{sslscan, testssl_preferences, ScannedCipher, SslScan, TestsslFinding};
 pub use tempfile::TempDir;
+pub use terminal::{on_terminal, TerminalRun};
 
 /// A TCP port on 127.0.0.1 that is free now and that no other test in
 /// this process has been given.

@@ -1,5 +1,5 @@
 use clap::Parser;
-use mailcert_lifecycle::{find, CertView, Found};
+use mailcert_lifecycle::{chain_entries, find, CertView, ChainEntry, Found};
 use mailcert_store::Store;
 use mailcert_x509::pem::{chain_pem, to_pem};
 
@@ -42,7 +42,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         }
         return Ok(Exit::Success);
     }
-    print_details(&view)?;
+    let chain = match &found {
+        Found::Certificate(c) => chain_entries(store, &c.summary.thumbprint)?,
+        Found::Pending(_) => Vec::new(),
+    };
+    print_details(&view, &chain)?;
     if let Found::Pending(p) = &found {
         output::line("")?;
         output::line(to_pem("CERTIFICATE REQUEST", &p.csr_der).trim_end())?;
@@ -77,7 +81,7 @@ fn bindings_words(v: &CertView) -> String {
         .join(", ")
 }
 
-fn print_details(v: &CertView) -> anyhow::Result<()> {
+fn print_details(v: &CertView, chain: &[ChainEntry]) -> anyhow::Result<()> {
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     let rows: Vec<(&str, String)> = vec![
         ("Thumbprint", v.thumbprint.clone()),
@@ -113,20 +117,45 @@ fn print_details(v: &CertView) -> anyhow::Result<()> {
         ("Signature", opt(&v.signature_algorithm)),
         ("Serial", opt(&v.serial)),
         ("Friendly name", opt(&v.friendly_name)),
-        (
-            "Chain",
-            if v.chain.is_empty() {
-                "-".into()
-            } else {
-                v.chain.join(" -> ")
-            },
-        ),
     ];
     for (label, value) in rows {
         output::line(format!("{label:<14} {value}"))?;
+    }
+    for (i, line) in chain_lines(v, chain).iter().enumerate() {
+        let label = if i == 0 { "Chain" } else { "" };
+        output::line(format!("{label:<14} {line}"))?;
     }
     for warning in &v.warnings {
         output::line(format!("{:<14} {warning}", "Warning"))?;
     }
     Ok(())
+}
+
+/// The chain as sent after the certificate, issuer first, each by its
+/// subject (the thumbprint and end date after it), then where it ends.
+fn chain_lines(v: &CertView, chain: &[ChainEntry]) -> Vec<String> {
+    if v.status == mailcert_x509::Status::PendingRequest {
+        return vec!["-".into()];
+    }
+    if chain.is_empty() {
+        return vec![if v.is_self_signed {
+            "- (self-signed: nothing is sent after it)".into()
+        } else {
+            format!(
+                "- (none stored: clients must already have its issuer {})",
+                v.issuer.as_deref().unwrap_or("?")
+            )
+        }];
+    }
+    let mut lines: Vec<String> = chain
+        .iter()
+        .map(|c| format!("{}  (until {}, {})", c.subject, c.not_after, c.thumbprint))
+        .collect();
+    if let Some(last) = chain.last().filter(|c| !c.issuer.is_empty()) {
+        lines.push(format!(
+            "issued by {} (not sent: clients must already have it)",
+            last.issuer
+        ));
+    }
+    lines
 }
