@@ -390,7 +390,7 @@ fn the_api_answers_what_the_command_line_prints() {
         error["fix"]
             .as_str()
             .unwrap()
-            .starts_with("disable it first"),
+            .starts_with("move its bindings to another certificate first"),
         "{error}"
     );
 
