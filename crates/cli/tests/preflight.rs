@@ -90,21 +90,31 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
     let _serve = common::serve(env.command(&["serve", "--config", &cfg]));
     assert!(curl_ok(port, MAIL, &root) && curl_ok(port, AUTODISCOVER, &root));
 
-    // Self-signed, wrong name, no hostname configured: refused with
-    // --strict, for both reasons, and nothing changes.
+    // Self-signed, another name, for the service: HTTPS chooses by SNI,
+    // so it is added beside the trusted one, which keeps its names and
+    // stays the default. Nothing is taken away: --strict has nothing to say.
     let wrong = env.new_cert(&["--name", "other.contoso.com"]);
+    env.run(&["enable", &wrong, "--services", "https", "--strict"])
+        .ok();
+    assert_eq!(which(&env, "https"), trusted);
+    env.run(&["disable", &wrong, "--services", "https"]).ok();
+
+    // For the listener itself, whose own bindings hide the service's: it
+    // would take every name. Refused with --strict, for both reasons, with
+    // no hostname configured anywhere; nothing changes.
     let before = env.snapshot();
-    let refused = env
-        .run(&[
-            "enable",
-            &wrong,
-            "--services",
-            "https",
-            "--strict",
-            "--config",
-            &cfg,
-        ])
-        .fails_with(2);
+    let on_listener = [
+        "--services",
+        "https",
+        "--listener",
+        "https",
+        "--config",
+        &cfg,
+        "--strict",
+    ];
+    let mut args = vec!["enable", &wrong];
+    args.extend_from_slice(&on_listener);
+    let refused = env.run(&args).fails_with(2);
     for needle in [
         "[untrusted-replaces-trusted]",
         "self-signed",
@@ -121,7 +131,8 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
     assert_eq!(env.snapshot(), before);
     assert!(curl_ok(port, MAIL, &root), "still the trusted certificate");
 
-    // Self-signed with the right names: still a problem (trust).
+    // Self-signed with the right names: it replaces the trusted one (it
+    // carries all its names), so trust is still a problem.
     let same_names = env.new_cert(&["--name", MAIL, "--name", AUTODISCOVER]);
     let before = env.snapshot();
     let refused = env
@@ -142,14 +153,27 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
         "{}",
         refused.stderr
     );
+    // replace moves every binding whatever the names: a narrower one loses
+    // the names the trusted one served.
+    let refused = env
+        .run(&["replace", &trusted, &wrong, "--strict"])
+        .fails_with(2);
+    assert!(
+        refused.stderr.contains(&format!("'{AUTODISCOVER}'"))
+            && refused.stderr.contains("[name-mismatch]"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(env.snapshot(), before);
 
-    // Trusted, but without autodiscover: the name clients use is lost.
+    // Trusted, but without autodiscover, for the listener: that name is
+    // lost, and only that one (the test CA's certificates live 20 days,
+    // so expiring-soon is said too).
     let narrower = ca_issued(&env, &pki, "narrower", &[MAIL]);
     let before = env.snapshot();
-    let refused = env
-        .run(&["enable", &narrower, "--services", "https", "--strict"])
-        .fails_with(2);
+    let mut args = vec!["enable", &narrower];
+    args.extend_from_slice(&on_listener);
+    let refused = env.run(&args).fails_with(2);
     assert!(
         refused.stderr.contains(&format!("'{AUTODISCOVER}'"))
             && refused.stderr.contains("[name-mismatch]")
@@ -166,25 +190,32 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
         .ok();
     assert_eq!(which(&env, "imap"), trusted);
 
-    // Without --strict: done, with the same warnings.
-    let done = env.run(&["enable", &wrong, "--services", "https"]).ok();
+    // Without --strict: done, with the same warnings, and clients see it.
+    let mut args = vec!["enable", &wrong];
+    args.extend_from_slice(&on_listener[..6]);
+    let done = env.run(&args).ok();
     assert!(
         done.stderr.contains("warning:") && done.stderr.contains("which they trust"),
         "{}",
         done.stderr
     );
-    assert_eq!(which(&env, "https"), wrong);
     mailcert_testkit::wait_until(
         "the front end serves the new binding",
         std::time::Duration::from_secs(20),
         || !curl_ok(port, MAIL, &root),
     );
-    // Replacing a self-signed one by the trusted one takes nothing away
-    // (the test CA's certificates live 20 days: expiring-soon is theirs).
-    let back = env.run(&["enable", &trusted, "--services", "https"]).ok();
+    // Giving the listener the trusted one back takes nothing away.
+    let mut args = vec!["enable", &trusted];
+    args.extend_from_slice(&on_listener[..6]);
+    let back = env.run(&args).ok();
     assert!(
         !back.stderr.contains("which they trust") && !back.stderr.contains("does not match"),
         "{}",
         back.stderr
+    );
+    mailcert_testkit::wait_until(
+        "the front end serves the trusted certificate again",
+        std::time::Duration::from_secs(20),
+        || curl_ok(port, MAIL, &root),
     );
 }
