@@ -92,6 +92,25 @@ openssl pkcs8 -topk8 -in leaf.key -v2 aes-128-cbc -iter 1 -passout pass:fuzz -ou
 { printf '\x27'; cat rsa.der; } | seed validate_chain self-signed
 { printf '\x25'; cat int.der leaf.der root.der; } | seed validate_chain out-of-order
 
+# Chains of the x509-limbo suite that break one rule each, trusting their
+# root (selector 0x21: no name, a time inside their dates).
+python3 - "$root/../crates/check/tests/data/x509-limbo/limbo.json" "$corpus/validate_chain" <<'PY'
+import base64, json, re, sys
+cases = ['rfc5280::duplicate-extensions', 'rfc5280::aki::critical-aki', 'rfc5280::ca-empty-subject',
+         'rfc5280::nc::permitted-dns-mismatch', 'pathlen::intermediate-violates-pathlen-0',
+         'rfc5280::validity::expired-root', 'webpki::v1-cert', 'webpki::explicit-curve',
+         'webpki::forbidden-weak-rsa-in-leaf', 'rfc5280::ica-ku-keycertsign', 'cve::cve-2024-0567',
+         'webpki::san::wildcard-embedded-leftmost-san']
+def ders(pems):
+    return [base64.b64decode(''.join(m.group(1).split())) for p in pems
+            for m in re.finditer(r'-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----', p, re.S)]
+for case in json.load(open(sys.argv[1]))['testcases']:
+    if case['id'] in cases:
+        chain = ders([case['peer_certificate']]) + ders(case['untrusted_intermediates']) + ders(case['trusted_certs'])
+        name = 'limbo-' + case['id'].replace('::', '-')
+        open(f"{sys.argv[2]}/seed-{name}", 'wb').write(bytes([0x21]) + b''.join(chain))
+PY
+
 # The dialects, server side: a selector byte (mode and limits), then what
 # clients send.
 printf '\xffa1 CAPABILITY\r\na2 NOOP\r\na3 STARTTLS\r\na4 LOGIN user pass\r\n' | seed server_imap starttls
