@@ -148,6 +148,14 @@ fn ensure_bounded_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), Str
             "its key derivation asks for {} PBKDF2 iterations, more than the {MAX_KDF_ITERATIONS} accepted (it would take hours); {reencrypt}",
             p.iteration_count
         )),
+        // pkcs5 panics on N = 0 (its log2 underflows), and RFC 7914 wants
+        // a power of two above 1 anyway.
+        Kdf::Scrypt(p) if p.cost_parameter < 2 || !p.cost_parameter.is_power_of_two() => {
+            Err(format!(
+                "its key derivation (scrypt) has the cost N={}, which is not a power of two above 1 (RFC 7914): the file is damaged; {reencrypt}",
+                p.cost_parameter
+            ))
+        }
         Kdf::Scrypt(p) => {
             let memory = 128u64
                 .checked_mul(p.cost_parameter)
@@ -300,6 +308,20 @@ mod tests {
         });
         let err = decrypt_private_key(&scrypt, "key.p8", "fuzz").unwrap_err();
         assert!(err.to_string().contains("N=1048576"), "{err}");
+        // Found by the encrypted_key fuzz target: N = 0 made pkcs5 panic.
+        for cost in [0, 1, 3, 1000] {
+            let odd = encrypted_key(|p| {
+                p.kdf = Kdf::Scrypt(pbes2::ScryptParams {
+                    salt: (&[7u8; 16][..]).try_into().expect("salt"),
+                    cost_parameter: cost,
+                    block_size: 8,
+                    parallelization: 1,
+                    key_length: Some(32),
+                });
+            });
+            let err = decrypt_private_key(&odd, "key.p8", "fuzz").unwrap_err();
+            assert!(err.to_string().contains("not a power of two"), "{err}");
+        }
         // Within the bounds, the password is what decides.
         let fine = encrypted_key(|_| {});
         let err = decrypt_private_key(&fine, "key.p8", "fuzz").unwrap_err();
