@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to (OpenSSL, Python, curl, Dovecot,
-# Postfix, pebble, nginx, PostgreSQL, testssl...) from Debian's packages.
+# Postfix, pebble, nginx, PostgreSQL, testssl, Knot DNS, Unbound...) from Debian's packages.
 # Does nothing when they are all present; needs root otherwise.
 set -euo pipefail
 
-needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver)
+needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver knotd knotc kdig knsupdate nsupdate unbound unbound-control)
 missing=0
 for tool in "${needed[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
@@ -27,4 +27,4 @@ apt-get install -y -qq --no-install-recommends \
   openssl ca-certificates curl python3 pebble dovecot-imapd dovecot-pop3d \
   postfix nginx libnginx-mod-mail libnginx-mod-stream testssl.sh sslscan swaks \
   libnet-ssleay-perl faketime postgresql hyperfine procps \
-  chromium chromium-driver >/dev/null
+  chromium chromium-driver knot knot-dnsutils bind9-dnsutils unbound >/dev/null

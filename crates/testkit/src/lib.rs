@@ -4,8 +4,10 @@
 //! backend and a throwaway PostgreSQL cluster — each in its own temporary
 //! directory, on ports of its own, stopped when dropped — and `mailcert
 //! serve` nodes of a fleet ([`fleet`]); the scanners auditors run
-//! (testssl, sslscan) and a socket-activation launcher in systemd's
-//! manner ([`activation`]).
+//! (testssl, sslscan), a socket-activation launcher in systemd's
+//! manner ([`activation`]), and the DNS peers ([`dns`]): Knot DNS as a
+//! DNSSEC-signing authoritative server taking TSIG-signed updates, Unbound
+//! as the validating resolver.
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
 //! Nothing here times anything: [`wait_until`] polls with a generous
@@ -15,6 +17,7 @@ pub mod activation;
 mod browser;
 mod client;
 mod curl;
+pub mod dns;
 pub mod fleet;
 mod http;
 mod mail;
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant};
 pub use browser::{Browser, BrowserOptions, Element, CHROMEDRIVER, CHROMIUM, ENTER, TAB};
 pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
 pub use curl::{Curl, HttpReply};
+pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
 pub use pki::{Leaf, Pki};
