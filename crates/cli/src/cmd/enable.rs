@@ -6,6 +6,9 @@ use mailcert_x509::Service;
 use crate::{context, Cli, Result};
 
 #[derive(Debug, Parser)]
+#[command(
+    after_help = "HTTPS: the certificate replaces those bound in the same scope (the service, or --listener) whose names it all carries, exactly or by wildcard (a renewal, a bigger SAN certificate), and is added beside the others: each client gets the certificate that carries the name it asks for (SNI), clients without SNI the listener's one default. SMTP, IMAP, POP: the previous certificates stay bound. The output names what was replaced, which names moved, which certificate clients without SNI now get, and the listeners whose own certificates keep this one away."
+)]
 pub struct Args {
     /// Thumbprint (any unique prefix).
     pub thumbprint: String,
