@@ -77,7 +77,18 @@ fn serve_starts_reloads_and_stops() {
     wait_until(
         "the pop3 listener added by SIGHUP answers",
         Duration::from_secs(20),
-        || TcpStream::connect(("127.0.0.1", pop3)).is_ok(),
+        || {
+            // A SIGHUP that ends serve (its default action, before serve
+            // catches it) is the failure to tell apart from a slow reload.
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut log = String::new();
+                if let Some(mut stderr) = child.stderr.take() {
+                    let _ = stderr.read_to_string(&mut log);
+                }
+                panic!("serve ended ({status}) after SIGHUP instead of reloading:\n{log}");
+            }
+            TcpStream::connect(("127.0.0.1", pop3)).is_ok()
+        },
     );
     assert!(greeting(pop3).starts_with("+OK"));
     assert!(
@@ -344,4 +355,125 @@ fn the_printed_commands_to_try_each_listener_work() {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A SIGHUP that moves serve to another store opens it off the threads
+/// that serve connections: while the new database keeps the reload
+/// waiting (here a port that accepts and never answers), handshakes on
+/// the listeners go on. serve runs on one CPU, so that its runtime has a
+/// single worker thread for a blocked reload to stall.
+#[test]
+fn a_reload_waiting_for_its_new_store_never_stalls_handshakes() {
+    let dir = temp_dir();
+    let port = free_port();
+    let config = dir.path().join("mailcert.toml");
+    let listener = format!("[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"mail.example.test\"\n");
+    std::fs::write(
+        &config,
+        format!("[store]\npath = \"store.db\"\n\n{listener}"),
+    )
+    .unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = KillOnDrop(
+        Command::new("taskset")
+            .args([
+                "-c",
+                "0",
+                env!("CARGO_BIN_EXE_mailcert"),
+                "serve",
+                "--config",
+            ])
+            .arg(&config)
+            .env_remove("MAILCERT_STORE")
+            .env_remove("MAILCERT_STORE_KEY_FILE")
+            .env_remove("MAILCERT_CONFIG")
+            .env("HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("mailcert serve"),
+    );
+    let child = &mut child.0;
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("SIGHUP") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!(
+                "serve ended: {said}\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        said.push_str(&line);
+    }
+    let served = mailcert_testkit::fleet::served_thumbprint(port, None).expect("a handshake");
+
+    // A database that takes the connection and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (connection, _) = silent.accept().unwrap();
+        held_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        drop(connection);
+    });
+    std::fs::write(
+        &config,
+        format!("[store]\npath = \"postgres://mailcert@127.0.0.1:{silent_port}/mailcert?sslmode=disable&connect_timeout=300\"\nkey_file = \"fleet.key\"\n\n{listener}"),
+    )
+    .unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    if held_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        panic!(
+            "the reload never connected to the new store:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    // The reload is still waiting for the database; a blocked reactor
+    // would hold this handshake until the reload gave up.
+    let during = mailcert_testkit::fleet::served_thumbprint(port, None);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("SIGHUP: configuration"),
+        "the reload had already ended when the handshake was served:\n{text}"
+    );
+    assert_eq!(during.as_deref(), Ok(served.as_str()));
+
+    // The database hangs up: the reload fails, the old store stays.
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    wait_until(
+        "serve to say the reload failed",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("configuration not reloaded, the previous one stays in use")
+        },
+    );
+    assert_eq!(
+        mailcert_testkit::fleet::served_thumbprint(port, None).as_deref(),
+        Ok(served.as_str())
+    );
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    wait_until("mailcert serve exits", Duration::from_secs(30), || {
+        child.try_wait().unwrap().is_some()
+    });
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -600,11 +600,35 @@ async fn control(
     while let Some(command) = rx.recv().await {
         match command {
             Command::Reload(reply) => {
-                let result = reload(&mut running, &generations);
+                // A reload reads files and, when the configuration moved
+                // the store, opens it: a PostgreSQL connect (up to its
+                // connect_timeout) and the old watcher's thread joined.
+                // None of that may stall a reactor thread that serves
+                // handshakes, so it runs on the blocking pool.
+                let generations = generations.clone();
+                let joined = tokio::task::spawn_blocking(move || {
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        reload(&mut running, &generations)
+                    }));
+                    (running, result)
+                })
+                .await;
+                let Ok((back, result)) = joined else {
+                    // Only a cancelled runtime gets here: it is shutting down.
+                    return;
+                };
+                running = back;
+                let result = match result {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(
+                        "the reload failed unexpectedly; the previous configuration stays in use"
+                            .to_string(),
+                    ),
+                };
                 bound.store(Arc::new(
                     running.sockets.values().map(|s| s.bound.clone()).collect(),
                 ));
-                let _ = reply.send(result.map_err(|e| e.to_string()));
+                let _ = reply.send(result);
             }
             Command::Shutdown(done) => {
                 for socket in running.sockets.values() {
