@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mailcert_store::ConfiguredStore;
+use mailcert_store::{ConfiguredStore, StoreDb};
 use serde::Deserialize;
 
 use crate::ConfigError;
@@ -21,7 +21,12 @@ impl RawStore {
     pub(crate) fn resolve(self, config: &Path) -> ConfiguredStore {
         ConfiguredStore {
             file: config.to_path_buf(),
-            path: self.path.map(|p| beside(config, p)),
+            path: self.path.map(|p| match StoreDb::parse(p.as_os_str()) {
+                Ok(StoreDb::Sqlite(_)) => beside(config, p),
+                // A URL (or what the store will refuse as one) is never
+                // a file beside the configuration.
+                _ => p,
+            }),
             key_file: self.key_file.map(|p| beside(config, p)),
         }
     }
@@ -66,6 +71,21 @@ pub fn parse_store_table(text: &str, path: &Path) -> Result<ConfiguredStore, Con
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_urls_are_not_paths() {
+        let file = Path::new("/etc/mailcert/serve.toml");
+        for url in [
+            "postgres://mailcert@db.contoso.com/mailcert?sslmode=verify-full",
+            "postgresql://mailcert@db/m",
+            "mysql://db/x",
+        ] {
+            let text = format!("[store]\npath = \"{url}\"\nkey_file = \"store.key\"\n");
+            let got = parse_store_table(&text, file).unwrap();
+            assert_eq!(got.path, Some(PathBuf::from(url)));
+            assert_eq!(got.key_file, Some(PathBuf::from("/etc/mailcert/store.key")));
+        }
+    }
 
     #[test]
     fn relative_paths_are_beside_the_configuration() {
