@@ -612,6 +612,12 @@ fn bad_urls_passwords_and_hosts_exit_2_naming_the_database_and_the_fix() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrong_password, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+    // A server that takes the connection and says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!(
+        "postgres://mailcert@127.0.0.1:{}/x?connect_timeout=2",
+        silent.local_addr().unwrap().port()
+    );
     let nobody_home = format!(
         "postgres://mailcert@127.0.0.1:{}/x",
         mailcert_testkit::free_port()
@@ -665,6 +671,11 @@ fn bad_urls_passwords_and_hosts_exit_2_naming_the_database_and_the_fix() {
             nobody_home.clone(),
             key,
             vec![&nobody_home, "is PostgreSQL running"],
+        ),
+        (
+            silent_url.clone(),
+            key,
+            vec!["did not answer within 2 s", "connect_timeout"],
         ),
         // A PostgreSQL store needs its key file named.
         (

@@ -452,6 +452,54 @@ fn connect(target: &PgTarget) -> Result<Client> {
     })
 }
 
+/// [`connect`] within the URL's `connect_timeout`, from the first byte
+/// to a ready session. The driver's own timeout covers only the TCP
+/// connect: a server that takes the connection and never answers (a
+/// stopped process, a stuck host behind a proxy) would hold a command,
+/// or a node's watcher, forever. The attempt runs on a thread of its
+/// own; one that outlives the timeout is kept in `pending` and waited
+/// for again next time, so a hung server costs one thread, not one per
+/// retry.
+fn connect_within(
+    target: &Arc<PgTarget>,
+    pending: &mut Option<mpsc::Receiver<Result<Client>>>,
+) -> Result<Client> {
+    let attempt = match pending.take() {
+        Some(attempt) => attempt,
+        None => {
+            let (tx, rx) = mpsc::sync_channel(1);
+            let for_thread = target.clone();
+            std::thread::Builder::new()
+                .name("mailcert-postgres-connect".into())
+                .spawn(move || {
+                    let _ = tx.send(connect(&for_thread));
+                })
+                .map_err(|e| StoreError::Database {
+                    db: target.url.clone(),
+                    detail: format!("cannot start a connection thread: {e}"),
+                })?;
+            rx
+        }
+    };
+    match attempt.recv_timeout(target.connect_timeout) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            *pending = Some(attempt);
+            Err(StoreError::Database {
+                db: target.url.clone(),
+                detail: format!(
+                    "the server took the connection but did not answer within {} s (connect_timeout); is PostgreSQL running normally there?",
+                    target.connect_timeout.as_secs()
+                ),
+            })
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Database {
+            db: target.url.clone(),
+            detail: "the connection attempt ended without an answer".into(),
+        }),
+    }
+}
+
 type Job<R> = Box<dyn FnOnce(&mut Link) -> Result<R> + Send>;
 type Erased = Box<dyn FnOnce(&mut Link) + Send>;
 
@@ -464,6 +512,10 @@ struct Link {
     /// A new connection was made since the last wait: notifications may
     /// have been missed meanwhile.
     reconnected: bool,
+    /// A connection attempt that outlived `connect_timeout`, still
+    /// running on its own thread: the next call waits for it again
+    /// rather than starting another.
+    pending: Option<mpsc::Receiver<Result<Client>>>,
 }
 
 impl Link {
@@ -474,7 +526,7 @@ impl Link {
         match &mut self.client {
             Some(client) => Ok(client),
             slot @ None => {
-                let mut client = connect(&self.target)?;
+                let mut client = connect_within(&self.target, &mut self.pending)?;
                 if self.listening {
                     client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
                 }
@@ -505,6 +557,7 @@ impl Worker {
                     client: None,
                     listening: false,
                     reconnected: false,
+                    pending: None,
                 };
                 for job in inbox {
                     job(&mut link);
