@@ -1,8 +1,6 @@
 //! The ACME client against a real pebble: accounts, the three challenge
 //! types, failures, and renewal through the engine.
 
-mod support;
-
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -20,8 +18,9 @@ use mailcert_acme::{
 };
 use mailcert_lifecycle::{ListenerScope, Manager, ServingSet};
 use mailcert_store::{Op, Origin, SqliteStore, StoreLocation};
+use mailcert_testkit::tls::handshake;
+use mailcert_testkit::{Pebble, PebbleOptions};
 use mailcert_x509::{KeyType, Service, SubjectName};
-use support::{handshake, Pebble, PebbleOptions};
 use time::OffsetDateTime;
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -2,14 +2,12 @@
 //! that never answers, one that sends an endless line, PREAUTH, no or
 //! refused STARTTLS. The checker reports each, and never hangs or crashes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use mailcert_check::Code;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -3,12 +3,10 @@
 //! verify` run as a client would (server purpose, host name, security
 //! level 2, roots only).
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use mailcert_check::{validate, Code, Origin, Request, Severity, Source, TrustStore, Validation};
 use time::OffsetDateTime;
 
@@ -447,6 +445,7 @@ fn a_home_made_ca_certificate_trusted_as_itself_passes_with_a_warning() {
     let pki = Pki::new();
     // `openssl req -x509` marks the certificate CA:TRUE by default.
     openssl(
+        pki.dir(),
         &[
             "req",
             "-x509",
@@ -466,7 +465,6 @@ fn a_home_made_ca_certificate_trusted_as_itself_passes_with_a_warning() {
             "-addext",
             &format!("subjectAltName=DNS:{NAME}"),
         ],
-        pki.dir.path(),
     );
     let home = pki.load("home", NAME);
     let trusted = Case {

@@ -5,11 +5,9 @@
 //! has a check of its own (`openssl verify`, by default or with
 //! `-x509_strict`), its verdict beside ours.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use mailcert_check::{validate, Code, Request, Severity, Source, Validation};
 use time::OffsetDateTime;
 
@@ -238,8 +236,9 @@ fn an_empty_subject_needs_a_critical_san() {
     let int = pki.issue(&root, "int", &Spec::intermediate("Profile Issuing CA"));
     // `openssl ca` insists on a CN; `openssl x509 -req` signs an empty
     // subject as the request has it.
-    let dir = pki.dir.path();
+    let dir = pki.dir();
     openssl(
+        dir,
         &[
             "req",
             "-new",
@@ -255,7 +254,6 @@ fn an_empty_subject_needs_a_critical_san() {
             "-out",
             "empty.csr",
         ],
-        dir,
     );
     for (file, critical) in [("empty-noncritical", ""), ("empty-critical", "critical,")] {
         std::fs::write(
@@ -268,6 +266,7 @@ fn an_empty_subject_needs_a_critical_san() {
         let int_pem = int.pem.to_string_lossy().to_string();
         let int_key = int.key.to_string_lossy().to_string();
         openssl(
+            dir,
             &[
                 "x509",
                 "-req",
@@ -284,7 +283,6 @@ fn an_empty_subject_needs_a_critical_san() {
                 "-out",
                 &pem,
             ],
-            dir,
         );
         let leaf = pki.load(file, "");
         let v = verify(&[&leaf, &int], &root);

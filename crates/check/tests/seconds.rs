@@ -5,11 +5,9 @@
 //! falls in, as rustls-webpki (the verdict) and `openssl verify -attime`
 //! count it, and the diagnosis never says otherwise than the verdict.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use mailcert_check::{validate, Code, Request, Source, Validation};
 use mailcert_x509::status::{evaluate, Status};
 use mailcert_x509::{CertSummary, Trust};

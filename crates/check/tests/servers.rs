@@ -1,9 +1,7 @@
 //! `check` against real TLS servers: `openssl s_server` endpoints on
 //! loopback ports, each set up with one problem, and a correct one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mailcert_check::{BoundCertificate, BoundLookup, Code, Severity};
 use mailcert_x509::Service;
 

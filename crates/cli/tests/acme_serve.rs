@@ -1,72 +1,19 @@
 //! ACME through the real front end: orders and renewals answered by a
 //! running `mailcert serve`, while TLS clients keep connecting.
 
-#[path = "../../acme/tests/support/mod.rs"]
-mod support;
-
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{free_port, handshake, Pebble, PebbleOptions};
+use mailcert_testkit::tls::handshake;
+use mailcert_testkit::{free_port, wait_for_port, wait_until, Cli, Pebble, PebbleOptions};
 
-fn mailcert(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcert"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("MAILCERT_CONFIG")
-        .output()
-        .expect("run mailcert")
-}
+use crate::acme::register_at;
+use crate::{cli, MAILCERT};
 
-fn ok(out: Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what}\n--- stdout\n{stdout}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `mailcert serve` on `store` with `config`, its log in `dir`; stopped
-/// when dropped.
-fn start_serve(store: &Path, config: &Path, dir: &Path) -> Serve {
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    Serve(
-        Command::new(env!("CARGO_BIN_EXE_mailcert"))
-            .arg("--store")
-            .arg(store)
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mailcert serve"),
-    )
-}
-
-fn wait_for(mut check: impl FnMut() -> bool, what: &str) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
+fn wait_for(check: impl FnMut() -> bool, what: &str) {
+    wait_until(what, Duration::from_secs(15), check);
 }
 
 #[test]
@@ -76,25 +23,10 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
         reject_nonces: true,
         ..PebbleOptions::default()
     });
-    let dir = tempfile::tempdir().unwrap();
-    let store: PathBuf = dir.path().join("store.db");
-    let ca = pebble.listener_ca.display().to_string();
-    ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "register",
-                "--directory",
-                &pebble.directory,
-                "--ca-file",
-                &ca,
-            ],
-        ),
-        "register",
-    );
+    let env = cli();
+    register_at(&env, &pebble, &[]);
     let https = free_port();
-    let config = dir.path().join("mailcert.toml");
+    let config = env.dir().join("mailcert.toml");
     std::fs::write(
         &config,
         format!(
@@ -104,33 +36,26 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
         ),
     )
     .unwrap();
-    let _serve = start_serve(&store, &config, dir.path());
-    wait_for(
-        || std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok(),
-        "serve's HTTP listener",
-    );
+    let _serve = env.serve(&["--config", config.to_str().unwrap()]);
+    wait_for_port(pebble.http_port);
 
     // serve holds port 80 (here pebble's httpPort): the order hands its
     // answers to serve through the store.
     let http = pebble.http_bind();
-    let out = ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "order",
-                "--name",
-                "mail.example.test",
-                "--name",
-                "autodiscover.example.test",
-                "--http-bind",
-                &http,
-                "--enable",
-                "https",
-            ],
-        ),
-        "order through serve",
-    );
+    let out = env
+        .ok(&[
+            "acme",
+            "order",
+            "--name",
+            "mail.example.test",
+            "--name",
+            "autodiscover.example.test",
+            "--http-bind",
+            &http,
+            "--enable",
+            "https",
+        ])
+        .stdout;
     let old = out.lines().next().unwrap().trim().to_string();
     wait_for(
         || handshake(https, &pebble.root, "mail.example.test").as_deref() == Ok(old.as_str()),
@@ -160,14 +85,11 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
 
     // Cron's renewal, at two thirds of the lifetime, while serve runs.
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(mailcert(&store, &["show", &old, "--json"]), "show")).unwrap();
+        serde_json::from_str(&env.ok(&["show", &old, "--json"]).stdout).unwrap();
     let not_before = mailcert_x509::time::parse_at(shown["not_before"].as_str().unwrap()).unwrap();
     let at = mailcert_x509::time::rfc3339(not_before + time::Duration::seconds(450));
-    let renewed: serde_json::Value = serde_json::from_str(&ok(
-        mailcert(&store, &["acme", "renew", "--at", &at, "--json"]),
-        "renew through serve",
-    ))
-    .unwrap();
+    let renewed: serde_json::Value =
+        serde_json::from_str(&env.ok(&["acme", "renew", "--at", &at, "--json"]).stdout).unwrap();
     assert_eq!(renewed[0]["result"], "renewed", "{renewed}");
     let new = renewed[0]["new_thumbprint"].as_str().unwrap().to_string();
     wait_for(
@@ -196,23 +118,9 @@ impl mailcert_acme::ChallengeSink for FrontChallenges {
 #[test]
 fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
     let pebble = Pebble::start(PebbleOptions::default());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store.db");
-    let ca = pebble.listener_ca.display().to_string();
-    ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "register",
-                "--directory",
-                &pebble.directory,
-                "--ca-file",
-                &ca,
-            ],
-        ),
-        "register",
-    );
+    let env = cli();
+    let store = env.store();
+    register_at(&env, &pebble, &[]);
     let text = format!(
         "[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\n",
         pebble.tls_port,
@@ -258,25 +166,10 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
 #[test]
 fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
     let pebble = Pebble::start(PebbleOptions::default());
-    let dir = tempfile::tempdir().unwrap();
-    let store: PathBuf = dir.path().join("store.db");
-    let ca = pebble.listener_ca.display().to_string();
-    ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "register",
-                "--directory",
-                &pebble.directory,
-                "--ca-file",
-                &ca,
-            ],
-        ),
-        "register",
-    );
+    let env = cli();
+    register_at(&env, &pebble, &[]);
     // serve's HTTPS listener holds the port the CA validates TLS-ALPN-01 on.
-    let config = dir.path().join("mailcert.toml");
+    let config = env.dir().join("mailcert.toml");
     std::fs::write(
         &config,
         format!(
@@ -286,30 +179,23 @@ fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
         ),
     )
     .unwrap();
-    let _serve = start_serve(&store, &config, dir.path());
-    wait_for(
-        || std::net::TcpStream::connect(("127.0.0.1", pebble.tls_port)).is_ok(),
-        "serve's HTTPS listener",
-    );
+    let _serve = env.serve(&["--config", config.to_str().unwrap()]);
+    wait_for_port(pebble.tls_port);
     let tls = pebble.tls_bind();
-    let out = ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "order",
-                "--name",
-                "mail.example.test",
-                "--challenge",
-                "tls-alpn-01",
-                "--tls-bind",
-                &tls,
-                "--enable",
-                "https",
-            ],
-        ),
-        "tls-alpn-01 order through serve",
-    );
+    let out = env
+        .ok(&[
+            "acme",
+            "order",
+            "--name",
+            "mail.example.test",
+            "--challenge",
+            "tls-alpn-01",
+            "--tls-bind",
+            &tls,
+            "--enable",
+            "https",
+        ])
+        .stdout;
     let thumb = out.lines().next().unwrap().trim().to_string();
     wait_for(
         || {
@@ -319,7 +205,7 @@ fn an_order_from_another_process_gets_tls_alpn01_answered_by_serve() {
         "serve to present the new certificate",
     );
     // The answer was withdrawn from the store afterwards.
-    let log = ok(mailcert(&store, &["log"]), "log");
+    let log = env.ok(&["log"]).stdout;
     assert!(
         log.contains("withdrew the tls-alpn-01 answer for mail.example.test"),
         "{log}"
@@ -332,25 +218,10 @@ fn answers_a_front_end_on_another_store_never_serves_are_withdrawn() {
     // front end, so the answers go into this store for it; it never
     // serves them, the order fails, and they are removed again.
     let pebble = Pebble::start(PebbleOptions::default());
-    let dir = tempfile::tempdir().unwrap();
-    let store: PathBuf = dir.path().join("store.db");
-    let other: PathBuf = dir.path().join("other.db");
-    let ca = pebble.listener_ca.display().to_string();
-    ok(
-        mailcert(
-            &store,
-            &[
-                "acme",
-                "register",
-                "--directory",
-                &pebble.directory,
-                "--ca-file",
-                &ca,
-            ],
-        ),
-        "register",
-    );
-    let config = dir.path().join("mailcert.toml");
+    let env = cli();
+    let other = env.path("other.db");
+    register_at(&env, &pebble, &[]);
+    let config = env.dir().join("mailcert.toml");
     std::fs::write(
         &config,
         format!(
@@ -362,36 +233,30 @@ fn answers_a_front_end_on_another_store_never_serves_are_withdrawn() {
         ),
     )
     .unwrap();
-    let _serve = start_serve(&other, &config, dir.path());
-    wait_for(
-        || {
-            std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok()
-                && std::net::TcpStream::connect(("127.0.0.1", pebble.tls_port)).is_ok()
-        },
-        "serve's listeners",
-    );
+    let _serve = Cli::in_dir(MAILCERT, env.dir())
+        .with_store(&other, None)
+        .serve(&["--config", config.to_str().unwrap()]);
+    wait_for_port(pebble.http_port);
+    wait_for_port(pebble.tls_port);
     let (http, tls) = (pebble.http_bind(), pebble.tls_bind());
     for (challenge, option, bind) in [
         ("http-01", "--http-bind", &http),
         ("tls-alpn-01", "--tls-bind", &tls),
     ] {
-        let out = mailcert(
-            &store,
-            &[
-                "acme",
-                "order",
-                "--name",
-                "mail.example.test",
-                "--challenge",
-                challenge,
-                option,
-                bind,
-            ],
-        );
+        let out = env.output(&[
+            "acme",
+            "order",
+            "--name",
+            "mail.example.test",
+            "--challenge",
+            challenge,
+            option,
+            bind,
+        ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{challenge}: {stderr}");
         assert!(stderr.contains("did not serve the answer"), "{stderr}");
-        let log = ok(mailcert(&store, &["log"]), "log");
+        let log = env.ok(&["log"]).stdout;
         assert!(
             log.contains(&format!(
                 "published the {challenge} answer for mail.example.test"
@@ -405,7 +270,7 @@ fn answers_a_front_end_on_another_store_never_serves_are_withdrawn() {
             "{log}"
         );
     }
-    let location = mailcert_store::StoreLocation::resolve(Some(&store), None);
+    let location = mailcert_store::StoreLocation::resolve(Some(&env.store()), None);
     let opened = mailcert_store::SqliteStore::open(&location).unwrap();
     let left = mailcert_store::Store::value_keys(&opened, "acme.").unwrap();
     assert!(

@@ -3,12 +3,12 @@
 //! longer matches what is served. The served certificate must be one the
 //! store would serve on that port, as `which` and `serve` choose it.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Env, Serve};
+use mailcert_testkit::{Cli, Serve};
+
+use crate::cli;
 use mailcert_testkit::{free_port, wait_until};
 
 const NAME: &str = "mail.contoso.com";
@@ -22,12 +22,12 @@ fn listener(name: &str, port: u16, pin: Option<&str>) -> String {
     text
 }
 
-fn serve(env: &Env, config: &Path) -> Serve {
-    common::serve(env.command(&["serve", "--config", &config.display().to_string()]))
+fn serve(env: &Cli, config: &Path) -> Serve {
+    env.serve(&["--config", &config.display().to_string()])
 }
 
 /// `check` of the port, trusting `ca_file`; returns (exit code, codes, served thumbprint).
-fn check(env: &Env, port: u16, ca_file: &Path, extra: &[&str]) -> (i32, Vec<String>, String) {
+fn check(env: &Cli, port: u16, ca_file: &Path, extra: &[&str]) -> (i32, Vec<String>, String) {
     let mut args = vec![
         "check".to_string(),
         format!("imaps://{NAME}"),
@@ -61,10 +61,10 @@ fn check(env: &Env, port: u16, ca_file: &Path, extra: &[&str]) -> (i32, Vec<Stri
 
 #[test]
 fn listener_bindings_and_pins_are_what_the_store_serves() {
-    let env = Env::new();
-    let default = env.init();
-    let own = env.new_cert(&["--name", NAME]);
-    let pinned = env.new_cert(&["--name", NAME]);
+    let env = cli();
+    let default = env.init("mail.contoso.com");
+    let own = env.new_self_signed(&["--name", NAME]);
+    let pinned = env.new_self_signed(&["--name", NAME]);
     let (p_own, p_pinned) = (free_port(), free_port());
     let config = env.write(
         "fe.toml",

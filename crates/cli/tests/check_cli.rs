@@ -1,170 +1,66 @@
 //! `mailcert check` and `mailcert verify` as scripts use them: exit codes,
 //! the fixed JSON shape, `--connect`, `--store` bindings, bad usage.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
+use mailcert_testkit::pki::{Cert, Key, OpensslPki};
+use mailcert_testkit::{openssl, OpensslServer};
 use serde_json::Value;
+
+use crate::cli;
 
 const NAME: &str = "mail.example.test";
 
+/// `mailcert ARGS` with no store named at all.
 fn mailcert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcert"))
-        .args(args)
-        .env_remove("MAILCERT_STORE")
-        .env_remove("MAILCERT_STORE_KEY_FILE")
-        .env_remove("MAILCERT_CONFIG")
-        .output()
-        .expect("mailcert runs")
+    cli().without_store().output(args)
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A root and a server certificate for `names`, signed by it.
+/// A root ("CLI Test Root") and server certificates signed by it.
 struct Pki {
-    dir: tempfile::TempDir,
+    workshop: OpensslPki,
+    root: Cert,
 }
 
 impl Pki {
     fn new() -> Pki {
-        let dir = tempfile::tempdir().expect("tempdir");
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "root.key",
-                "-out",
-                "root.pem",
-                "-subj",
-                "/CN=CLI Test Root",
-                "-days",
-                "365",
-            ],
-        );
-        Pki { dir }
+        let workshop = OpensslPki::new();
+        let root = workshop.root_for("root", "CLI Test Root", Key::EcP256, 365);
+        Pki { workshop, root }
+    }
+
+    fn dir(&self) -> &Path {
+        self.workshop.dir()
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.workshop.path(name)
     }
 
     fn s(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
+    /// `NAME.pem` and `NAME.key`: a server certificate for `dns`.
     fn leaf(&self, name: &str, dns: &str) {
-        let dir = self.dir.path();
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={dns}"),
-            ],
-        );
-        std::fs::write(
-            dir.join(format!("{name}.ext")),
-            format!("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{dns}\n"),
-        )
-        .expect("ext");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "root.pem",
-                "-CAkey",
-                "root.key",
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.pem"),
-                "-days",
-                "90",
-                "-extfile",
-                &format!("{name}.ext"),
-            ],
+        self.leaf_from(&self.root, name, dns);
+    }
+
+    fn leaf_from(&self, issuer: &Cert, name: &str, dns: &str) {
+        let csr = self.workshop.request(name, dns, Key::EcP256);
+        self.workshop.sign_request(
+            issuer,
+            &csr,
+            &format!("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{dns}\n"),
+            90,
+            &self.path(&format!("{name}.pem")),
         );
     }
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    _stdin: Option<std::process::ChildStdin>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn s_server(cert: &Path, key: &Path) -> Server {
-    for _ in 0..5 {
-        let port = mailcert_testkit::free_port();
-        let mut child = Command::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert"])
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .args(["-naccept", "100"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s_server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        if lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("ACCEPT"))
-        {
-            std::thread::spawn(move || for _ in lines {});
-            let stdin = child.stdin.take();
-            return Server {
-                child,
-                port,
-                _stdin: stdin,
-            };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("s_server did not start");
+fn s_server(cert: &Path, key: &Path) -> OpensslServer {
+    OpensslServer::start(cert, key, None, &[])
 }
 
 fn json(out: &Output) -> Value {
@@ -393,9 +289,9 @@ fn check_without_store_never_creates_one() {
     let home = tempfile::tempdir().expect("tempdir");
     let default_store = PathBuf::from("/var/lib/mailcert/store.db");
     let existed = default_store.exists();
-    let out = Command::new(env!("CARGO_BIN_EXE_mailcert"))
-        .args(["check", "imaps://127.0.0.1:1", "--timeout", "2", "--json"])
-        .env_remove("MAILCERT_STORE")
+    let out = cli()
+        .without_store()
+        .command(&["check", "imaps://127.0.0.1:1", "--timeout", "2", "--json"])
         .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path())
         .output()
@@ -447,93 +343,17 @@ fn check_text_output_never_passes_control_characters_from_the_server() {
 /// with `openssl crl2pkcs7`, as a CA delivers them.
 fn pkcs7_pki() -> Pki {
     let pki = Pki::new();
-    let dir = pki.dir.path();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "int.key",
-            "-out",
-            "int.csr",
-            "-subj",
-            "/CN=CLI Issuing CA",
-        ],
+    let dir = pki.dir();
+    let csr = pki.workshop.request("int", "CLI Issuing CA", Key::EcP256);
+    pki.workshop.sign_request(
+        &pki.root,
+        &csr,
+        &mailcert_testkit::pki::intermediate_extensions(Some(0)),
+        365,
+        &pki.path("int.pem"),
     );
-    std::fs::write(
-        dir.join("int.ext"),
-        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-    )
-    .expect("ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "int.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-out",
-            "int.pem",
-            "-days",
-            "365",
-            "-extfile",
-            "int.ext",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            &format!("/CN={NAME}"),
-        ],
-    );
-    std::fs::write(
-        dir.join("leaf.ext"),
-        format!(
-            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{NAME}\n"
-        ),
-    )
-    .expect("ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "int.pem",
-            "-CAkey",
-            "int.key",
-            "-CAcreateserial",
-            "-out",
-            "leaf.pem",
-            "-days",
-            "90",
-            "-extfile",
-            "leaf.ext",
-        ],
-    );
+    let int = pki.workshop.load("int", "CLI Issuing CA");
+    pki.leaf_from(&int, "leaf", NAME);
     // The full answer, root first: the file's order must not matter.
     openssl(
         dir,
@@ -683,7 +503,7 @@ fn verify_refuses_a_pkcs7_without_one_server_certificate() {
     let pki = pkcs7_pki();
     pki.leaf("other", "other.example.test");
     openssl(
-        pki.dir.path(),
+        pki.dir(),
         &[
             "crl2pkcs7",
             "-nocrl",

@@ -1,11 +1,11 @@
 //! A change is one transaction: killing the process at any moment leaves
 //! the old state or the new one, never half of it.
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::Env;
+use mailcert_testkit::Cli;
+
+use crate::cli;
 
 /// A pseudo-random point in `0..=max`, so kills land everywhere: before
 /// the store opens, during key generation, inside the transaction, after it.
@@ -19,13 +19,13 @@ fn jitter(max: Duration) -> Duration {
 }
 
 /// How long one uninterrupted run takes here, to spread the kills over it.
-fn full_run(env: &Env, args: &[&str]) -> Duration {
+fn full_run(env: &Cli, args: &[&str]) -> Duration {
     let start = std::time::Instant::now();
     env.run(args).ok();
     start.elapsed()
 }
 
-fn bound_certificates(env: &Env) -> Vec<serde_json::Value> {
+fn bound_certificates(env: &Cli) -> Vec<serde_json::Value> {
     env.list()
         .into_iter()
         .filter(|c| !c["services"].as_array().unwrap().is_empty())
@@ -34,8 +34,8 @@ fn bound_certificates(env: &Env) -> Vec<serde_json::Value> {
 
 #[test]
 fn kill_during_renew_leaves_a_whole_state() {
-    let env = Env::new();
-    let first = env.init();
+    let env = cli();
+    let first = env.init("mail.contoso.com");
     let span = full_run(&env, &["renew", &first]).mul_f32(1.2);
     let (mut killed, mut completed) = (0, 0);
     for round in 0..40 {
@@ -98,8 +98,8 @@ fn kill_during_renew_leaves_a_whole_state() {
 
 #[test]
 fn kill_during_new_never_leaves_half_a_certificate() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let span = full_run(
         &env,
         &[
@@ -146,12 +146,12 @@ fn kill_during_new_never_leaves_half_a_certificate() {
 /// finishes the store instead of asking for a backup that cannot exist.
 #[test]
 fn kill_during_the_first_start_leaves_a_store_the_next_start_finishes() {
-    let probe = Env::new();
+    let probe = cli();
     let span = full_run(&probe, &["init", "--hostname", "mail.contoso.com"]).mul_f32(1.2);
     let (mut killed, mut rounds) = (0, 0);
     while rounds < 30 {
         rounds += 1;
-        let env = Env::new();
+        let env = cli();
         let mut child = env
             .command(&["init", "--hostname", "mail.contoso.com"])
             .spawn()
@@ -184,7 +184,7 @@ fn kill_during_the_first_start_leaves_a_store_the_next_start_finishes() {
 #[test]
 fn an_empty_key_file_left_by_an_interrupted_start_is_not_a_lost_key() {
     for database in [None, Some("")] {
-        let env = Env::new();
+        let env = cli();
         env.write("store.db.key", "");
         if let Some(content) = database {
             env.write("store.db", content);

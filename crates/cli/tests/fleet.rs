@@ -7,18 +7,15 @@
 //! database of its own); the test that stops and restarts the server has
 //! a cluster of its own, so that the others keep theirs.
 
-mod common;
-#[path = "../../acme/tests/support/mod.rs"]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{to_run, Run};
 use mailcert_testkit::fleet::{eventually, wait_until_served, Handshaker, Node, NodeSpec};
-use mailcert_testkit::{temp_dir, PgDatabase, Pki, Postgres, TempDir};
+use mailcert_testkit::{
+    temp_dir, Cli, Pebble, PebbleOptions, PgDatabase, Pki, Postgres, Run, TempDir,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailcert");
+use crate::MAILCERT;
 
 /// One database, its key file, and the nodes' folders.
 struct Fleet {
@@ -47,22 +44,14 @@ impl Fleet {
 
     /// `mailcert ARGS` as run on `node` (MAILCERT_NODE), on this store.
     fn command(&self, node: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("MAILCERT_STORE", &self.url)
-            .env("MAILCERT_STORE_KEY_FILE", &self.key)
-            .env("MAILCERT_NODE", node)
-            .env_remove("MAILCERT_CONFIG")
-            .env_remove("PGPASSWORD")
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .stdin(std::process::Stdio::null());
-        command
+        Cli::in_dir(MAILCERT, self.dir.path())
+            .with_store(&self.url, Some(&self.key))
+            .with_env("MAILCERT_NODE", node)
+            .command(args)
     }
 
     fn cli(&self, node: &str, args: &[&str]) -> Run {
-        to_run(self.command(node, args).output().expect("run mailcert"))
+        Run::from(self.command(node, args).output().expect("run mailcert"))
     }
 
     fn spec(&self, node: &str) -> NodeSpec {
@@ -70,7 +59,7 @@ impl Fleet {
     }
 
     fn start(&self, spec: &NodeSpec) -> Node {
-        Node::start(Path::new(BIN), self.dir.path(), spec)
+        Node::start(Path::new(MAILCERT), self.dir.path(), spec)
     }
 
     /// Starts the nodes side by side (each start waits for its store).
@@ -213,7 +202,7 @@ fn a_change_through_one_node_is_served_by_every_node() {
     served_everywhere(&nodes, None, &first);
     served_everywhere(&nodes, Some("mail.contoso.com"), &first);
     for node in &nodes {
-        let https = mailcert_testkit::fleet::served_thumbprint(node.https, None);
+        let https = mailcert_testkit::served_thumbprint(node.https, None);
         assert_eq!(https.as_deref(), Ok(first.as_str()), "{}", node.name);
     }
     fleet.wait_in_sync(&nodes);
@@ -413,7 +402,7 @@ fn nodes_serve_through_a_database_restart_and_catch_up() {
     // committed while no node is connected, so no node hears of it.
     pg.start_server_socket_only();
     let local = pg.socket_url(&fleet.db);
-    let run = to_run(
+    let run = Run::from(
         fleet
             .command("ex1", &["enable", &after, "--services", "imap,https"])
             .env("MAILCERT_STORE", &local)
@@ -439,9 +428,9 @@ fn nodes_serve_through_a_database_restart_and_catch_up() {
 
 #[test]
 fn three_nodes_renewing_at_once_place_one_order_and_all_serve_it() {
-    let pebble = support::Pebble::start(support::PebbleOptions {
+    let pebble = Pebble::start(PebbleOptions {
         validity_secs: Some(600),
-        ..support::PebbleOptions::default()
+        ..PebbleOptions::default()
     });
     let fleet = Fleet::new("acme");
     let ca = pebble.listener_ca.display().to_string();
@@ -517,7 +506,7 @@ fn three_nodes_renewing_at_once_place_one_order_and_all_serve_it() {
         .collect();
     let results: Vec<Run> = runs
         .into_iter()
-        .map(|run| to_run(run.wait_with_output().expect("acme renew")))
+        .map(|run| Run::from(run.wait_with_output().expect("acme renew")))
         .collect();
     let mut renewed = Vec::new();
     for run in &results {
@@ -544,8 +533,7 @@ fn three_nodes_renewing_at_once_place_one_order_and_all_serve_it() {
     assert_eq!(orders(), 2, "exactly one order for the renewal");
     served_everywhere(&nodes, Some("mail.example.test"), &renewed[0]);
     for node in &nodes {
-        let https =
-            mailcert_testkit::fleet::served_thumbprint(node.https, Some("mail.example.test"));
+        let https = mailcert_testkit::served_thumbprint(node.https, Some("mail.example.test"));
         assert_eq!(https.as_deref(), Ok(renewed[0].as_str()), "{}", node.name);
     }
     fleet.wait_in_sync(&nodes);
@@ -576,7 +564,7 @@ fn serve_once(fleet: &Fleet, node: &str, key: &Path) -> Run {
         ),
     )
     .expect("a configuration");
-    to_run(
+    Run::from(
         fleet
             .command(
                 node,
@@ -602,7 +590,7 @@ fn bad_urls_passwords_and_hosts_exit_2_naming_the_database_and_the_fix() {
             Some(key) => command.env("MAILCERT_STORE_KEY_FILE", key),
             None => command.env_remove("MAILCERT_STORE_KEY_FILE"),
         };
-        to_run(command.output().expect("run mailcert"))
+        Run::from(command.output().expect("run mailcert"))
     };
     let key = Some(fleet.key.as_path());
     let creating = ["new", "--self-signed", "--name", "x.contoso.com"];
@@ -782,7 +770,7 @@ fn the_wrong_key_file_is_refused_and_nothing_changes() {
         &["list"][..],
         &["new", "--self-signed", "--name", "x.contoso.com"][..],
     ] {
-        let run = to_run(
+        let run = Run::from(
             fleet
                 .command("ex1", args)
                 .env("MAILCERT_STORE_KEY_FILE", &other.key)
@@ -817,7 +805,7 @@ fn store_copy_refuses_a_database_that_holds_a_store() {
         command
             .env("MAILCERT_STORE", &sqlite)
             .env_remove("MAILCERT_STORE_KEY_FILE");
-        to_run(command.output().unwrap())
+        Run::from(command.output().unwrap())
     };
     local(&["init", "--hostname", "ex1.contoso.com"]).ok();
     local(&["new", "--self-signed", "--name", "mail.contoso.com"]).ok();
@@ -837,7 +825,7 @@ fn store_copy_refuses_a_database_that_holds_a_store() {
         if force {
             args.push("--force");
         }
-        to_run(
+        Run::from(
             fleet
                 .command("ex1", &args)
                 .env("MAILCERT_STORE_KEY_FILE", &sqlite_key)
@@ -898,7 +886,7 @@ fn nodes_creating_one_store_together_agree_on_one_key() {
         })
         .collect();
     for run in runs {
-        to_run(run.wait_with_output().unwrap()).ok();
+        Run::from(run.wait_with_output().unwrap()).ok();
     }
     let listed = fleet.cli("ex1", &["list", "--json"]).ok().json();
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
@@ -911,7 +899,7 @@ fn nodes_creating_one_store_together_agree_on_one_key() {
             .env("MAILCERT_PASSWORD", "export-password")
             .output()
             .unwrap();
-        to_run(run).ok();
+        Run::from(run).ok();
     }
 
     // Two machines, each with a key file of its own, on an empty database
@@ -934,7 +922,7 @@ fn nodes_creating_one_store_together_agree_on_one_key() {
         .collect();
     let runs: Vec<Run> = runs
         .into_iter()
-        .map(|r| to_run(r.wait_with_output().unwrap()))
+        .map(|r| Run::from(r.wait_with_output().unwrap()))
         .collect();
     let winners: Vec<usize> = (0..2).filter(|&i| runs[i].code == 0).collect();
     assert_eq!(
@@ -1006,7 +994,7 @@ fn a_tls_cluster_is_verified_in_full() {
             ["invalid peer certificate", "a name on it"],
         ),
     ] {
-        let run = to_run(
+        let run = Run::from(
             fleet
                 .command("ex1", &["new", "--self-signed", "--name", "x.contoso.com"])
                 .env("MAILCERT_STORE", &url)

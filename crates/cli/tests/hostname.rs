@@ -3,38 +3,20 @@
 //! (or any first start) says so with the fix. The host's name is set in a
 //! UTS namespace of its own (`unshare --uts`), as the kernel reports it.
 
-mod common;
+use mailcert_testkit::{Cli, Run};
 
-use std::process::Command;
-
-use common::{to_run, Env, Run};
+use crate::cli;
 
 /// `mailcert ARGS` on a host named `host`.
-fn on_host(env: &Env, host: &str, args: &[&str]) -> Run {
-    let inner = env.command(args);
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--uts",
-        "sh",
-        "-c",
-        "printf '%s' \"$0\" > /proc/sys/kernel/hostname && exec \"$@\"",
-        host,
-    ])
-    .arg(inner.get_program())
-    .args(inner.get_args());
-    for (key, value) in inner.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    cmd.stdin(std::process::Stdio::null());
-    to_run(cmd.output().expect("unshare (util-linux)"))
+fn on_host(env: &Cli, host: &str, args: &[&str]) -> Run {
+    let set_name = "printf '%s' \"$0\" > /proc/sys/kernel/hostname && exec \"$@\"";
+    let mut cmd = env.wrapped("unshare", &["--uts", "sh", "-c", set_name, host], args);
+    Run::from(cmd.output().expect("unshare (util-linux)"))
 }
 
 #[test]
 fn init_on_a_host_without_a_domain_says_so_with_the_fix() {
-    let env = Env::new();
+    let env = cli();
     let run = on_host(&env, "shorty", &["init"]).ok();
     assert!(
         run.stderr
@@ -49,7 +31,7 @@ fn init_on_a_host_without_a_domain_says_so_with_the_fix() {
     assert_eq!(list[0]["names"], serde_json::json!(["shorty"]));
 
     // The same on a first start by any command that creates the store.
-    let other = Env::new();
+    let other = cli();
     let run = on_host(
         &other,
         "shorty",
@@ -65,7 +47,7 @@ fn init_on_a_host_without_a_domain_says_so_with_the_fix() {
 
     // A host with its full name: nothing to say, and the short name is
     // on the certificate too.
-    let good = Env::new();
+    let good = cli();
     let run = on_host(&good, "mail.contoso.com", &["init"]).ok();
     assert!(!run.stderr.contains("fully qualified"), "{}", run.stderr);
     assert_eq!(
@@ -74,7 +56,7 @@ fn init_on_a_host_without_a_domain_says_so_with_the_fix() {
     );
 
     // --hostname without a domain: said too.
-    let given = Env::new();
+    let given = cli();
     let run = given.run(&["init", "--hostname", "mailhost"]).ok();
     assert!(
         run.stderr

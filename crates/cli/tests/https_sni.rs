@@ -4,11 +4,11 @@
 //! (`list`, `which`, `enable`); and what `which` says is what curl,
 //! `openssl s_client` and `check --store` get from a running `serve`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::Env;
+use mailcert_testkit::Cli;
+
+use crate::cli;
 use mailcert_testkit::{free_port, openssl_view, run, served_chain, Curl, HttpBackend, Pki};
 
 const MAIL: &str = "mail.example.test";
@@ -18,8 +18,8 @@ fn https_listener(name: &str, port: u16, backend: u16) -> String {
     format!("[[listener]]\nname = \"{name}\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:{backend}\"\n\n")
 }
 
-fn services(env: &Env, thumb: &str) -> Vec<String> {
-    env.cert(thumb)["services"]
+fn services(env: &Cli, thumb: &str) -> Vec<String> {
+    env.show(thumb)["services"]
         .as_array()
         .expect("services")
         .iter()
@@ -27,7 +27,7 @@ fn services(env: &Env, thumb: &str) -> Vec<String> {
         .collect()
 }
 
-fn which(env: &Env, args: &[&str]) -> serde_json::Value {
+fn which(env: &Cli, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["which", "https", "--json"];
     all.extend_from_slice(args);
     env.run(&all).ok().json()
@@ -35,12 +35,12 @@ fn which(env: &Env, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
-    let env = Env::new();
+    let env = cli();
     // The init certificate carries mail.contoso.com and the short name.
-    let init = env.init();
+    let init = env.init("mail.contoso.com");
 
     // Other names: added beside, each name keeps its certificate.
-    let web = env.new_cert(&["--name", "www.fabrikam.com"]);
+    let web = env.new_self_signed(&["--name", "www.fabrikam.com"]);
     let added = env.run(&["enable", &web, "--services", "https"]).ok();
     assert!(
         added.stderr.contains(&format!(
@@ -61,7 +61,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
     );
 
     // Part of the names: those move, the old one keeps the rest.
-    let part = env.new_cert(&["--name", "mail.contoso.com", "--name", "owa.contoso.com"]);
+    let part = env.new_self_signed(&["--name", "mail.contoso.com", "--name", "owa.contoso.com"]);
     let moved = env.run(&["enable", &part, "--services", "https"]).ok();
     assert!(
         moved.stderr.contains(&format!(
@@ -88,7 +88,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
 
     // Every name of the init and of the partial certificate, by a
     // wildcard for the contoso names: both are replaced, fabrikam stays.
-    let wide = env.new_cert(&["--name", "*.contoso.com", "--name", "mail"]);
+    let wide = env.new_self_signed(&["--name", "*.contoso.com", "--name", "mail"]);
     let replaced = env.run(&["enable", &wide, "--services", "https"]).ok();
     for old in [&init, &part] {
         assert!(
@@ -127,11 +127,11 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
 
 #[test]
 fn a_listener_binding_hiding_the_service_binding_is_said() {
-    let env = Env::new();
-    let init = env.init();
+    let env = cli();
+    let init = env.init("mail.contoso.com");
     let config = env.write("fe.toml", https_listener("web2", free_port(), 1));
     let cfg = config.display().to_string();
-    let own = env.new_cert(&["--name", "www.fabrikam.com"]);
+    let own = env.new_self_signed(&["--name", "www.fabrikam.com"]);
     let enabled = env
         .run(&[
             "enable",
@@ -225,7 +225,7 @@ fn a_listener_binding_hiding_the_service_binding_is_said() {
     assert_eq!(elsewhere["listeners_with_own"], serde_json::json!(["web2"]));
 
     // Enabling for the whole service says the listener keeps it away.
-    let other = env.new_cert(&["--name", "autodiscover.contoso.com"]);
+    let other = env.new_self_signed(&["--name", "autodiscover.contoso.com"]);
     let wide = env.run(&["enable", &other, "--services", "https"]).ok();
     assert!(
         wide.stderr.contains(&format!(
@@ -237,7 +237,7 @@ fn a_listener_binding_hiding_the_service_binding_is_said() {
 }
 
 /// A leaf of the throwaway PKI imported with its chain; its thumbprint.
-fn import(env: &Env, pki: &Pki, label: &str, names: &[&str]) -> String {
+fn import(env: &Cli, pki: &Pki, label: &str, names: &[&str]) -> String {
     let leaf = pki.leaf(label, names, "ec");
     let bundle: PathBuf = env.path(&format!("{label}-bundle.pem"));
     let mut pem = std::fs::read_to_string(&leaf.cert).expect("leaf");
@@ -256,8 +256,8 @@ fn import(env: &Env, pki: &Pki, label: &str, names: &[&str]) -> String {
 
 /// curl to `name` on the listener, validating against `root`: the body,
 /// or the error curl gives.
-fn curl(env: &Env, port: u16, name: &str, root: &Path) -> Result<String, String> {
-    Curl::new(name, port, root, env.dir.path())
+fn curl(env: &Cli, port: u16, name: &str, root: &Path) -> Result<String, String> {
+    Curl::new(name, port, root, env.dir())
         .try_request("GET", "/", &[], None)
         .map(|reply| reply.text())
 }
@@ -280,7 +280,7 @@ fn served_without_sni(port: u16) -> String {
 
 #[test]
 fn two_https_names_on_one_listener_each_get_their_certificate() {
-    let env = Env::new();
+    let env = cli();
     env.run(&["init", "--hostname", MAIL]).ok();
     let pki = Pki::new(&env.path("pki"));
     env.run(&["trust", "add", &pki.root.display().to_string()])
@@ -304,7 +304,7 @@ fn two_https_names_on_one_listener_each_get_their_certificate() {
     let port = free_port();
     let config = env.write("fe.toml", https_listener("web", port, backend.port));
     let cfg = config.display().to_string();
-    let _serve = common::serve(env.command(&["serve", "--config", &cfg]));
+    let _serve = env.serve(&["--config", &cfg]);
 
     for (name, thumb) in [(MAIL, &mail), (WWW, &www)] {
         // curl validates the name: neither certificate carries the other.

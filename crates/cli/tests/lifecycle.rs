@@ -1,11 +1,11 @@
 //! The secure-by-default lifecycle, judged from outside: the real binary,
 //! a fresh store per test, OpenSSL reading what mailcert wrote.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{openssl, Env};
+use mailcert_testkit::openssl;
+
+use crate::cli;
 
 fn names(cert: &serde_json::Value) -> Vec<String> {
     cert["names"]
@@ -27,7 +27,7 @@ fn services(cert: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn init_creates_a_bound_self_signed_certificate_once() {
-    let env = Env::new();
+    let env = cli();
     let first = env.run(&["init", "--hostname", "ex1.contoso.com"]).ok();
     assert!(first.stderr.contains("created"), "{}", first.stderr);
     let list = env.list();
@@ -63,12 +63,12 @@ fn init_creates_a_bound_self_signed_certificate_once() {
 
 #[test]
 fn openssl_agrees_with_what_mailcert_wrote() {
-    let env = Env::new();
-    let thumb = env.init();
+    let env = cli();
+    let thumb = env.init("mail.contoso.com");
     let pem = env.run(&["show", &thumb, "--pem"]).ok().stdout;
     let file = env.write("cert.pem", &pem);
     let file = file.to_str().unwrap();
-    let text = openssl(&["x509", "-in", file, "-noout", "-text"], env.dir.path());
+    let text = openssl(env.dir(), &["x509", "-in", file, "-noout", "-text"]);
     assert!(text.contains("DNS:mail.contoso.com, DNS:mail"), "{text}");
     assert!(text.contains("TLS Web Server Authentication"), "{text}");
     assert!(
@@ -76,45 +76,45 @@ fn openssl_agrees_with_what_mailcert_wrote() {
         "{text}"
     );
     let sha1 = openssl(
+        env.dir(),
         &["x509", "-in", file, "-noout", "-fingerprint", "-sha1"],
-        env.dir.path(),
     );
     assert_eq!(
         sha1.trim().rsplit('=').next().unwrap().replace(':', ""),
         thumb
     );
     let sha256 = openssl(
+        env.dir(),
         &["x509", "-in", file, "-noout", "-fingerprint", "-sha256"],
-        env.dir.path(),
     );
     assert_eq!(
         sha256.trim().rsplit('=').next().unwrap().replace(':', ""),
-        env.cert(&thumb)["sha256"]
+        env.show(&thumb)["sha256"]
     );
     // Self-signed and correctly so: OpenSSL verifies it against itself.
-    let verified = openssl(&["verify", "-CAfile", file, file], env.dir.path());
+    let verified = openssl(env.dir(), &["verify", "-CAfile", file, file]);
     assert!(verified.contains("OK"), "{verified}");
 }
 
 #[test]
 fn every_key_type_is_what_it_says() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     for (key, algo, bits) in [
         ("ec-p384", "ec-p384", 384),
         ("rsa-2048", "rsa-2048", 2048),
         ("rsa-3072", "rsa-3072", 3072),
         ("rsa-4096", "rsa-4096", 4096),
     ] {
-        let thumb = env.new_cert(&["--name", &format!("{key}.contoso.com"), "--key", key]);
-        let cert = env.cert(&thumb);
+        let thumb = env.new_self_signed(&["--name", &format!("{key}.contoso.com"), "--key", key]);
+        let cert = env.show(&thumb);
         assert_eq!(cert["key_algorithm"], algo);
         assert_eq!(cert["key_size"], bits);
         let pem = env.run(&["show", &thumb, "--pem"]).ok().stdout;
         let file = env.write("k.pem", pem);
         let text = openssl(
+            env.dir(),
             &["x509", "-in", file.to_str().unwrap(), "-noout", "-text"],
-            env.dir.path(),
         );
         let expect = if key.starts_with("rsa") {
             format!("Public-Key: ({bits} bit)")
@@ -136,9 +136,9 @@ fn every_key_type_is_what_it_says() {
 
 #[test]
 fn names_are_validated_and_normalised() {
-    let env = Env::new();
-    env.init();
-    let thumb = env.new_cert(&[
+    let env = cli();
+    env.init("mail.contoso.com");
+    let thumb = env.new_self_signed(&[
         "--name",
         "Mail.Contoso.COM",
         "--name",
@@ -154,7 +154,7 @@ fn names_are_validated_and_normalised() {
         "--friendly-name",
         "test",
     ]);
-    let cert = env.cert(&thumb);
+    let cert = env.show(&thumb);
     assert_eq!(
         names(&cert),
         ["mail.contoso.com", "xn--bcher-kva.example", "*.contoso.com"]
@@ -197,11 +197,11 @@ fn names_are_validated_and_normalised() {
 
 #[test]
 fn thumbprint_prefixes_select_or_list_candidates() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let mut thumbs = vec![];
     for i in 0..17 {
-        thumbs.push(env.new_cert(&["--name", &format!("n{i}.contoso.com")]));
+        thumbs.push(env.new_self_signed(&["--name", &format!("n{i}.contoso.com")]));
     }
     // 18 certificates and 16 hex digits: two share a first digit.
     let all: Vec<String> = env
@@ -230,7 +230,7 @@ fn thumbprint_prefixes_select_or_list_candidates() {
         .find(|p| all.iter().filter(|u| u.starts_with(p)).count() == 1)
         .unwrap();
     let typed: String = unique.to_lowercase();
-    assert_eq!(env.cert(&typed)["thumbprint"], t.as_str());
+    assert_eq!(env.show(&typed)["thumbprint"], t.as_str());
     env.run(&["show", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF0"])
         .fails_with(2);
     let bad = env.run(&["show", "not-hex"]).fails_with(2);
@@ -239,11 +239,11 @@ fn thumbprint_prefixes_select_or_list_candidates() {
 
 #[test]
 fn enable_follows_exchange_rules() {
-    let env = Env::new();
-    let default = env.init();
+    let env = cli();
+    let default = env.init("mail.contoso.com");
     // Every name of the init certificate (the FQDN and the short name),
     // and one more: for HTTPS it takes the init certificate's place.
-    let newer = env.new_cert(&[
+    let newer = env.new_self_signed(&[
         "--name",
         "mail.contoso.com",
         "--name",
@@ -265,8 +265,8 @@ fn enable_follows_exchange_rules() {
         "the names that moved are named: {}",
         https.stderr
     );
-    assert_eq!(services(&env.cert(&newer)), ["https"]);
-    assert_eq!(services(&env.cert(&default)), ["imap", "pop", "smtp"]);
+    assert_eq!(services(&env.show(&newer)), ["https"]);
+    assert_eq!(services(&env.show(&default)), ["imap", "pop", "smtp"]);
 
     let smtp = env.run(&["enable", &newer, "--services", "smtp"]).ok();
     assert!(
@@ -276,7 +276,7 @@ fn enable_follows_exchange_rules() {
         smtp.stderr
     );
     assert!(
-        services(&env.cert(&default)).contains(&"smtp".to_string()),
+        services(&env.show(&default)).contains(&"smtp".to_string()),
         "the previous smtp certificate stays enabled"
     );
 
@@ -330,14 +330,14 @@ fn enable_follows_exchange_rules() {
 
 #[test]
 fn enable_preflight_warns_and_strict_refuses() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let config = env.write(
         "mailcert.toml",
         "[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:2525\"\nbackend = \"127.0.0.1:10025\"\nhostname = \"smtp.contoso.com\"\n",
     );
     let cfg = config.to_str().unwrap();
-    let weak = env.new_cert(&["--name", "mail.contoso.com", "--days", "10"]);
+    let weak = env.new_self_signed(&["--name", "mail.contoso.com", "--days", "10"]);
     let warned = env
         .run(&["enable", &weak, "--services", "smtp", "--config", cfg])
         .ok();
@@ -348,7 +348,7 @@ fn enable_preflight_warns_and_strict_refuses() {
     );
     assert!(warned.stderr.contains("expires in"), "{}", warned.stderr);
 
-    let strict_cert = env.new_cert(&["--name", "mail.contoso.com", "--days", "10"]);
+    let strict_cert = env.new_self_signed(&["--name", "mail.contoso.com", "--days", "10"]);
     let before = env.snapshot();
     let refused = env
         .run(&[
@@ -368,7 +368,7 @@ fn enable_preflight_warns_and_strict_refuses() {
     );
     assert_eq!(env.snapshot(), before);
 
-    let good = env.new_cert(&["--name", "smtp.contoso.com"]);
+    let good = env.new_self_signed(&["--name", "smtp.contoso.com"]);
     let clean = env
         .run(&[
             "enable",
@@ -398,8 +398,8 @@ fn enable_preflight_warns_and_strict_refuses() {
 
 #[test]
 fn remove_refuses_bound_certificates_unless_forced() {
-    let env = Env::new();
-    let default = env.init();
+    let env = cli();
+    let default = env.init("mail.contoso.com");
     let before = env.snapshot();
     let refused = env.run(&["remove", &default]).fails_with(2);
     assert!(
@@ -409,7 +409,7 @@ fn remove_refuses_bound_certificates_unless_forced() {
     );
     assert_eq!(env.snapshot(), before);
 
-    let spare = env.new_cert(&["--name", "spare.contoso.com"]);
+    let spare = env.new_self_signed(&["--name", "spare.contoso.com"]);
     env.run(&["remove", &spare]).ok();
     assert!(env.list().iter().all(|c| c["thumbprint"] != spare.as_str()));
 
@@ -442,9 +442,9 @@ fn remove_refuses_bound_certificates_unless_forced() {
 
 #[test]
 fn disable_and_remove_say_what_happened_and_speak_json() {
-    let env = Env::new();
-    env.init();
-    let spare = env.new_cert(&["--name", "spare.contoso.com"]);
+    let env = cli();
+    env.init("mail.contoso.com");
+    let spare = env.new_self_signed(&["--name", "spare.contoso.com"]);
     let before = env.snapshot();
     let noop = env.run(&["disable", &spare, "--services", "imap"]).ok();
     assert!(
@@ -481,7 +481,7 @@ fn disable_and_remove_say_what_happened_and_speak_json() {
         "{}",
         removed.stderr
     );
-    let other = env.new_cert(&["--name", "other.contoso.com"]);
+    let other = env.new_self_signed(&["--name", "other.contoso.com"]);
     let json = env.run(&["remove", &other, "--json"]).ok().json();
     assert_eq!(json["changed"], true);
     assert_eq!(json["thumbprint"], other.as_str());
@@ -490,10 +490,10 @@ fn disable_and_remove_say_what_happened_and_speak_json() {
 
 #[test]
 fn list_shows_is_self_signed_and_warns_about_bound_certificates_that_expire() {
-    let env = Env::new();
-    env.init();
-    let soon = env.new_cert(&["--name", "soon.contoso.com", "--days", "4"]);
-    let idle = env.new_cert(&["--name", "idle.contoso.com", "--days", "4"]);
+    let env = cli();
+    env.init("mail.contoso.com");
+    let soon = env.new_self_signed(&["--name", "soon.contoso.com", "--days", "4"]);
+    let idle = env.new_self_signed(&["--name", "idle.contoso.com", "--days", "4"]);
     env.run(&["enable", &soon, "--services", "https,smtp"]).ok();
     let list = env.run(&["list"]).ok();
     let header = list.stdout.lines().next().unwrap();
@@ -534,8 +534,8 @@ fn list_shows_is_self_signed_and_warns_about_bound_certificates_that_expire() {
 
 #[test]
 fn enable_refuses_a_listener_it_cannot_check() {
-    let env = Env::new();
-    let thumb = env.init();
+    let env = cli();
+    let thumb = env.init("mail.contoso.com");
     let before = env.snapshot();
     let refused = env
         .run(&[
@@ -650,13 +650,13 @@ fn enable_refuses_a_listener_it_cannot_check() {
 
 #[test]
 fn renew_self_signed_moves_bindings_and_keeps_the_old_one() {
-    let env = Env::new();
-    let old = env.init();
+    let env = cli();
+    let old = env.init("mail.contoso.com");
     env.run(&["disable", &old, "--services", "pop"]).ok();
     let renewed = env.run(&["renew", &old]).ok().stdout.trim().to_string();
     assert_ne!(renewed, old);
-    let new_cert = env.cert(&renewed);
-    let old_cert = env.cert(&old);
+    let new_cert = env.show(&renewed);
+    let old_cert = env.show(&old);
     assert_eq!(names(&new_cert), names(&old_cert));
     assert_eq!(new_cert["key_algorithm"], old_cert["key_algorithm"]);
     assert_eq!(services(&new_cert), ["https", "imap", "smtp"]);
@@ -677,9 +677,9 @@ fn renew_self_signed_moves_bindings_and_keeps_the_old_one() {
 
 #[test]
 fn audit_log_records_every_change_with_the_user() {
-    let env = Env::new();
-    let thumb = env.init();
-    let extra = env.new_cert(&["--name", "x.contoso.com"]);
+    let env = cli();
+    let thumb = env.init("mail.contoso.com");
+    let extra = env.new_self_signed(&["--name", "x.contoso.com"]);
     env.run(&["enable", &extra, "--services", "imap"]).ok();
     env.run(&["disable", &extra, "--services", "imap"]).ok();
     env.run(&["remove", &extra]).ok();
@@ -723,8 +723,8 @@ fn audit_log_records_every_change_with_the_user() {
 
 #[test]
 fn a_missing_or_wrong_key_file_is_named_and_nothing_changes() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let key = env.path("store.db.key");
     let saved = std::fs::read(&key).unwrap();
     let db_before = std::fs::read(env.store()).unwrap();
@@ -770,7 +770,7 @@ fn a_missing_or_wrong_key_file_is_named_and_nothing_changes() {
 
 #[test]
 fn corrupt_or_foreign_databases_are_never_overwritten() {
-    let env = Env::new();
+    let env = cli();
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
     std::fs::write(env.store(), &garbage).unwrap();
     let run = env.run(&["init"]).fails_with(2);
@@ -781,7 +781,7 @@ fn corrupt_or_foreign_databases_are_never_overwritten() {
     );
     assert_eq!(std::fs::read(env.store()).unwrap(), garbage);
 
-    let other = Env::new();
+    let other = cli();
     let status = std::process::Command::new("/usr/bin/python3")
         .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table mail(x)'); c.commit()"])
         .arg(other.store())
@@ -793,8 +793,8 @@ fn corrupt_or_foreign_databases_are_never_overwritten() {
     assert!(run.stderr.contains("another application"), "{}", run.stderr);
     assert_eq!(std::fs::read(other.store()).unwrap(), foreign);
 
-    let truncated = Env::new();
-    truncated.init();
+    let truncated = cli();
+    truncated.init("mail.contoso.com");
     let db = std::fs::read(truncated.store()).unwrap();
     std::fs::write(truncated.store(), &db[..100]).unwrap();
     let run = truncated.run(&["list"]).fails_with(2);
@@ -804,8 +804,8 @@ fn corrupt_or_foreign_databases_are_never_overwritten() {
 
 #[test]
 fn store_file_problems_are_named_with_their_fix() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let key = env.path("store.db.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let warned = env.run(&["list"]).ok();
@@ -825,7 +825,7 @@ fn store_file_problems_are_named_with_their_fix() {
     // Damage inside the certificates table: found by a query, not at
     // open. Named, with what to do; the file is left as it was.
     for n in 0..4 {
-        env.new_cert(&["--name", &format!("n{n}.contoso.com")]);
+        env.new_self_signed(&["--name", &format!("n{n}.contoso.com")]);
     }
     let root_page = std::process::Command::new("/usr/bin/python3")
         .args([
@@ -862,7 +862,7 @@ fn store_file_problems_are_named_with_their_fix() {
 
     // An empty file holds nothing to lose: a command that creates stores
     // makes it the store, and says so; one that only reads finds none.
-    let empty = Env::new();
+    let empty = cli();
     std::fs::write(empty.store(), b"").unwrap();
     let run = empty.run(&["list"]).fails_with(2);
     assert!(
@@ -886,7 +886,7 @@ fn store_file_problems_are_named_with_their_fix() {
 
 #[test]
 fn bad_usage_exits_2() {
-    let env = Env::new();
+    let env = cli();
     env.run(&["enable"]).fails_with(2);
     env.run(&["frobnicate"]).fails_with(2);
     env.run(&[
@@ -909,8 +909,8 @@ fn bad_usage_exits_2() {
 
 #[test]
 fn request_from_a_plan_uses_the_planned_names() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/plan");
     let minimum = examples.join("minimum.toml");
     let out = env.path("req.csr");
@@ -938,6 +938,7 @@ fn request_from_a_plan_uses_the_planned_names() {
         ]
     );
     let text = openssl(
+        env.dir(),
         &[
             "req",
             "-in",
@@ -946,7 +947,6 @@ fn request_from_a_plan_uses_the_planned_names() {
             "-noout",
             "-text",
         ],
-        env.dir.path(),
     );
     assert!(text.contains("DNS:autodiscover.fabrikam.com"), "{text}");
 
@@ -965,8 +965,8 @@ fn request_from_a_plan_uses_the_planned_names() {
 
 #[test]
 fn per_site_and_per_server_requests_have_subjects_of_their_own() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let cases =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/plan/tests/cases");
     // (organisation, common names of the pending requests, in plan order)
@@ -1029,6 +1029,7 @@ fn per_site_and_per_server_requests_have_subjects_of_their_own() {
         for (i, cn) in common_names.iter().enumerate() {
             let csr = env.path(&format!("{}-{}.csr", org, i + 1));
             let subject = openssl(
+                env.dir(),
                 &[
                     "req",
                     "-in",
@@ -1038,7 +1039,6 @@ fn per_site_and_per_server_requests_have_subjects_of_their_own() {
                     "-nameopt",
                     "RFC2253",
                 ],
-                env.dir.path(),
             );
             assert_eq!(subject.trim(), format!("subject=CN={cn}"), "{org}");
         }
@@ -1057,8 +1057,8 @@ fn per_site_and_per_server_requests_have_subjects_of_their_own() {
 
 #[test]
 fn subjects_are_written_as_rfc_5280_wants_them() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let out = env.path("req.csr");
     env.run(&[
         "request",
@@ -1071,6 +1071,7 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
     ])
     .ok();
     let der = openssl(
+        env.dir(),
         &[
             "req",
             "-in",
@@ -1080,12 +1081,11 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
             "-out",
             "req.der",
         ],
-        env.dir.path(),
     );
     drop(der);
     let parsed = openssl(
+        env.dir(),
         &["asn1parse", "-inform", "DER", "-in", "req.der"],
-        env.dir.path(),
     );
     let country = parsed
         .lines()
@@ -1129,6 +1129,7 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
         ])
         .ok();
         let shown = openssl(
+            env.dir(),
             &[
                 "req",
                 "-in",
@@ -1138,7 +1139,6 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
                 "-nameopt",
                 "RFC2253",
             ],
-            env.dir.path(),
         );
         assert_eq!(
             shown.trim(),
@@ -1169,8 +1169,8 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
         added.stderr
     );
     let text = openssl(
+        env.dir(),
         &["req", "-in", out.to_str().unwrap(), "-noout", "-text"],
-        env.dir.path(),
     );
     assert!(
         text.contains("DNS:b.contoso.com, DNS:a.contoso.com")
@@ -1203,8 +1203,8 @@ fn subjects_are_written_as_rfc_5280_wants_them() {
 
 #[test]
 fn init_says_when_its_hostname_was_not_used() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let again = env.run(&["init", "--hostname", "other.contoso.com"]).ok();
     assert!(
         again

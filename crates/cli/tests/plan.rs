@@ -2,11 +2,9 @@
 //! 1 an error-level finding, 2 bad input), and errors that name the file,
 //! the line and the field.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::Env;
+use crate::cli;
 
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +16,7 @@ fn example(name: &str) -> String {
 
 #[test]
 fn json_shape_of_a_clean_plan() {
-    let env = Env::new();
+    let env = cli();
     let run = env
         .run(&[
             "plan",
@@ -57,7 +55,7 @@ fn json_shape_of_a_clean_plan() {
 
 #[test]
 fn error_findings_exit_1_and_still_print_the_plan() {
-    let env = Env::new();
+    let env = cli();
     let run = env
         .run(&[
             "plan",
@@ -85,7 +83,7 @@ fn error_findings_exit_1_and_still_print_the_plan() {
 
 #[test]
 fn at_decides_the_validity_limit() {
-    let env = Env::new();
+    let env = cli();
     for (at, days) in [
         ("2026-03-14", 398),
         ("2026-03-15", 200),
@@ -105,7 +103,7 @@ fn at_decides_the_validity_limit() {
 
 #[test]
 fn human_output_lists_names_reasons_and_findings() {
-    let env = Env::new();
+    let env = cli();
     let run = env
         .run(&["plan", &example("split-names.toml"), "--at", "2026-06-01"])
         .fails_with(1);
@@ -128,7 +126,7 @@ fn human_output_lists_names_reasons_and_findings() {
 
 #[test]
 fn missing_file_is_bad_input() {
-    let env = Env::new();
+    let env = cli();
     let missing = env.path("nowhere.toml");
     let run = env
         .run(&["plan", missing.to_str().expect("utf-8 path")])
@@ -140,7 +138,7 @@ fn missing_file_is_bad_input() {
 
 #[test]
 fn toml_errors_name_file_line_and_field() {
-    let env = Env::new();
+    let env = cli();
     let org = env.write(
         "org.toml",
         "[organization]\naccepted_domains = [\"contoso.com\"]\nissuer = \"public\"\n\n[namespaces]\nclient_access = [\"mail.contoso.com\"]\n\n[[server]]\nname = \"EX1\"\nfqdn = \"ex1.contoso.com\"\ninternet_facng = true\n",
@@ -169,7 +167,7 @@ fn toml_errors_name_file_line_and_field() {
 
 #[test]
 fn an_unclosed_array_is_blamed_on_its_own_line_and_field() {
-    let env = Env::new();
+    let env = cli();
     let org = env.write(
         "e1.toml",
         "[organization]\naccepted_domains = [\"contoso.com\"\nissuer = \"public\"\n",
@@ -194,7 +192,7 @@ fn an_unclosed_array_is_blamed_on_its_own_line_and_field() {
 
 #[test]
 fn bad_at_is_bad_input() {
-    let env = Env::new();
+    let env = cli();
     let run = env
         .run(&["plan", &example("single-server.toml"), "--at", "next week"])
         .fails_with(2);
@@ -204,7 +202,7 @@ fn bad_at_is_bad_input() {
 
 #[test]
 fn every_example_plans() {
-    let env = Env::new();
+    let env = cli();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/plan");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/plan") {

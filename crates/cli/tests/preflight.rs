@@ -4,16 +4,16 @@
 //! trusted one served that the new one lacks — with no `hostname` set
 //! anywhere. OpenSSL is the CA; curl is the client that must keep working.
 
-mod common;
+use mailcert_testkit::Cli;
 
-use common::Env;
+use crate::cli;
 use mailcert_testkit::{free_port, run, Pki};
 
 const MAIL: &str = "mail.contoso.com";
 const AUTODISCOVER: &str = "autodiscover.contoso.com";
 
 /// A certificate from the OpenSSL CA for `names`, completed in the store.
-fn ca_issued(env: &Env, pki: &Pki, label: &str, names: &[&str]) -> String {
+fn ca_issued(env: &Cli, pki: &Pki, label: &str, names: &[&str]) -> String {
     let csr = env.path(&format!("{label}.csr"));
     let mut args = vec!["request".to_string()];
     for n in names {
@@ -36,7 +36,7 @@ fn ca_issued(env: &Env, pki: &Pki, label: &str, names: &[&str]) -> String {
         .to_string()
 }
 
-fn which(env: &Env, service: &str) -> String {
+fn which(env: &Cli, service: &str) -> String {
     env.run(&["which", service, "--json"]).ok().json()["thumbprint"]
         .as_str()
         .unwrap_or("")
@@ -70,8 +70,8 @@ fn curl_ok(port: u16, name: &str, root: &str) -> bool {
 
 #[test]
 fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let pki = Pki::new(&env.path("pki"));
     let root = pki.root.display().to_string();
     env.run(&["trust", "add", &root]).ok();
@@ -87,13 +87,13 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
         format!("[[listener]]\nname = \"https\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\n"),
     );
     let cfg = config.display().to_string();
-    let _serve = common::serve(env.command(&["serve", "--config", &cfg]));
+    let _serve = env.serve(&["--config", &cfg]);
     assert!(curl_ok(port, MAIL, &root) && curl_ok(port, AUTODISCOVER, &root));
 
     // Self-signed, another name, for the service: HTTPS chooses by SNI,
     // so it is added beside the trusted one, which keeps its names and
     // stays the default. Nothing is taken away: --strict has nothing to say.
-    let wrong = env.new_cert(&["--name", "other.contoso.com"]);
+    let wrong = env.new_self_signed(&["--name", "other.contoso.com"]);
     env.run(&["enable", &wrong, "--services", "https", "--strict"])
         .ok();
     assert_eq!(which(&env, "https"), trusted);
@@ -133,7 +133,7 @@ fn a_self_signed_or_narrower_certificate_never_silently_replaces_a_trusted_one()
 
     // Self-signed with the right names: it replaces the trusted one (it
     // carries all its names), so trust is still a problem.
-    let same_names = env.new_cert(&["--name", MAIL, "--name", AUTODISCOVER]);
+    let same_names = env.new_self_signed(&["--name", MAIL, "--name", AUTODISCOVER]);
     let before = env.snapshot();
     let refused = env
         .run(&["enable", &same_names, "--services", "https", "--strict"])

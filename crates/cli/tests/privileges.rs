@@ -6,14 +6,16 @@
 //! the same without starting; the descriptor limit is raised and a
 //! limit too small for `max_connections` is named.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use mailcert_testkit::{free_port, temp_dir, wait_until};
+use mailcert_testkit::{free_port, wait_for_port, Cli, Serve};
+
+use crate::{cli, MAILCERT};
 
 /// Debian's unprivileged user and group.
 const USER: &str = "nobody";
@@ -32,53 +34,14 @@ fn privileged_port() -> u16 {
 }
 
 fn greeting(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).unwrap_or(0);
-    let _ = s.write_all(b"a LOGOUT\r\n");
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    mailcert_testkit::greeting(port, Duration::from_secs(10))
 }
 
-fn mailcert(store: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailcert"));
-    cmd.args(args)
-        .env("MAILCERT_STORE", store)
-        .env_remove("MAILCERT_STORE_KEY_FILE")
-        .env_remove("MAILCERT_CONFIG")
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// Starts serve and waits until it serves; its log goes to `log`.
-fn serve(cmd: &mut Command, log: &Path) -> Child {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("log file"))
-        .spawn()
-        .expect("mailcert serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut said = String::new();
-    while !said.contains("SIGHUP") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!(
-                "serve ended before serving: {said}\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        said.push_str(&line);
-    }
-    child
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    wait_until("serve exits", Duration::from_secs(30), || {
-        child.try_wait().unwrap().is_some()
-    });
+/// `mailcert ARGS` on `store`, in the test's directory.
+fn mailcert(env: &Cli, store: &Path, args: &[&str]) -> Command {
+    Cli::in_dir(MAILCERT, env.dir())
+        .with_store(store, None)
+        .command(args)
 }
 
 fn status_ids(pid: u32, field: &str) -> Vec<u32> {
@@ -94,18 +57,18 @@ fn status_ids(pid: u32, field: &str) -> Vec<u32> {
 
 #[test]
 fn serve_binds_as_root_then_runs_as_the_process_user() {
-    let dir = temp_dir();
-    let state = dir.path().join("state");
+    let env = cli();
+    let state = env.dir().join("state");
     std::fs::create_dir(&state).unwrap();
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
     chown(&state, Some(UID), Some(UID)).expect("chown (run tests as root)");
     let store = state.join("store.db");
     let low = privileged_port();
-    let config = dir.path().join("mailcert.toml");
+    let config = env.dir().join("mailcert.toml");
     let process = format!("[process]\nuser = \"{USER}\"\n\n");
     std::fs::write(&config, format!("{process}{}", listener("imap", low))).unwrap();
 
-    let check = mailcert(&store, &["serve", "--check", "--config"])
+    let check = mailcert(&env, &store, &["serve", "--check", "--config"])
         .arg(&config)
         .output()
         .unwrap();
@@ -118,9 +81,11 @@ fn serve_binds_as_root_then_runs_as_the_process_user() {
     assert_eq!(said.lines().count(), 1, "{said}");
     assert!(said.contains("configuration OK"), "{said}");
 
-    let log = dir.path().join("serve.log");
-    let child = serve(mailcert(&store, &["serve", "--config"]).arg(&config), &log);
-    let pid = child.id();
+    let log = env.dir().join("serve.log");
+    let mut command = mailcert(&env, &store, &["serve", "--config"]);
+    command.arg(&config);
+    let child = Serve::start(command, &log);
+    let pid = child.pid();
     assert_eq!(
         status_ids(pid, "Uid:"),
         [UID; 4],
@@ -154,18 +119,12 @@ fn serve_binds_as_root_then_runs_as_the_process_user() {
         ),
     )
     .unwrap();
-    Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    wait_until(
-        "the reload adds a listener",
-        Duration::from_secs(20),
-        || TcpStream::connect(("127.0.0.1", high)).is_ok(),
-    );
+    child.signal("HUP");
+    // The reload adds a listener.
+    wait_for_port(high);
     assert!(greeting(high).starts_with("* OK"));
     assert!(greeting(low).starts_with("* OK"));
-    stop(child);
+    child.stop();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
         log.contains(&format!("running as user {USER} (uid {UID}")),
@@ -176,13 +135,13 @@ fn serve_binds_as_root_then_runs_as_the_process_user() {
 
 #[test]
 fn a_store_the_process_user_cannot_use_is_refused_with_the_fix() {
-    let dir = temp_dir();
-    let store = dir.path().join("private/store.db");
-    let status = mailcert(&store, &["init", "--hostname", "mail.example.test"])
+    let env = cli();
+    let store = env.dir().join("private/store.db");
+    let status = mailcert(&env, &store, &["init", "--hostname", "mail.example.test"])
         .output()
         .unwrap();
     assert!(status.status.success());
-    let config = dir.path().join("mailcert.toml");
+    let config = env.dir().join("mailcert.toml");
     let port = free_port();
     std::fs::write(
         &config,
@@ -193,7 +152,7 @@ fn a_store_the_process_user_cannot_use_is_refused_with_the_fix() {
         &["serve", "--check", "--config"][..],
         &["serve", "--config"][..],
     ] {
-        let out = mailcert(&store, args).arg(&config).output().unwrap();
+        let out = mailcert(&env, &store, args).arg(&config).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
@@ -216,7 +175,7 @@ fn a_store_the_process_user_cannot_use_is_refused_with_the_fix() {
         ),
     )
     .unwrap();
-    let out = mailcert(&store, &["serve", "--check", "--config"])
+    let out = mailcert(&env, &store, &["serve", "--check", "--config"])
         .arg(&config)
         .output()
         .unwrap();
@@ -230,13 +189,13 @@ fn a_store_the_process_user_cannot_use_is_refused_with_the_fix() {
 
 #[test]
 fn serve_check_names_a_listener_without_a_certificate() {
-    let dir = temp_dir();
-    let store = dir.path().join("store.db");
-    let init = mailcert(&store, &["init", "--hostname", "mail.example.test"])
+    let env = cli();
+    let store = env.dir().join("store.db");
+    let init = mailcert(&env, &store, &["init", "--hostname", "mail.example.test"])
         .output()
         .unwrap();
     assert!(init.status.success());
-    let config = dir.path().join("mailcert.toml");
+    let config = env.dir().join("mailcert.toml");
     std::fs::write(
         &config,
         format!(
@@ -245,7 +204,7 @@ fn serve_check_names_a_listener_without_a_certificate() {
         ),
     )
     .unwrap();
-    let out = mailcert(&store, &["serve", "--check", "--config"])
+    let out = mailcert(&env, &store, &["serve", "--check", "--config"])
         .arg(&config)
         .output()
         .unwrap();
@@ -260,23 +219,17 @@ fn serve_check_names_a_listener_without_a_certificate() {
 
 #[test]
 fn the_descriptor_limit_is_raised_and_a_small_one_is_named() {
-    let dir = temp_dir();
-    let store = dir.path().join("store.db");
-    let config = dir.path().join("mailcert.toml");
+    let env = cli();
+    let config = env.dir().join("mailcert.toml");
     std::fs::write(&config, listener("imap", free_port())).unwrap();
-    let log = dir.path().join("raised.log");
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--nofile=256:4096",
-        env!("CARGO_BIN_EXE_mailcert"),
-        "serve",
-        "--config",
-    ])
-    .arg(&config)
-    .env("MAILCERT_STORE", &store)
-    .stdin(Stdio::null());
-    let child = serve(&mut cmd, &log);
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let log = env.dir().join("raised.log");
+    let command = env.wrapped(
+        "prlimit",
+        &["--nofile=256:4096"],
+        &["serve", "--config", config.to_str().unwrap()],
+    );
+    let child = Serve::start(command, &log);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.pid())).unwrap();
     let open_files = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))
@@ -286,25 +239,20 @@ fn the_descriptor_limit_is_raised_and_a_small_one_is_named() {
         ["4096", "4096"],
         "{open_files}"
     );
-    stop(child);
+    child.stop();
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(
         said.contains("raised the soft limit from 256 to 4096"),
         "{said}"
     );
 
-    let log = dir.path().join("small.log");
-    let mut cmd = Command::new("prlimit");
-    cmd.args([
-        "--nofile=128:128",
-        env!("CARGO_BIN_EXE_mailcert"),
-        "serve",
-        "--config",
-    ])
-    .arg(&config)
-    .env("MAILCERT_STORE", &store)
-    .stdin(Stdio::null());
-    let child = serve(&mut cmd, &log);
+    let log = env.dir().join("small.log");
+    let command = env.wrapped(
+        "prlimit",
+        &["--nofile=128:128"],
+        &["serve", "--config", config.to_str().unwrap()],
+    );
+    let child = Serve::start(command, &log);
     // At the limit the descriptors allow, clients are still told in the
     // protocol, never left hanging.
     let port: u16 = std::fs::read_to_string(&config)
@@ -331,7 +279,7 @@ fn the_descriptor_limit_is_raised_and_a_small_one_is_named() {
         .count();
     assert_eq!((greeted, refused), (31, 9), "{answers:?}");
     drop(open);
-    stop(child);
+    child.stop();
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(
         said.contains("limits.max_connections = 10000 needs about")

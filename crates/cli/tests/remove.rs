@@ -2,20 +2,20 @@
 //! terminal (a real pseudo-terminal here), never a script, and not with
 //! --yes or --force.
 
-mod common;
+use mailcert_testkit::Cli;
 
-use common::Env;
+use crate::cli;
 use mailcert_testkit::on_terminal;
 
-fn listed(env: &Env, thumb: &str) -> bool {
+fn listed(env: &Cli, thumb: &str) -> bool {
     env.list().iter().any(|c| c["thumbprint"] == thumb)
 }
 
 #[test]
 fn remove_asks_on_a_terminal_and_only_there() {
-    let env = Env::new();
-    let init = env.init();
-    let kept = env.new_cert(&["--name", "a.contoso.com"]);
+    let env = cli();
+    let init = env.init("mail.contoso.com");
+    let kept = env.new_self_signed(&["--name", "a.contoso.com"]);
 
     // "no" (or anything but yes) changes nothing.
     for answer in ["n", "", "maybe"] {
@@ -40,13 +40,13 @@ fn remove_asks_on_a_terminal_and_only_there() {
 
     // --yes and --force skip the question; so does a script (no terminal).
     for extra in ["--yes", "-y"] {
-        let gone = env.new_cert(&["--name", "b.contoso.com"]);
+        let gone = env.new_self_signed(&["--name", "b.contoso.com"]);
         let run = on_terminal(&env.command(&["remove", &gone, extra]), "[y/N]", "n");
         assert_eq!(run.code, Some(0), "{}", run.screen);
         assert!(!run.screen.contains("[y/N]"), "{}", run.screen);
         assert!(!listed(&env, &gone));
     }
-    let scripted = env.new_cert(&["--name", "c.contoso.com"]);
+    let scripted = env.new_self_signed(&["--name", "c.contoso.com"]);
     let run = env.run(&["remove", &scripted]).ok();
     assert!(!run.stderr.contains("[y/N]"), "{}", run.stderr);
     assert!(!listed(&env, &scripted));
@@ -87,11 +87,11 @@ fn remove_asks_on_a_terminal_and_only_there() {
     assert!(env.run(&["show", &id]).code == 0);
 
     // Nothing to lose, nothing asked: a certificate stored without a key.
-    let source = env.new_cert(&["--name", "e.contoso.com"]);
+    let source = env.new_self_signed(&["--name", "e.contoso.com"]);
     let pem = env.write("e.pem", env.run(&["show", &source, "--pem"]).ok().stdout);
     env.run(&["remove", &source, "--yes"]).ok();
     env.run(&["import", &pem.display().to_string()]).ok();
-    assert_eq!(env.cert(&source)["has_private_key"], false);
+    assert_eq!(env.show(&source)["has_private_key"], false);
     let run = on_terminal(&env.command(&["remove", &source]), "[y/N]", "n");
     assert_eq!(run.code, Some(0), "{}", run.screen);
     assert!(!run.screen.contains("[y/N]"), "{}", run.screen);

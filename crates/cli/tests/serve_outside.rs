@@ -3,16 +3,16 @@
 //! below TLS 1.2, and systemd's socket activation hands it sockets it
 //! serves on, each matched to the listener with the same `bind`.
 
-mod common;
-
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::Env;
+use mailcert_testkit::Serve;
+
+use crate::cli;
 use mailcert_testkit::activation::{listening_inode, socket_activated, socket_inode};
 use mailcert_testkit::{
-    free_port, openssl_view, served_chain, sslscan, testssl_preferences, wait_until, HttpBackend,
+    free_port, greeting, openssl_view, served_chain, sslscan, testssl_preferences, wait_until,
+    HttpBackend,
 };
 
 const NAME: &str = "mail.contoso.com";
@@ -21,23 +21,10 @@ fn listener(name: &str, protocol: &str, tls: &str, port: u16, backend: u16) -> S
     format!("[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:{backend}\"\nhostname = \"{NAME}\"\n\n")
 }
 
-/// What a server says first on `port`, within a second (empty if
-/// nothing): the greeting of a STARTTLS listener.
-fn greeting(port: u16) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut buf = [0u8; 512];
-    let n = stream.read(&mut buf).unwrap_or(0);
-    let _ = stream.write_all(b"a LOGOUT\r\nQUIT\r\n");
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
 #[test]
 fn scanners_see_the_server_cipher_order_and_tls_1_2_at_least() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let backend = HttpBackend::start();
     let (https, imap) = (free_port(), free_port());
     let config = env.write(
@@ -45,13 +32,13 @@ fn scanners_see_the_server_cipher_order_and_tls_1_2_at_least() {
         listener("https", "https", "implicit", https, backend.port)
             + &listener("imap", "imap", "starttls", imap, 1),
     );
-    let _serve = common::serve(env.command(&["serve", "--config", &config.display().to_string()]));
+    let _serve = env.serve(&["--config", &config.display().to_string()]);
 
     // Both scanners at once: testssl takes a few seconds, sslscan over
     // STARTTLS opens one IMAP dialogue per cipher suite.
-    let dir = env.dir.path().to_path_buf();
+    let dir = env.dir().to_path_buf();
     let scan = std::thread::spawn(move || sslscan(imap, Some("imap"), &dir));
-    let preferences = testssl_preferences(https, None, env.dir.path());
+    let preferences = testssl_preferences(https, None, env.dir());
     let scan = scan.join().expect("sslscan thread");
 
     // testssl offers the suites in one order, then reversed: the server
@@ -104,8 +91,8 @@ fn scanners_see_the_server_cipher_order_and_tls_1_2_at_least() {
 
 #[test]
 fn socket_activation_serves_on_the_inherited_sockets_matched_by_address() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let backend = HttpBackend::start();
     let (imap, https, spare) = (free_port(), free_port(), free_port());
     let address = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
@@ -116,7 +103,7 @@ fn socket_activation_serves_on_the_inherited_sockets_matched_by_address() {
     // Not the configuration's order, and one socket no listener uses yet.
     let sockets = [address(https), address(spare), address(imap)];
     let command = env.command(&["serve", "--config", &cfg]);
-    let serve = common::serve(socket_activated(&command, &sockets));
+    let serve = Serve::start(socket_activated(&command, &sockets), &env.path("serve.log"));
 
     // Each listener serves on the socket systemd (here, the launcher)
     // bound: the one listening on its port is the descriptor passed for
@@ -133,7 +120,7 @@ fn socket_activation_serves_on_the_inherited_sockets_matched_by_address() {
     }
     // Matched by address, not by order: IMAP where IMAP was configured,
     // HTTPS where HTTPS was.
-    let said = greeting(imap);
+    let said = greeting(imap, Duration::from_secs(1));
     assert!(
         said.starts_with("* OK") && said.contains("STARTTLS"),
         "{said:?}"
@@ -150,7 +137,7 @@ fn socket_activation_serves_on_the_inherited_sockets_matched_by_address() {
     // The spare socket is kept: a reload that adds a listener with its
     // address serves on it (binding it again would fail).
     assert_eq!(
-        greeting(spare),
+        greeting(spare, Duration::from_secs(1)),
         "",
         "nothing answers on the spare socket yet"
     );
@@ -167,8 +154,11 @@ fn socket_activation_serves_on_the_inherited_sockets_matched_by_address() {
     wait_until(
         "the POP3 listener added by the reload answers on the spare socket",
         Duration::from_secs(20),
-        || greeting(spare).starts_with("+OK"),
+        || greeting(spare, Duration::from_secs(1)).starts_with("+OK"),
     );
     assert_eq!(listening_inode(spare), socket_inode(serve.pid(), 4));
-    assert!(greeting(imap).starts_with("* OK"), "IMAP still served");
+    assert!(
+        greeting(imap, Duration::from_secs(1)).starts_with("* OK"),
+        "IMAP still served"
+    );
 }

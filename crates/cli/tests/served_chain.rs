@@ -2,9 +2,7 @@
 //! chain and never sent: OpenSSL as the CA and as the client, and
 //! `check` on the port, see the certificate and its intermediate only.
 
-mod common;
-
-use common::Env;
+use crate::cli;
 use mailcert_testkit::{free_port, openssl_view, pem_blocks, served_chain, Pki};
 
 const NAME: &str = "mail.contoso.com";
@@ -15,8 +13,8 @@ fn listener(port: u16) -> String {
 
 #[test]
 fn an_answer_with_the_root_is_stored_and_served_without_it() {
-    let env = Env::new();
-    let init = env.init();
+    let env = cli();
+    let init = env.init("mail.contoso.com");
     let text = env.run(&["show", &init]).ok().stdout;
     assert!(
         text.lines()
@@ -50,7 +48,7 @@ fn an_answer_with_the_root_is_stored_and_served_without_it() {
         completed.stderr
     );
     let intermediate = openssl_view(&std::fs::read_to_string(&pki.intermediate).unwrap());
-    let shown = env.cert(&thumb);
+    let shown = env.show(&thumb);
     assert_eq!(shown["status"], "Valid", "{shown}");
     assert_eq!(shown["chain"], serde_json::json!([intermediate.thumbprint]));
     let exported = env.run(&["show", &thumb, "--pem"]).ok().stdout;
@@ -81,7 +79,7 @@ fn an_answer_with_the_root_is_stored_and_served_without_it() {
     let config = env.write("serve.toml", listener(port));
     let cfg = config.display().to_string();
     let sent = {
-        let _serve = common::serve(env.command(&["serve", "--config", &cfg]));
+        let _serve = env.serve(&["--config", &cfg]);
         let sent = served_chain(port, NAME, None);
         let check = env
             .run(&[
@@ -133,11 +131,11 @@ fn an_answer_with_the_root_is_stored_and_served_without_it() {
         ],
     );
     assert_eq!(
-        env.cert(&thumb)["chain"].as_array().map(Vec::len),
+        env.show(&thumb)["chain"].as_array().map(Vec::len),
         Some(2),
         "the root is linked again"
     );
-    let _serve = common::serve(env.command(&["serve", "--config", &cfg]));
+    let _serve = env.serve(&["--config", &cfg]);
     let sent = served_chain(port, NAME, None);
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert_eq!(openssl_view(&sent[1]), intermediate);

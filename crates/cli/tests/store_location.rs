@@ -3,26 +3,26 @@
 //! commands that only read (or act on what a store holds) never create
 //! one: a mistyped path is an error that names it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{to_run, Env, Run};
+use mailcert_testkit::{Cli, Run, Serve};
+
+use crate::cli;
 use mailcert_testkit::{free_port, openssl_view, served_chain};
 
 const NAME: &str = "mail.contoso.com";
 
 /// `mailcert` with nothing naming a store: no `--store`, no
 /// `MAILCERT_STORE`, no `MAILCERT_CONFIG`; runs in `cwd`.
-fn bare(env: &Env, cwd: &Path, args: &[&str]) -> Command {
+fn bare(env: &Cli, cwd: &Path, args: &[&str]) -> Command {
     let mut cmd = env.command(args);
     cmd.env_remove("MAILCERT_STORE").current_dir(cwd);
     cmd
 }
 
 fn run(mut cmd: Command) -> Run {
-    to_run(cmd.output().expect("run mailcert"))
+    Run::from(cmd.output().expect("run mailcert"))
 }
 
 /// Every file under `dir`, relative to it, sorted.
@@ -49,7 +49,7 @@ fn default_store_exists() -> bool {
 
 #[test]
 fn commands_that_take_a_configuration_serve_from_its_store() {
-    let env = Env::new();
+    let env = cli();
     let data = env.path("data");
     let conf = env.path("conf");
     let elsewhere = env.path("elsewhere");
@@ -87,7 +87,7 @@ fn commands_that_take_a_configuration_serve_from_its_store() {
     );
     let cfg = config.display().to_string();
     let default_before = default_store_exists();
-    let before = files(env.dir.path());
+    let before = files(env.dir());
 
     let which = |listener: &[&str]| {
         let mut args = vec!["which", "imap", "--config", &cfg, "--json"];
@@ -116,7 +116,12 @@ fn commands_that_take_a_configuration_serve_from_its_store() {
     assert_eq!(which(&["--listener", "imaps"]), second);
 
     // `serve` with the same file serves what `which` says.
-    let _serve = common::serve(bare(&env, &elsewhere, &["serve", "--config", &cfg]));
+    // Its log outside the folder whose files are counted below.
+    let logs = mailcert_testkit::temp_dir();
+    let _serve = Serve::start(
+        bare(&env, &elsewhere, &["serve", "--config", &cfg]),
+        &logs.path().join("serve.log"),
+    );
     let chain = served_chain(port, NAME, None);
     assert_eq!(openssl_view(&chain[0]).thumbprint, second);
 
@@ -198,7 +203,7 @@ fn commands_that_take_a_configuration_serve_from_its_store() {
             || f == "trusted.pem"
             || f == "conf/other.toml"
     };
-    let mut after = files(env.dir.path());
+    let mut after = files(env.dir());
     after.retain(|f| !made_here(f));
     let mut expected = before.clone();
     expected.retain(|f| !made_here(f));
@@ -208,7 +213,7 @@ fn commands_that_take_a_configuration_serve_from_its_store() {
 
 #[test]
 fn the_command_line_beats_the_environment_beats_the_configuration() {
-    let env = Env::new();
+    let env = cli();
     let mut thumbs = Vec::new();
     for (store, host) in [
         ("flag.db", "flag.contoso.com"),
@@ -235,7 +240,7 @@ fn the_command_line_beats_the_environment_beats_the_configuration() {
             .unwrap()
             .to_string()
     };
-    let dir = env.dir.path();
+    let dir = env.dir();
     let mut with_config = bare(&env, dir, &["list", "--json"]);
     with_config.env("MAILCERT_CONFIG", &config);
     assert_eq!(listed(with_config), thumbs[2], "the configuration's store");
@@ -286,7 +291,7 @@ fn the_command_line_beats_the_environment_beats_the_configuration() {
 
 #[test]
 fn commands_that_need_a_store_never_create_one() {
-    let env = Env::new();
+    let env = cli();
     let csr = env.path("req.csr");
     mailcert_testkit::run(
         "openssl",
@@ -309,7 +314,7 @@ fn commands_that_need_a_store_never_create_one() {
     );
     let csr = csr.display().to_string();
     let typo = env.path("stroe.db").display().to_string();
-    let before = files(env.dir.path());
+    let before = files(env.dir());
     let default_before = default_store_exists();
     for args in [
         &["list"][..],
@@ -353,7 +358,7 @@ fn commands_that_need_a_store_never_create_one() {
             failed.stderr
         );
     }
-    assert_eq!(files(env.dir.path()), before, "no file was created");
+    assert_eq!(files(env.dir()), before, "no file was created");
     assert_eq!(default_store_exists(), default_before);
 
     // Commands that add to a store create it, as before.
@@ -364,7 +369,7 @@ fn commands_that_need_a_store_never_create_one() {
 
 #[test]
 fn verify_and_check_need_no_store() {
-    let env = Env::new();
+    let env = cli();
     // A certificate to verify and serve: from a store of its own.
     let source = env.path("source.db").display().to_string();
     env.run(&["--store", &source, "init", "--hostname", NAME])

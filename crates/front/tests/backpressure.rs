@@ -5,13 +5,11 @@
 //! reading the client; TCP pushes back, so the client's writes stall
 //! instead of the front end's memory growing.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 /// An SMTP backend that answers everything but `DATA`, which it never
 /// answers (a hung or overloaded server).

@@ -6,12 +6,10 @@
 //! command counts (`disconnect from ... ehlo=1 mail=1 ...`) show what
 //! reached it, and Dovecot's own answers differ from the front end's.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{listener, Env, NAME};
 use mailcert_testkit::{wait_until, Dovecot, DovecotOptions, Postfix};
-use support::{listener, Env, NAME};
 
 const COMMANDS: &str = include_str!("support/commands.py");
 

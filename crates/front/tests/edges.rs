@@ -3,13 +3,11 @@
 //! clients, a backend that is down or hung; and the HTTPS side (layer-4
 //! proxy with PROXY v2, redirect listener, ACME HTTP-01 hook).
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::*;
 use mailcert_testkit::{free_port, wait_until, Dovecot, DovecotOptions, HttpBackend};
-use support::*;
 
 #[test]
 fn starttls_injection_is_discarded() {

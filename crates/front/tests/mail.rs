@@ -4,12 +4,10 @@
 //! client's address through PROXY v2, and Dovecot with
 //! `disable_plaintext_auth = yes` accepts the login thanks to the SSL TLV.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{listener, Env, NAME};
 use mailcert_testkit::{wait_until, Dovecot, DovecotOptions, Postfix};
-use support::{listener, Env, NAME};
 
 const MESSAGE: &str =
     "From: a@example.org\nTo: test@example.test\nSubject: first message\n\nhello\n";
@@ -21,6 +19,7 @@ fn imap_and_pop3_behind_the_front_end() {
         env.dir.path(),
         DovecotOptions {
             disable_plaintext_auth: true,
+            ..DovecotOptions::default()
         },
     );
     dovecot.deliver("1.msg", MESSAGE);

@@ -4,17 +4,15 @@
 //! reload swaps in a whole new configuration or keeps the old one; the
 //! graceful stop lets open connections finish.
 
-mod support;
-
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use mailcert_store::{Binding, Change, Op, Store};
 use mailcert_testkit::wait_until;
 use mailcert_x509::Service;
-use support::*;
 
 #[test]
 fn enabling_another_certificate_under_load() {

@@ -1,12 +1,10 @@
 //! Session resumption: on within a listener, never across listeners or
 //! services, since a resumed session skips certificate selection.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::*;
 use rustls::HandshakeKind;
-use support::*;
 
 /// A rustls client limited to one TLS version, keeping its sessions.
 fn resuming_client(

@@ -89,3 +89,24 @@ pub fn openssl_view(pem: &str) -> OpensslView {
         issuer: field("issuer="),
     }
 }
+
+/// The SHA-1 thumbprint (mailcert's form) of the leaf an OpenSSL client
+/// gets from the implicit-TLS port, asking for `sni` (or no name), with
+/// a fresh session each time (s_client never resumes unless told).
+pub fn served_thumbprint(port: u16, sni: Option<&str>) -> Result<String, String> {
+    let address = format!("127.0.0.1:{port}");
+    let mut args = vec!["s_client", "-connect", &address];
+    match sni {
+        Some(name) => args.extend(["-servername", name]),
+        None => args.push("-noservername"),
+    }
+    let out = run("openssl", &args, b"");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let Some(leaf) = pem_blocks(&text).into_iter().next() else {
+        return Err(format!(
+            "openssl s_client {address}: no certificate\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    };
+    Ok(openssl_view(&leaf).thumbprint)
+}

@@ -2,15 +2,14 @@
 //! store, each with TLS listeners on ports of its own, and the outside
 //! clients that look at what each node serves.
 //!
-//! The binary is passed in (`env!("CARGO_BIN_EXE_mailcert")` of the test
-//! crate), so that any crate's tests can start nodes.
+//! The binary is passed in, as to [`Cli`], so that any crate's tests can
+//! start nodes.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{free_port, run, wait_until};
+use crate::{free_port, served_thumbprint, wait_until, Cli, Serve};
 
 /// How to start one node.
 #[derive(Debug, Clone)]
@@ -51,7 +50,7 @@ pub struct Node {
     pub https: u16,
     /// Where the node's configuration and log are.
     pub dir: PathBuf,
-    child: Option<Child>,
+    serve: Serve,
 }
 
 impl Node {
@@ -73,59 +72,36 @@ impl Node {
         );
         let config_path = dir.join("mailcert.toml");
         std::fs::write(&config_path, config).expect("the node's configuration");
-        let log = dir.join("serve.log");
-        let mut child = Command::new(bin)
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .args(["--node", &spec.name])
-            .args(["--heartbeat", &spec.heartbeat_secs.to_string()])
-            .env("MAILCERT_STORE", &spec.store)
-            .env("MAILCERT_STORE_KEY_FILE", &spec.key_file)
-            .env_remove("MAILCERT_CONFIG")
-            .env_remove("MAILCERT_NODE")
-            .env("HOME", &dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("the node's log"))
-            .spawn()
-            .expect("starting mailcert serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut said = String::new();
-        while !said.contains("SIGHUP") {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-                let _ = child.wait();
-                panic!(
-                    "node {} ended before serving: {said}\n--- its log\n{}",
-                    spec.name,
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            said.push_str(&line);
-        }
-        // Keep reading, so that the node never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stdout.lines() {});
+        let heartbeat = spec.heartbeat_secs.to_string();
+        let cli = Cli::in_dir(bin, &dir).with_store(&spec.store, Some(&spec.key_file));
+        let command = cli.command(&[
+            "serve",
+            "--config",
+            &config_path.display().to_string(),
+            "--node",
+            &spec.name,
+            "--heartbeat",
+            &heartbeat,
+        ]);
+        let serve = Serve::start(command, &dir.join("serve.log"));
         Node {
             name: spec.name.clone(),
             imaps,
             https,
             dir,
-            child: Some(child),
+            serve,
         }
     }
 
     /// What the node has logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+        self.serve.log()
     }
 
     /// Ends the node with SIGKILL: it says nothing more, as a crashed
     /// server or a pulled cable.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.serve.kill();
     }
 
     /// The thumbprint an IMAPS client asking for `sni` (none: `None`)
@@ -133,35 +109,6 @@ impl Node {
     pub fn serves(&self, sni: Option<&str>) -> Result<String, String> {
         served_thumbprint(self.imaps, sni)
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            crate::stop_child(&mut child);
-        }
-    }
-}
-
-/// The SHA-1 thumbprint (mailcert's form) of the leaf an OpenSSL client
-/// gets from the implicit-TLS port, asking for `sni` (or no name), with
-/// a fresh session each time (s_client never resumes unless told).
-pub fn served_thumbprint(port: u16, sni: Option<&str>) -> Result<String, String> {
-    let address = format!("127.0.0.1:{port}");
-    let mut args = vec!["s_client", "-connect", &address];
-    match sni {
-        Some(name) => args.extend(["-servername", name]),
-        None => args.push("-noservername"),
-    }
-    let out = run("openssl", &args, b"");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let Some(leaf) = crate::pem_blocks(&text).into_iter().next() else {
-        return Err(format!(
-            "openssl s_client {address}: no certificate\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    };
-    Ok(crate::openssl_view(&leaf).thumbprint)
 }
 
 /// Waits (generously: tests never time things) until `node` serves

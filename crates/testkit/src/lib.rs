@@ -1,13 +1,18 @@
-//! Test support for mailcert: free loopback ports, a throwaway PKI made
-//! with the OpenSSL command line, and launchers for the real peers the
-//! tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP), a small HTTP
-//! backend and a throwaway PostgreSQL cluster — each in its own temporary
-//! directory, on ports of its own, stopped when dropped — and `mailcert
-//! serve` nodes of a fleet ([`fleet`]); the scanners auditors run
-//! (testssl, sslscan), a socket-activation launcher in systemd's
-//! manner ([`activation`]), and the DNS peers ([`dns`]): Knot DNS as a
-//! DNSSEC-signing authoritative server taking TSIG-signed updates, Unbound
-//! as the validating resolver.
+//! Test support for mailcert, one of each: the `mailcert` binary run in
+//! a fresh directory with one environment recipe ([`Cli`], [`Serve`]);
+//! throwaway PKIs made with the OpenSSL command line ([`OpensslPki`],
+//! [`Pki`]; [`openssl`] at the real time or another); launchers for the
+//! real peers the tests talk to — Dovecot (IMAP, POP3), Postfix (SMTP),
+//! pebble (ACME), a small HTTP backend, a throwaway PostgreSQL cluster and
+//! a browser — each in its own temporary directory, on ports of its own,
+//! stopped when dropped; `mailcert serve` nodes of a fleet ([`fleet`]);
+//! the clients that judge what is served (OpenSSL's s_client, curl, a
+//! rustls client that never resumes: [`tls`]); the scanners auditors run
+//! (testssl, sslscan); a socket-activation launcher in systemd's manner
+//! ([`activation`]); the DNS peers ([`dns`]): Knot DNS as a
+//! DNSSEC-signing authoritative server taking TSIG-signed updates,
+//! Unbound as the validating resolver; a terminal for the commands that
+//! ask ([`on_terminal`]); free ports and waiting.
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
 //! Nothing here times anything: [`wait_until`] polls with a generous
@@ -15,16 +20,21 @@
 
 pub mod activation;
 mod browser;
+mod cli;
 mod client;
 mod curl;
 pub mod dns;
 pub mod fleet;
 mod http;
 mod mail;
-mod pki;
+mod openssl;
+mod pebble;
+pub mod pki;
 mod postgres;
 mod scanner;
+mod server;
 mod terminal;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -32,16 +42,37 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use browser::{Browser, BrowserOptions, Element, CHROMEDRIVER, CHROMIUM, ENTER, TAB};
-pub use client::{openssl_view, pem_blocks, served_chain, OpensslView};
+pub use cli::{Cli, Run, Serve, Snapshot};
+pub use client::{openssl_view, pem_blocks, served_chain, served_thumbprint, OpensslView};
 pub use curl::{Curl, HttpReply};
 pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
-pub use pki::{Leaf, Pki};
+pub use openssl::{openssl, openssl_all, openssl_at, openssl_date};
+pub use pebble::{Pebble, PebbleOptions};
+pub use pki::{Cert, Key, Leaf, OpensslPki, Pki, Spec};
 pub use postgres::{PgDatabase, PgOptions, Postgres, PG_PASSWORD, PG_USER};
 pub use scanner::{sslscan, testssl_preferences, ScannedCipher, SslScan, TestsslFinding};
+pub use server::OpensslServer;
 pub use tempfile::TempDir;
 pub use terminal::{on_terminal, TerminalRun};
+
+/// Asserts `expected == got`, and shows them one above the other (and
+/// what the test was looking at) when they differ, as ripgrep's
+/// `eqnice!` does.
+#[macro_export]
+macro_rules! eqnice {
+    ($expected:expr, $got:expr, $context:expr) => {{
+        let expected = $expected;
+        let got = $got;
+        if expected != got {
+            panic!(
+                "\n\n==== expected ====\n{:#?}\n==== got ====\n{:#?}\n==== context ====\n{}\n",
+                expected, got, $context
+            );
+        }
+    }};
+}
 
 /// A TCP port on 127.0.0.1 that is free now and that no other test in
 /// this process has been given.
@@ -127,6 +158,53 @@ pub fn wait_for_port(port: u16) {
     );
 }
 
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`,
+/// or fails early when one of `children` has exited (a port taken after
+/// all, a bad configuration); the failure names `what` and quotes `log`.
+pub fn wait_for_port_of(
+    port: u16,
+    what: &str,
+    log: &Path,
+    children: &mut [std::process::Child],
+) -> Result<(), String> {
+    let start = Instant::now();
+    let deadline = Duration::from_secs(20);
+    while start.elapsed() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = children
+            .iter_mut()
+            .find_map(|c| c.try_wait().ok().flatten())
+        {
+            return Err(format!(
+                "{what}: a peer exited ({status}) before 127.0.0.1:{port} listened; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{what} did not listen on 127.0.0.1:{port} within {deadline:?}; its log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    ))
+}
+
+/// What a server says first on 127.0.0.1:`port` within `wait` (empty
+/// when nothing listens or nothing comes): the greeting of a mail
+/// listener. Says goodbye in IMAP, POP3 and SMTP alike.
+pub fn greeting(port: u16, wait: Duration) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(wait));
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    let _ = stream.write_all(b"a LOGOUT\r\nQUIT\r\n");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 /// A temporary directory that other users (the peers' unprivileged
 /// processes) may traverse.
 pub fn temp_dir() -> TempDir {
@@ -176,6 +254,52 @@ pub fn python(script: &str, args: &[&str]) -> String {
         );
     }
     stdout
+}
+
+/// Asserts that every `.rs` file and folder right under the crate's
+/// `tests/` is a module of its one test binary (`tests/main.rs`, given
+/// as `main_source`): with `autotests = false`, Cargo would silently
+/// never build a test file that nobody declared.
+#[track_caller]
+pub fn assert_every_test_file_is_a_module(manifest_dir: &str, main_source: &str) {
+    let tests = Path::new(manifest_dir).join("tests");
+    let declared: Vec<&str> = main_source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("mod "))
+        .filter_map(|l| l.strip_suffix(';'))
+        .collect();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&tests).expect("the tests folder") {
+        let path = entry.expect("a tests entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let module = if path.is_dir() {
+            // Folders of data (no Rust file in them) are not modules.
+            let has_rust = std::fs::read_dir(&path)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .any(|e| e.path().extension().is_some_and(|x| x == "rs"))
+                })
+                .unwrap_or(false);
+            if !has_rust {
+                continue;
+            }
+            name
+        } else if let Some(stem) = name.strip_suffix(".rs") {
+            stem
+        } else {
+            continue;
+        };
+        if module != "main" && !declared.contains(&module) {
+            missing.push(module.to_string());
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "tests/{{{}}} would never run: declare each with `mod NAME;` in tests/main.rs",
+        missing.join(",")
+    );
 }
 
 /// Sends SIGTERM to a process, then SIGKILL if it is still there after a

@@ -6,7 +6,9 @@ use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{free_port, set_mode, stop_child, wait_for_port};
+use std::time::Duration;
+
+use crate::{free_port, set_mode, stop_child, wait_for_port, wait_until};
 
 /// The one mail user of the test backends.
 pub const USER: &str = "test";
@@ -15,20 +17,33 @@ pub const PASSWORD: &str = "secret";
 const MAIL_ID: u32 = 65534;
 
 /// How Dovecot is set up.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DovecotOptions {
     /// `disable_plaintext_auth = yes`: logins only on secured sessions
     /// (TLS, or PROXY v2 with the SSL TLV, or from the local address).
     pub disable_plaintext_auth: bool,
+    /// The address it listens on (`None`: 127.0.0.1). Dovecot counts a
+    /// connection whose local and remote addresses are equal as secured;
+    /// 127.0.0.2 shows what a client on the network sees.
+    pub listen: Option<&'static str>,
+    /// TLS of its own: the certificate chain (PEM, leaf first) and key;
+    /// STARTTLS is then offered, and IMAPS and POP3S listen.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-/// A running Dovecot (IMAP and POP3, no TLS of its own).
+/// A running Dovecot (IMAP and POP3; TLS only when asked for).
 pub struct Dovecot {
     child: Child,
+    /// The address it listens on.
+    pub listen: &'static str,
     pub imap: u16,
+    /// Implicit-TLS IMAP (0 without TLS).
+    pub imaps: u16,
     /// IMAP listener that expects a PROXY header (`haproxy = yes`).
     pub imap_proxy: u16,
     pub pop3: u16,
+    /// Implicit-TLS POP3 (0 without TLS).
+    pub pop3s: u16,
     pub pop3_proxy: u16,
     pub log: PathBuf,
     /// `<mail_root>/<user>/Maildir`.
@@ -48,19 +63,32 @@ impl Dovecot {
         let r = root.display();
         let (imap, imap_proxy, pop3, pop3_proxy) =
             (free_port(), free_port(), free_port(), free_port());
+        let listen = options.listen.unwrap_or("127.0.0.1");
+        let (ssl, imaps, pop3s) = match &options.tls {
+            Some((chain, key)) => (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                    chain.display(),
+                    key.display()
+                ),
+                free_port(),
+                free_port(),
+            ),
+            None => ("ssl = no\n".to_string(), 0, 0),
+        };
         let log = root.join("dovecot.log");
         let users = root.join("users");
         std::fs::write(&users, format!("{USER}:{{PLAIN}}{PASSWORD}::::::\n")).expect("users");
         let config = format!(
             "base_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\ninfo_log_path = {r}/dovecot.log\n\
-             protocols = imap pop3\nlisten = 127.0.0.1\nssl = no\n\
+             protocols = imap pop3\nlisten = {listen}\n{ssl}\
              disable_plaintext_auth = {dpa}\nauth_mechanisms = plain login\n\
              haproxy_trusted_networks = 127.0.0.0/8 ::1\nauth_verbose = yes\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {users}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={MAIL_ID} gid={MAIL_ID} home={r}/mail/%u\n}}\n\
              mail_location = maildir:~/Maildir\n\
-             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = {imap}\n  }}\n  inet_listener imap_haproxy {{\n    port = {imap_proxy}\n    haproxy = yes\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-             service pop3-login {{\n  chroot =\n  inet_listener pop3 {{\n    port = {pop3}\n  }}\n  inet_listener pop3_haproxy {{\n    port = {pop3_proxy}\n    haproxy = yes\n  }}\n  inet_listener pop3s {{\n    port = 0\n  }}\n}}\n",
+             service imap-login {{\n  chroot =\n  inet_listener imap {{\n    port = {imap}\n  }}\n  inet_listener imap_haproxy {{\n    port = {imap_proxy}\n    haproxy = yes\n  }}\n  inet_listener imaps {{\n    port = {imaps}\n  }}\n}}\n\
+             service pop3-login {{\n  chroot =\n  inet_listener pop3 {{\n    port = {pop3}\n  }}\n  inet_listener pop3_haproxy {{\n    port = {pop3_proxy}\n    haproxy = yes\n  }}\n  inet_listener pop3s {{\n    port = {pop3s}\n  }}\n}}\n",
             dpa = if options.disable_plaintext_auth { "yes" } else { "no" },
             users = users.display(),
         );
@@ -74,12 +102,29 @@ impl Dovecot {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting dovecot (run scripts/install-peers.sh)");
-        for port in [imap, imap_proxy, pop3, pop3_proxy] {
-            wait_for_port(port);
+        // Dovecot forks its login processes after it starts: the
+        // plaintext ports are ready when they greet; the others (TLS, or
+        // PROXY, which greet only after a handshake or a header) when
+        // they accept.
+        for port in [imap, pop3] {
+            wait_for_greeting(listen, port, &log);
+        }
+        for port in [imap_proxy, pop3_proxy, imaps, pop3s] {
+            if port == 0 {
+                continue;
+            }
+            wait_until(
+                &format!("dovecot listening on {listen}:{port}"),
+                Duration::from_secs(20),
+                || std::net::TcpStream::connect((listen, port)).is_ok(),
+            );
         }
         Dovecot {
             child,
+            listen,
             imap,
+            imaps,
+            pop3s,
             imap_proxy,
             pop3,
             pop3_proxy,
@@ -110,6 +155,29 @@ impl Dovecot {
         let file = maildir.join("new").join(name);
         std::fs::write(&file, message.replace('\n', "\r\n")).expect("message");
         chown(&file, Some(MAIL_ID), Some(MAIL_ID)).expect("chown message");
+    }
+}
+
+/// Waits until `host:port` greets; panics with the log after a while.
+fn wait_for_greeting(host: &str, port: u16, log: &Path) {
+    use std::io::BufRead;
+    let greeted = || {
+        let Ok(stream) = std::net::TcpStream::connect((host, port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut line = String::new();
+        std::io::BufReader::new(stream).read_line(&mut line).is_ok() && !line.is_empty()
+    };
+    let start = std::time::Instant::now();
+    while !greeted() {
+        if start.elapsed() > Duration::from_secs(20) {
+            panic!(
+                "dovecot does not answer on {host}:{port}; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

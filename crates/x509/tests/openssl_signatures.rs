@@ -4,27 +4,14 @@
 //! from "does not match", and read the weak keys to match them.
 
 use std::path::Path;
-use std::process::Command;
 
+use mailcert_testkit::openssl;
 use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, load_key, read_key};
 use mailcert_x509::rustls_pki_types::CertificateDer;
 use mailcert_x509::sigalg::{check_certificate, Check};
 use mailcert_x509::status::validate_chain;
 use mailcert_x509::{CertError, CertSummary, Trust};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl (scripts/install-peers.sh installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn der(dir: &Path, pem: &str) -> Vec<u8> {
     let out = format!("{pem}.der");

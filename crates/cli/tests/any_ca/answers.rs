@@ -2,7 +2,7 @@
 //! the request it answers; and no message ever advises an action that
 //! would lose a private key.
 
-use crate::harness::{concat, Env};
+use super::harness::{concat, Env};
 
 /// A pending request answered by the OpenSSL CA: (request id, answer
 /// with its intermediate).

@@ -2,7 +2,7 @@
 //! sits beside the self-signed one `init` made, and `init` after the
 //! administrator took that one away.
 
-use crate::harness::Env;
+use super::harness::Env;
 
 /// A certificate for mail.contoso.com that the OpenSSL CA (trusted by the
 /// store) issued two days ago on another server, exported there as a PFX

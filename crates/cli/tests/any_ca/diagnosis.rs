@@ -5,7 +5,7 @@
 //! its own; everything else is a warning in a client's words, and only a
 //! signature that does not match is called altered.
 
-use crate::harness::{concat, Env};
+use super::harness::{concat, Env};
 
 /// Signs `csr` with `issuer` (`issuer.pem`/`issuer.key`) using `ext`
 /// (extension file contents; none makes a version 1 certificate) and

@@ -3,7 +3,7 @@
 //! certificates, requests, and what the private CA signs — as OpenSSL
 //! reads them.
 
-use crate::harness::Env;
+use super::harness::Env;
 
 /// The "X509v3 Key Usage" line of `openssl x509|req -text` for a file.
 fn key_usage(env: &Env, kind: &str, file: &str) -> String {

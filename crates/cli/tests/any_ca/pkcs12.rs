@@ -1,4 +1,4 @@
-use crate::harness::Env;
+use super::harness::Env;
 
 /// A self-signed RSA certificate and key made by OpenSSL, plus PFX files of
 /// them in OpenSSL 3's default form and in the legacy form.
@@ -379,7 +379,7 @@ fn exported_pfx_opens_in_openssl_modern_and_legacy() {
     let k1 = env.openssl(&["pkey", "-in", "legacy-back.pem", "-pubout"]);
     assert_eq!(k1, k2, "the legacy file's key matches the certificate");
     // A wrong password fails the recomputed MAC.
-    let wrong = std::process::Command::new(crate::harness::OPENSSL)
+    let wrong = std::process::Command::new(super::harness::OPENSSL)
         .args(["pkcs12", "-legacy", "-info", "-noout", "-in"])
         .arg(env.path("legacy.pfx"))
         .args(["-passin", "pass:wrong"])

@@ -1,4 +1,4 @@
-use crate::harness::Env;
+use super::harness::Env;
 
 #[test]
 fn private_ca_loop_verified_by_openssl() {

@@ -1,4 +1,4 @@
-use crate::harness::{concat, Env};
+use super::harness::{concat, Env};
 
 /// request → openssl req -verify → openssl signs with an intermediate.
 fn requested_and_signed(env: &Env) -> (String, String) {
@@ -474,7 +474,7 @@ fn a_damaged_signature_is_invalid_not_a_missing_intermediate() {
         "{list}"
     );
     // Imported here, it is the answer to that request: refused alike.
-    let bundle = crate::harness::concat(&env, &["bad.pem", "testint.pem"], "bad.bundle");
+    let bundle = super::harness::concat(&env, &["bad.pem", "testint.pem"], "bad.bundle");
     let err = env.refused(&["import", &bundle]);
     assert!(
         err.contains("does not verify") && err.contains("is kept"),

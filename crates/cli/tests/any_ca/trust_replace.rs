@@ -1,4 +1,4 @@
-use crate::harness::Env;
+use super::harness::Env;
 
 #[test]
 fn trust_changes_recompute_the_verdicts_in_the_same_change() {
@@ -141,7 +141,7 @@ fn replace_moves_every_binding_and_every_pinned_listener() {
     // Refused: the configuration is as it was, with no half-written
     // file beside it.
     assert_eq!(env.read("mailcert.toml"), config_now);
-    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -237,7 +237,7 @@ fn dates_are_told_apart_from_trust_on_complete() {
         "old.pem",
     ]);
     // The CA sends its whole chain, root included.
-    let chain = crate::harness::concat(&env, &["oldint.pem", "testroot.pem"], "oldchain.pem");
+    let chain = super::harness::concat(&env, &["oldint.pem", "testroot.pem"], "oldchain.pem");
     let text = env.ok_all(&["complete", &env.p("old.pem"), "--chain", &chain]);
     let thumb = text.lines().next().unwrap().trim().to_string();
     assert_eq!(env.status(&thumb), "Untrusted");

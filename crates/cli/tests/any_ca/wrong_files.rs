@@ -3,7 +3,7 @@
 //! looks like and, when it can, what to do with it. The files are the
 //! real thing: OpenSSL's requests and keys, Python's ZIP.
 
-use crate::harness::Env;
+use super::harness::Env;
 
 #[test]
 fn import_names_what_a_wrong_file_looks_like() {

@@ -9,29 +9,29 @@ use std::path::PathBuf;
 use mailcert_testkit::{Browser, BrowserOptions, ENTER, TAB};
 use serde_json::json;
 
-use crate::common::openssl;
-use crate::support::{Console, HOST, PASSWORD, USER};
+use super::support::{Console, HOST, PASSWORD, USER};
+use mailcert_testkit::openssl;
 
 /// Base64 SHA-256 of the public key of a PEM certificate, as Chromium's
 /// --ignore-certificate-errors-spki-list takes it.
 fn spki_hash(console: &Console) -> String {
-    let dir = console.env.dir.path();
+    let dir = console.env.dir();
     let ca = console.curl.ca_file.to_str().unwrap().to_string();
     openssl(
-        &["x509", "-in", &ca, "-pubkey", "-noout", "-out", "pub.pem"],
         dir,
+        &["x509", "-in", &ca, "-pubkey", "-noout", "-out", "pub.pem"],
     );
     openssl(
+        dir,
         &[
             "pkey", "-pubin", "-in", "pub.pem", "-outform", "DER", "-out", "pub.der",
         ],
-        dir,
     );
     openssl(
-        &["dgst", "-sha256", "-binary", "-out", "pub.sha", "pub.der"],
         dir,
+        &["dgst", "-sha256", "-binary", "-out", "pub.sha", "pub.der"],
     );
-    openssl(&["base64", "-A", "-in", "pub.sha"], dir)
+    openssl(dir, &["base64", "-A", "-in", "pub.sha"])
         .trim()
         .to_string()
 }
@@ -131,7 +131,7 @@ fn an_administrator_makes_assigns_exports_a_certificate_and_logs_out() {
     assert_eq!(browser.text(&row), "imap, smtp");
     shots.take(&browser, "list");
     assert_eq!(
-        console.env.cert(&thumb)["services"],
+        console.env.show(&thumb)["services"],
         json!(["imap", "smtp"])
     );
 
@@ -192,9 +192,10 @@ fn an_administrator_makes_assigns_exports_a_certificate_and_logs_out() {
 #[test]
 fn markup_in_a_subject_or_a_file_name_is_shown_as_text() {
     let console = Console::start("");
-    let dir = console.env.dir.path();
+    let dir = console.env.dir();
     let subject = "<img src=x onerror=document.title='owned'>";
     openssl(
+        dir,
         &[
             "req",
             "-x509",
@@ -214,7 +215,6 @@ fn markup_in_a_subject_or_a_file_name_is_shown_as_text() {
             "-addext",
             "subjectAltName=DNS:html.example.test",
         ],
-        dir,
     );
     // A file name cannot hold "/", so the markup stays unclosed.
     let file_name = "<b onmouseover=alert(1)>bold.pem";

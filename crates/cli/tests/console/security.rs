@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Console, Session, COOKIE, PASSWORD, USER};
+use super::support::{Console, Session, COOKIE, PASSWORD, USER};
 
 /// Every API route, as (method, path, body).
 fn routes(thumb: &str) -> Vec<(&'static str, String, Option<serde_json::Value>)> {
@@ -164,7 +164,7 @@ fn every_route_refuses_without_a_session_and_changes_need_the_csrf_token() {
     }
     // Nothing above changed the store (the login is in the audit log, so
     // compare the certificates only).
-    assert_eq!(console.env.snapshot().0, before.0);
+    assert_eq!(console.env.snapshot().list, before.list);
     // The pages themselves carry no data and load without a session, with
     // a policy that allows only their own script.
     let page = console.curl.request("GET", "/", &[], None);
@@ -285,7 +285,7 @@ fn a_login_flood_is_slowed_and_the_right_password_works_afterwards() {
 fn uploads_over_the_limit_and_path_traversal_export_names_are_refused() {
     let console = Console::start("max_upload = 16384");
     let session = console.login();
-    let before = console.env.snapshot().0;
+    let before = console.env.snapshot().list;
     let big = json!({"file_name": "big.pfx", "file": "A".repeat(20_000)});
     let reply = console.call(&session, "POST", "/api/v1/import", Some(big));
     assert_eq!(reply.status, 413, "{}", reply.text());
@@ -294,7 +294,7 @@ fn uploads_over_the_limit_and_path_traversal_export_names_are_refused() {
         .unwrap()
         .contains("16384 bytes"));
     assert_eq!(
-        console.env.snapshot().0,
+        console.env.snapshot().list,
         before,
         "a refused upload changed the store"
     );
@@ -336,7 +336,8 @@ fn uploads_over_the_limit_and_path_traversal_export_names_are_refused() {
         Some("attachment; filename=\"mail.pfx\"")
     );
     let pfx = console.env.write("mail.pfx", &reply.body);
-    let text = crate::common::openssl(
+    let text = mailcert_testkit::openssl(
+        console.env.dir(),
         &[
             "pkcs12",
             "-in",
@@ -345,7 +346,6 @@ fn uploads_over_the_limit_and_path_traversal_export_names_are_refused() {
             "-passin",
             "pass:export-password",
         ],
-        console.env.dir.path(),
     );
     assert!(
         text.contains("PRIVATE KEY") && text.contains("CERTIFICATE"),
@@ -418,7 +418,7 @@ fn the_api_answers_what_the_command_line_prints() {
         Some(json!({"services": ["imap", "smtp"]})),
     );
     assert_eq!(enabled.status, 200, "{}", enabled.text());
-    let shown = console.env.cert(&new_thumb);
+    let shown = console.env.show(&new_thumb);
     assert_eq!(shown["services"], json!(["imap", "smtp"]));
     let log = console.env.run(&["log", "--json"]).ok().json();
     let entry = log
@@ -476,8 +476,8 @@ fn the_console_works_on_a_postgresql_store() {
 /// handshake: serve refuses to start, naming the line's value.
 #[test]
 fn a_console_pin_that_matches_nothing_stops_serve() {
-    let env = crate::common::Env::new();
-    env.init();
+    let env = crate::cli();
+    env.init("mail.contoso.com");
     let port = mailcert_testkit::free_port();
     let redirect = mailcert_testkit::free_port();
     let config = env.write(

@@ -2,12 +2,11 @@
 //! curl as the client (trusting the store's self-signed certificate for
 //! mail.example.test, as an administrator would after importing it).
 
-use mailcert_testkit::{free_port, Curl, HttpReply};
+use mailcert_testkit::{free_port, Cli, Curl, HttpReply, Run, Serve};
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use crate::common::{serve, to_run, Env, Run, Serve};
+use crate::{cli, MAILCERT};
 
 pub const HOST: &str = "mail.example.test";
 pub const USER: &str = "alice";
@@ -15,9 +14,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const COOKIE: &str = "__Host-mailcert-session";
 
 pub struct Console {
-    pub env: Env,
-    /// A PostgreSQL store (URL, key file) instead of the Env's file.
-    pub store: Option<(String, PathBuf)>,
+    /// The test's directory and its file store.
+    pub env: Cli,
+    /// The store the console serves (the env's, or a PostgreSQL store),
+    /// as node1 runs commands on it.
+    pub node: Cli,
     pub curl: Curl,
     _serve: Serve,
 }
@@ -35,46 +36,27 @@ impl Console {
         Console::start_on(None, extra)
     }
 
-    /// A `mailcert` command on this console's store.
-    pub fn command(env: &Env, store: &Option<(String, PathBuf)>, args: &[&str]) -> Command {
-        let mut command = env.command(args);
-        // One node: on a shared store, each node has its own
-        // secure-by-default certificate.
-        command.env("MAILCERT_NODE", "node1");
-        if let Some((url, key)) = store {
-            command
-                .env("MAILCERT_STORE", url)
-                .env("MAILCERT_STORE_KEY_FILE", key);
-        }
-        command
-    }
-
     pub fn run(&self, args: &[&str]) -> Run {
-        to_run(
-            Console::command(&self.env, &self.store, args)
-                .output()
-                .expect("run mailcert"),
-        )
+        self.node.run(args)
     }
 
     /// Serves a fresh store (`store`: a PostgreSQL URL and key file
     /// instead of the Env's file); `extra` goes into `[console]`.
     pub fn start_on(store: Option<(String, PathBuf)>, extra: &str) -> Console {
-        let env = Env::new();
-        let run = |args: &[&str]| {
-            to_run(
-                Console::command(&env, &store, args)
-                    .output()
-                    .expect("run mailcert"),
-            )
-        };
-        run(&["init", "--hostname", HOST]).ok();
+        let env = cli();
+        // One node: on a shared store, each node has its own
+        // secure-by-default certificate.
+        let mut node = Cli::in_dir(MAILCERT, env.dir()).with_env("MAILCERT_NODE", "node1");
+        if let Some((url, key)) = &store {
+            node = node.with_store(url, Some(key));
+        }
+        node.ok(&["init", "--hostname", HOST]);
         let pw = env.write("pw", format!("{PASSWORD}\n"));
         let pw = pw.to_str().unwrap();
-        run(&["console", "user", "add", USER, "--password-file", pw]).ok();
-        let list = run(&["list", "--json"]).ok().json();
+        node.ok(&["console", "user", "add", USER, "--password-file", pw]);
+        let list = node.ok(&["list", "--json"]).json();
         let thumb = list[0]["thumbprint"].as_str().unwrap().to_string();
-        let pem = run(&["show", &thumb, "--pem"]).ok().stdout;
+        let pem = node.ok(&["show", &thumb, "--pem"]).stdout;
         let ca = env.write("console-ca.pem", pem);
         let port = free_port();
         let redirect = free_port();
@@ -84,15 +66,11 @@ impl Console {
                 "[[redirect]]\nname = \"http\"\nbind = \"127.0.0.1:{redirect}\"\n\n[console]\nbind = \"127.0.0.1:{port}\"\n{extra}\n"
             ),
         );
-        let served = serve(Console::command(
-            &env,
-            &store,
-            &["serve", "--config", config.to_str().unwrap()],
-        ));
-        let curl = Curl::new(HOST, port, &ca, env.dir.path());
+        let served = node.serve(&["--config", config.to_str().unwrap()]);
+        let curl = Curl::new(HOST, port, &ca, env.dir());
         Console {
             env,
-            store,
+            node,
             curl,
             _serve: served,
         }

@@ -1,13 +1,13 @@
 //! `mailcert console user add|list|remove|passwd`.
 
-use crate::common::Env;
+use crate::cli;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 #[test]
 fn accounts_are_added_listed_changed_and_removed() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let pw = env.write("pw", format!("{PASSWORD}\n"));
     let pw = pw.to_str().unwrap();
     env.run(&["console", "user", "add", "Alice", "--password-file", pw])
@@ -64,8 +64,8 @@ fn accounts_are_added_listed_changed_and_removed() {
 
 #[test]
 fn bad_names_and_passwords_are_refused_and_change_nothing() {
-    let env = Env::new();
-    env.init();
+    let env = cli();
+    env.init("mail.contoso.com");
     let before = env.snapshot();
     let short = env.write("short", "tooshort\n");
     let good = env.write("good", format!("{PASSWORD}\n"));
@@ -93,7 +93,7 @@ fn bad_names_and_passwords_are_refused_and_change_nothing() {
         "a refused account changed the store"
     );
     // No store is created for an account whose password is refused.
-    let fresh = Env::new();
+    let fresh = cli();
     fresh
         .run(&[
             "console",

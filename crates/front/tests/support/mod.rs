@@ -1,7 +1,6 @@
 //! The harness of the front end's tests: a fresh store holding a leaf
 //! from a throwaway PKI (root → intermediate → leaf), and a front end
 //! started in-process on ephemeral ports from a TOML snippet.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,77 +137,14 @@ pub fn listener(
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+pub use mailcert_testkit::tls::{
+    client_config, connect, peer_thumbprint, read_to_close, read_until, Tls,
+};
 
-/// A rustls client that trusts the test root and never resumes, so that
-/// every handshake goes through the server's certificate resolver.
-pub fn client_config(root: &Path) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(root).expect("root pem") {
-        roots.add(cert.expect("root cert")).expect("add root");
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
-    Arc::new(config)
-}
-
-pub type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-/// Runs the TLS handshake over an established connection.
+/// Runs the TLS handshake for [`NAME`] over an established connection.
 pub fn tls(stream: TcpStream, config: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
-    let name = ServerName::try_from(NAME).expect("name");
-    let conn =
-        rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
-    let mut tls = rustls::StreamOwned::new(conn, stream);
-    while tls.conn.is_handshaking() {
-        tls.conn.complete_io(&mut tls.sock)?;
-    }
-    Ok(tls)
-}
-
-/// SHA-1 thumbprint of the certificate the server presented.
-pub fn peer_thumbprint(tls: &Tls) -> String {
-    let certs = tls.conn.peer_certificates().expect("peer certificates");
-    mailcert_x509::thumbprint(&certs[0])
-}
-
-/// Connects with a read timeout so a test never hangs.
-pub fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    s
-}
-
-/// Reads until `needle` appears or the peer closes; returns what came.
-pub fn read_until(stream: &mut impl Read, needle: &str) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&out).contains(needle) {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => panic!(
-                "reading while waiting for {needle:?}: {e}; got {:?}",
-                String::from_utf8_lossy(&out)
-            ),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Reads until the peer closes.
-pub fn read_to_close(stream: &mut impl Read) -> String {
-    read_until(stream, "\u{0}never\u{0}")
+    mailcert_testkit::tls::tls(stream, config, NAME)
 }
 
 /// A fake mail backend: greets with `greeting`, then echoes every line.

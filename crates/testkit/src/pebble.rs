@@ -1,17 +1,13 @@
-//! Test harness: pebble (Let's Encrypt's test ACME server) and
-//! pebble-challtestsrv (its DNS), started on free loopback ports in a
-//! temporary directory and killed when dropped. Offline, every name
-//! resolves to 127.0.0.1 through challtestsrv.
-#![allow(dead_code)]
+//! pebble (Let's Encrypt's test ACME server) and pebble-challtestsrv
+//! (its DNS), started on free loopback ports in a temporary directory and
+//! killed when dropped. Offline, every name resolves to 127.0.0.1 through
+//! challtestsrv.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-
-pub use mailcert_testkit::free_port;
+use crate::pki::{san, Key, OpensslPki};
+use crate::{free_port, wait_for_port_of, TempDir};
 
 #[derive(Default)]
 pub struct PebbleOptions {
@@ -29,7 +25,7 @@ pub struct PebbleOptions {
 }
 
 pub struct Pebble {
-    pub dir: tempfile::TempDir,
+    pub dir: TempDir,
     /// `https://127.0.0.1:PORT/dir`
     pub directory: String,
     /// CA file that trusts pebble's own HTTPS listener.
@@ -62,30 +58,6 @@ fn log_file(path: &Path) -> std::fs::File {
         .expect("a peer's log file")
 }
 
-/// Waits until `port` accepts connections, or fails early when one of
-/// `children` has exited (a port taken after all, a bad configuration).
-fn wait_for_port(port: u16, what: &str, log: &Path, children: &mut [Child]) -> Result<(), String> {
-    for _ in 0..400 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        if let Some(status) = children
-            .iter_mut()
-            .find_map(|c| c.try_wait().ok().flatten())
-        {
-            return Err(format!(
-                "{what}: a peer exited ({status}) before 127.0.0.1:{port} listened; its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!(
-        "{what} did not listen on 127.0.0.1:{port} within 20 s; its log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    ))
-}
-
 impl Pebble {
     /// Starts pebble and challtestsrv; a start that fails (a port taken
     /// between choosing and binding it) is retried on fresh ports.
@@ -116,24 +88,23 @@ impl Pebble {
                 "{tool} is not installed: run scripts/install-peers.sh"
             );
         }
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = crate::temp_dir();
         let path = |name: &str| dir.path().join(name);
 
         // pebble's own HTTPS certificate, from a throwaway CA.
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "pebble listener test CA");
-        let ca_key = KeyPair::generate().unwrap();
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-        std::fs::write(path("listener-ca.pem"), ca.pem()).unwrap();
-        std::fs::write(path("listener.pem"), leaf.pem()).unwrap();
-        std::fs::write(path("listener.key"), leaf_key.serialize_pem()).unwrap();
+        let pki = OpensslPki::in_dir(dir.path());
+        let ca = pki.root("listener-ca", "pebble listener test CA");
+        let csr = pki.request("listener", "localhost", Key::EcP256);
+        pki.sign_request(
+            &ca,
+            &csr,
+            &format!(
+                "basicConstraints=CA:FALSE\nsubjectAltName={}\n",
+                san(&["localhost", "127.0.0.1"])
+            ),
+            3650,
+            &path("listener.pem"),
+        );
 
         let dir_port = free_port();
         let mgmt_port = free_port();
@@ -199,14 +170,14 @@ impl Pebble {
             children,
             dir,
         };
-        wait_for_port(
+        wait_for_port_of(
             challtest_port,
             "pebble-challtestsrv",
             &challtest_log,
             &mut me.children,
         )?;
-        wait_for_port(dir_port, "pebble", &pebble_log, &mut me.children)?;
-        wait_for_port(
+        wait_for_port_of(dir_port, "pebble", &pebble_log, &mut me.children)?;
+        wait_for_port_of(
             mgmt_port,
             "pebble (management)",
             &pebble_log,
@@ -276,32 +247,4 @@ echo "$action $fqdn $MAILCERT_ACME_NAME" >> "$(dirname "$0")/hook.log"
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
     }
-}
-
-/// Handshakes with pebble's root as the only anchor, no resumption.
-pub fn handshake(port: u16, root: &Path, name: &str) -> Result<String, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(root).unwrap();
-    for der in mailcert_x509::pem::decode_certificates(&pem, "root").unwrap() {
-        roots.add(der.into()).unwrap();
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.resumption = rustls::client::Resumption::disabled();
-    let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
-    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), server_name).unwrap();
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut stream).map_err(|e| e.to_string())?;
-    }
-    let certs = conn.peer_certificates().ok_or("no certificate")?;
-    Ok(mailcert_x509::thumbprint(certs[0].as_ref()))
 }

@@ -1,9 +1,6 @@
 //! The web console: its accounts (`mailcert console user …`), the HTTPS
 //! API and its security, and the pages in a real browser (Chromium).
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod browser;
 mod security;
 mod support;

@@ -1,0 +1,42 @@
+//! The `mailcert` binary end to end, as administrators and scripts use
+//! it, against the real peers (OpenSSL, Python's clients, curl, pebble,
+//! PostgreSQL, Chromium). One test binary, one module per subject: the
+//! harness is `mailcert_testkit`'s [`Cli`].
+
+use mailcert_testkit::Cli;
+
+mod acme;
+mod acme_serve;
+mod any_ca;
+mod check_bound;
+mod check_cli;
+mod console;
+mod crash;
+mod fleet;
+mod hostname;
+mod https_sni;
+mod lifecycle;
+mod plan;
+mod preflight;
+mod privileges;
+mod remove;
+mod serve;
+mod serve_outside;
+mod served_chain;
+mod store_location;
+
+/// The binary under test.
+pub const MAILCERT: &str = env!("CARGO_BIN_EXE_mailcert");
+
+/// A fresh directory with the store `store.db` (not created yet).
+pub fn cli() -> Cli {
+    Cli::new(MAILCERT)
+}
+
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    mailcert_testkit::assert_every_test_file_is_a_module(
+        env!("CARGO_MANIFEST_DIR"),
+        include_str!("main.rs"),
+    );
+}

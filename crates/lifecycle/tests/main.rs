@@ -1,0 +1,13 @@
+//! The operations behind the commands on a real store. One test binary,
+//! one module per subject.
+
+mod operations;
+mod prefixes;
+
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    mailcert_testkit::assert_every_test_file_is_a_module(
+        env!("CARGO_MANIFEST_DIR"),
+        include_str!("main.rs"),
+    );
+}

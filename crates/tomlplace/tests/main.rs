@@ -1,0 +1,12 @@
+//! Where an offset of a TOML document is: properties over generated
+//! documents.
+
+mod properties;
+
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    mailcert_testkit::assert_every_test_file_is_a_module(
+        env!("CARGO_MANIFEST_DIR"),
+        include_str!("main.rs"),
+    );
+}
