@@ -391,12 +391,13 @@ impl DnsPeers {
         resolve_at(self.resolver_addr(), name, rtype)
     }
 
-    /// Drops what the resolver has cached for `name` (every type).
+    /// Drops what the resolver has cached for `name` and below (every
+    /// type: `flush` alone leaves TLSA and TXT records).
     pub fn flush(&self, name: &str) {
         let out = Command::new(UNBOUND_CONTROL)
             .arg("-c")
             .arg(self.dir.path().join("resolver/unbound.conf"))
-            .args(["flush", name])
+            .args(["flush_zone", name])
             .output()
             .expect("running unbound-control");
         assert!(
