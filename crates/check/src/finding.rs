@@ -124,6 +124,15 @@ codes! {
     NameConstraintsNotCa => "name-constraints-not-ca",
     /// Name constraints with nothing in them, or that do not parse (4.2.1.10).
     MalformedNameConstraints => "malformed-name-constraints",
+    // DANE for SMTP (RFC 7672).
+    /// No usable TLSA record matches what the SMTP server serves: validating senders defer mail.
+    DaneMismatch => "dane-mismatch",
+    /// One usable TLSA record only: the next key change breaks delivery.
+    DaneSingleRecord => "dane-single-record",
+    /// TLSA usages 0 and 1 (PKIX), which SMTP senders ignore.
+    DaneUnusableUsage => "dane-unusable-usage",
+    /// TLSA records without DNSSEC (no AD bit): senders ignore them.
+    DaneInsecure => "dane-insecure",
 }
 
 impl fmt::Display for Code {

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod dane;
 mod endpoint;
 mod error;
 mod finding;
@@ -26,6 +27,7 @@ mod run;
 mod trust;
 mod validate;
 
+pub use dane::DaneReport;
 pub use endpoint::{host_port, ConnectTo, Endpoint, Protocol, Scheme, TlsMode};
 pub use error::CheckError;
 pub use finding::{has_errors, tidy, Code, Finding, Severity};

@@ -50,6 +50,9 @@ pub struct EndpointReport {
     /// The plaintext exchange before STARTTLS, for STARTTLS endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starttls: Option<StartTlsReport>,
+    /// The TLSA look-up of an SMTP endpoint (DANE), when one was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dane: Option<crate::dane::DaneReport>,
 }
 
 /// What the server said before TLS.

@@ -69,6 +69,9 @@ pub struct Settings {
     /// Probe for TLS 1.0/1.1 with a second connection.
     pub legacy_probe: bool,
     pub bound: Option<Arc<dyn BoundLookup>>,
+    /// Look up the TLSA records of `smtp://` endpoints at this validating
+    /// resolver (`--dns`, else the system's); `None`: no DANE check.
+    pub dane_resolver: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -82,6 +85,7 @@ impl Settings {
             concurrency: 256,
             legacy_probe: true,
             bound: None,
+            dane_resolver: None,
         }
     }
 }
@@ -97,6 +101,7 @@ impl std::fmt::Debug for Settings {
             .field("concurrency", &self.concurrency)
             .field("legacy_probe", &self.legacy_probe)
             .field("bound", &self.bound.is_some())
+            .field("dane_resolver", &self.dane_resolver)
             .finish()
     }
 }
@@ -195,7 +200,32 @@ pub async fn check_one(
         legacy_probe: settings.legacy_probe,
     };
     let obs = observe(&target, provider).await;
-    judge(endpoint, &name, settings, obs)
+    let dane = match settings.dane_resolver {
+        Some(resolver)
+            if endpoint.scheme == Scheme::Smtp
+                && obs.handshake.is_some()
+                && crate::dane::dane_host(&endpoint.host) =>
+        {
+            let (host, port) = (endpoint.host.clone(), endpoint.port);
+            tokio::task::spawn_blocking(move || crate::dane::look_up(resolver, &host, port))
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    let served: Vec<Vec<u8>> = obs
+        .handshake
+        .as_ref()
+        .map(|h| h.captured.chain.clone())
+        .unwrap_or_default();
+    let mut report = judge(endpoint, &name, settings, obs);
+    if let Some(mut dane) = dane {
+        let findings = crate::dane::judge(&mut dane, &served);
+        report.findings.extend(findings);
+        tidy(&mut report.findings);
+        report.dane = Some(dane);
+    }
+    report
 }
 
 fn judge(endpoint: &Endpoint, name: &str, settings: &Settings, obs: Observation) -> EndpointReport {

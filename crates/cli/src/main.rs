@@ -99,6 +99,8 @@ pub enum Command {
     Store(cmd::store::Args),
     /// The web console's user accounts (the console runs in `serve` when [console] bind is set).
     Console(cmd::console::Args),
+    /// DANE for SMTP: the TLSA records of the certificates bound to SMTP (current and next key); enable, disable.
+    Dane(cmd::dane::Args),
 }
 
 fn main() -> std::process::ExitCode {

@@ -80,6 +80,29 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
             if trusted { "trusted" } else { "NOT trusted" }
         );
     }
+    if let Some(dane) = &e.dane {
+        let verdict = match (&dane.error, dane.records.len()) {
+            (Some(error), _) => format!("not looked up ({})", shown(error)),
+            (None, 0) => format!(
+                "no TLSA records ({}) at {}: DANE not published",
+                dane.rcode.as_deref().unwrap_or("?"),
+                dane.resolver
+            ),
+            (None, n) => format!(
+                "{n} TLSA record(s), {}, {} matching what is served",
+                if dane.authenticated {
+                    "DNSSEC-validated (AD)"
+                } else {
+                    "not DNSSEC-validated"
+                },
+                dane.matching.len()
+            ),
+        };
+        let _ = writeln!(out, "  dane: {}: {verdict}", dane.name);
+        for record in &dane.records {
+            let _ = writeln!(out, "       {}", shown(record));
+        }
+    }
     if e.findings.is_empty() {
         let _ = writeln!(out, "  ok: nothing a client would complain about");
     }

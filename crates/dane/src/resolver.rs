@@ -73,7 +73,11 @@ impl Resolver {
         if let Ok(address) = text.parse::<SocketAddr>() {
             return Ok(address);
         }
-        if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             return Ok(SocketAddr::new(ip, DNS_PORT));
         }
         Err(DaneError::Message(format!(
@@ -85,7 +89,9 @@ impl Resolver {
     /// would ask it.
     pub fn system() -> Result<Resolver, DaneError> {
         let text = std::fs::read_to_string("/etc/resolv.conf").map_err(|e| {
-            DaneError::NoResolver(format!("cannot read /etc/resolv.conf ({e}); name one with --dns"))
+            DaneError::NoResolver(format!(
+                "cannot read /etc/resolv.conf ({e}); name one with --dns"
+            ))
         })?;
         text.lines()
             .filter_map(|line| line.trim().strip_prefix("nameserver"))
@@ -101,7 +107,12 @@ impl Resolver {
     }
 
     /// Asks `name`/`rtype` with the DO bit, recursion desired or not.
-    pub fn query(&self, name: &str, rtype: RecordType, recursion: bool) -> Result<Answer, DaneError> {
+    pub fn query(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        recursion: bool,
+    ) -> Result<Answer, DaneError> {
         let name = parse_name(name)?;
         let mut message = Message::query();
         message.add_query(Query::query(name, rtype));
@@ -110,7 +121,9 @@ impl Resolver {
         // even from resolvers that only set it for DO queries.
         message.metadata.authentic_data = true;
         let mut edns = Edns::new();
-        edns.set_max_payload(1232).set_version(0).set_dnssec_ok(true);
+        edns.set_max_payload(1232)
+            .set_version(0)
+            .set_dnssec_ok(true);
         message.set_edns(edns);
         let id = message.metadata.id;
         let bytes = message
@@ -283,7 +296,8 @@ pub(crate) fn exchange_tcp_raw(
     let mut stream = TcpStream::connect_timeout(&server, timeout).map_err(transport)?;
     stream.set_read_timeout(Some(timeout)).map_err(transport)?;
     stream.set_write_timeout(Some(timeout)).map_err(transport)?;
-    let length = u16::try_from(bytes.len()).map_err(|_| DaneError::Message("a DNS message over 64 KiB".into()))?;
+    let length = u16::try_from(bytes.len())
+        .map_err(|_| DaneError::Message("a DNS message over 64 KiB".into()))?;
     let mut framed = length.to_be_bytes().to_vec();
     framed.extend_from_slice(bytes);
     stream.write_all(&framed).map_err(transport)?;
@@ -329,7 +343,10 @@ mod tests {
     #[test]
     fn server_addresses_default_to_port_53() {
         assert_eq!(Resolver::parse_server("127.0.0.1").unwrap().port(), 53);
-        assert_eq!(Resolver::parse_server("127.0.0.1:5353").unwrap().port(), 5353);
+        assert_eq!(
+            Resolver::parse_server("127.0.0.1:5353").unwrap().port(),
+            5353
+        );
         assert_eq!(Resolver::parse_server("::1").unwrap().port(), 53);
         assert_eq!(Resolver::parse_server("[::1]:54").unwrap().port(), 54);
         assert!(Resolver::parse_server("dns.example").is_err());

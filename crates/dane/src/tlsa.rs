@@ -161,7 +161,7 @@ impl Tlsa {
         let selector = fields.next()?.parse().ok()?;
         let matching = fields.next()?.parse().ok()?;
         let hex: String = fields.collect();
-        if hex.len() % 2 != 0 || hex.is_empty() {
+        if !hex.len().is_multiple_of(2) || hex.is_empty() {
             return None;
         }
         let data = (0..hex.len())
@@ -198,7 +198,9 @@ impl Tlsa {
     /// (none for DANE-EE, RFC 7672 §3.1.1).
     pub fn matches_chain(&self, chain: &[Vec<u8>]) -> bool {
         match self.usage {
-            Usage::DaneEe => chain.first().is_some_and(|leaf| self.matches_certificate(leaf)),
+            Usage::DaneEe => chain
+                .first()
+                .is_some_and(|leaf| self.matches_certificate(leaf)),
             Usage::DaneTa => chain.iter().skip(1).any(|ca| self.matches_certificate(ca)),
             _ => false,
         }
@@ -207,7 +209,10 @@ impl Tlsa {
 
 /// The owner name of a service's TLSA records: `_25._tcp.mx1.contoso.com.`
 pub fn owner_name(port: u16, host: &str) -> String {
-    format!("_{port}._tcp.{}.", host.trim_end_matches('.').to_ascii_lowercase())
+    format!(
+        "_{port}._tcp.{}.",
+        host.trim_end_matches('.').to_ascii_lowercase()
+    )
 }
 
 /// One line of a zone file.
@@ -254,7 +259,10 @@ mod tests {
 
     #[test]
     fn owner_names_are_absolute_and_lower_case() {
-        assert_eq!(owner_name(25, "MX1.Contoso.com."), "_25._tcp.mx1.contoso.com.");
+        assert_eq!(
+            owner_name(25, "MX1.Contoso.com."),
+            "_25._tcp.mx1.contoso.com."
+        );
     }
 
     #[test]

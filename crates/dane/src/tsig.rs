@@ -39,10 +39,11 @@ impl std::fmt::Debug for TsigKey {
 impl TsigKey {
     /// Reads the first key of a key file.
     pub fn from_file(path: &Path) -> Result<TsigKey, DaneError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DaneError::KeyFileUnreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| DaneError::KeyFileUnreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
         TsigKey::parse(&text).map_err(|problem| DaneError::KeyFile {
             path: path.to_path_buf(),
             problem,
@@ -101,11 +102,15 @@ impl TsigKey {
 }
 
 fn bind_key(text: &str) -> Result<(String, String, String), String> {
-    let start = text.find("key").ok_or("no `key \"NAME\" { … };` statement")?;
+    let start = text
+        .find("key")
+        .ok_or("no `key \"NAME\" { … };` statement")?;
     let rest = &text[start + 3..];
     let open = rest.find('{').ok_or("the key statement has no `{`")?;
     let name = rest[..open].trim().trim_matches('"').to_string();
-    let close = rest.find('}').ok_or("the key statement is not closed with `};`")?;
+    let close = rest
+        .find('}')
+        .ok_or("the key statement is not closed with `};`")?;
     let body = &rest[open + 1..close];
     let mut algorithm = None;
     let mut secret = None;
@@ -113,7 +118,9 @@ fn bind_key(text: &str) -> Result<(String, String, String), String> {
         let mut words = statement.split_whitespace();
         match words.next() {
             Some("algorithm") => algorithm = words.next().map(|w| w.trim_matches('"').to_string()),
-            Some("secret") => secret = Some(words.collect::<String>().trim_matches('"').to_string()),
+            Some("secret") => {
+                secret = Some(words.collect::<String>().trim_matches('"').to_string())
+            }
             _ => {}
         }
     }
@@ -130,7 +137,9 @@ fn knot_key(text: &str) -> Result<(String, String, String), String> {
     let mut secret = None;
     for line in text.lines() {
         let line = line.trim().trim_start_matches('-').trim();
-        let Some((field, value)) = line.split_once(':') else { continue };
+        let Some((field, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim().trim_matches('"').to_string();
         match field.trim() {
             "id" if name.is_none() => name = Some(value),
@@ -156,7 +165,9 @@ fn one_line_key(text: &str) -> Result<(String, String, String), String> {
     match parts[..] {
         [algorithm, name, secret] => Ok((name.into(), algorithm.into(), secret.into())),
         [name, secret] => Ok((name.into(), "hmac-sha256".into(), secret.into())),
-        _ => Err("neither a BIND or Knot key statement nor a line `hmac-sha256:NAME:SECRET`".into()),
+        _ => {
+            Err("neither a BIND or Knot key statement nor a line `hmac-sha256:NAME:SECRET`".into())
+        }
     }
 }
 
@@ -168,7 +179,9 @@ mod tests {
 
     #[test]
     fn reads_bind_knot_and_one_line_keys_alike() {
-        let bind = format!("key \"update-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{SECRET}\";\n}};\n");
+        let bind = format!(
+            "key \"update-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{SECRET}\";\n}};\n"
+        );
         let knot = format!("# hmac-sha256:update-key:{SECRET}\nkey:\n  - id: update-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n");
         let line = format!("hmac-sha256:update-key:{SECRET}\n");
         let keys: Vec<TsigKey> = [bind, knot, line]
@@ -184,7 +197,10 @@ mod tests {
     #[test]
     fn says_what_is_wrong() {
         let md5 = TsigKey::parse(&format!("hmac-md5:k:{SECRET}")).unwrap_err();
-        assert!(md5.contains("hmac-md5") && md5.contains("hmac-sha256"), "{md5}");
+        assert!(
+            md5.contains("hmac-md5") && md5.contains("hmac-sha256"),
+            "{md5}"
+        );
         let garbage = TsigKey::parse("hmac-sha256:k:not base64!").unwrap_err();
         assert!(garbage.contains("base64"), "{garbage}");
         let no_secret = TsigKey::parse("key \"k\" { algorithm hmac-sha256; };").unwrap_err();

@@ -103,7 +103,8 @@ impl Rfc2136 {
                     record.name, self.zone
                 )));
             }
-            let mut update = Record::from_rdata(parse_name(&record.name)?, record.ttl, record.data.rdata());
+            let mut update =
+                Record::from_rdata(parse_name(&record.name)?, record.ttl, record.data.rdata());
             if delete {
                 // RFC 2136 §2.5.4: class NONE, TTL 0 deletes this one record.
                 update.dns_class = DNSClass::NONE;

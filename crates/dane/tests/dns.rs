@@ -49,31 +49,52 @@ fn updates_lookups_and_authoritative_servers() {
 
     let key = TsigKey::from_file(&dns.tsig_key_file_bind()).unwrap();
     let unsigned = Rfc2136::new(dns.primary_addr(), "insecure.test", Some(key.clone()));
-    unsigned.add(&[record("_25._tcp.mx.insecure.test.", 3)]).unwrap();
+    unsigned
+        .add(&[record("_25._tcp.mx.insecure.test.", 3)])
+        .unwrap();
     dns.wait_for_secondary();
     let answer = resolver.tlsa("_25._tcp.mx.insecure.test.").unwrap();
-    assert!(!answer.authenticated && answer.records.len() == 1, "{answer:?}");
+    assert!(
+        !answer.authenticated && answer.records.len() == 1,
+        "{answer:?}"
+    );
 
     let servers = resolver.authoritative_servers("example.test").unwrap();
     let expect = |host: SocketAddr| host.ip();
     assert_eq!(
         servers,
         vec![
-            NameServer { name: "ns1.example.test.".into(), addresses: vec![expect(dns.primary_addr())] },
-            NameServer { name: "ns2.example.test.".into(), addresses: vec![expect(dns.secondary_addr().unwrap())] },
+            NameServer {
+                name: "ns1.example.test.".into(),
+                addresses: vec![expect(dns.primary_addr())]
+            },
+            NameServer {
+                name: "ns2.example.test.".into(),
+                addresses: vec![expect(dns.secondary_addr().unwrap())]
+            },
         ]
     );
     let direct = Resolver::new(dns.secondary_addr().unwrap())
-        .query("_25._tcp.line.example.test.", hickory_proto::rr::RecordType::TLSA, false)
+        .query(
+            "_25._tcp.line.example.test.",
+            hickory_proto::rr::RecordType::TLSA,
+            false,
+        )
         .unwrap();
-    assert!(direct.authoritative && direct.records.len() == 1, "{direct:?}");
+    assert!(
+        direct.authoritative && direct.records.len() == 1,
+        "{direct:?}"
+    );
 
     // A name outside the zone, and a wrong secret.
     let outside = Rfc2136::new(dns.primary_addr(), "example.test", Some(key.clone()))
         .add(&[record("_25._tcp.mx.insecure.test.", 4)])
         .unwrap_err();
     assert!(outside.to_string().contains("[dane.dns] zone"), "{outside}");
-    let wrong = TsigKey { secret: vec![7; 32], ..key };
+    let wrong = TsigKey {
+        secret: vec![7; 32],
+        ..key
+    };
     let refused = Rfc2136::new(dns.primary_addr(), "example.test", Some(wrong))
         .add(&[record("_25._tcp.wrong.example.test.", 5)])
         .unwrap_err();
@@ -82,5 +103,7 @@ fn updates_lookups_and_authoritative_servers() {
         "{refused}"
     );
     assert!(refused.to_string().contains("key file"), "{refused}");
-    assert!(dns.query_primary("_25._tcp.wrong.example.test", "TLSA").is_empty());
+    assert!(dns
+        .query_primary("_25._tcp.wrong.example.test", "TLSA")
+        .is_empty());
 }

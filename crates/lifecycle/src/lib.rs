@@ -10,6 +10,7 @@
 
 pub mod anchors;
 pub mod complete;
+pub mod dane;
 pub mod error;
 pub mod find;
 pub mod fleet;

@@ -116,7 +116,24 @@ impl Manager {
         friendly_name: Option<String>,
         exportable: bool,
     ) -> Result<(NewCertificate, String)> {
-        let pair = key.generate()?;
+        self.make_self_signed_with(names, key, days, friendly_name, exportable, None)
+    }
+
+    /// As [`Manager::make_self_signed`], with a key made earlier (DANE's
+    /// next key, PKCS#8) instead of a fresh one.
+    pub(crate) fn make_self_signed_with(
+        &self,
+        names: &[SubjectName],
+        key: KeyType,
+        days: u32,
+        friendly_name: Option<String>,
+        exportable: bool,
+        prepared: Option<&[u8]>,
+    ) -> Result<(NewCertificate, String)> {
+        let pair = match prepared {
+            Some(pkcs8) => mailcert_x509::keys::load_key(pkcs8)?,
+            None => key.generate()?,
+        };
         let spec = ServerCertSpec {
             names: names.to_vec(),
             subject: None,
@@ -274,6 +291,11 @@ impl Manager {
         report.lines.extend(steps.lines);
         if change.ops.is_empty() {
             return Ok(report);
+        }
+        for thumb in self.next_keys_for_binds(&mut change)? {
+            report.say(format!(
+                "DANE: made the next key of {thumb}; publish its TLSA record (`mailcert dane`)"
+            ));
         }
         self.store.apply(change)?;
         report.changed = true;
@@ -472,17 +494,22 @@ impl Manager {
         let key = KeyType::from_description(&s.key_algorithm).unwrap_or_default();
         let names = s.renewal_names();
         let days = s.validity_days().clamp(1, i64::from(u32::MAX)) as u32;
-        let (new, thumb) = self.make_self_signed(
+        let old = s.thumbprint.clone();
+        let mut change = self.change("renew");
+        // DANE: the key whose TLSA record is already published.
+        let next = self.take_next_key(&old, &mut change)?;
+        let (new, thumb) = self.make_self_signed_with(
             &names,
             key,
             days,
             record.friendly_name.clone(),
             record.exportable,
+            next.as_deref(),
         )?;
-        let old = s.thumbprint.clone();
-        let mut change = self.change("renew");
         change.describe(format!("renewed self-signed {old} as {thumb}"));
+        let key_algorithm = new.summary.key_algorithm.clone();
         change.push(Op::InsertCertificate(Box::new(new)));
+        let new_next = self.next_key_for_new(&thumb, &key_algorithm, &mut change)?;
         let moved = self.move_bindings(&old, &thumb, &mut change)?;
         if self.initialized()?.as_deref() == Some(old.as_str()) {
             change.push(Op::SetValue {
@@ -498,6 +525,16 @@ impl Manager {
             ..Report::default()
         };
         report.say(format!("renewed {old} as {thumb} ({days} days, {key})"));
+        if next.is_some() {
+            report.say(format!(
+                "DANE: {thumb} uses the next key prepared for {old}, whose TLSA record was published beside the current one"
+            ));
+        }
+        if new_next {
+            report.say(format!(
+                "DANE: made the next key of {thumb}; publish its TLSA record (`mailcert dane`)"
+            ));
+        }
         if !moved.is_empty() {
             report.say(format!(
                 "moved {} from {old} to {thumb}; {old} stays in the store, unbound, with its key",

@@ -149,6 +149,11 @@ impl Manager {
             "replaced {old_t} by {new_t} for {}",
             words.join(", and ")
         ));
+        for thumb in self.next_keys_for_binds(&mut change)? {
+            report.say(format!(
+                "DANE: made the next key of {thumb}; publish its TLSA record (`mailcert dane`)"
+            ));
+        }
         // The store first: if its transaction fails, the staged file is
         // dropped and the configuration stays as it was.
         self.store.apply(change)?;

@@ -112,6 +112,7 @@ impl Manager {
             spec.exportable,
             spec.friendly_name.clone(),
             None,
+            Vec::new(),
         )?;
         if let Some(note) = checked.note {
             report.lines.insert(0, note);
@@ -134,7 +135,19 @@ impl Manager {
                 s.thumbprint, s.key_algorithm
             ))
         })?;
-        let pair = if reuse_key {
+        // DANE: the next key, whose TLSA record is already published,
+        // becomes the request's key (retired from the next keys in the
+        // same change); the certificate that answers gets a new next key
+        // when it is bound to SMTP.
+        let mut retire = mailcert_store::Change::new("", "");
+        let next = if reuse_key {
+            None
+        } else {
+            self.take_next_key(&s.thumbprint, &mut retire)?
+        };
+        let pair = if let Some(next) = &next {
+            load_key(next)?
+        } else if reuse_key {
             let der = self.store.private_key(&s.thumbprint)?.ok_or_else(|| {
                 LifecycleError::Refused(format!(
                     "{} has no private key in this store, so --reuse-key has nothing to reuse; renew without it to get a new key",
@@ -155,11 +168,18 @@ impl Manager {
             record.exportable,
             record.friendly_name.clone(),
             Some(s.thumbprint.clone()),
+            retire.ops,
         )?;
         report.say(format!(
             "this request renews {}{}; when the CA answers, `mailcert complete` it, then move the services with `mailcert replace {} <new thumbprint>`",
             s.thumbprint,
-            if reuse_key { " with the same key" } else { " with a new key" },
+            if reuse_key {
+                " with the same key"
+            } else if next.is_some() {
+                " with the next key prepared for DANE (its TLSA record is already published)"
+            } else {
+                " with a new key"
+            },
             s.thumbprint
         ));
         Ok((report, pending))
@@ -175,6 +195,7 @@ impl Manager {
         exportable: bool,
         friendly_name: Option<String>,
         renews: Option<String>,
+        extra: Vec<Op>,
     ) -> Result<(Report, PendingRecord)> {
         let spec = ServerCertSpec {
             names: names.clone(),
@@ -211,6 +232,7 @@ impl Manager {
             record: record.clone(),
             private_key: pair.serialize_der(),
         })));
+        change.ops.extend(extra);
         self.store.apply(change)?;
         let mut report = Report {
             thumbprint: Some(id.clone()),

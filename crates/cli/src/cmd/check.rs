@@ -69,6 +69,11 @@ pub struct Args {
     /// the one `mailcert serve` reads, if it exists.
     #[arg(long, env = "MAILCERT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The validating resolver that smtp:// endpoints' TLSA records (DANE) are looked up at:
+    /// IP[:PORT] (default: the first nameserver of /etc/resolv.conf). Its AD bit is trusted, as
+    /// Postfix does: name a validating resolver reached over a trusted path.
+    #[arg(long, value_name = "SERVER[:PORT]")]
+    pub dns: Option<String>,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +124,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     settings.concurrency = args.jobs.max(1);
     settings.legacy_probe = !args.no_legacy_probe;
     settings.bound = bound_lookup(store, args.config.as_deref())?;
+    settings.dane_resolver = dane_resolver(args.dns.as_deref(), &endpoints)?;
 
     let bar = progress_bar(endpoints.len());
     let progress: Option<Progress> = bar.clone().map(|bar| {
@@ -375,6 +381,32 @@ fn bound_lookup(
         bound_listeners,
         config,
     })))
+}
+
+/// The resolver for TLSA look-ups: `--dns`, else the system's when an
+/// smtp:// endpoint is checked (none found: no DANE check, said once).
+fn dane_resolver(
+    dns: Option<&str>,
+    endpoints: &[Endpoint],
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    if let Some(server) = dns {
+        return Ok(Some(
+            mailcert_dane::Resolver::parse_server(server).context("--dns")?,
+        ));
+    }
+    if !endpoints
+        .iter()
+        .any(|e| e.scheme == mailcert_check::Scheme::Smtp)
+    {
+        return Ok(None);
+    }
+    match mailcert_dane::Resolver::system() {
+        Ok(resolver) => Ok(Some(resolver.server)),
+        Err(e) => {
+            output::note(format!("TLSA records (DANE) not checked: {e}"));
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

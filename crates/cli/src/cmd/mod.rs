@@ -6,6 +6,7 @@ pub mod ca;
 pub mod check;
 pub mod complete;
 pub mod console;
+pub mod dane;
 pub mod disable;
 pub mod enable;
 pub mod export;
@@ -56,6 +57,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Fleet(args) => fleet::run(cli, args),
         Command::Store(args) => store::run(cli, args),
         Command::Console(args) => console::run(cli, args),
+        Command::Dane(args) => dane::run(cli, args),
     }
 }
 

@@ -1,0 +1,341 @@
+//! DANE for SMTP, on the store's side: whether it is on, the next key
+//! each certificate bound to SMTP keeps ready (encrypted like any key),
+//! and the TLSA records of the current and next keys.
+//!
+//! Next keys are named values (`dane.next-key.THUMBPRINT`, secret), so
+//! both store backends keep them without a schema change and a fleet sees
+//! them at once. A renewal of any kind takes the next key of the
+//! certificate it renews ([`Manager::take_next_key`]) and leaves a fresh
+//! one for the new certificate.
+
+use mailcert_dane::tlsa::{owner_name, Tlsa, Usage};
+use mailcert_store::{CertRecord, Change, Op};
+use mailcert_x509::keys::{key_spki, read_key};
+use mailcert_x509::{KeyType, Service};
+use serde::Serialize;
+
+use crate::error::{LifecycleError, Result};
+use crate::find::find_certificate;
+use crate::manager::{Manager, Report};
+
+/// Named value: DANE is on (`"1"`).
+pub const DANE_ENABLED: &str = "dane.enabled";
+/// Named values: the next key of a certificate, by thumbprint (PKCS#8, secret).
+pub const NEXT_KEY_PREFIX: &str = "dane.next-key.";
+
+/// The next key's value name for a certificate.
+pub fn next_key_name(thumbprint: &str) -> String {
+    format!("{NEXT_KEY_PREFIX}{thumbprint}")
+}
+
+/// Which key a record is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    /// The key the certificate has now.
+    Current,
+    /// The key its next renewal will use.
+    Next,
+}
+
+/// One TLSA record for `mailcert dane`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DaneRecord {
+    /// `_25._tcp.mx1.contoso.com.`
+    pub name: String,
+    pub usage: u8,
+    pub selector: u8,
+    pub matching: u8,
+    /// Upper-case hex.
+    pub data: String,
+    pub key: KeyRole,
+    /// The certificate the record is for.
+    pub thumbprint: String,
+    #[serde(skip)]
+    pub tlsa: Tlsa,
+}
+
+impl DaneRecord {
+    /// `_25._tcp.mx1.contoso.com. IN TLSA 3 1 1 ABCD…`
+    pub fn zone_line(&self) -> String {
+        mailcert_dane::tlsa::zone_line(&self.name, &self.tlsa)
+    }
+}
+
+/// What `mailcert dane` prints records for.
+#[derive(Debug, Clone)]
+pub struct RecordsRequest<'a> {
+    /// One certificate (thumbprint prefix); else every one bound to `service`.
+    pub thumbprint: Option<&'a str>,
+    pub service: Service,
+    pub port: u16,
+    pub usage: Usage,
+}
+
+impl Manager {
+    /// Whether DANE is on for this store.
+    pub fn dane_enabled(&self) -> Result<bool> {
+        Ok(self.store.value(DANE_ENABLED)?.as_deref() == Some(b"1"))
+    }
+
+    /// Certificates bound to `service` (any listener, any node), oldest first.
+    pub fn bound_to_service(&self, service: Service) -> Result<Vec<CertRecord>> {
+        let bindings = self.store.bindings()?;
+        let mut out: Vec<CertRecord> = self
+            .store
+            .certificates()?
+            .into_iter()
+            .filter(|c| {
+                bindings
+                    .iter()
+                    .any(|b| b.service == service && b.thumbprint == c.summary.thumbprint)
+            })
+            .collect();
+        out.sort_by_key(|c| c.seq);
+        Ok(out)
+    }
+
+    /// The SubjectPublicKeyInfo of a certificate's next key, if it has one.
+    pub fn next_key_spki(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
+        match self.store.value(&next_key_name(thumbprint))? {
+            Some(pkcs8) => Ok(Some(read_key(&pkcs8)?.spki)),
+            None => Ok(None),
+        }
+    }
+
+    /// The TLSA records of the certificates asked for.
+    pub fn dane_records(&self, request: &RecordsRequest<'_>) -> Result<Vec<DaneRecord>> {
+        let certificates = match request.thumbprint {
+            Some(prefix) => vec![find_certificate(self.store.as_ref(), prefix)?],
+            None => self.bound_to_service(request.service)?,
+        };
+        if certificates.is_empty() {
+            return Err(LifecycleError::BadInput(format!(
+                "no certificate is bound to {}, so there are no TLSA records to publish. Fix: bind one (`mailcert enable THUMBPRINT --services {}`) or name one: `mailcert dane THUMBPRINT`",
+                request.service, request.service
+            )));
+        }
+        let mut records = Vec::new();
+        for cert in &certificates {
+            let names: Vec<&String> = cert
+                .summary
+                .names
+                .iter()
+                // No record for a wildcard (it names no host) or a name
+                // of one label (no zone to publish it in).
+                .filter(|n| !n.starts_with("*.") && n.contains('.'))
+                .collect();
+            if names.is_empty() {
+                return Err(LifecycleError::BadInput(format!(
+                    "certificate {} carries no host name a TLSA record can be published for (wildcards name no host: TLSA records go at _PORT._tcp.HOST of each MX host). Fix: a certificate with the MX host names",
+                    cert.summary.thumbprint
+                )));
+            }
+            let mut keys: Vec<(KeyRole, Tlsa)> = Vec::new();
+            match request.usage {
+                Usage::DaneTa => {
+                    let issuer = self.store.chain(&cert.summary.thumbprint)?;
+                    let Some(issuer) = issuer.first() else {
+                        return Err(LifecycleError::BadInput(format!(
+                            "certificate {} has no issuing CA in its chain ({}), so there is no CA key for a usage 2 record. Fix: use --usage 3 (the server's own key), or complete the chain (`mailcert complete CERT --chain intermediate.pem`)",
+                            cert.summary.thumbprint,
+                            if cert.summary.is_self_signed { "it is self-signed" } else { "the chain was not stored" }
+                        )));
+                    };
+                    let issuer = mailcert_x509::CertSummary::from_der(issuer)?;
+                    // The next certificate comes from the same CA: its
+                    // record stays, and there is no "next" CA key to know.
+                    keys.push((
+                        KeyRole::Current,
+                        Tlsa::for_spki(Usage::DaneTa, &issuer.spki_der),
+                    ));
+                }
+                _ => {
+                    keys.push((
+                        KeyRole::Current,
+                        Tlsa::for_spki(Usage::DaneEe, &cert.summary.spki_der),
+                    ));
+                    if let Some(next) = self.next_key_spki(&cert.summary.thumbprint)? {
+                        keys.push((KeyRole::Next, Tlsa::for_spki(Usage::DaneEe, &next)));
+                    }
+                }
+            }
+            for name in names {
+                let owner = owner_name(request.port, name);
+                for (role, tlsa) in &keys {
+                    records.push(DaneRecord {
+                        name: owner.clone(),
+                        usage: tlsa.usage.number(),
+                        selector: tlsa.selector.number(),
+                        matching: tlsa.matching.number(),
+                        data: tlsa.data_hex(),
+                        key: *role,
+                        thumbprint: cert.summary.thumbprint.clone(),
+                        tlsa: tlsa.clone(),
+                    });
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// A fresh next key of the certificate's own key type, as a change step.
+    pub(crate) fn new_next_key_op(&self, thumbprint: &str, key_algorithm: &str) -> Result<Op> {
+        let key = KeyType::from_description(key_algorithm).unwrap_or_default();
+        let pair = key.generate()?;
+        debug_assert!(!key_spki(&pair).is_empty());
+        Ok(Op::SetValue {
+            key: next_key_name(thumbprint),
+            value: Some(pair.serialize_der()),
+            secret: true,
+        })
+    }
+
+    /// Adds to `change` a next key for each certificate bound to SMTP
+    /// that has none. Returns their thumbprints.
+    pub fn ensure_next_keys(&self, change: &mut Change) -> Result<Vec<String>> {
+        let mut made = Vec::new();
+        for cert in self.bound_to_service(Service::Smtp)? {
+            if !cert.has_private_key {
+                continue;
+            }
+            if self
+                .store
+                .value(&next_key_name(&cert.summary.thumbprint))?
+                .is_none()
+            {
+                change.push(
+                    self.new_next_key_op(&cert.summary.thumbprint, &cert.summary.key_algorithm)?,
+                );
+                made.push(cert.summary.thumbprint.clone());
+            }
+        }
+        Ok(made)
+    }
+
+    /// `mailcert dane enable`: DANE on, a next key for every certificate
+    /// bound to SMTP.
+    pub fn dane_enable(&mut self) -> Result<Report> {
+        let mut change = self.change("dane enable");
+        change.push(Op::SetValue {
+            key: DANE_ENABLED.into(),
+            value: Some(b"1".to_vec()),
+            secret: false,
+        });
+        let made = self.ensure_next_keys(&mut change)?;
+        let was = self.dane_enabled()?;
+        change.describe(format!(
+            "DANE on; next keys made for {}",
+            if made.is_empty() {
+                "none".to_string()
+            } else {
+                made.join(", ")
+            }
+        ));
+        self.store.apply(change)?;
+        let mut report = Report {
+            changed: true,
+            ..Report::default()
+        };
+        if was {
+            report.say("DANE was already on");
+        }
+        for thumb in &made {
+            report.say(format!(
+                "made the next key of {thumb}: its next renewal will use it; publish its TLSA record now (`mailcert dane`)"
+            ));
+        }
+        Ok(report)
+    }
+
+    /// `mailcert dane disable`: DANE off; the next keys are deleted.
+    pub fn dane_disable(&mut self) -> Result<Report> {
+        let mut change = self.change("dane disable");
+        change.push(Op::SetValue {
+            key: DANE_ENABLED.into(),
+            value: None,
+            secret: false,
+        });
+        let keys = self.store.value_keys(NEXT_KEY_PREFIX)?;
+        for key in &keys {
+            change.push(Op::SetValue {
+                key: key.clone(),
+                value: None,
+                secret: true,
+            });
+        }
+        change.describe(format!("DANE off; {} next key(s) deleted", keys.len()));
+        self.store.apply(change)?;
+        let mut report = Report {
+            changed: true,
+            ..Report::default()
+        };
+        report.say(format!(
+            "DANE is off: renewals make fresh keys again; {} next key(s) deleted. Withdraw the TLSA records from DNS before the next renewal, or validating senders will defer mail",
+            keys.len()
+        ));
+        Ok(report)
+    }
+
+    /// For a renewal of `old`: its next key (PKCS#8) if DANE keeps one,
+    /// with the steps that retire it; `None` makes a fresh key as before.
+    pub fn take_next_key(&self, old: &str, change: &mut Change) -> Result<Option<Vec<u8>>> {
+        let name = next_key_name(old);
+        let Some(pkcs8) = self.store.value(&name)? else {
+            return Ok(None);
+        };
+        change.push(Op::SetValue {
+            key: name,
+            value: None,
+            secret: true,
+        });
+        Ok(Some(pkcs8))
+    }
+
+    /// After a renewal while DANE is on: the new certificate's next key.
+    pub fn next_key_for_new(
+        &self,
+        thumbprint: &str,
+        key_algorithm: &str,
+        change: &mut Change,
+    ) -> Result<bool> {
+        if !self.dane_enabled()? {
+            return Ok(false);
+        }
+        change.push(self.new_next_key_op(thumbprint, key_algorithm)?);
+        Ok(true)
+    }
+}
+
+impl Manager {
+    /// While DANE is on: a next key for each certificate `change` binds to
+    /// SMTP that has none yet, in the same change. Returns their
+    /// thumbprints.
+    pub fn next_keys_for_binds(&self, change: &mut Change) -> Result<Vec<String>> {
+        if !self.dane_enabled()? {
+            return Ok(Vec::new());
+        }
+        let mut thumbs: Vec<String> = change
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Bind(b) if b.service == Service::Smtp => Some(b.thumbprint.clone()),
+                _ => None,
+            })
+            .collect();
+        thumbs.sort();
+        thumbs.dedup();
+        let mut made = Vec::new();
+        for thumb in thumbs {
+            let Some(cert) = self.store.certificate(&thumb)? else {
+                continue;
+            };
+            if !cert.has_private_key || self.store.value(&next_key_name(&thumb))?.is_some() {
+                continue;
+            }
+            change.push(self.new_next_key_op(&thumb, &cert.summary.key_algorithm)?);
+            made.push(thumb);
+        }
+        Ok(made)
+    }
+}
