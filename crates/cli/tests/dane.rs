@@ -2,10 +2,9 @@
 //! DNSSEC-signed zone and an unsigned one) and Unbound validating, with
 //! `mailcert serve` answering SMTP with STARTTLS.
 
-mod common;
+use mailcert_testkit::{free_port, wait_for_port, Cli, DnsOptions, DnsPeers, Serve, ZoneOptions};
 
-use common::{serve, Env};
-use mailcert_testkit::{free_port, wait_for_port, DnsOptions, DnsPeers, ZoneOptions};
+use crate::cli;
 use serde_json::Value;
 
 const MX: &str = "mx1.example.test";
@@ -23,10 +22,10 @@ fn testbed() -> DnsPeers {
 
 /// A store whose SMTP certificate names both hosts, served on a port of
 /// its own with STARTTLS.
-fn smtp_server(env: &Env) -> (common::Serve, u16, String) {
-    let first = env.init();
-    let thumb = env.new_cert(&["--name", MX, "--name", INSECURE_MX]);
-    env.run(&["replace", &first, &thumb]).ok();
+fn smtp_server(env: &Cli) -> (Serve, u16, String) {
+    let first = env.init(MX);
+    let thumb = env.new_self_signed(&["--name", MX, "--name", INSECURE_MX]);
+    env.ok(&["replace", &first, &thumb]);
     let port = free_port();
     let config = env.write(
         "mailcert.toml",
@@ -34,13 +33,13 @@ fn smtp_server(env: &Env) -> (common::Serve, u16, String) {
             "[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"{MX}\"\n"
         ),
     );
-    let server = serve(env.command(&["serve", "--config", config.to_str().unwrap()]));
+    let server = env.serve(&["--config", config.to_str().unwrap()]);
     wait_for_port(port);
     (server, port, thumb)
 }
 
 /// The records `mailcert dane` prints for `port`, as (owner, rdata, key).
-fn records(env: &Env, port: u16, extra: &[&str]) -> Vec<(String, String, String)> {
+fn records(env: &Cli, port: u16, extra: &[&str]) -> Vec<(String, String, String)> {
     let port = port.to_string();
     let mut args = vec!["dane", "--port", &port, "--json"];
     args.extend_from_slice(extra);
@@ -76,7 +75,7 @@ fn publish(dns: &DnsPeers, zone: &str, owner: &str, rdata: &[&str]) {
     dns.flush(owner);
 }
 
-fn check(env: &Env, dns: &DnsPeers, host: &str, port: u16) -> (Value, i32) {
+fn check(env: &Cli, dns: &DnsPeers, host: &str, port: u16) -> (Value, i32) {
     let run = env.run(&[
         "check",
         &format!("smtp://{host}:{port}"),
@@ -114,7 +113,7 @@ fn dane_codes(endpoint: &Value) -> Vec<String> {
 #[test]
 fn records_published_and_checked_through_a_rollover() {
     let dns = testbed();
-    let env = Env::new();
+    let env = cli();
     let (_server, port, thumb) = smtp_server(&env);
     let owner = format!("_{port}._tcp.{MX}.");
 
@@ -253,12 +252,12 @@ fn records_published_and_checked_through_a_rollover() {
 
 #[test]
 fn records_command_refuses_what_cannot_be_published() {
-    let env = Env::new();
-    env.init();
-    let thumb = env.new_cert(&["--name", "*.example.test"]);
+    let env = cli();
+    env.init(MX);
+    let thumb = env.new_self_signed(&["--name", "*.example.test"]);
     let out = env.run(&["dane", &thumb]).fails_with(2);
     assert!(out.stderr.contains("wildcard"), "{}", out.stderr);
-    let self_signed = env.new_cert(&["--name", MX]);
+    let self_signed = env.new_self_signed(&["--name", MX]);
     let out = env
         .run(&["dane", &self_signed, "--usage", "2"])
         .fails_with(2);

@@ -12,6 +12,7 @@ mod check_bound;
 mod check_cli;
 mod console;
 mod crash;
+mod dane;
 mod fleet;
 mod hostname;
 mod https_sni;
