@@ -482,6 +482,13 @@ impl Engine {
         let error = match attempt.and_then(|obtained| {
             let (mut change, new_thumb) = store_change(manager, &obtained, recipe, "acme renew")?;
             let moved = manager.move_bindings(&thumb, &new_thumb, &mut change)?;
+            manager.dane_after_renewal(
+                &thumb,
+                &new_thumb,
+                &obtained.summary.key_algorithm,
+                &moved,
+                &mut change,
+            )?;
             Ok((change, new_thumb, moved))
         }) {
             Ok((mut change, new_thumb, moved)) => {
@@ -563,6 +570,9 @@ impl Engine {
             names,
             key: recipe.key,
             timeout: Duration::from_secs(recipe.timeout_secs.max(10)),
+            // DANE: the key whose TLSA record is already published
+            // beside the current one; retired when the result is stored.
+            prepared_key: manager.next_key(&record.summary.thumbprint)?,
         };
         let responder = self.responders.for_recipe(recipe).await?;
         let obtained = obtain_until(

@@ -42,6 +42,10 @@ pub struct OrderSpec {
     pub key: KeyType,
     /// How long to wait for the CA to validate and to issue, each.
     pub timeout: Duration,
+    /// A key made earlier (PKCS#8 DER) to certify instead of a fresh one
+    /// of type `key`: DANE's next key, whose TLSA record is already
+    /// published.
+    pub prepared_key: Option<Vec<u8>>,
 }
 
 /// What the CA issued, with the key that goes with it (PKCS#8 DER).
@@ -293,8 +297,16 @@ async fn run_order(
         });
     }
 
-    progress.step(&format!("generating a {} key and finalizing", spec.key));
-    let key = spec.key.generate()?;
+    let key = match &spec.prepared_key {
+        Some(pkcs8) => {
+            progress.step("finalizing with the prepared next key");
+            mailcert_x509::keys::load_key(pkcs8)?
+        }
+        None => {
+            progress.step(&format!("generating a {} key and finalizing", spec.key));
+            spec.key.generate()?
+        }
+    };
     let mut params = CertificateParams::new(Vec::<String>::new())
         .map_err(|e| AcmeError::BadInput(format!("cannot make the certificate request: {e}")))?;
     params.subject_alt_names = spec

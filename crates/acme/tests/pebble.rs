@@ -69,6 +69,7 @@ fn spec(list: &[&str]) -> OrderSpec {
         names: names(list),
         key: KeyType::EcP256,
         timeout: Duration::from_secs(60),
+        prepared_key: None,
     }
 }
 

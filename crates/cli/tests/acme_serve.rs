@@ -154,6 +154,7 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
             names: vec![mailcert_x509::SubjectName::Dns("mail.example.test".into())],
             key: mailcert_x509::KeyType::EcP256,
             timeout: Duration::from_secs(60),
+            prepared_key: None,
         };
         let obtained = mailcert_acme::obtain(&account, &spec, &responder, &mailcert_acme::Quiet)
             .await

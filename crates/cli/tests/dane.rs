@@ -7,7 +7,7 @@ use mailcert_testkit::{free_port, wait_for_port, Cli, DnsOptions, DnsPeers, Serv
 use crate::cli;
 use serde_json::Value;
 
-const MX: &str = "mx1.example.test";
+pub(crate) const MX: &str = "mx1.example.test";
 const INSECURE_MX: &str = "mx.insecure.test";
 
 fn testbed() -> DnsPeers {
@@ -39,7 +39,7 @@ fn smtp_server(env: &Cli) -> (Serve, u16, String) {
 }
 
 /// The records `mailcert dane` prints for `port`, as (owner, rdata, key).
-fn records(env: &Cli, port: u16, extra: &[&str]) -> Vec<(String, String, String)> {
+pub(crate) fn records(env: &Cli, port: u16, extra: &[&str]) -> Vec<(String, String, String)> {
     let port = port.to_string();
     let mut args = vec!["dane", "--port", &port, "--json"];
     args.extend_from_slice(extra);

@@ -292,6 +292,35 @@ impl Manager {
         Ok(Some(pkcs8))
     }
 
+    /// The next key of a certificate (PKCS#8), if DANE keeps one, for a
+    /// renewal that certifies it later (an ACME order, a request to a
+    /// CA). It is retired only when the renewal's certificate takes over
+    /// SMTP ([`Manager::dane_after_renewal`], [`Manager::next_keys_for_binds`]),
+    /// so that its record stays published until then.
+    pub fn next_key(&self, thumbprint: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.value(&next_key_name(thumbprint))?)
+    }
+
+    /// In the change that stores the renewal of `old` as `new` and moves
+    /// its bindings (`moved`): the old certificate's next key is retired
+    /// (the new certificate holds it, or no certificate needs it any
+    /// more), and while DANE is on the new certificate gets a next key of
+    /// its own if it takes over SMTP. Returns whether one was made.
+    pub fn dane_after_renewal(
+        &self,
+        old: &str,
+        new: &str,
+        key_algorithm: &str,
+        moved: &[mailcert_store::Binding],
+        change: &mut Change,
+    ) -> Result<bool> {
+        let had = self.take_next_key(old, change)?.is_some();
+        if !(had || moved.iter().any(|b| b.service == Service::Smtp)) {
+            return Ok(false);
+        }
+        self.next_key_for_new(new, key_algorithm, change)
+    }
+
     /// After a renewal while DANE is on: the new certificate's next key.
     pub fn next_key_for_new(
         &self,
@@ -311,7 +340,11 @@ impl Manager {
     /// While DANE is on: a next key for each certificate `change` binds to
     /// SMTP that has none yet, in the same change. Returns their
     /// thumbprints.
+    /// Certificates that `change` leaves with no SMTP binding lose their
+    /// next key in the same change: a renewal's certificate took over
+    /// with it (or another certificate did, and nothing needs it).
     pub fn next_keys_for_binds(&self, change: &mut Change) -> Result<Vec<String>> {
+        self.retire_next_keys_of_unbound(change)?;
         if !self.dane_enabled()? {
             return Ok(Vec::new());
         }
@@ -330,12 +363,85 @@ impl Manager {
             let Some(cert) = self.store.certificate(&thumb)? else {
                 continue;
             };
-            if !cert.has_private_key || self.store.value(&next_key_name(&thumb))?.is_some() {
+            let name = next_key_name(&thumb);
+            let inherited = change
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::SetValue { key, value: Some(_), .. } if key == &name));
+            if !cert.has_private_key || inherited || self.store.value(&name)?.is_some() {
                 continue;
             }
             change.push(self.new_next_key_op(&thumb, &cert.summary.key_algorithm)?);
             made.push(thumb);
         }
         Ok(made)
+    }
+
+    /// Deletes, within `change`, the next keys of certificates that no
+    /// longer serve SMTP once `change` is applied.
+    fn retire_next_keys_of_unbound(&self, change: &mut Change) -> Result<()> {
+        let mut after: Vec<mailcert_store::Binding> = self.store.bindings()?;
+        for op in &change.ops {
+            match op {
+                Op::Unbind(b) => after.retain(|a| a != b),
+                Op::Bind(b) => after.push(b.clone()),
+                _ => {}
+            }
+        }
+        let unbound: Vec<String> = change
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Unbind(b) if b.service == Service::Smtp => Some(b.thumbprint.clone()),
+                _ => None,
+            })
+            .filter(|t| {
+                !after
+                    .iter()
+                    .any(|a| a.service == Service::Smtp && &a.thumbprint == t)
+            })
+            .collect();
+        let bound: Vec<String> = change
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Bind(b) if b.service == Service::Smtp => Some(b.thumbprint.clone()),
+                _ => None,
+            })
+            .collect();
+        for thumb in unbound {
+            let name = next_key_name(&thumb);
+            let retired = change
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::SetValue { key, .. } if key == &name));
+            let Some(pkcs8) = self.store.value(&name)?.filter(|_| !retired) else {
+                continue;
+            };
+            change.push(Op::SetValue {
+                key: name,
+                value: None,
+                secret: true,
+            });
+            // A renewal that kept the key (--reuse-key) takes over with
+            // the same key: the next key, whose record is published,
+            // stays the next one.
+            let old_spki = self.store.certificate(&thumb)?.map(|c| c.summary.spki_der);
+            for heir in &bound {
+                let same_key = match self.store.certificate(heir)? {
+                    Some(c) => Some(&c.summary.spki_der) == old_spki.as_ref(),
+                    None => false,
+                };
+                if same_key && self.store.value(&next_key_name(heir))?.is_none() {
+                    change.push(Op::SetValue {
+                        key: next_key_name(heir),
+                        value: Some(pkcs8),
+                        secret: true,
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -462,6 +462,8 @@ impl Manager {
                 }
             })
             .collect();
+        // DANE: a certificate that no longer serves SMTP needs no next key.
+        self.next_keys_for_binds(&mut change)?;
         self.store.apply(change)?;
         report.changed = true;
         self.warn_orphans(&unbound, &mut report)?;

@@ -112,7 +112,6 @@ impl Manager {
             spec.exportable,
             spec.friendly_name.clone(),
             None,
-            Vec::new(),
         )?;
         if let Some(note) = checked.note {
             report.lines.insert(0, note);
@@ -136,14 +135,14 @@ impl Manager {
             ))
         })?;
         // DANE: the next key, whose TLSA record is already published,
-        // becomes the request's key (retired from the next keys in the
-        // same change); the certificate that answers gets a new next key
-        // when it is bound to SMTP.
-        let mut retire = mailcert_store::Change::new("", "");
+        // becomes the request's key. It stays the next key of the old
+        // certificate (so its record stays listed) until the answer
+        // replaces it for SMTP; then it is retired and the new certificate
+        // gets a next key of its own (`Manager::next_keys_for_binds`).
         let next = if reuse_key {
             None
         } else {
-            self.take_next_key(&s.thumbprint, &mut retire)?
+            self.next_key(&s.thumbprint)?
         };
         let pair = if let Some(next) = &next {
             load_key(next)?
@@ -168,7 +167,6 @@ impl Manager {
             record.exportable,
             record.friendly_name.clone(),
             Some(s.thumbprint.clone()),
-            retire.ops,
         )?;
         report.say(format!(
             "this request renews {}{}; when the CA answers, `mailcert complete` it, then move the services with `mailcert replace {} <new thumbprint>`",
@@ -195,7 +193,6 @@ impl Manager {
         exportable: bool,
         friendly_name: Option<String>,
         renews: Option<String>,
-        extra: Vec<Op>,
     ) -> Result<(Report, PendingRecord)> {
         let spec = ServerCertSpec {
             names: names.clone(),
@@ -232,7 +229,6 @@ impl Manager {
             record: record.clone(),
             private_key: pair.serialize_der(),
         })));
-        change.ops.extend(extra);
         self.store.apply(change)?;
         let mut report = Report {
             thumbprint: Some(id.clone()),

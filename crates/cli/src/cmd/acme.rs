@@ -244,6 +244,7 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         names: names.clone(),
         key: args.key,
         timeout: Duration::from_secs(args.timeout),
+        prepared_key: None,
     };
     let spinner = Spinner::start();
     let obtained = obtain_until(
