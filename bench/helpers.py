@@ -12,7 +12,15 @@
 #                                     the count of resumed handshakes
 #   helpers.py idle PORT COUNT        opens COUNT idle TLS connections, prints
 #                                     "ready N", holds them until stdin closes
-import asyncio, socket, ssl, sys, time
+#   helpers.py propagation PORT ROUNDS MAILCERT THUMB_A THUMB_B
+#                                     ROUNDS times: `mailcert enable` the other
+#                                     of A and B for https (the store from the
+#                                     environment), then handshake with PORT
+#                                     (fresh sessions) until it serves it;
+#                                     prints the median, p99 and max in ms of
+#                                     "enable started" -> "client saw it", and
+#                                     the median of the enable command alone
+import asyncio, hashlib, socket, ssl, subprocess, sys, time
 
 
 def client_ctx():
@@ -120,6 +128,41 @@ def fetch(port, size, rounds):
     print("%.1f" % (total / elapsed / 1e6))
 
 
+def served_sha1(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with client_ctx().wrap_socket(raw, server_hostname="bench.example.test") as tls:
+            return hashlib.sha1(tls.getpeercert(binary_form=True)).hexdigest().upper()
+
+
+def percentile(values, p):
+    # Nearest rank: with 50 samples p99 is the largest.
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def propagation(port, rounds, mailcert, a, b):
+    seen, commands = [], []
+    for i in range(rounds):
+        target = a if i % 2 == 0 else b
+        start = time.monotonic()
+        subprocess.run([mailcert, "enable", target, "--services", "https"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        commands.append(time.monotonic() - start)
+        while True:
+            try:
+                if served_sha1(port) == target:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() - start > 60:
+                sys.exit(f"round {i}: {target} not served after 60 s")
+        seen.append(time.monotonic() - start)
+    ms = lambda v: "%.0f" % (v * 1000)
+    print(ms(percentile(seen, 50)), ms(percentile(seen, 99)), ms(max(seen)),
+          ms(percentile(commands, 50)))
+
+
 def idle(port, count):
     ctx = client_ctx()
 
@@ -152,5 +195,7 @@ if __name__ == "__main__":
         fetch(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "idle":
         idle(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "propagation":
+        propagation(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
     else:
         raise SystemExit("unknown command " + cmd)

@@ -1,7 +1,9 @@
 //! Fills a store with N self-signed certificates in one change, for the
-//! store benchmark (`bench/store.sh`): `fill_store PATH N`.
+//! store benchmarks (`bench/store.sh`, `bench/fleet.sh`): `fill_store STORE
+//! N`, STORE a SQLite file or a postgres:// URL (its key file named by
+//! MAILCERT_STORE_KEY_FILE).
 
-use mailcert_store::{Change, NewCertificate, Op, Origin, SqliteStore, Store, StoreLocation};
+use mailcert_store::{Change, NewCertificate, Op, Origin, StoreLocation};
 use mailcert_x509::build::{self, ServerCertSpec};
 use mailcert_x509::{CertSummary, KeyType, SubjectName, Trust};
 
@@ -9,10 +11,11 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or_else(|| anyhow::anyhow!("usage: fill_store PATH N"))?;
+        .ok_or_else(|| anyhow::anyhow!("usage: fill_store STORE N"))?;
     let count: usize = args.next().unwrap_or_else(|| "10000".into()).parse()?;
-    let location = StoreLocation::resolve(Some(path.as_ref()), None);
-    let (mut store, _) = SqliteStore::open_or_create(&location)?;
+    let key_file = std::env::var_os("MAILCERT_STORE_KEY_FILE").map(std::path::PathBuf::from);
+    let location = StoreLocation::resolve(Some(path.as_ref()), key_file.as_deref());
+    let (mut store, _) = mailcert_store::open_or_create(&location)?;
     let mut change = Change::new("bench-fill", "bench");
     let key = KeyType::EcP256.generate()?;
     for i in 0..count {
