@@ -126,6 +126,29 @@ pub struct Snapshot {
     pub trust: String,
 }
 
+/// `list --json` (or `GET /api/v1/certificates`) less what only the
+/// clock moves between two readings: `days_left` goes, and the N of
+/// "expires in N days" becomes "N". Everything else stays to compare.
+pub fn without_the_clock(mut list: serde_json::Value) -> serde_json::Value {
+    for item in list.as_array_mut().expect("list --json is an array") {
+        let Some(object) = item.as_object_mut() else {
+            continue;
+        };
+        object.remove("days_left");
+        if let Some(warnings) = object.get_mut("warnings").and_then(|w| w.as_array_mut()) {
+            for warning in warnings.iter_mut() {
+                if warning
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("expires in "))
+                {
+                    *warning = serde_json::Value::from("expires in N days");
+                }
+            }
+        }
+    }
+    list
+}
+
 impl Cli {
     /// A fresh directory; the store is `store.db` in it (not created).
     pub fn new(bin: impl AsRef<Path>) -> Cli {
@@ -288,23 +311,7 @@ impl Cli {
     /// The store as the command line shows it (see [`Snapshot`]).
     #[track_caller]
     pub fn snapshot(&self) -> Snapshot {
-        let mut list = self.ok(&["list", "--json"]).json();
-        for item in list.as_array_mut().expect("list --json is an array") {
-            let Some(object) = item.as_object_mut() else {
-                continue;
-            };
-            object.remove("days_left");
-            if let Some(warnings) = object.get_mut("warnings").and_then(|w| w.as_array_mut()) {
-                for warning in warnings.iter_mut() {
-                    if warning
-                        .as_str()
-                        .is_some_and(|t| t.starts_with("expires in "))
-                    {
-                        *warning = serde_json::Value::from("expires in N days");
-                    }
-                }
-            }
-        }
+        let list = without_the_clock(self.ok(&["list", "--json"]).json());
         Snapshot {
             list: list.to_string(),
             log: self.ok(&["log", "--json", "--limit", "100000"]).stdout,

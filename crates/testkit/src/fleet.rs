@@ -138,10 +138,13 @@ pub fn wait_until_served(node: &Node, sni: Option<&str>, thumbprint: &str) {
 /// The client that keeps connecting while something else happens:
 /// Python's ssl module handshaking with each port in turn, no session
 /// reused, counting handshakes that worked and that failed.
+///
+/// It runs until its standard input ends: [`Handshaker::finish`] closes
+/// it, and so does the kernel when the test process dies in any way, so
+/// that a test that fails or is killed never leaves it connecting for
+/// ever; a test that panics kills it on drop.
 pub struct Handshaker {
-    child: Child,
-    stop: PathBuf,
-    _dir: crate::TempDir,
+    child: Option<Child>,
 }
 
 /// What the [`Handshaker`] saw.
@@ -154,15 +157,22 @@ pub struct Handshakes {
 }
 
 const HANDSHAKER: &str = r#"
-import os, socket, ssl, sys
-stop, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+import socket, ssl, sys, threading
+ports = [int(p) for p in sys.argv[1:]]
+stop = threading.Event()
+def until_stdin_ends():
+    # EOF: the test called finish(), or the test process is gone.
+    while sys.stdin.buffer.read(4096):
+        pass
+    stop.set()
+threading.Thread(target=until_stdin_ends, daemon=True).start()
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 ctx.minimum_version = ssl.TLSVersion.TLSv1_2
 ok = failed = 0
 errors = []
-while not os.path.exists(stop):
+while not stop.is_set():
     for port in ports:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
@@ -180,34 +190,37 @@ for e in errors:
 "#;
 
 impl Handshaker {
-    pub fn start(ports: &[u16]) -> Handshaker {
-        let dir = crate::temp_dir();
-        let stop = dir.path().join("stop");
+    /// The client's command line: Python on its script and the ports.
+    fn command(ports: &[u16]) -> Command {
         let mut command = Command::new("/usr/bin/python3");
-        command.args(["-c", HANDSHAKER]).arg(&stop);
+        command.args(["-c", HANDSHAKER]);
         for port in ports {
             command.arg(port.to_string());
         }
-        let child = command
-            .stdin(Stdio::null())
+        command
+    }
+
+    pub fn start(ports: &[u16]) -> Handshaker {
+        let child = Handshaker::command(ports)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting Python (run scripts/install-peers.sh)");
-        Handshaker {
-            child,
-            stop,
-            _dir: dir,
-        }
+        Handshaker { child: Some(child) }
+    }
+
+    /// The process id of the Python client.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the client and says what it saw.
-    pub fn finish(self) -> Handshakes {
-        std::fs::write(&self.stop, b"").expect("the stop file");
-        let out = self
-            .child
-            .wait_with_output()
-            .expect("the handshaking client");
+    pub fn finish(mut self) -> Handshakes {
+        let mut child = self.child.take().expect("the client runs until finish");
+        // Closing its standard input is what stops it.
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("the handshaking client");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut lines = text.lines();
         let counts: Vec<u64> = lines
@@ -230,7 +243,80 @@ impl Handshaker {
     }
 }
 
+impl Drop for Handshaker {
+    fn drop(&mut self) {
+        // Not finished: the test failed before it could look.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Waits until `check` holds (up to 30 s; tests never time things).
 pub fn eventually(what: &str, check: impl FnMut() -> bool) {
     wait_until(what, Duration::from_secs(30), check);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stands for a test process: starts the client with a pipe on its
+    /// standard input, prints the client's pid, and then waits for ever.
+    const PARENT: &str = r#"
+import subprocess, sys, time
+client = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+print(client.pid, flush=True)
+time.sleep(600)
+"#;
+
+    fn running(pid: u32) -> bool {
+        // A zombie has exited: only its parent has not looked yet.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn the_client_ends_with_the_process_that_started_it() {
+        // Nothing listens there: the client fails fast and keeps trying.
+        let command = Handshaker::command(&[free_port()]);
+        let mut parent = Command::new("/usr/bin/python3")
+            .args(["-c", PARENT])
+            .arg(command.get_program())
+            .args(command.get_args())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting Python (run scripts/install-peers.sh)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(parent.stdout.take().expect("piped stdout")),
+            &mut line,
+        )
+        .expect("the client's pid");
+        let client: u32 = line.trim().parse().expect("a pid");
+        assert!(
+            running(client),
+            "the client should run while its parent does"
+        );
+        // SIGKILL: no clean-up runs in the parent, as when a test
+        // binary is killed.
+        parent.kill().expect("killing the parent");
+        parent.wait().expect("the parent ends");
+        wait_until(
+            "the client exits once its parent is gone",
+            Duration::from_secs(30),
+            || !running(client),
+        );
+    }
+
+    #[test]
+    fn a_client_never_finished_is_killed_when_dropped() {
+        let clients = Handshaker::start(&[free_port()]);
+        let pid = clients.pid().expect("it runs");
+        assert!(running(pid));
+        drop(clients);
+        assert!(!running(pid), "dropped, the client still runs");
+    }
 }
