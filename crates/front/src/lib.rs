@@ -58,6 +58,7 @@ pub mod pipe;
 pub mod privileges;
 pub mod proxy;
 mod relay;
+mod reload_notes;
 mod server;
 mod session;
 mod sockets;
@@ -68,7 +69,8 @@ pub use challenges::{ChallengeMap, Challenges};
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
 pub use privileges::RunAs;
-pub use server::{Bound, Front, FrontOptions, ReloadNote, ReloadNotes, HEARTBEAT_INTERVAL};
+pub use reload_notes::{ReloadNote, ReloadNotes};
+pub use server::{Bound, Front, FrontOptions, HEARTBEAT_INTERVAL};
 pub use sockets::Sockets;
 
 /// The plain HTTP listener's answer to one request head, as read from the

@@ -21,6 +21,7 @@ use crate::certs::{ListenerInfo, NodeIdentity, Reloader, Snapshot};
 use crate::challenges::ChallengeMap;
 use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
+use crate::reload_notes::{notes, ReloadNote, ReloadNotes};
 use crate::session::ListenerRuntime;
 use crate::sockets::Sockets;
 use crate::tls::{self, TlsShared};
@@ -88,10 +89,6 @@ pub struct Bound {
     pub backend: Option<String>,
 }
 
-/// What a reload changed that is worth a line in the log: settings that
-/// took effect, and the ones that need a restart.
-pub type ReloadNotes = Vec<ReloadNote>;
-
 enum Command {
     Reload(oneshot::Sender<Result<ReloadNotes, String>>),
     Shutdown(oneshot::Sender<()>),
@@ -145,6 +142,9 @@ struct Running {
     pool: Sockets,
     fd: FdLimit,
     accept: Arc<accept::Shared>,
+    /// `[console]` as serve started the console with it: what it keeps
+    /// serving until a restart, whatever later reloads say.
+    console_at_start: Option<mailcert_config::Console>,
 }
 
 struct Socket {
@@ -337,6 +337,7 @@ impl Front {
             options.challenges.clone(),
         ));
         let mut running = Running {
+            console_at_start: config.console.clone(),
             config,
             options,
             store,
@@ -650,59 +651,6 @@ async fn control(
     }
 }
 
-/// One line of a reload's report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReloadNote {
-    /// The setting changed but keeps its old value until a restart.
-    pub needs_restart: bool,
-    pub text: String,
-}
-
-/// What a new configuration changes that applies differently from the
-/// rest (which simply applies to new connections): the limits in force,
-/// and the settings that only a restart applies.
-fn notes(old: &Config, new: &Config, options: &FrontOptions) -> ReloadNotes {
-    let mut notes = Vec::new();
-    let applied = |text: String| ReloadNote {
-        needs_restart: false,
-        text,
-    };
-    let restart = |text: String| ReloadNote {
-        needs_restart: true,
-        text,
-    };
-    if old.limits != new.limits {
-        notes.push(applied(format!(
-            "[limits] applied: max_connections {} -> {}, grace_period {:?} -> {:?} (every listener, kept sockets included)",
-            old.limits.max_connections,
-            new.limits.max_connections,
-            old.limits.grace_period,
-            new.limits.grace_period
-        )));
-    }
-    for listener in &new.listeners {
-        let before = old.listener(&listener.name).map(|l| l.limits);
-        if before.is_some_and(|b| b != listener.limits) {
-            notes.push(applied(format!(
-                "listener {}: timeouts and line limits applied to new connections (open ones keep theirs)",
-                listener.name
-            )));
-        }
-    }
-    if old.process != new.process {
-        notes.push(restart(format!(
-            "[process] changed (user {:?} -> {:?}, group {:?} -> {:?}): needs a restart of mailcert serve; it keeps running as it is",
-            old.process.user, new.process.user, old.process.group, new.process.group
-        )));
-    }
-    if old.store != new.store && options.store.path.is_some() {
-        notes.push(restart(
-            "[store] changed, but --store or MAILCERT_STORE names the store: the configuration's [store] is not used (restart without them to use it)".to_string(),
-        ));
-    }
-    notes
-}
-
 fn reload(
     running: &mut Running,
     generations: &Arc<ArcSwap<watch::Receiver<i64>>>,
@@ -728,7 +676,12 @@ fn reload(
     }
     let prepared = prepare(&config, &tls, &running.sockets, &mut running.pool)?;
     // Everything is built: swap.
-    let mut notes = notes(&running.config, &config, &running.options);
+    let mut notes = notes(
+        &running.config,
+        &config,
+        &running.options,
+        running.console_at_start.as_ref(),
+    );
     running.listeners.store(Arc::new(listener_infos(&config)));
     running.config = config;
     running.tls = tls;

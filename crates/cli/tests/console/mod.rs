@@ -2,6 +2,7 @@
 //! API and its security, and the pages in a real browser (Chromium).
 
 mod browser;
+mod reload;
 mod security;
 mod support;
 mod users;

@@ -20,7 +20,12 @@ pub struct Console {
     /// as node1 runs commands on it.
     pub node: Cli,
     pub curl: Curl,
-    _serve: Serve,
+    /// The console's port.
+    pub port: u16,
+    /// serve's configuration file and its `[[redirect]]` port.
+    pub config: PathBuf,
+    pub redirect: u16,
+    pub serve: Serve,
 }
 
 /// A logged-in session: its cookie and CSRF token.
@@ -72,7 +77,10 @@ impl Console {
             env,
             node,
             curl,
-            _serve: served,
+            port,
+            config,
+            redirect,
+            serve: served,
         }
     }
 
