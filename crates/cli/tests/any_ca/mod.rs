@@ -6,6 +6,7 @@
 mod answers;
 mod defaults;
 mod diagnosis;
+mod encrypted_keys;
 mod harness;
 mod key_usage;
 mod pkcs12;

@@ -2,7 +2,7 @@ use super::harness::Env;
 
 /// A self-signed RSA certificate and key made by OpenSSL, plus PFX files of
 /// them in OpenSSL 3's default form and in the legacy form.
-fn openssl_pfx(env: &Env) -> String {
+pub(super) fn openssl_pfx(env: &Env) -> String {
     env.openssl(&[
         "req",
         "-x509",
@@ -527,108 +527,4 @@ fn a_pfx_without_a_password_imports_without_asking_for_one() {
     // A protected file still asks for its password.
     let err = env.refused(&["import", &env.p("modern.pfx")]);
     assert!(err.contains("--password-file"), "{err}");
-}
-
-#[test]
-fn encrypted_pem_keys_import_with_their_password() {
-    let env = Env::new();
-    let thumb = openssl_pfx(&env);
-    env.write("pw", "K3y pass\n");
-    env.write("wrong", "not it\n");
-    // OpenSSL 3's default (PBES2, PBKDF2, AES-256-CBC) and scrypt.
-    env.openssl(&[
-        "pkey",
-        "-in",
-        "o.key",
-        "-aes256",
-        "-passout",
-        "pass:K3y pass",
-        "-out",
-        "pbkdf2.key",
-    ]);
-    env.openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-in",
-        "o.key",
-        "-scrypt",
-        "-passout",
-        "pass:K3y pass",
-        "-out",
-        "scrypt.key",
-    ]);
-    assert!(String::from_utf8_lossy(&env.read("pbkdf2.key")).contains("ENCRYPTED PRIVATE KEY"));
-
-    // No password anywhere and no terminal: refused, naming where one goes.
-    let err = env.refused(&["import", &env.p("o.pem"), "--key", &env.p("pbkdf2.key")]);
-    assert!(err.contains("--password-file"), "{err}");
-    // The wrong password: said so, nothing stored.
-    let err = env.refused(&[
-        "import",
-        &env.p("o.pem"),
-        "--key",
-        &env.p("pbkdf2.key"),
-        "--password-file",
-        &env.p("wrong"),
-    ]);
-    assert!(
-        err.contains("pbkdf2.key") && err.contains("password does not decrypt"),
-        "{err}"
-    );
-    // A traditional encrypted key is refused with the conversion command.
-    env.openssl(&[
-        "pkey",
-        "-in",
-        "o.key",
-        "-traditional",
-        "-aes256",
-        "-passout",
-        "pass:K3y pass",
-        "-out",
-        "traditional.key",
-    ]);
-    let err = env.refused(&[
-        "import",
-        &env.p("o.pem"),
-        "--key",
-        &env.p("traditional.key"),
-        "--password-file",
-        &env.p("pw"),
-    ]);
-    assert!(err.contains("openssl pkcs8 -topk8"), "{err}");
-
-    // The right password, key in its own file or after the certificate.
-    env.ok(&[
-        "import",
-        &env.p("o.pem"),
-        "--key",
-        &env.p("pbkdf2.key"),
-        "--password-file",
-        &env.p("pw"),
-    ]);
-    assert_eq!(env.view(&thumb)["has_private_key"], true);
-    let other = Env::new();
-    let mut both = env.read("o.pem");
-    both.extend(env.read("scrypt.key"));
-    let both = other.write("both.pem", both);
-    let out = other.ok_all_with(&["import", &both], &[("MAILCERT_PASSWORD", "K3y pass")]);
-    assert!(out.contains(&thumb), "{out}");
-    assert_eq!(other.view(&thumb)["has_private_key"], true);
-    // What was stored is the same key: the exported PFX holds it.
-    other.write("pw", "x");
-    other.ok(&[
-        "export",
-        &thumb,
-        "--out",
-        &other.p("o.pfx"),
-        "--password-file",
-        &other.p("pw"),
-    ]);
-    let key = other.openssl(&[
-        "pkcs12", "-in", "o.pfx", "-passin", "pass:x", "-nocerts", "-nodes",
-    ]);
-    other.write("back.key", key);
-    let back = other.openssl(&["pkey", "-in", "back.key", "-pubout"]);
-    let original = env.openssl(&["pkey", "-in", "o.key", "-pubout"]);
-    assert_eq!(back, original);
 }
