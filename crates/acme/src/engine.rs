@@ -195,6 +195,13 @@ pub enum OutcomeKind {
         failures: u32,
         next_attempt: OffsetDateTime,
     },
+    /// Due, but DANE's next key may not serve SMTP yet (its TLSA record
+    /// has not been seen at every authoritative server for twice its
+    /// TTL): nothing ordered, the old certificate keeps serving, no
+    /// failure counted.
+    WaitingForDane {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -254,6 +261,9 @@ impl Outcome {
                 self.thumbprint,
                 mailcert_x509::time::rfc3339(*next_attempt)
             ),
+            OutcomeKind::WaitingForDane { reason } => {
+                format!("{who}: due, renewal waiting: {reason}")
+            }
         }
     }
 }
@@ -385,10 +395,13 @@ impl Engine {
                     failures,
                     last_error,
                 },
-                Decision::Due(reason) => {
-                    self.renew(manager, &record, &recipe, account, state, reason, now)
-                        .await?
-                }
+                Decision::Due(reason) => match dane_wait(manager, &record, &bound)? {
+                    Some(reason) => OutcomeKind::WaitingForDane { reason },
+                    None => {
+                        self.renew(manager, &record, &recipe, account, state, reason, now)
+                            .await?
+                    }
+                },
             };
             let warning = self.warning(&record, &bound, &result, now);
             let outcome = Outcome {
@@ -623,10 +636,37 @@ fn log_outcome(outcome: &Outcome) {
     match &outcome.result {
         OutcomeKind::Failed { .. } => tracing::error!("{}", outcome.describe()),
         OutcomeKind::Renewed { .. } => tracing::info!("{}", outcome.describe()),
+        OutcomeKind::WaitingForDane { .. } => tracing::warn!("{}", outcome.describe()),
         _ => tracing::debug!("{}", outcome.describe()),
     }
     if let Some(w) = &outcome.warning {
         tracing::warn!("{w}");
+    }
+}
+
+/// Why a due renewal of `record` must wait for DANE, if it must: it
+/// serves SMTP and the next key it would be renewed with may not serve
+/// yet ([`Manager::ensure_dane_ready`]).
+fn dane_wait(manager: &Manager, record: &CertRecord, bound: &[Binding]) -> Result<Option<String>> {
+    if !bound
+        .iter()
+        .any(|b| b.service == mailcert_x509::Service::Smtp)
+    {
+        return Ok(None);
+    }
+    let Some(next) = manager.next_key(&record.summary.thumbprint)? else {
+        return Ok(None);
+    };
+    let spki = mailcert_x509::keys::read_key(&next)?.spki;
+    match manager.ensure_dane_ready(
+        &record.summary.thumbprint,
+        &spki,
+        &record.summary.names,
+        true,
+    ) {
+        Ok(()) => Ok(None),
+        Err(mailcert_lifecycle::LifecycleError::Refused(reason)) => Ok(Some(reason)),
+        Err(e) => Err(e.into()),
     }
 }
 

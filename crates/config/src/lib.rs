@@ -17,8 +17,10 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod dane;
 mod pins;
 mod store;
+pub use dane::{Dane, DaneDns};
 pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
 pub use store::{parse_store_table, read_store_table};
 
@@ -104,6 +106,7 @@ struct RawConfig {
     process: Option<RawProcess>,
     limits: Option<RawLimits>,
     console: Option<RawConsole>,
+    dane: Option<dane::RawDane>,
     #[serde(default)]
     listener: Vec<RawListener>,
     #[serde(default)]
@@ -302,6 +305,8 @@ pub struct Config {
     pub limits: GlobalLimits,
     /// `[console]`: the web console, when configured.
     pub console: Option<Console>,
+    /// `[dane]`: where DANE's TLSA records are published, when configured.
+    pub dane: Option<Dane>,
 }
 
 impl Config {
@@ -483,6 +488,9 @@ impl Config {
         let console = raw
             .console
             .and_then(|raw| parse_console(raw, &mut binds, &at_line, &mut problems));
+        let dane = raw
+            .dane
+            .map(|raw| dane::parse_dane(raw, path, &at_line, &mut problems));
         let raw_process = raw.process.unwrap_or_default();
         for (key, value) in [("user", &raw_process.user), ("group", &raw_process.group)] {
             if let Some(value) = value.as_ref().filter(|v| v.get_ref().trim().is_empty()) {
@@ -515,6 +523,7 @@ impl Config {
             redirects,
             limits,
             console,
+            dane,
         })
     }
 

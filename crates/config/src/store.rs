@@ -33,7 +33,7 @@ impl RawStore {
 }
 
 /// `path` as seen from the configuration file's directory.
-fn beside(config: &Path, path: PathBuf) -> PathBuf {
+pub(crate) fn beside(config: &Path, path: PathBuf) -> PathBuf {
     if path.is_absolute() {
         return path;
     }

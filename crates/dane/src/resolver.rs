@@ -174,6 +174,33 @@ impl Resolver {
         })
     }
 
+    /// The TLSA records an authoritative server answers from its zone for
+    /// `owner`, asked without recursion. An answer without the AA bit (a
+    /// server that does not hold the zone) is an error.
+    pub fn tlsa_authoritative(&self, owner: &str) -> Result<Vec<Tlsa>, DaneError> {
+        let answer = self.query(owner, RecordType::TLSA, false)?;
+        if !answer.authoritative {
+            return Err(DaneError::Message(format!(
+                "{} is not authoritative for {owner} (it answered {} without the AA bit)",
+                self.server,
+                rcode_text(answer.rcode)
+            )));
+        }
+        Ok(answer
+            .records
+            .iter()
+            .filter_map(|(_, _, data)| match data {
+                RData::TLSA(tlsa) => Some(Tlsa {
+                    usage: crate::Usage::from_number(tlsa.cert_usage.into()),
+                    selector: crate::Selector::from_number(tlsa.selector.into()),
+                    matching: crate::Matching::from_number(tlsa.matching.into()),
+                    data: tlsa.cert_data.clone(),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The zone's authoritative servers: its NS records, each with its
     /// addresses, through this resolver.
     pub fn authoritative_servers(&self, zone: &str) -> Result<Vec<NameServer>, DaneError> {

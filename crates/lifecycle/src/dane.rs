@@ -344,6 +344,7 @@ impl Manager {
     /// next key in the same change: a renewal's certificate took over
     /// with it (or another certificate did, and nothing needs it).
     pub fn next_keys_for_binds(&self, change: &mut Change) -> Result<Vec<String>> {
+        self.ensure_binds_dane_ready(change)?;
         self.retire_next_keys_of_unbound(change)?;
         if !self.dane_enabled()? {
             return Ok(Vec::new());
@@ -440,6 +441,37 @@ impl Manager {
                     });
                     break;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rollover rule for the certificates `change` binds to SMTP: one
+    /// whose key's record the publisher published must have been seen
+    /// everywhere for twice its TTL ([`Manager::ensure_dane_ready`]).
+    fn ensure_binds_dane_ready(&self, change: &Change) -> Result<()> {
+        let mut checked = Vec::new();
+        for op in &change.ops {
+            let Op::Bind(b) = op else { continue };
+            if b.service != Service::Smtp || checked.contains(&b.thumbprint) {
+                continue;
+            }
+            checked.push(b.thumbprint.clone());
+            let already = self
+                .store
+                .bindings()?
+                .iter()
+                .any(|a| a.service == Service::Smtp && a.thumbprint == b.thumbprint);
+            if already {
+                continue;
+            }
+            if let Some(cert) = self.store.certificate(&b.thumbprint)? {
+                self.ensure_dane_ready(
+                    &b.thumbprint,
+                    &cert.summary.spki_der,
+                    &cert.summary.names,
+                    false,
+                )?;
             }
         }
         Ok(())

@@ -11,6 +11,7 @@
 pub mod anchors;
 pub mod complete;
 pub mod dane;
+pub mod dane_publish;
 pub mod error;
 pub mod find;
 pub mod fleet;

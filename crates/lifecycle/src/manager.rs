@@ -508,6 +508,17 @@ impl Manager {
             record.exportable,
             next.as_deref(),
         )?;
+        // The rollover rule: the new key serves SMTP only once its record
+        // has been seen everywhere for twice its TTL; until then nothing
+        // changes and the old certificate keeps serving.
+        if next.is_some()
+            && self
+                .bindings_of(&old)?
+                .iter()
+                .any(|b| b.service == Service::Smtp)
+        {
+            self.ensure_dane_ready(&thumb, &new.summary.spki_der, &new.summary.names, true)?;
+        }
         change.describe(format!("renewed self-signed {old} as {thumb}"));
         let key_algorithm = new.summary.key_algorithm.clone();
         change.push(Op::InsertCertificate(Box::new(new)));

@@ -356,6 +356,10 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
                         "failed",
                         serde_json::json!({"error": error, "failures": failures, "next_attempt": mailcert_x509::time::rfc3339(*next_attempt)}),
                     ),
+                    OutcomeKind::WaitingForDane { reason } => (
+                        "waiting-for-dane",
+                        serde_json::json!({"reason": reason}),
+                    ),
                 };
                 let mut value = serde_json::json!({
                     "thumbprint": o.thumbprint,

@@ -24,6 +24,18 @@ pub enum Action {
     Enable(SwitchArgs),
     /// Turn DANE off: renewals make fresh keys again; the next keys are deleted.
     Disable(SwitchArgs),
+    /// Publish the records of [dane.dns] by RFC 2136 (current and next keys), ask every authoritative server of the zone whether it answers them, and withdraw records no longer wanted twice their TTL later. `serve` does this every [dane.dns] interval.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Parser)]
+pub struct PublishArgs {
+    /// Front-end configuration with [dane.dns] (default: the one `serve` reads).
+    #[arg(long, env = "MAILCERT_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print as JSON: {"records": [{"name", "rdata", "key", "thumbprint", "seen_everywhere_at", "ready_at", "withdraw_at"}], "withdrawn": [...]}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -74,8 +86,60 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             let report = manager.dane_disable()?;
             super::print_report(&report, switch.json)
         }
+        Some(Action::Publish(publish_args)) => publish(cli, publish_args),
         None => records(cli, &args.records),
     }
+}
+
+fn publish(cli: &Cli, args: &PublishArgs) -> Result {
+    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let Some(config) = config else {
+        anyhow::bail!(
+            "no front-end configuration to read [dane.dns] from (there is no {}); pass --config FILE (or set MAILCERT_CONFIG)",
+            mailcert_config::default_config_path().display()
+        );
+    };
+    let (Some(dane), path) = (&config.dane, &config.path) else {
+        anyhow::bail!(
+            "{}: no [dane.dns] table, so there is nowhere to publish. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md)",
+            config.path.display()
+        );
+    };
+    let Some(dns) = &dane.dns else {
+        anyhow::bail!(
+            "{}: no [dane.dns] table, so there is nowhere to publish. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md)",
+            path.display()
+        );
+    };
+    let publisher = mailcert_lifecycle::dane_publish::Publisher::from_config(dns, dane.port)?;
+    let mut manager = context::existing(cli, Some(&config))?;
+    let report = manager.dane_publish(&publisher)?;
+    if args.json {
+        output::json(&report)?;
+        return Ok(Exit::Success);
+    }
+    for record in &report.records {
+        let state = match (&record.withdraw_at, &record.ready_at) {
+            (Some(at), _) => format!("withdrawn at {at}"),
+            (None, Some(at)) => format!("seen at every authoritative server; ready at {at}"),
+            (None, None) => "not yet answered by every authoritative server".to_string(),
+        };
+        output::line(format!(
+            "{} IN TLSA {}    ; {} key{}: {state}",
+            record.name,
+            record.rdata,
+            record.key,
+            record
+                .thumbprint
+                .as_ref()
+                .map(|t| format!(" of {t}"))
+                .unwrap_or_default()
+        ))?;
+    }
+    for withdrawn in &report.withdrawn {
+        output::note(format!("withdrew {withdrawn}"));
+    }
+    Ok(Exit::Success)
 }
 
 fn records(cli: &Cli, args: &RecordsArgs) -> Result {

@@ -112,6 +112,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         mailcert_acme::serve::RENEWAL_INTERVAL,
     )
     .context("starting the ACME renewal engine")?;
+    // DANE: the TLSA records published by RFC 2136, beside the renewal.
+    let _publishing = match config
+        .dane
+        .as_ref()
+        .and_then(|d| d.dns.as_ref().map(|dns| (d, dns)))
+    {
+        Some((dane, dns)) => Some(
+            mailcert_lifecycle::dane_publish::start_publishing(
+                location.clone(),
+                node.clone(),
+                mailcert_lifecycle::dane_publish::Publisher::from_config(dns, dane.port)?,
+                dns.interval,
+            )
+            .context("starting the DANE publisher")?,
+        ),
+        None => None,
+    };
     let hostname = config
         .listeners
         .iter()

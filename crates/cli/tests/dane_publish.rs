@@ -1,0 +1,160 @@
+//! `[dane.dns]`: `serve` publishes the TLSA records of the current and
+//! next keys by RFC 2136 to Knot (TSIG), looks at both authoritative
+//! servers, and applies the rollover rule: the renewal waits until the
+//! next key's record has been seen everywhere for twice its TTL, the old
+//! record is withdrawn twice its TTL after the switch, and a DNS update
+//! that fails leaves everything serving as it was.
+
+use std::time::Duration;
+
+use mailcert_testkit::{
+    free_port, wait_for_port, wait_until, Cli, DnsOptions, DnsPeers, ZoneOptions,
+};
+
+use crate::dane::{records, MX};
+
+const TTL: u32 = 2;
+
+fn config(env: &Cli, dns: &DnsPeers, port: u16) -> String {
+    let key = dns.tsig_key_file_bind();
+    env.write(
+        "mailcert.toml",
+        format!(
+            "[[listener]]\nname = \"smtp\"\nprotocol = \"smtp\"\ntls = \"starttls\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"{MX}\"\n\n[dane]\nport = 25\n\n[dane.dns]\nserver = \"{}\"\nzone = \"example.test\"\ntsig_key_file = \"{}\"\nttl = {TTL}\ninterval = 1\n",
+            dns.primary_addr().ip(),
+            key.display()
+        ),
+    )
+    .display()
+    .to_string()
+}
+
+/// The TLSA rdata (`3 1 1 HEX`, upper-case) each authoritative server answers.
+fn at_servers(dns: &DnsPeers, owner: &str) -> (Vec<String>, Vec<String>) {
+    let norm = |list: Vec<String>| {
+        let mut list: Vec<String> = list
+            .into_iter()
+            .map(|r| {
+                let mut parts: Vec<String> = r.split_whitespace().map(str::to_string).collect();
+                let data: String = parts.split_off(3).concat().to_ascii_uppercase();
+                format!("{} {data}", parts.join(" "))
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    (
+        norm(dns.query_primary(owner, "TLSA")),
+        norm(dns.query_secondary(owner, "TLSA")),
+    )
+}
+
+fn rdata_of(env: &Cli, role: &str) -> String {
+    records(env, 25, &[])
+        .into_iter()
+        .find(|(name, _, key)| name == &format!("_25._tcp.{MX}.") && key == role)
+        .unwrap_or_else(|| panic!("a {role} record"))
+        .1
+}
+
+#[test]
+fn serve_publishes_waits_for_the_record_and_withdraws_the_old_one() {
+    let mut dns = DnsPeers::start(DnsOptions {
+        zones: vec![ZoneOptions::signed("example.test").record("mx1 IN A 127.0.0.1")],
+        secondary: true,
+    });
+    let env = crate::cli();
+    let old = env.init(MX);
+    env.ok(&["dane", "enable"]);
+    let port = free_port();
+    let config = config(&env, &dns, port);
+    let owner = format!("_25._tcp.{MX}.");
+    let current = rdata_of(&env, "current");
+    let next = rdata_of(&env, "next");
+
+    // One round by hand: both records go to the primary at once; the
+    // renewal may not use the next key before twice the TTL has passed
+    // since every authoritative server answered it.
+    let shown = env
+        .ok(&["dane", "publish", "--config", &config, "--json"])
+        .json();
+    assert_eq!(
+        shown["records"].as_array().map(Vec::len),
+        Some(2),
+        "{shown:#}"
+    );
+    let (primary, _) = at_servers(&dns, &owner);
+    assert!(
+        primary.contains(&current) && primary.contains(&next),
+        "{primary:?}"
+    );
+    let refused = env.run(&["renew", &old]).fails_with(2);
+    assert!(
+        refused.stderr.contains("cannot serve SMTP") && refused.stderr.contains("twice its TTL"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.show(&old)["services"].as_array().map(Vec::len), Some(4));
+
+    // serve keeps publishing; once the record is ready the renewal goes.
+    let server = env.serve(&["--config", &config]);
+    wait_for_port(port);
+    wait_until(
+        "the next key's record is ready",
+        Duration::from_secs(60),
+        || env.run(&["renew", &old]).code == 0,
+    );
+    let new = env
+        .list()
+        .into_iter()
+        .find(|c| c["services"].as_array().is_some_and(|s| !s.is_empty()))
+        .expect("a bound certificate")["thumbprint"]
+        .as_str()
+        .expect("thumbprint")
+        .to_string();
+    assert_ne!(new, old);
+    assert_eq!(
+        rdata_of(&env, "current"),
+        next,
+        "the renewal used the next key"
+    );
+    let newer = rdata_of(&env, "next");
+
+    // The new next key is published; the old key's record is withdrawn
+    // twice its TTL after the switch, at both servers.
+    wait_until(
+        "the old record is withdrawn",
+        Duration::from_secs(60),
+        || {
+            let (primary, secondary) = at_servers(&dns, &owner);
+            let want = {
+                let mut want = vec![next.clone(), newer.clone()];
+                want.sort();
+                want
+            };
+            primary == want && secondary == want
+        },
+    );
+    let log = env.ok(&["log"]).all();
+    assert!(log.contains("withdrawn"), "{log}");
+
+    // A round whose update fails: reported, nothing changes, the current
+    // certificate keeps serving.
+    dns.stop_primary();
+    wait_until(
+        "serve reports the failed round",
+        Duration::from_secs(20),
+        || server.log().contains("DANE publishing at"),
+    );
+    let before = env.snapshot();
+    let failed = env.run(&["dane", "publish", "--config", &config]);
+    assert_ne!(failed.code, 0);
+    assert!(
+        failed.stderr.contains(&dns.primary_addr().ip().to_string()),
+        "names the server: {}",
+        failed.stderr
+    );
+    assert_eq!(env.snapshot(), before, "a failed round changes nothing");
+    assert_eq!(rdata_of(&env, "current"), next);
+    dns.start_primary();
+}
