@@ -46,9 +46,12 @@ pub enum Responders {
 impl Responders {
     async fn for_recipe(&self, recipe: &OrderRecipe) -> Result<Box<dyn ChallengeResponder>> {
         Ok(match (recipe.challenge, self) {
-            (ChallengeKind::Dns01, _) => Box::new(DnsHook::new(
-                recipe.dns_hook.as_deref().unwrap_or_default(),
-            )?),
+            (ChallengeKind::Dns01, _) => match &recipe.dns_update {
+                Some(update) => Box::new(crate::dns_update::DnsUpdateResponder::new(update)?),
+                None => Box::new(DnsHook::new(
+                    recipe.dns_hook.as_deref().unwrap_or_default(),
+                )?),
+            },
             (kind, Responders::Sink(sink)) => Box::new(SinkResponder {
                 sink: sink.clone(),
                 kind,

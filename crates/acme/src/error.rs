@@ -41,6 +41,14 @@ pub enum AcmeError {
         fqdn: String,
         reason: String,
     },
+    /// An RFC 2136 update of a DNS-01 TXT record failed.
+    #[error("the DNS update at {server} failed to {action} the TXT record {fqdn}: {reason}")]
+    DnsUpdate {
+        server: String,
+        action: &'static str,
+        fqdn: String,
+        reason: String,
+    },
     /// What the CA issued does not match what was asked for.
     #[error("the certificate the CA sent is unusable: {0}")]
     BadCertificate(String),

@@ -29,6 +29,9 @@ pub struct OrderRecipe {
     pub tls_bind: Option<String>,
     #[serde(default)]
     pub dns_hook: Option<String>,
+    /// DNS-01 by RFC 2136 instead of the hook.
+    #[serde(default)]
+    pub dns_update: Option<crate::dns_update::DnsUpdateRecipe>,
     /// Seconds to wait for validation and issuance.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,

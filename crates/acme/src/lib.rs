@@ -19,6 +19,7 @@
 pub mod account;
 pub mod challenge;
 pub mod directory;
+pub mod dns_update;
 pub mod engine;
 pub mod error;
 pub mod hook;
@@ -35,6 +36,7 @@ pub use challenge::{
     SinkResponder, ACME_TLS_ALPN,
 };
 pub use directory::{resolve_directory, LETSENCRYPT, LETSENCRYPT_STAGING};
+pub use dns_update::{DnsUpdateRecipe, DnsUpdateResponder};
 pub use engine::{spawn_periodic, Engine, Outcome, OutcomeKind, Responders};
 pub use error::{AcmeError, Result};
 pub use hook::DnsHook;

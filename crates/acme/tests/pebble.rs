@@ -87,6 +87,7 @@ fn recipe_for(
         http_bind: Some(pebble.http_bind()),
         tls_bind: Some(pebble.tls_bind()),
         dns_hook: hook.map(|h| h.display().to_string()),
+        dns_update: None,
         timeout_secs: 60,
     }
 }

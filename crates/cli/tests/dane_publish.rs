@@ -3,12 +3,14 @@
 //! servers, and applies the rollover rule: the renewal waits until the
 //! next key's record has been seen everywhere for twice its TTL, the old
 //! record is withdrawn twice its TTL after the switch, and a DNS update
-//! that fails leaves everything serving as it was.
+//! that fails leaves everything serving as it was. ACME DNS-01 answers go
+//! to the same zone the same way.
 
 use std::time::Duration;
 
 use mailcert_testkit::{
-    free_port, wait_for_port, wait_until, Cli, DnsOptions, DnsPeers, ZoneOptions,
+    free_port, wait_for_port, wait_until, Cli, DnsOptions, DnsPeers, Pebble, PebbleOptions,
+    ZoneOptions,
 };
 
 use crate::dane::{records, MX};
@@ -157,4 +159,74 @@ fn serve_publishes_waits_for_the_record_and_withdraws_the_old_one() {
     assert_eq!(env.snapshot(), before, "a failed round changes nothing");
     assert_eq!(rdata_of(&env, "current"), next);
     dns.start_primary();
+}
+
+#[test]
+fn acme_dns01_answers_go_to_the_same_zone_by_rfc2136() {
+    let dns = DnsPeers::start(DnsOptions {
+        zones: vec![ZoneOptions::signed("example.test").record("mx1 IN A 127.0.0.1")],
+        secondary: true,
+    });
+    let pebble = Pebble::start(PebbleOptions {
+        validity_secs: Some(600),
+        dns_server: Some(dns.resolver_addr()),
+        ..PebbleOptions::default()
+    });
+    let env = crate::cli();
+    crate::acme::register_at(&env, &pebble, &["--email", "admin@example.test"]);
+    let config = config(&env, &dns, free_port());
+    let challenge = format!("_acme-challenge.{MX}");
+
+    let ordered = env
+        .ok(&[
+            "acme",
+            "order",
+            "--name",
+            MX,
+            "--challenge",
+            "dns-01",
+            "--dns-update",
+            "--config",
+            &config,
+            "--enable",
+            "imap",
+            "--json",
+        ])
+        .json();
+    let thumb = ordered["thumbprint"]
+        .as_str()
+        .expect("thumbprint")
+        .to_string();
+    assert!(
+        dns.query_primary(&challenge, "TXT").is_empty(),
+        "the answer is withdrawn after the order"
+    );
+    let status = env.ok(&["acme", "status", "--json"]).json();
+    assert_eq!(status[0]["challenge"], "dns-01", "{status:#}");
+
+    // The renewal publishes the same way, from the recipe. (The testbed's
+    // resolver, which pebble asks, would still hold the first answer.)
+    dns.flush(&challenge);
+    let renewed = env
+        .ok(&["acme", "renew", "--force", "--thumbprint", &thumb, "--json"])
+        .json();
+    assert_eq!(renewed[0]["result"], "renewed", "{renewed:#}");
+    assert!(dns.query_primary(&challenge, "TXT").is_empty());
+
+    // Without [dane.dns] there is nowhere to publish, and it says so.
+    let bare = env.write("bare.toml", "").display().to_string();
+    let refused = env
+        .run(&[
+            "acme",
+            "order",
+            "--name",
+            MX,
+            "--challenge",
+            "dns-01",
+            "--dns-update",
+            "--config",
+            &bare,
+        ])
+        .fails_with(2);
+    assert!(refused.stderr.contains("[dane.dns]"), "{}", refused.stderr);
 }

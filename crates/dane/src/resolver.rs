@@ -201,6 +201,33 @@ impl Resolver {
             .collect())
     }
 
+    /// The strings of the TXT records an authoritative server answers
+    /// from its zone for `name` (each record's strings joined), asked
+    /// without recursion.
+    pub fn txt_authoritative(&self, name: &str) -> Result<Vec<String>, DaneError> {
+        let answer = self.query(name, RecordType::TXT, false)?;
+        if !answer.authoritative {
+            return Err(DaneError::Message(format!(
+                "{} is not authoritative for {name} (it answered {} without the AA bit)",
+                self.server,
+                rcode_text(answer.rcode)
+            )));
+        }
+        Ok(answer
+            .records
+            .iter()
+            .filter_map(|(_, _, data)| match data {
+                RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The zone's authoritative servers: its NS records, each with its
     /// addresses, through this resolver.
     pub fn authoritative_servers(&self, zone: &str) -> Result<Vec<NameServer>, DaneError> {

@@ -22,6 +22,9 @@ pub struct PebbleOptions {
     /// one. 100 reuses every time a valid one exists, which is how a test
     /// proves that mailcert leaves none behind.
     pub authz_reuse: u8,
+    /// The resolver pebble's validator asks (DNS-01 through a real zone,
+    /// e.g. the DNS testbed's Unbound) instead of challtestsrv.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 pub struct Pebble {
@@ -149,7 +152,13 @@ impl Pebble {
         command
             .arg("-config")
             .arg(path("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .args([
+                "-dnsserver",
+                &options
+                    .dns_server
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| format!("127.0.0.1:{dns_port}")),
+            ])
             .arg("-strict=false")
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_AUTHZREUSE", options.authz_reuse.to_string())

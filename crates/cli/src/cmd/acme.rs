@@ -81,8 +81,11 @@ pub struct OrderArgs {
     #[arg(long, default_value = mailcert_acme::standalone::DEFAULT_TLS_BIND, value_name = "ADDR")]
     pub tls_bind: String,
     /// Command that sets and clears DNS-01 TXT records: `CMD set|clear FQDN VALUE` (see docs/acme.md).
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", conflicts_with = "dns_update")]
     pub dns_hook: Option<String>,
+    /// DNS-01 by RFC 2136 dynamic update (TSIG) to the zone of [dane.dns] in the configuration (--config), instead of a hook; renewals publish the same way.
+    #[arg(long)]
+    pub dns_update: bool,
     /// Seconds to wait for validation, and again for issuance.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
@@ -209,8 +212,11 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         None => mailcert_lifecycle::parse_names(&args.names)?,
     };
     let services = super::flatten(&args.enable);
-    if args.challenge == ChallengeKind::Dns01 && args.dns_hook.is_none() {
-        anyhow::bail!("--challenge dns-01 needs --dns-hook CMD, the command that sets and clears TXT records (see docs/acme.md)");
+    if args.challenge == ChallengeKind::Dns01 && args.dns_hook.is_none() && !args.dns_update {
+        anyhow::bail!("--challenge dns-01 needs --dns-hook CMD, the command that sets and clears TXT records, or --dns-update to publish them by RFC 2136 to the zone of [dane.dns] (see docs/acme.md)");
+    }
+    if args.dns_update && args.challenge != ChallengeKind::Dns01 {
+        anyhow::bail!("--dns-update publishes DNS-01 answers: add --challenge dns-01");
     }
     if args.timeout == 0 {
         anyhow::bail!("--timeout must be at least 1 second");
@@ -219,6 +225,24 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     let hostnames = match &config {
         Some(config) => super::which::hostnames_in(config, &services, None)?,
         None => Vec::new(),
+    };
+    let dns_update = if args.dns_update {
+        let dns = config
+            .as_ref()
+            .and_then(|c| c.dane.as_ref())
+            .and_then(|d| d.dns.as_ref());
+        let Some(dns) = dns else {
+            anyhow::bail!(
+                "--dns-update publishes by RFC 2136 to the zone of [dane.dns], and {} has none. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md), or pass --config FILE",
+                config
+                    .as_ref()
+                    .map(|c| c.path.display().to_string())
+                    .unwrap_or_else(|| "no configuration was found, so there".to_string())
+            );
+        };
+        Some(mailcert_acme::DnsUpdateRecipe::from_config(dns))
+    } else {
+        None
     };
     let directory = match &args.directory {
         Some(d) => Some(resolve_directory(d)?),
@@ -238,7 +262,10 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
             mailcert_acme::engine::tls_alpn01_or_serve(&args.tls_bind, &location, &manager.user)
                 .await?
         }
-        ChallengeKind::Dns01 => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
+        ChallengeKind::Dns01 => match &dns_update {
+            Some(update) => Box::new(mailcert_acme::DnsUpdateResponder::new(update)?),
+            None => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
+        },
     };
     let spec = OrderSpec {
         names: names.clone(),
@@ -266,6 +293,7 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         http_bind: Some(args.http_bind.clone()),
         tls_bind: Some(args.tls_bind.clone()),
         dns_hook: args.dns_hook.clone(),
+        dns_update: dns_update.clone(),
         timeout_secs: args.timeout,
     };
     let thumb = store_obtained(&mut manager, &obtained, &recipe)?;
