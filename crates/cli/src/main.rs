@@ -101,6 +101,8 @@ pub enum Command {
     Console(cmd::console::Args),
     /// DANE for SMTP: the TLSA records of the certificates bound to SMTP (current and next key); enable, disable.
     Dane(cmd::dane::Args),
+    /// MTA-STS: the DNS records (_mta-sts TXT with the policy id, TLS-RPT) of the policies serve publishes.
+    MtaSts(cmd::mta_sts::Args),
 }
 
 fn main() -> std::process::ExitCode {

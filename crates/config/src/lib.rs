@@ -18,9 +18,11 @@ use thiserror::Error;
 use toml::Spanned;
 
 mod dane;
+mod mta_sts;
 mod pins;
 mod store;
 pub use dane::{Dane, DaneDns};
+pub use mta_sts::MtaSts;
 pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
 pub use store::{parse_store_table, read_store_table};
 
@@ -111,6 +113,8 @@ struct RawConfig {
     listener: Vec<RawListener>,
     #[serde(default)]
     redirect: Vec<RawRedirect>,
+    #[serde(default)]
+    mta_sts: Vec<mta_sts::RawMtaSts>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,7 +146,7 @@ struct RawListener {
     protocol: Spanned<Protocol>,
     tls: Spanned<TlsMode>,
     bind: Spanned<String>,
-    backend: Spanned<String>,
+    backend: Option<Spanned<String>>,
     #[serde(default)]
     proxy_protocol: bool,
     hostname: Option<Spanned<String>>,
@@ -163,7 +167,9 @@ pub struct Listener {
     pub protocol: Protocol,
     pub tls: TlsMode,
     pub bind: SocketAddr,
-    pub backend: String,
+    /// The plaintext side; `None` only for an HTTPS listener that serves
+    /// nothing but MTA-STS policies.
+    pub backend: Option<String>,
     pub proxy_protocol: bool,
     /// Greeting FQDN; also what `enable` pre-flight checks names against.
     pub hostname: Option<String>,
@@ -307,6 +313,8 @@ pub struct Config {
     pub console: Option<Console>,
     /// `[dane]`: where DANE's TLSA records are published, when configured.
     pub dane: Option<Dane>,
+    /// `[[mta_sts]]`: the MTA-STS policies every HTTPS listener serves.
+    pub mta_sts: Vec<MtaSts>,
 }
 
 impl Config {
@@ -358,6 +366,9 @@ impl Config {
         let mut names = HashSet::new();
         let mut binds = HashSet::new();
         let mut listeners = Vec::new();
+        // HTTPS listeners without a backend: a problem only when there is
+        // no policy for them to serve.
+        let mut no_backend = Vec::new();
         for (index, raw) in raw.listener.into_iter().enumerate() {
             let name = raw.name.get_ref().clone();
             let at = format!("listener[{}] ({name})", index + 1);
@@ -398,15 +409,33 @@ impl Config {
                     None
                 }
             };
-            let backend = raw.backend.get_ref();
-            let port_ok = backend.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
-            if !port_ok {
-                problems.push(format!(
-                    "{}.backend: '{backend}' needs a host and a port, such as 127.0.0.1:10143",
-                    line(raw.backend.span())
-                ));
+            match &raw.backend {
+                Some(backend) => {
+                    let port_ok = backend.get_ref().rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                    });
+                    if !port_ok {
+                        problems.push(format!(
+                            "{}.backend: '{}' needs a host and a port, such as 127.0.0.1:10143",
+                            line(backend.span()),
+                            backend.get_ref()
+                        ));
+                    }
+                }
+                None if protocol == Protocol::Https => no_backend.push(format!(
+                    "{}.backend: missing; an https listener without a backend serves only MTA-STS policies, and the file has no [[mta_sts]] entry: add backend = \"127.0.0.1:8080\" (the web server), or an [[mta_sts]] entry",
+                    line(raw.name.span())
+                )),
+                None => problems.push(format!(
+                    "{}.backend: missing; {} listeners pass the plaintext to a backend: add backend = \"127.0.0.1:{}\" (the mail server's plaintext port)",
+                    line(raw.name.span()),
+                    protocol.as_str(),
+                    match protocol {
+                        Protocol::Imap => 10143,
+                        Protocol::Pop3 => 10110,
+                        _ => 10025,
+                    }
+                )),
             }
             if let Some(host) = &raw.hostname {
                 if let Err(e) = mailcert_x509::parse_name(host.get_ref()) {
@@ -441,7 +470,7 @@ impl Config {
                     protocol,
                     tls,
                     bind,
-                    backend: backend.clone(),
+                    backend: raw.backend.map(Spanned::into_inner),
                     proxy_protocol: raw.proxy_protocol,
                     hostname: raw.hostname.map(|h| h.into_inner().to_ascii_lowercase()),
                     certificate_line: raw.certificate.as_ref().map(|c| at_line(c.span())),
@@ -485,6 +514,10 @@ impl Config {
                 )),
             }
         }
+        let mta_sts = mta_sts::parse_mta_sts(raw.mta_sts, &at_line, &mut problems);
+        if raw_has_no_policy(&mta_sts, &problems) {
+            problems.extend(no_backend);
+        }
         let console = raw
             .console
             .and_then(|raw| parse_console(raw, &mut binds, &at_line, &mut problems));
@@ -524,6 +557,7 @@ impl Config {
             limits,
             console,
             dane,
+            mta_sts,
         })
     }
 
@@ -858,6 +892,13 @@ fn parse_console(
     })
 }
 
+/// Whether the file has no `[[mta_sts]]` entry at all, valid or not (an
+/// invalid one is reported on its own; the listeners that would serve it
+/// need not be reported too).
+fn raw_has_no_policy(valid: &[MtaSts], problems: &[String]) -> bool {
+    valid.is_empty() && !problems.iter().any(|p| p.contains(": mta_sts["))
+}
+
 fn secs(value: Option<u64>, default: Duration) -> Duration {
     value.map(Duration::from_secs).unwrap_or(default)
 }
@@ -940,7 +981,9 @@ fn entry_name(text: &str, header_line: usize) -> Option<String> {
         .take_while(|l| !l.trim_start().starts_with('['))
         .find_map(|l| {
             let (key, value) = l.split_once('=')?;
-            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+            // `[[mta_sts]]` entries are known by their domain.
+            matches!(key.trim(), "name" | "domain")
+                .then(|| value.trim().trim_matches('"').to_string())
         })
 }
 

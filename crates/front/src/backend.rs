@@ -46,7 +46,13 @@ pub async fn connect(
     tls: Option<&TlsInfo>,
 ) -> Result<TcpStream, BackendError> {
     let timeout = listener.limits.backend_timeout;
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(&listener.backend)).await {
+    let Some(address) = listener.backend.as_deref() else {
+        return Err(BackendError::Connect(std::io::Error::new(
+            std::io::ErrorKind::NotConnected,
+            "the listener has no backend",
+        )));
+    };
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(address)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(BackendError::Connect(e)),
         Err(_) => return Err(BackendError::Timeout),

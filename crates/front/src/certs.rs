@@ -85,6 +85,14 @@ impl Snapshot {
         }
     }
 
+    /// The names on a certificate of the snapshot.
+    pub fn names_of(&self, thumbprint: &str) -> Vec<String> {
+        self.serving
+            .get(thumbprint)
+            .map(|c| c.record.summary.names.clone())
+            .unwrap_or_default()
+    }
+
     pub fn generation(&self) -> i64 {
         self.serving.generation
     }

@@ -10,7 +10,10 @@ use mailcert_config::Config;
 use mailcert_lifecycle::ListenerScope;
 use mailcert_store::StoreLocation;
 
-use crate::certs::load_snapshot;
+use mailcert_x509::names::best_match;
+use mailcert_x509::Service;
+
+use crate::certs::{load_snapshot, Snapshot};
 use crate::fdlimit::FdLimit;
 use crate::privileges::{paths_needed, RunAs};
 
@@ -67,6 +70,18 @@ pub fn check(config: &Config, location: &StoreLocation) -> Checked {
             }
         }
     }
+    if !config.mta_sts.is_empty()
+        && !config
+            .listeners
+            .iter()
+            .any(|l| l.protocol == mailcert_config::Protocol::Https)
+    {
+        let domains: Vec<&str> = config.mta_sts.iter().map(|e| e.domain.as_str()).collect();
+        checked.problems.push(format!(
+            "[[mta_sts]] policies for {} but no https listener serves them: add a [[listener]] with protocol = \"https\" on port 443 (it may have no backend)",
+            domains.join(", ")
+        ));
+    }
     check_store(config, location, &mut checked);
     let fd = current_fd_limit();
     let sockets = config.listeners.len() + config.redirects.len();
@@ -104,6 +119,7 @@ fn check_store(config: &Config, location: &StoreLocation, checked: &mut Checked)
     if let Err(e) = crate::server::ensure_pins_resolve(config, &snapshot) {
         checked.problems.push(e.to_string());
     }
+    check_policy_hosts(config, &snapshot, checked);
     for listener in config.listeners.iter().filter(|l| l.certificate.is_none()) {
         let service = listener.protocol.service();
         let scope = ListenerScope {
@@ -117,6 +133,36 @@ fn check_store(config: &Config, location: &StoreLocation, checked: &mut Checked)
                 listener.name,
                 selection.explain()
             ));
+        }
+    }
+}
+
+/// Senders validate the policy host's certificate (RFC 8461 §3.3): an
+/// HTTPS listener that would answer `mta-sts.<domain>` with a certificate
+/// not carrying that name serves a policy no sender accepts.
+fn check_policy_hosts(config: &Config, snapshot: &Snapshot, checked: &mut Checked) {
+    let https = config
+        .listeners
+        .iter()
+        .filter(|l| l.protocol == mailcert_config::Protocol::Https);
+    for listener in https {
+        for entry in &config.mta_sts {
+            let host = entry.policy_host();
+            let scope = ListenerScope {
+                name: Some(&listener.name),
+                pin: listener.certificate.as_deref(),
+            };
+            let (selection, _) = snapshot.select(Service::Https, scope, Some(&host));
+            let Some(thumbprint) = selection.thumbprint() else {
+                continue;
+            };
+            let names = snapshot.names_of(thumbprint);
+            if best_match(names.iter().map(String::as_str), &host).is_none() {
+                checked.warnings.push(format!(
+                    "listener {}: the MTA-STS policy of {} would be served with certificate {thumbprint}, which does not carry {host}; senders validate it and ignore the policy: add {host} to an https certificate (mailcert plan with [policy] mta_sts = true lists it)",
+                    listener.name, entry.domain
+                ));
+            }
         }
     }
 }

@@ -18,10 +18,14 @@
 //! - PROXY protocol v2 to the backends, with the SSL TLV after TLS.
 //! - Plain HTTP listeners that redirect to HTTPS and answer ACME
 //!   challenges registered in a [`ChallengeMap`] (the hook for issuers).
+//! - MTA-STS policies (`[[mta_sts]]`) answered on the HTTPS listeners for
+//!   `mta-sts.<domain>`, by SNI, without the backend ([`mta_sts`]); an
+//!   HTTPS listener may have no backend and serve only them.
 //! - SIGHUP rebuilds the whole configuration before swapping it in;
 //!   SIGTERM stops accepting and drains up to a grace period.
 //!
-//! Not here: HTTP routing (the HTTPS listener works at layer 4), client
+//! Not here: HTTP routing (the HTTPS listener works at layer 4, apart
+//! from the policy hosts), client
 //! certificates, the certificate lifecycle itself.
 //!
 //! ```no_run
@@ -54,6 +58,7 @@ mod defaults;
 mod error;
 pub mod fdlimit;
 mod http;
+pub mod mta_sts;
 pub mod pipe;
 pub mod privileges;
 pub mod proxy;

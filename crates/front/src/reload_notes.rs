@@ -60,6 +60,26 @@ pub(crate) fn notes(
             )));
         }
     }
+    for entry in &new.mta_sts {
+        let before = old.mta_sts.iter().find(|o| o.domain == entry.domain);
+        if before.is_none_or(|b| b.policy != entry.policy) {
+            notes.push(applied(format!(
+                "MTA-STS policy of {} {}: senders fetch it only when the id changes: publish {}. IN TXT \"{}\" (`mailcert mta-sts` prints the records)",
+                entry.domain,
+                if before.is_some() { "changed" } else { "now served" },
+                mailcert_mtasts::sts_record_name(&entry.domain),
+                entry.sts_record().text()
+            )));
+        }
+    }
+    for entry in &old.mta_sts {
+        if !new.mta_sts.iter().any(|n| n.domain == entry.domain) {
+            notes.push(applied(format!(
+                "MTA-STS policy of {} no longer served: senders that cached it keep enforcing it up to max_age ({} s); to withdraw a policy, serve it with mode = \"none\" first (RFC 8461 §8.3)",
+                entry.domain, entry.policy.max_age
+            )));
+        }
+    }
     if old.process != new.process {
         notes.push(restart(format!(
             "[process] changed (user {:?} -> {:?}, group {:?} -> {:?}): needs a restart of mailcert serve; it keeps running as it is",

@@ -21,6 +21,7 @@ use crate::certs::{ListenerInfo, NodeIdentity, Reloader, Snapshot};
 use crate::challenges::ChallengeMap;
 use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
+use crate::mta_sts::PolicyHosts;
 use crate::reload_notes::{notes, ReloadNote, ReloadNotes};
 use crate::session::ListenerRuntime;
 use crate::sockets::Sockets;
@@ -254,6 +255,7 @@ fn prepare_roles(
     new_sockets: &mut HashMap<SocketAddr, TcpListener>,
 ) -> Result<Vec<(SocketAddr, Role)>, FrontError> {
     ensure_pins_resolve(config, &shared.snapshot.load())?;
+    let policies = Arc::new(PolicyHosts::new(&config.mta_sts));
     let mut roles = Vec::new();
     for listener in &config.listeners {
         let server_config = tls::server_config(listener, shared)?;
@@ -264,6 +266,8 @@ fn prepare_roles(
             smtp_extensions: Arc::new(ArcSwap::from_pointee(
                 mailcert_dialect::smtp::default_extensions(),
             )),
+            policies: policies.clone(),
+            policy_acceptor: policy_acceptor(listener, &policies, shared)?,
         });
         let addr = socket_for(&listener.name, listener.bind, existing, pool, new_sockets)?;
         roles.push((addr, Role::Mail(runtime)));
@@ -273,6 +277,30 @@ fn prepare_roles(
         roles.push((addr, Role::Redirect(Arc::new(redirect.clone()))));
     }
     Ok(roles)
+}
+
+/// The TLS settings for MTA-STS policy hosts on an HTTPS listener that
+/// offers more than HTTP/1.1; `None` when the listener's own will do.
+fn policy_acceptor(
+    listener: &Listener,
+    policies: &PolicyHosts,
+    shared: &TlsShared,
+) -> Result<Option<TlsAcceptor>, FrontError> {
+    const HTTP1: &str = "http/1.1";
+    if listener.protocol != Protocol::Https
+        || policies.is_empty()
+        || listener.alpn.iter().all(|p| p == HTTP1)
+    {
+        return Ok(None);
+    }
+    let http1_only = Listener {
+        alpn: vec![HTTP1.to_string()],
+        ..listener.clone()
+    };
+    Ok(Some(TlsAcceptor::from(tls::server_config(
+        &http1_only,
+        shared,
+    )?)))
 }
 
 impl Front {
@@ -548,7 +576,7 @@ fn commit(running: &mut Running, mut prepared: Prepared) -> Option<String> {
                     protocol: Some(l.protocol),
                     tls: Some(l.tls),
                     addr,
-                    backend: Some(l.backend.clone()),
+                    backend: l.backend.clone(),
                 }
             }
             Role::Redirect(redirect) => Bound {

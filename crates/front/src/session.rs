@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::backend::{self, BackendError};
 use crate::challenges::ACME_TLS_ALPN;
+use crate::mta_sts::PolicyHosts;
 use crate::pipe::{pipe, PipeEnd};
 use crate::proxy::TlsInfo;
 
@@ -29,6 +30,12 @@ pub struct ListenerRuntime {
     pub hostname: String,
     /// SMTP: the backend's EHLO extensions, refreshed in the background.
     pub smtp_extensions: Arc<ArcSwap<Vec<String>>>,
+    /// HTTPS: the MTA-STS policy hosts answered by the front end itself.
+    pub policies: Arc<PolicyHosts>,
+    /// HTTPS: the TLS settings for a policy host when the listener offers
+    /// more than HTTP/1.1 (h2): the policy is served over HTTP/1.1, so
+    /// those clients must not negotiate anything else.
+    pub policy_acceptor: Option<TlsAcceptor>,
 }
 
 /// The dialect of a mail protocol; `None` for HTTPS.
@@ -96,6 +103,37 @@ async fn handshake(
     }
 }
 
+/// The HTTPS handshake: the listener's settings, or the policy hosts'
+/// (HTTP/1.1 only) for a client asking for one of them by SNI.
+async fn https_handshake(
+    stream: TcpStream,
+    rt: &ListenerRuntime,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    let Some(policy_acceptor) = &rt.policy_acceptor else {
+        return handshake(stream, rt).await;
+    };
+    let accepted = async {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream)
+                .await?;
+        let for_policy = start
+            .client_hello()
+            .server_name()
+            .is_some_and(|sni| rt.policies.serves(sni));
+        let config = if for_policy {
+            policy_acceptor.config().clone()
+        } else {
+            rt.acceptor.config().clone()
+        };
+        start.into_stream(config).await
+    };
+    match tokio::time::timeout(rt.listener.limits.handshake_timeout, accepted).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("TLS handshake timed out".into()),
+    }
+}
+
 /// The answer a client gets when the backend cannot serve it.
 fn unavailable(
     rt: &ListenerRuntime,
@@ -125,7 +163,10 @@ async fn backend_failed<S: AsyncRead + AsyncWrite + Unpin>(
     e: BackendError,
 ) -> Outcome {
     refuse(stream, &unavailable(rt, proto, &e)).await;
-    Err(format!("backend {}: {e}", rt.listener.backend))
+    Err(format!(
+        "backend {}: {e}",
+        rt.listener.backend.as_deref().unwrap_or("(none)")
+    ))
 }
 
 async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
@@ -165,11 +206,23 @@ async fn implicit(
     rt: &ListenerRuntime,
     proto: Option<dialect::Protocol>,
 ) -> Outcome {
-    let mut tls = handshake(stream, rt).await?;
+    let mut tls = match proto {
+        None => https_handshake(stream, rt).await?,
+        Some(_) => handshake(stream, rt).await?,
+    };
     let info = tls_info(tls.get_ref().1);
     if info.alpn.as_deref() == Some(ACME_TLS_ALPN) {
         let _ = tls.shutdown().await;
         return Ok("TLS-ALPN-01 challenge answered".into());
+    }
+    if proto.is_none()
+        && (rt.listener.backend.is_none()
+            || info
+                .sni
+                .as_deref()
+                .is_some_and(|sni| rt.policies.serves(sni)))
+    {
+        return crate::mta_sts::serve(tls, &rt.policies, info.sni.as_deref()).await;
     }
     let mut backend = match backend::connect(&rt.listener, client, local, Some(&info)).await {
         Ok(b) => b,

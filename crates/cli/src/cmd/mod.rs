@@ -15,6 +15,7 @@ pub mod import;
 pub mod init;
 pub mod list;
 pub mod log;
+pub mod mta_sts;
 pub mod new;
 pub mod plan;
 pub mod remove;
@@ -58,6 +59,7 @@ pub fn run(cli: &Cli) -> Result {
         Command::Store(args) => store::run(cli, args),
         Command::Console(args) => console::run(cli, args),
         Command::Dane(args) => dane::run(cli, args),
+        Command::MtaSts(args) => mta_sts::run(cli, args),
     }
 }
 
