@@ -19,6 +19,7 @@ mod fleet;
 mod hostname;
 mod https_sni;
 mod lifecycle;
+mod mta_sts;
 mod plan;
 mod preflight;
 mod privileges;

@@ -6,13 +6,12 @@
 //! and a new id, and only a changed policy changes the id; bad entries
 //! are refused with file, line and field.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Env;
-use mailcert_testkit::{free_port, python_https_get, wait_until, Curl, HttpBackend, Pki};
+use mailcert_testkit::{free_port, python_https_get, wait_until, Cli, Curl, HttpBackend, Pki};
+
+use crate::cli;
 
 const DOMAIN: &str = "example.test";
 const POLICY_HOST: &str = "mta-sts.example.test";
@@ -31,7 +30,7 @@ fn listeners(web: u16, backend: u16, sts: u16) -> String {
 }
 
 /// A leaf of the throwaway PKI for `names`, imported and bound to https.
-fn https_certificate(env: &Env, pki: &Pki, names: &[&str]) -> String {
+fn https_certificate(env: &Cli, pki: &Pki, names: &[&str]) -> String {
     let leaf = pki.leaf("web", names, "ec");
     let bundle: PathBuf = env.path("web-bundle.pem");
     let mut pem = std::fs::read_to_string(&leaf.cert).expect("leaf");
@@ -52,7 +51,7 @@ fn https_certificate(env: &Env, pki: &Pki, names: &[&str]) -> String {
     thumb
 }
 
-fn records(env: &Env, config: &Path) -> serde_json::Value {
+fn records(env: &Cli, config: &Path) -> serde_json::Value {
     let out = env
         .run(&[
             "mta-sts",
@@ -89,7 +88,7 @@ fn curl_http2(host: &str, port: u16, root: &Path, path: &str) -> (String, String
 
 #[test]
 fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
-    let env = Env::new();
+    let env = cli();
     env.run(&["init", "--hostname", MAIL]).ok();
     let pki = Pki::new(&env.path("pki"));
     https_certificate(&env, &pki, &[MAIL, POLICY_HOST]);
@@ -119,11 +118,11 @@ fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
         "v=TLSRPTv1; rua=mailto:tlsrpt@example.test"
     );
 
-    let serve = common::serve(env.command(&["serve", "--config", &config.display().to_string()]));
+    let serve = env.serve(&["--config", &config.display().to_string()]);
 
     // curl, validating the certificate for the policy host: exactly the policy.
     for port in [web, sts] {
-        let reply = Curl::new(POLICY_HOST, port, &pki.root, env.dir.path()).request(
+        let reply = Curl::new(POLICY_HOST, port, &pki.root, env.dir()).request(
             "GET",
             WELL_KNOWN,
             &[],
@@ -158,14 +157,14 @@ fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
     );
 
     // The backend keeps every other name; the policy host answers nothing else.
-    let mail = Curl::new(MAIL, web, &pki.root, env.dir.path());
+    let mail = Curl::new(MAIL, web, &pki.root, env.dir());
     let reply = mail.request("GET", WELL_KNOWN, &[], None);
     assert!(
         reply.text().contains("hello from the backend"),
         "{}",
         reply.text()
     );
-    let policy_host = Curl::new(POLICY_HOST, web, &pki.root, env.dir.path());
+    let policy_host = Curl::new(POLICY_HOST, web, &pki.root, env.dir());
     assert_eq!(policy_host.request("GET", "/", &[], None).status, 404);
     assert_eq!(
         policy_host
@@ -181,7 +180,7 @@ fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
         405
     );
     // No backend: other names get 404, never a connection to nowhere.
-    let reply = Curl::new(MAIL, sts, &pki.root, env.dir.path()).request("GET", "/", &[], None);
+    let reply = Curl::new(MAIL, sts, &pki.root, env.dir()).request("GET", "/", &[], None);
     assert_eq!(reply.status, 404);
 
     // Only a change of the policy changes the id: not the rua, not the
@@ -206,15 +205,12 @@ fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
     let expected = expected.replace("mode: testing", "mode: enforce");
     assert_eq!(second["policy"], expected.as_str());
 
-    Command::new("kill")
-        .args(["-HUP", &serve.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
+    serve.signal("HUP");
     wait_until(
         "serve serving the changed policy after SIGHUP",
         std::time::Duration::from_secs(20),
         || {
-            Curl::new(POLICY_HOST, sts, &pki.root, env.dir.path())
+            Curl::new(POLICY_HOST, sts, &pki.root, env.dir())
                 .try_request("GET", WELL_KNOWN, &[], None)
                 .is_ok_and(|reply| reply.body == expected.as_bytes())
         },
@@ -223,7 +219,7 @@ fn the_front_end_serves_each_policy_on_its_host_only_and_reloads_it() {
 
 #[test]
 fn serve_check_says_when_no_certificate_carries_the_policy_host() {
-    let env = Env::new();
+    let env = cli();
     env.run(&["init", "--hostname", MAIL]).ok();
     let port = free_port();
     let config = env.write(
@@ -285,7 +281,7 @@ fn serve_check_says_when_no_certificate_carries_the_policy_host() {
 
 #[test]
 fn bad_policies_are_refused_with_file_line_and_fix() {
-    let env = Env::new();
+    let env = cli();
     let good = policy_entry("enforce", 604800, "mailto:tlsrpt@example.test");
     let cases = [
         (

@@ -195,7 +195,11 @@ mod tests {
         );
         assert_eq!(status, 200);
         assert!(r.contains("\r\nContent-Type: text/plain\r\n"), "{r}");
-        assert!(r.ends_with(&format!("Content-Length: 79\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n{POLICY}")), "{r}");
+        let tail = format!(
+            "Content-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n{POLICY}",
+            POLICY.len()
+        );
+        assert!(r.ends_with(&tail), "{r}");
         let (status, r) = get(
             "HEAD /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.contoso.com\r\n\r\n",
             sni,
