@@ -15,6 +15,9 @@ use toml::Spanned;
 
 use mailcert_tomlplace::{closest, dotted, locate, OpenKind, Place, Unknown, UnknownKind};
 
+use mailcert_mtasts::MxPattern;
+use mailcert_x509::names::{parse_name, SubjectName};
+
 use crate::error::PlanError;
 
 /// Who signs the certificate.
@@ -128,6 +131,15 @@ struct RawOrg {
     coexistence: Option<RawCoexistence>,
     #[serde(default)]
     policy: RawPolicy,
+    #[serde(default)]
+    mx: Vec<RawMx>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMx {
+    host: Spanned<String>,
+    domains: Option<Spanned<NameList>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +205,9 @@ struct RawPolicy {
     acme: bool,
     #[serde(default)]
     certificates: CertificateSplit,
+    #[serde(default)]
+    mta_sts: bool,
+    mta_sts_mx: Option<Spanned<NameList>>,
 }
 
 /// A site whose clients use names of their own.
@@ -243,6 +258,23 @@ pub struct Policy {
     /// Renewal is automated (ACME): short validities are no burden.
     pub acme: bool,
     pub certificates: CertificateSplit,
+    /// MTA-STS: `mta-sts.<domain>` goes on the certificate for every
+    /// accepted domain, and the MX hosts are checked against it.
+    pub mta_sts: bool,
+    /// The `mx` lines the MTA-STS policy lists (`[[mta_sts]] mx` of the
+    /// front end); empty: the MX host names themselves.
+    pub mta_sts_mx: Vec<MxPattern>,
+}
+
+/// An MX host of the organisation (`[[mx]]`): what sending servers
+/// connect to on port 25 and validate under MTA-STS and DANE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxHost {
+    /// Lower-case ASCII, no final dot.
+    pub host: String,
+    /// The accepted domains whose MX records name it (lower case); all of
+    /// them when `[[mx]] domains` is not written.
+    pub domains: Vec<String>,
 }
 
 /// A checked organisation description: what the planner works from.
@@ -264,6 +296,8 @@ pub struct Organization {
     pub servers: Vec<Server>,
     pub coexistence: Option<Coexistence>,
     pub policy: Policy,
+    /// `[[mx]]`: the MX hosts, when the description lists them.
+    pub mx: Vec<MxHost>,
 }
 
 impl Organization {
@@ -512,6 +546,30 @@ impl Checker<'_> {
             ));
         }
 
+        let mx = self.mx_hosts(raw.mx, &accepted_domains)?;
+        let mut mta_sts_mx = Vec::new();
+        if let Some(list) = &policy.mta_sts_mx {
+            for typed in &list.get_ref().0 {
+                let pattern = MxPattern::parse(typed).map_err(|e| {
+                    self.invalid(
+                        Some(list.span().start),
+                        "policy.mta_sts_mx",
+                        format!("{e}."),
+                        "list the mx lines of the MTA-STS policy as in [[mta_sts]] mx of the front end, e.g. mta_sts_mx = [\"mx1.contoso.com\", \"*.mx.contoso.com\"].",
+                    )
+                })?;
+                mta_sts_mx.push(pattern);
+            }
+            if !policy.mta_sts {
+                return Err(self.invalid(
+                    Some(list.span().start),
+                    "policy.mta_sts_mx",
+                    "mta_sts_mx is given but policy.mta_sts is not true, so no MTA-STS policy is planned.",
+                    "add mta_sts = true to [policy], or remove mta_sts_mx.",
+                ));
+            }
+        }
+
         Ok(Organization {
             source: self.source.to_string(),
             name: organization.name,
@@ -532,8 +590,88 @@ impl Checker<'_> {
                 validity_days: policy.validity_days.map(|d| d.into_inner()),
                 acme: policy.acme,
                 certificates: policy.certificates,
+                mta_sts: policy.mta_sts,
+                mta_sts_mx,
             },
+            mx,
         })
+    }
+
+    /// `[[mx]]`: each host a valid host name (never a wildcard or an
+    /// address: MX records name hosts), written once, for accepted domains.
+    fn mx_hosts(
+        &self,
+        raw: Vec<RawMx>,
+        accepted_domains: &[String],
+    ) -> Result<Vec<MxHost>, PlanError> {
+        let accepted: Vec<String> = accepted_domains
+            .iter()
+            .map(|d| {
+                d.trim()
+                    .trim_start_matches("*.")
+                    .trim_end_matches('.')
+                    .to_lowercase()
+            })
+            .collect();
+        let mut out: Vec<MxHost> = Vec::new();
+        for (i, entry) in raw.into_iter().enumerate() {
+            let field = format!("mx[{}].host", i + 1);
+            let span = entry.host.span();
+            let typed = entry.host.into_inner();
+            let host = match parse_name(typed.trim().trim_end_matches('.')) {
+                Ok(parsed) => match parsed.name {
+                    SubjectName::Dns(name) if !name.starts_with("*.") => name,
+                    _ => {
+                        return Err(self.invalid(
+                            Some(span.start),
+                            field,
+                            format!("\"{typed}\" is not a host name: an MX record names one host, never a wildcard or an address."),
+                            "write the host name the MX record points at, e.g. host = \"mx1.contoso.com\".",
+                        ))
+                    }
+                },
+                Err(e) => {
+                    return Err(self.invalid(
+                        Some(span.start),
+                        field,
+                        format!("{e}."),
+                        "write the host name the MX record points at, e.g. host = \"mx1.contoso.com\".",
+                    ))
+                }
+            };
+            if out.iter().any(|m| m.host == host) {
+                return Err(self.invalid(
+                    Some(span.start),
+                    field,
+                    format!("MX host {host} is listed twice."),
+                    "list each MX host once; give it every domain it serves in domains = [...].",
+                ));
+            }
+            let domains = match entry.domains {
+                None => accepted.clone(),
+                Some(list) => {
+                    let mut domains = Vec::new();
+                    for d in &list.get_ref().0 {
+                        let key = d.trim().trim_end_matches('.').to_lowercase();
+                        if !accepted.contains(&key) {
+                            return Err(self.invalid(
+                                Some(list.span().start),
+                                format!("mx[{}].domains", i + 1),
+                                format!("\"{d}\" is not one of the accepted domains."),
+                                format!(
+                                    "use domains listed in organization.accepted_domains ({}), or add it there.",
+                                    accepted_domains.join(", ")
+                                ),
+                            ));
+                        }
+                        domains.push(key);
+                    }
+                    domains
+                }
+            };
+            out.push(MxHost { host, domains });
+        }
+        Ok(out)
     }
 }
 
@@ -698,6 +836,7 @@ fn advice(message: &str, field: &str) -> Option<String> {
             "name" => "name = \"EX1\"",
             "fqdn" => "fqdn = \"ex1.contoso.com\"",
             "older_version" => "older_version = \"exchange-2010\"",
+            "host" => "host = \"mx1.contoso.com\"",
             _ => "it",
         };
         return Some(format!("add {example}."));

@@ -21,20 +21,22 @@
 //!
 //! Pure: no I/O, no clock. The caller reads the file and passes the time.
 //! Not here: requesting or issuing certificates (the store and issuers do),
-//! DNS look-ups (the plan says what DNS should hold, it does not check).
+//! DNS look-ups (the plan says what DNS should hold, it does not check;
+//! the MX hosts come from the description).
 #![forbid(unsafe_code)]
 
 mod classify;
 mod error;
 mod input;
+mod mx;
 mod output;
 mod planner;
 pub mod validity;
 
 pub use error::PlanError;
 pub use input::{
-    AutodiscoverMode, CertificateSplit, Coexistence, IssuerKind, Organization, Policy, Role,
-    Server, Site,
+    AutodiscoverMode, CertificateSplit, Coexistence, IssuerKind, MxHost, Organization, Policy,
+    Role, Server, Site,
 };
 pub use output::{
     Finding, FindingCode, Plan, PlannedCertificate, PlannedName, RequestNames, Severity,

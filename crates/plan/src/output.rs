@@ -93,11 +93,14 @@ pub enum FindingCode {
     PrivateCaTrust,
     SelfSigned,
     SameSubject,
+    MxNotCovered,
+    MtaStsMxMismatch,
+    MtaStsPolicy,
 }
 
 impl FindingCode {
     /// Every code, in documentation order.
-    pub const ALL: [FindingCode; 22] = [
+    pub const ALL: [FindingCode; 25] = [
         FindingCode::InternalName,
         FindingCode::PrivateIp,
         FindingCode::SingleLabelName,
@@ -120,6 +123,9 @@ impl FindingCode {
         FindingCode::PrivateCaTrust,
         FindingCode::SelfSigned,
         FindingCode::SameSubject,
+        FindingCode::MxNotCovered,
+        FindingCode::MtaStsMxMismatch,
+        FindingCode::MtaStsPolicy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -146,6 +152,9 @@ impl FindingCode {
             FindingCode::PrivateCaTrust => "private-ca-trust",
             FindingCode::SelfSigned => "self-signed",
             FindingCode::SameSubject => "same-subject",
+            FindingCode::MxNotCovered => "mx-not-covered",
+            FindingCode::MtaStsMxMismatch => "mta-sts-mx-mismatch",
+            FindingCode::MtaStsPolicy => "mta-sts-policy",
         }
     }
 }

@@ -45,6 +45,7 @@ enum Origin {
     Legacy,
     ServerFqdn { server: String },
     EdgeFqdn { server: String },
+    MtaSts { domain: String },
 }
 
 impl Origin {
@@ -57,6 +58,7 @@ impl Origin {
             Origin::ServerFqdn { server } | Origin::EdgeFqdn { server } => {
                 format!("the FQDN of server {server}")
             }
+            Origin::MtaSts { domain } => format!("the MTA-STS policy host of {domain}"),
         }
     }
 }
@@ -194,6 +196,8 @@ impl<'a> Planner<'a> {
             }
         }
         self.same_subjects(&certificates);
+        let mail = crate::mx::mx_findings(self.org, &self.cert_servers, &certificates);
+        self.findings.extend(mail);
         self.validity(max_validity_days);
         self.issuer_advice();
         self.backend_servers();
@@ -240,6 +244,7 @@ impl<'a> Planner<'a> {
         }
 
         self.autodiscover(&mut out);
+        self.mta_sts_hosts(&mut out);
         self.legacy(&mut out);
 
         for name in &org.internal {
@@ -353,6 +358,28 @@ impl<'a> Planner<'a> {
                 ),
                 "Nothing, if no user has an address in these domains; otherwise use autodiscover = \"names\" or \"srv\" for them (namespaces.autodiscover_by_domain).".into(),
             );
+        }
+    }
+
+    /// `mta-sts.<domain>` for every accepted domain, with
+    /// `[policy] mta_sts`: senders fetch the policy there over HTTPS and
+    /// validate the certificate before trusting it (RFC 8461 §3.3).
+    fn mta_sts_hosts(&mut self, out: &mut Vec<Candidate>) {
+        if !self.org.policy.mta_sts {
+            return;
+        }
+        for domain in crate::mx::policy_domains(self.org) {
+            out.push(Candidate {
+                typed: mailcert_mtasts::policy_host(&domain),
+                origin: Origin::MtaSts {
+                    domain: domain.clone(),
+                },
+                reason: format!(
+                    "MTA-STS policy host of {domain} (policy.mta_sts): sending mail servers fetch {} and validate this certificate before they trust the policy",
+                    mailcert_mtasts::policy_url(&domain)
+                ),
+                scope: Scope::Everywhere,
+            });
         }
     }
 

@@ -244,6 +244,8 @@ cases! {
     per_site_same_subject => cases_dir / "per-site-same-subject.toml",
     per_server_own_names => cases_dir / "per-server-own-names.toml",
     all_refused => cases_dir / "all-refused.toml",
+    mta_sts_mx => cases_dir / "mta-sts-mx.toml",
+    mta_sts_servers => cases_dir / "mta-sts-servers.toml",
 }
 
 fn org_files(dir: &Path) -> Vec<PathBuf> {

@@ -365,3 +365,70 @@ fn srv_advice_never_points_at_a_wildcard() {
     );
     assert!(!finding.fix.contains("pointing at *"), "{}", finding.fix);
 }
+
+#[test]
+fn mx_hosts_and_policy_lines_are_checked_with_their_line() {
+    let with = |extra: &str| format!("{GOOD}mta_sts = true\n{extra}");
+    // (addition, field, text on the line, words)
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "\n[[mx]]\nhost = \"*.contoso.com\"\n",
+            "mx[1].host",
+            "host =",
+            &["not a host name", "never a wildcard"],
+        ),
+        (
+            "\n[[mx]]\nhost = \"192.0.2.25\"\n",
+            "mx[1].host",
+            "host =",
+            &["not a host name"],
+        ),
+        (
+            "\n[[mx]]\nhost = \"mx 1.contoso.com\"\n",
+            "mx[1].host",
+            "host =",
+            &["host = \"mx1.contoso.com\""],
+        ),
+        (
+            "\n[[mx]]\nhost = \"mx1.contoso.com\"\n\n[[mx]]\nhost = \"MX1.contoso.com.\"\n",
+            "mx[2].host",
+            "MX1",
+            &["listed twice"],
+        ),
+        (
+            "\n[[mx]]\nhost = \"mx1.contoso.com\"\ndomains = [\"fabrikam.com\"]\n",
+            "mx[1].domains",
+            "domains = [\"fabrikam",
+            &[
+                "fabrikam.com",
+                "not one of the accepted domains",
+                "contoso.com",
+            ],
+        ),
+        (
+            "\n[[mx]]\nhots = \"mx1.contoso.com\"\n",
+            "mx[1].hots",
+            "hots",
+            &["did you mean `host`"],
+        ),
+    ];
+    for (extra, field, on_line, words) in cases {
+        let text = with(extra);
+        let err = error_of(&text);
+        let shown = err.to_string();
+        assert_eq!(err.field(), Some(*field), "{extra}: {shown}");
+        assert_eq!(err.line(), Some(line_of(&text, on_line)), "{shown}");
+        for word in *words {
+            assert!(shown.contains(word), "{extra}: {word:?} not in {shown}");
+        }
+    }
+    let text = format!("{GOOD}mta_sts = true\nmta_sts_mx = [\"mx_1.contoso.com\"]\n");
+    let err = error_of(&text);
+    assert_eq!(err.field(), Some("policy.mta_sts_mx"), "{err}");
+    assert_eq!(err.line(), Some(line_of(&text, "mta_sts_mx")));
+    assert!(err.to_string().contains("is not a host name"), "{err}");
+    let text = format!("{GOOD}mta_sts_mx = [\"mx1.contoso.com\"]\n");
+    let err = error_of(&text);
+    assert_eq!(err.field(), Some("policy.mta_sts_mx"), "{err}");
+    assert!(err.to_string().contains("mta_sts = true"), "{err}");
+}
