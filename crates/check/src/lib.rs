@@ -20,6 +20,7 @@ mod error;
 mod finding;
 mod legacy;
 mod limits;
+mod planned;
 mod probe;
 mod profile;
 mod report;
@@ -32,6 +33,7 @@ pub use endpoint::{host_port, ConnectTo, Endpoint, Protocol, Scheme, TlsMode};
 pub use error::CheckError;
 pub use finding::{has_errors, tidy, Code, Finding, Severity};
 pub use limits::public_max_validity_days;
+pub use planned::plan_endpoints;
 pub use report::{EndpointReport, Report, StartTlsReport};
 pub use run::{
     check_all, check_endpoints, check_one, BoundCertificate, BoundLookup, Progress, Settings,

@@ -98,3 +98,22 @@ pub fn password(file: Option<&Path>, purpose: &str, confirm: bool) -> anyhow::Re
         "a password is needed {purpose}: give --password-file FILE or set MAILCERT_PASSWORD (passwords are never taken on the command line)"
     )
 }
+
+/// The names of every certificate the organisation description at `org`
+/// plans as of now, for `request --plan` and `acme order --plan`; a plan
+/// with errors or without certificates is refused.
+pub fn planned_names(org: &Path) -> anyhow::Result<Vec<mailcert_plan::RequestNames>> {
+    let shown = org.display().to_string();
+    let text = std::fs::read_to_string(org)
+        .map_err(|e| anyhow::anyhow!("{shown}: cannot read the organisation description: {e}"))?;
+    let plan = mailcert_plan::plan_toml(&text, &shown, time::OffsetDateTime::now_utc())?;
+    Ok(plan.names_to_request(&shown)?)
+}
+
+/// Opens `--out` before anything changes; a bad path fails with nothing done.
+pub fn open_out(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(std::path::PathBuf, std::fs::File)>> {
+    path.map(|p| create_public(p).map(|f| (p.to_path_buf(), f)))
+        .transpose()
+}

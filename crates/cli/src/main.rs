@@ -3,6 +3,7 @@
 //! prints. Exit codes: 0 success, 1 a check found problems, 2 bad usage or
 //! input (including a refused operation).
 
+mod anchors;
 mod cmd;
 mod context;
 mod exit;

@@ -20,10 +20,12 @@ use toml::Spanned;
 mod dane;
 mod mta_sts;
 mod pins;
+mod queries;
 mod store;
 pub use dane::{Dane, DaneDns};
 pub use mta_sts::MtaSts;
 pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
+pub use queries::default_config_path;
 pub use store::{parse_store_table, read_store_table};
 
 #[derive(Debug, Error)]
@@ -54,6 +56,14 @@ pub enum ConfigError {
         serves: Service,
         asked: Service,
     },
+    #[error("listener '{name}' serves {serves}, not {asked}")]
+    NotServing {
+        name: String,
+        serves: Service,
+        asked: Service,
+    },
+    #[error("no front-end configuration to check listener '{name}' against (there is no {}); pass --config FILE (or set MAILCERT_CONFIG) with the configuration `mailcert serve` uses", default.display())]
+    NoConfiguration { name: String, default: PathBuf },
     #[error("{}: cannot write the file: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -560,58 +570,6 @@ impl Config {
             mta_sts,
         })
     }
-
-    pub fn listener(&self, name: &str) -> Option<&Listener> {
-        self.listeners.iter().find(|l| l.name == name)
-    }
-
-    /// The listener called `name`; the error lists the ones there are.
-    pub fn find_listener(&self, name: &str) -> Result<&Listener, ConfigError> {
-        self.listener(name).ok_or_else(|| {
-            let names: Vec<&str> = self.listeners.iter().map(|l| l.name.as_str()).collect();
-            ConfigError::NoListener {
-                path: self.path.clone(),
-                name: name.to_string(),
-                known: if names.is_empty() {
-                    "none".into()
-                } else {
-                    names.join(", ")
-                },
-            }
-        })
-    }
-
-    /// The host names clients use for `services` (the `hostname` of each
-    /// listener serving one of them, or of the one named), which the
-    /// pre-flight of `enable` checks a certificate's names against. A
-    /// listener that serves none of `services` is refused: a binding for
-    /// it would never be used.
-    pub fn hostnames_for(
-        &self,
-        services: &[Service],
-        listener: Option<&str>,
-    ) -> Result<Vec<String>, ConfigError> {
-        if let Some(name) = listener {
-            let serves = self.find_listener(name)?.protocol.service();
-            if let Some(&asked) = services.iter().find(|s| **s != serves) {
-                return Err(ConfigError::WrongService {
-                    name: name.to_string(),
-                    serves,
-                    asked,
-                });
-            }
-        }
-        let mut names: Vec<String> = self
-            .listeners
-            .iter()
-            .filter(|l| services.contains(&l.protocol.service()))
-            .filter(|l| listener.is_none_or(|n| n == l.name))
-            .filter_map(|l| l.hostname.clone())
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
 }
 
 /// Whether this process may bind ports below 1024.
@@ -620,20 +578,6 @@ pub fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
-}
-
-/// Where `serve` and the listener-aware commands look for the
-/// configuration when `--config` is not given.
-pub fn default_config_path() -> PathBuf {
-    if is_root() {
-        return PathBuf::from("/etc/mailcert/mailcert.toml");
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("mailcert/mailcert.toml")
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub use manager::{parse_names, Manager, Report};
 pub use remove::Removal;
 pub use replace::PinnedListener;
 pub use request::{request_names, Renewed, RequestNames, RequestSpec};
-pub use serving::{ListenerBindings, ListenerScope, ServedCert, ServingSet};
+pub use serving::{
+    listener_notes, nothing_fix, AddressServing, ListenerBindings, ListenerNotes, ListenerScope,
+    ServedCert, ServingSet,
+};
 pub use transfer::{import_format, ImportFormat, Importable};
 pub use view::{chain_entries, CertView, ChainEntry, Expiry};

@@ -1,5 +1,6 @@
-//! The shape `list --json` and `show --json` print (DESIGN.md, "Interfaces
-//! other tools rely on"): fields may be added, never renamed.
+//! The shape `list --json` and `show --json` print, which scripts and the
+//! console's `GET /api/v1/certificates` (docs/console.md) rely on: fields
+//! may be added, never renamed.
 
 use mailcert_store::{Binding, CertRecord, PendingRecord, Store};
 use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};

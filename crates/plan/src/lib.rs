@@ -33,7 +33,7 @@ mod output;
 mod planner;
 pub mod validity;
 
-pub use error::PlanError;
+pub use error::{PlanError, RequestRefused};
 pub use input::{
     AutodiscoverMode, CertificateSplit, Coexistence, IssuerKind, MxHost, Organization, Policy,
     Role, Server, Site,

@@ -5,6 +5,7 @@
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::cert::CertSummary;
+use crate::error::CertError;
 use crate::sigalg::{check_certificate, Check};
 
 /// Where the chain built from a pool stops.
@@ -146,6 +147,65 @@ pub fn is_root(der: &[u8]) -> bool {
     CertSummary::from_der(der).is_ok_and(|s| s.is_self_signed)
 }
 
+/// The server certificate first, then its chain in issuer order, from a
+/// set whose order means nothing (PKCS#7): the server certificate is the
+/// one that issued none of the others (among several, the one that is not
+/// a CA). `what` names the file in the error.
+pub fn leaf_first(set: Vec<Vec<u8>>, what: &str) -> Result<Vec<Vec<u8>>, CertError> {
+    let summaries: Vec<CertSummary> = set
+        .iter()
+        .map(|d| CertSummary::from_der(d))
+        .collect::<Result<_, _>>()?;
+    let issues_none = |i: usize| {
+        !summaries
+            .iter()
+            .enumerate()
+            .any(|(j, s)| j != i && s.issued_by(&summaries[i]))
+    };
+    let mut leaves: Vec<usize> = (0..set.len()).filter(|&i| issues_none(i)).collect();
+    if leaves.len() > 1 {
+        // Among several, CA certificates are not server certificates.
+        leaves.retain(|&i| !summaries[i].is_ca);
+    }
+    let [leaf] = leaves[..] else {
+        return Err(CertError::NoOrder {
+            what: what.to_string(),
+            candidates: (0..set.len())
+                .filter(|&i| issues_none(i))
+                .map(|i| summaries[i].subject_cn())
+                .collect(),
+        });
+    };
+    let leaf_der = set[leaf].clone();
+    let mut rest = set;
+    rest.remove(leaf);
+    let mut ordered = vec![leaf_der];
+    let chain = issuer_order(&ordered, rest);
+    ordered.extend(chain);
+    Ok(ordered)
+}
+
+/// A set put in the order a server should send it: each issuer after the
+/// certificate it issued, starting above the highest certificate already
+/// read (`before`) that the set continues; what is left keeps the set's
+/// order. Certificates already read are left out: a CA's .p7b usually
+/// holds the server certificate too.
+pub fn issuer_order(before: &[Vec<u8>], mut set: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    set.retain(|der| !before.contains(der));
+    let mut ordered: Vec<Vec<u8>> = before
+        .iter()
+        .rev()
+        .map(|start| build_chain(start, &set).chain)
+        .find(|chain| !chain.is_empty())
+        .unwrap_or_default();
+    for der in set {
+        if !ordered.contains(&der) {
+            ordered.push(der);
+        }
+    }
+    ordered
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -211,5 +271,51 @@ pub(crate) mod tests {
         assert!(is_root(root) && !is_root(int) && !is_root(leaf));
         // What cannot be judged is kept, not silently dropped.
         assert_eq!(without_roots(&[vec![1, 2, 3]]), vec![vec![1, 2, 3]]);
+    }
+
+    #[test]
+    fn an_unordered_set_is_put_leaf_first_then_by_issuer() {
+        let pki = pki();
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        let ordered = leaf_first(vec![root.clone(), leaf.clone(), int.clone()], "chain.p7b")
+            .expect("one server certificate");
+        assert_eq!(ordered, vec![leaf.clone(), int.clone(), root.clone()]);
+        // A CA certificate that issued nothing here is no server certificate.
+        let ordered = leaf_first(vec![int.clone(), leaf.clone()], "chain.p7b").expect("one leaf");
+        assert_eq!(ordered, vec![leaf.clone(), int.clone()]);
+    }
+
+    #[test]
+    fn two_possible_server_certificates_are_named() {
+        let (first, second) = (pki(), pki());
+        let err = leaf_first(vec![first[0].0.clone(), second[0].0.clone()], "both.p7b")
+            .expect_err("two leaves");
+        assert!(matches!(&err, CertError::NoOrder { candidates, .. } if candidates.len() == 2));
+        assert_eq!(
+            err.to_string(),
+            "both.p7b: this PKCS#7 file keeps no order and 2 of its certificates could be the server certificate (\"rcgen self signed cert\", \"rcgen self signed cert\"); give the server certificate alone as CERT and this file with --chain"
+        );
+    }
+
+    #[test]
+    fn a_set_after_certificates_read_continues_their_chain() {
+        let (pki, other) = (pki(), pki());
+        let (leaf, int, root) = (&pki[0].0, &pki[1].0, &pki[2].0);
+        // The leaf again in the set is left out; its issuers follow in order.
+        assert_eq!(
+            issuer_order(
+                std::slice::from_ref(leaf),
+                vec![root.clone(), leaf.clone(), int.clone()]
+            ),
+            vec![int.clone(), root.clone()]
+        );
+        // Unrelated certificates keep the set's order after the chain.
+        assert_eq!(
+            issuer_order(
+                std::slice::from_ref(int),
+                vec![other[1].0.clone(), root.clone()]
+            ),
+            vec![root.clone(), other[1].0.clone()]
+        );
     }
 }

@@ -42,6 +42,21 @@ pub enum CertError {
     Truncated { what: String, reason: String },
     #[error("{what}: the private key does not belong to the certificate {thumbprint} (their public keys differ); use the key that was generated with this certificate's request")]
     KeyMismatch { what: String, thumbprint: String },
+    #[error("{what}: this PKCS#7 file keeps no order and {} of its certificates could be the server certificate ({}); give the server certificate alone as CERT and this file with --chain", .candidates.len(), quoted(.candidates))]
+    NoOrder {
+        what: String,
+        /// The common names of the certificates that issued none of the others.
+        candidates: Vec<String>,
+    },
     #[error("{what} is not a valid certificate request: {reason}")]
     BadRequest { what: String, reason: String },
+}
+
+/// `"a", "b"`: names as an error lists them.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

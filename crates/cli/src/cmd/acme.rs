@@ -198,7 +198,7 @@ async fn run_register(cli: &Cli, args: &RegisterArgs) -> Result {
 async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     let names = match &args.plan {
         Some(org) => {
-            let mut planned = super::plan::planned_names(org)?;
+            let mut planned = crate::files::planned_names(org)?;
             if planned.len() != 1 {
                 anyhow::bail!(
                     "{}: the plan has {} certificates; order each with --name (see `mailcert plan {}`)",
@@ -221,9 +221,9 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     if args.timeout == 0 {
         anyhow::bail!("--timeout must be at least 1 second");
     }
-    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let config = mailcert_config::Config::load_optional(args.config.as_deref(), None)?;
     let hostnames = match &config {
-        Some(config) => super::which::hostnames_in(config, &services, None)?,
+        Some(config) => config.hostnames_for(&services, None)?,
         None => Vec::new(),
     };
     let dns_update = if args.dns_update {

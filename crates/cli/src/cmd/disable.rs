@@ -31,9 +31,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let services = super::flatten(&args.services);
     // The configuration names the store; it checks --listener only when
     // given outright (a listener that is gone may still be unbound).
-    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let config = mailcert_config::Config::load_optional(args.config.as_deref(), None)?;
     if let (Some(config), Some(_), Some(_)) = (&config, &args.config, &args.listener) {
-        super::which::hostnames_in(config, &services, args.listener.as_deref())?;
+        config.hostnames_for(&services, args.listener.as_deref())?;
     }
     let mut manager = context::existing(cli, config.as_ref())?;
     let node = super::node_arg(args.node.as_deref());

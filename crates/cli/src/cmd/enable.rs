@@ -35,9 +35,10 @@ pub struct Args {
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let services = super::flatten(&args.services);
-    let config = super::which::load_config(args.config.as_deref(), args.listener.as_deref())?;
+    let config =
+        mailcert_config::Config::load_optional(args.config.as_deref(), args.listener.as_deref())?;
     let hostnames = match &config {
-        Some(config) => super::which::hostnames_in(config, &services, args.listener.as_deref())?,
+        Some(config) => config.hostnames_for(&services, args.listener.as_deref())?,
         None => Vec::new(),
     };
     let mut manager = context::existing(cli, config.as_ref())?;

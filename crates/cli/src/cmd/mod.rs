@@ -127,3 +127,47 @@ pub fn print_outcome(report: &mailcert_lifecycle::Report, json: bool) -> anyhow:
     self::report(report);
     Ok(())
 }
+
+/// Writes or prints a new request and tells where it went.
+pub fn print_request(
+    report: &mailcert_lifecycle::Report,
+    pending: &mailcert_store::PendingRecord,
+    out: Option<(std::path::PathBuf, std::fs::File)>,
+    json: bool,
+) -> crate::Result {
+    use std::io::Write as _;
+    let pem = mailcert_x509::pem::to_pem("CERTIFICATE REQUEST", &pending.csr_der);
+    let out = match out {
+        Some((path, mut file)) => {
+            file.write_all(pem.as_bytes()).map_err(|e| {
+                anyhow::Error::from(e).context(format!(
+                "the request is stored as pending request {}; print it again with `mailcert show {} --pem`",
+                    pending.id, pending.id
+                ))
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
+    let out = out.as_deref();
+    if json {
+        let mut value = serde_json::to_value(mailcert_lifecycle::CertView::of_pending(pending))?;
+        value["csr_pem"] = serde_json::Value::from(pem);
+        value["out"] = serde_json::json!(out);
+        value["messages"] = serde_json::json!(report.lines);
+        crate::output::json(&value)?;
+        return Ok(crate::exit::Exit::Success);
+    }
+    match out {
+        Some(path) => {
+            crate::output::line(&pending.id)?;
+            self::report(report);
+            crate::output::note(format!("the request is in {}", path.display()));
+        }
+        None => {
+            crate::output::line(pem.trim_end())?;
+            self::report(report);
+        }
+    }
+    Ok(crate::exit::Exit::Success)
+}

@@ -104,30 +104,3 @@ fn print_human(source: &str, plan: &Plan) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-/// The names of every certificate an organisation description plans, for
-/// `request --plan` and `acme order --plan`. A plan with errors is refused:
-/// a CA would refuse such a request too.
-pub fn planned_names(org: &std::path::Path) -> anyhow::Result<Vec<mailcert_plan::RequestNames>> {
-    let shown = org.display().to_string();
-    let text = std::fs::read_to_string(org)
-        .map_err(|e| anyhow::anyhow!("{shown}: cannot read the organisation description: {e}"))?;
-    let plan = mailcert_plan::plan_toml(&text, &shown, time::OffsetDateTime::now_utc())?;
-    if plan.has_errors() {
-        let errors: Vec<String> = plan
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| format!("  - [{}] {}", f.code, f.message))
-            .collect();
-        anyhow::bail!(
-            "{shown}: the plan has errors, so nothing was requested; fix them first (see `mailcert plan {shown}`):\n{}",
-            errors.join("\n")
-        );
-    }
-    let wanted = plan.request_names();
-    if wanted.is_empty() {
-        anyhow::bail!("{shown}: the plan has no certificate to request");
-    }
-    Ok(wanted)
-}

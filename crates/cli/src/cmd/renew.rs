@@ -34,11 +34,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let out = if self_signed {
         None
     } else {
-        super::request::open_out(args.out.as_deref())?
+        crate::files::open_out(args.out.as_deref())?
     };
     let report = match manager.renew(&record.summary.thumbprint, args.reuse_key)? {
         Renewed::Request(report, pending) => {
-            return super::request::emit(&report, &pending, out, args.json)
+            return super::print_request(&report, &pending, out, args.json)
         }
         Renewed::InPlace(report) => report,
     };

@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
-    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let config = mailcert_config::Config::load_optional(args.config.as_deref(), None)?;
     let mut manager = context::existing(cli, config.as_ref())?;
     let old = mailcert_lifecycle::find_certificate(manager.store.as_ref(), &args.old)?;
     let services: Vec<Service> = manager
@@ -35,7 +35,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         .map(|b| b.service)
         .collect();
     let hostnames = match &config {
-        Some(config) => super::which::hostnames_in(config, &services, None)?,
+        Some(config) => config.hostnames_for(&services, None)?,
         None => Vec::new(),
     };
     let pins: Vec<PinnedListener> = config

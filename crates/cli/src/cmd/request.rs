@@ -1,12 +1,11 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use mailcert_lifecycle::{CertView, RequestSpec};
-use mailcert_x509::pem::to_pem;
+use mailcert_lifecycle::RequestSpec;
 use mailcert_x509::KeyType;
 
 use crate::exit::Exit;
-use crate::{context, files, output, Cli, Result};
+use crate::{context, files, Cli, Result};
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -42,7 +41,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     }
     // Checked before --out is opened: bad input leaves no file behind.
     mailcert_lifecycle::request_names(&args.names, args.subject.as_deref())?;
-    let out = super::request::open_out(args.out.as_deref())?;
+    let out = files::open_out(args.out.as_deref())?;
     let mut manager = context::manager(cli, None)?;
     let (report, pending) = manager.request(&RequestSpec {
         names: args.names.clone(),
@@ -51,13 +50,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         exportable: !args.non_exportable,
         friendly_name: args.friendly_name.clone(),
     })?;
-    emit(&report, &pending, out, args.json)
+    super::print_request(&report, &pending, out, args.json)
 }
 
 /// `request --plan`: the planner decides the names; every planned
 /// certificate becomes a pending request.
 fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
-    let wanted = super::plan::planned_names(org)?;
+    let wanted = crate::files::planned_names(org)?;
     let outs = args
         .out
         .as_deref()
@@ -65,7 +64,7 @@ fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
         .unwrap_or_default();
     let mut files = Vec::new();
     for out in &outs {
-        files.push(open_out(Some(out))?);
+        files.push(crate::files::open_out(Some(out))?);
     }
     let mut manager = context::manager(cli, None)?;
     let mut files = files.into_iter();
@@ -77,7 +76,7 @@ fn from_plan(cli: &Cli, args: &Args, org: &std::path::Path) -> Result {
             exportable: !args.non_exportable,
             friendly_name: args.friendly_name.clone(),
         })?;
-        emit(&report, &pending, files.next().flatten(), args.json)?;
+        super::print_request(&report, &pending, files.next().flatten(), args.json)?;
     }
     Ok(Exit::Success)
 }
@@ -98,56 +97,4 @@ fn numbered_outputs(out: &std::path::Path, count: usize) -> Vec<PathBuf> {
     (1..=count)
         .map(|i| out.with_file_name(format!("{stem}-{i}{ext}")))
         .collect()
-}
-
-/// Opens `--out` before anything changes; a bad path fails with nothing done.
-pub fn open_out(
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<(std::path::PathBuf, std::fs::File)>> {
-    path.map(|p| files::create_public(p).map(|f| (p.to_path_buf(), f)))
-        .transpose()
-}
-
-/// Writes or prints a new request and tells where it went.
-pub fn emit(
-    report: &mailcert_lifecycle::Report,
-    pending: &mailcert_store::PendingRecord,
-    out: Option<(std::path::PathBuf, std::fs::File)>,
-    json: bool,
-) -> Result {
-    use std::io::Write as _;
-    let pem = to_pem("CERTIFICATE REQUEST", &pending.csr_der);
-    let out = match out {
-        Some((path, mut file)) => {
-            file.write_all(pem.as_bytes()).map_err(|e| {
-                anyhow::Error::from(e).context(format!(
-                "the request is stored as pending request {}; print it again with `mailcert show {} --pem`",
-                    pending.id, pending.id
-                ))
-            })?;
-            Some(path)
-        }
-        None => None,
-    };
-    let out = out.as_deref();
-    if json {
-        let mut value = serde_json::to_value(CertView::of_pending(pending))?;
-        value["csr_pem"] = serde_json::Value::from(pem);
-        value["out"] = serde_json::json!(out);
-        value["messages"] = serde_json::json!(report.lines);
-        output::json(&value)?;
-        return Ok(Exit::Success);
-    }
-    match out {
-        Some(path) => {
-            output::line(&pending.id)?;
-            super::report(report);
-            output::note(format!("the request is in {}", path.display()));
-        }
-        None => {
-            output::line(pem.trim_end())?;
-            super::report(report);
-        }
-    }
-    Ok(Exit::Success)
 }

@@ -7,10 +7,10 @@ use anyhow::Context as _;
 use clap::Parser;
 use mailcert_check::{validate, EndpointReport, Report, Request, Source};
 use mailcert_x509::bundle::read_certificates;
-use mailcert_x509::chain::build_chain;
-use mailcert_x509::{CertError, CertSummary};
+use mailcert_x509::chain::{issuer_order, leaf_first};
+use mailcert_x509::CertError;
 
-use crate::cmd::check::{load_trust, parse_time, TrustArgs};
+use crate::anchors::{load_trust, parse_time, TrustArgs};
 use crate::exit::Exit;
 use crate::{output, render, Cli, Result};
 
@@ -40,7 +40,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let (trust, _) = load_trust(cli, &args.trust, None)?;
     let mut certificates = match read_file(&args.cert)? {
         Read::Ordered(ders) => ders,
-        Read::Set(set) => leaf_first(set, &args.cert)?,
+        Read::Set(set) => leaf_first(set, &args.cert.display().to_string())?,
     };
     if let Some(chain) = &args.chain {
         match read_file(chain)? {
@@ -106,65 +106,4 @@ fn read_file(path: &Path) -> anyhow::Result<Read> {
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The server certificate first, then its chain in issuer order, from a
-/// PKCS#7 set: the server certificate is the one that issued none of the
-/// others.
-fn leaf_first(set: Vec<Vec<u8>>, path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let summaries: Vec<CertSummary> = set
-        .iter()
-        .map(|d| CertSummary::from_der(d))
-        .collect::<std::result::Result<_, _>>()?;
-    let issues_none = |i: usize| {
-        !summaries
-            .iter()
-            .enumerate()
-            .any(|(j, s)| j != i && s.issued_by(&summaries[i]))
-    };
-    let mut leaves: Vec<usize> = (0..set.len()).filter(|&i| issues_none(i)).collect();
-    if leaves.len() > 1 {
-        // Among several, CA certificates are not server certificates.
-        leaves.retain(|&i| !summaries[i].is_ca);
-    }
-    let [leaf] = leaves[..] else {
-        let candidates: Vec<String> = (0..set.len())
-            .filter(|&i| issues_none(i))
-            .map(|i| format!("\"{}\"", summaries[i].subject_cn()))
-            .collect();
-        anyhow::bail!(
-            "{}: this PKCS#7 file keeps no order and {} of its certificates could be the server certificate ({}); give the server certificate alone as CERT and this file with --chain",
-            path.display(),
-            candidates.len(),
-            candidates.join(", ")
-        );
-    };
-    let leaf_der = set[leaf].clone();
-    let mut rest = set;
-    rest.remove(leaf);
-    let mut ordered = vec![leaf_der];
-    let chain = issuer_order(&ordered, rest);
-    ordered.extend(chain);
-    Ok(ordered)
-}
-
-/// A PKCS#7 set put in the order a server should send it: each issuer
-/// after the certificate it issued, starting above the highest certificate
-/// already read that the set continues; what is left keeps the set's order.
-/// Certificates already read are left out: a CA's .p7b usually holds the
-/// server certificate too.
-fn issuer_order(before: &[Vec<u8>], mut set: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    set.retain(|der| !before.contains(der));
-    let mut ordered: Vec<Vec<u8>> = before
-        .iter()
-        .rev()
-        .map(|start| build_chain(start, &set).chain)
-        .find(|chain| !chain.is_empty())
-        .unwrap_or_default();
-    for der in set {
-        if !ordered.contains(&der) {
-            ordered.push(der);
-        }
-    }
-    ordered
 }

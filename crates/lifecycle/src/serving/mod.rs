@@ -12,6 +12,11 @@ use time::OffsetDateTime;
 
 use crate::error::Result;
 
+mod address;
+mod notes;
+pub use address::AddressServing;
+pub use notes::{listener_notes, nothing_fix, ListenerNotes};
+
 /// A certificate ready to serve: record, chain and (optionally) key.
 #[derive(Debug, Clone)]
 pub struct ServedCert {
