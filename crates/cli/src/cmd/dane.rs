@@ -92,7 +92,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
 }
 
 fn publish(cli: &Cli, args: &PublishArgs) -> Result {
-    let config = super::which::load_config(args.config.as_deref(), None)?;
+    let config = mailcert_config::Config::load_optional(args.config.as_deref(), None)?;
     let Some(config) = config else {
         anyhow::bail!(
             "no front-end configuration to read [dane.dns] from (there is no {}); pass --config FILE (or set MAILCERT_CONFIG)",
