@@ -21,6 +21,7 @@ mod https_sni;
 mod lifecycle;
 mod mta_sts;
 mod plan;
+mod plan_caa;
 mod preflight;
 mod privileges;
 mod remove;

@@ -208,6 +208,7 @@ struct RawPolicy {
     #[serde(default)]
     mta_sts: bool,
     mta_sts_mx: Option<Spanned<NameList>>,
+    caa_issuer: Option<Spanned<String>>,
 }
 
 /// A site whose clients use names of their own.
@@ -264,6 +265,8 @@ pub struct Policy {
     /// The `mx` lines the MTA-STS policy lists (`[[mta_sts]] mx` of the
     /// front end); empty: the MX host names themselves.
     pub mta_sts_mx: Vec<MxPattern>,
+    /// The CA's issuer domain for CAA (`digicert.com`), when written.
+    pub caa_issuer: Option<String>,
 }
 
 /// An MX host of the organisation (`[[mx]]`): what sending servers
@@ -306,6 +309,20 @@ impl Organization {
     pub fn from_toml(text: &str, source: &str) -> Result<Organization, PlanError> {
         let raw: RawOrg = toml::from_str(text).map_err(|e| read_error(text, source, &e))?;
         Checker { text, source }.check(raw)
+    }
+
+    /// The issuer domain CAA records must allow: `policy.caa_issuer`, else
+    /// Let's Encrypt's for a public issuer with ACME; `None` when the CA
+    /// is not known, or is not a public CA (CAA binds public CAs only).
+    pub fn caa_issuer(&self) -> Option<String> {
+        if self.issuer != IssuerKind::Public {
+            return None;
+        }
+        self.policy.caa_issuer.clone().or_else(|| {
+            self.policy
+                .acme
+                .then(|| crate::caa::LETS_ENCRYPT.to_string())
+        })
     }
 
     /// The autodiscover mode for one accepted domain (lower case, ASCII or
@@ -570,6 +587,26 @@ impl Checker<'_> {
             }
         }
 
+        let caa_issuer = match &policy.caa_issuer {
+            None => None,
+            Some(typed) => {
+                let text = typed.get_ref().trim().trim_end_matches('.');
+                match parse_name(text).map(|p| p.name) {
+                    Ok(SubjectName::Dns(domain)) if !domain.starts_with("*.") && domain.contains('.') => {
+                        Some(domain)
+                    }
+                    _ => {
+                        return Err(self.invalid(
+                            Some(typed.span().start),
+                            "policy.caa_issuer",
+                            format!("\"{}\" is not an issuer domain.", typed.get_ref()),
+                            "give the domain the CA documents for CAA records, e.g. caa_issuer = \"digicert.com\" (Let's Encrypt: letsencrypt.org, the default with acme = true).",
+                        ))
+                    }
+                }
+            }
+        };
+
         Ok(Organization {
             source: self.source.to_string(),
             name: organization.name,
@@ -592,6 +629,7 @@ impl Checker<'_> {
                 certificates: policy.certificates,
                 mta_sts: policy.mta_sts,
                 mta_sts_mx,
+                caa_issuer,
             },
             mx,
         })

@@ -21,10 +21,12 @@
 //!
 //! Pure: no I/O, no clock. The caller reads the file and passes the time.
 //! Not here: requesting or issuing certificates (the store and issuers do),
-//! DNS look-ups (the plan says what DNS should hold, it does not check;
-//! the MX hosts come from the description).
+//! DNS look-ups (the plan says what DNS should hold; the MX hosts come
+//! from the description, and `plan --resolve` looks CAA up and hands the
+//! answers to [`caa_findings`]).
 #![forbid(unsafe_code)]
 
+mod caa;
 mod classify;
 mod error;
 mod input;
@@ -33,6 +35,7 @@ mod output;
 mod planner;
 pub mod validity;
 
+pub use caa::{allows, caa_findings, climb, CaaLookup, CaaRecord, Refused, LETS_ENCRYPT};
 pub use error::{PlanError, RequestRefused};
 pub use input::{
     AutodiscoverMode, CertificateSplit, Coexistence, IssuerKind, MxHost, Organization, Policy,

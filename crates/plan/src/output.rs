@@ -97,11 +97,14 @@ pub enum FindingCode {
     MxNotCovered,
     MtaStsMxMismatch,
     MtaStsPolicy,
+    CaaForbids,
+    CaaNone,
+    CaaLookupFailed,
 }
 
 impl FindingCode {
     /// Every code, in documentation order.
-    pub const ALL: [FindingCode; 25] = [
+    pub const ALL: [FindingCode; 28] = [
         FindingCode::InternalName,
         FindingCode::PrivateIp,
         FindingCode::SingleLabelName,
@@ -127,6 +130,17 @@ impl FindingCode {
         FindingCode::MxNotCovered,
         FindingCode::MtaStsMxMismatch,
         FindingCode::MtaStsPolicy,
+        FindingCode::CaaForbids,
+        FindingCode::CaaNone,
+        FindingCode::CaaLookupFailed,
+    ];
+
+    /// The codes only `plan --resolve` gives: they judge what DNS
+    /// answers, which the pure planner never asks.
+    pub const RESOLVED: [FindingCode; 3] = [
+        FindingCode::CaaForbids,
+        FindingCode::CaaNone,
+        FindingCode::CaaLookupFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +170,9 @@ impl FindingCode {
             FindingCode::MxNotCovered => "mx-not-covered",
             FindingCode::MtaStsMxMismatch => "mta-sts-mx-mismatch",
             FindingCode::MtaStsPolicy => "mta-sts-policy",
+            FindingCode::CaaForbids => "caa-forbids",
+            FindingCode::CaaNone => "caa-none",
+            FindingCode::CaaLookupFailed => "caa-lookup-failed",
         }
     }
 }
@@ -231,6 +248,28 @@ impl Plan {
             });
         }
         Ok(wanted)
+    }
+
+    /// Adds findings made outside the pure planner (`plan --resolve`):
+    /// each once, errors first as always.
+    pub fn add_findings(&mut self, more: Vec<Finding>) {
+        for finding in more {
+            if !self.findings.contains(&finding) {
+                self.findings.push(finding);
+            }
+        }
+        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    }
+
+    /// Every name of every planned certificate, once, in plan order.
+    pub fn distinct_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.certificates.iter().flat_map(|c| &c.names) {
+            if !names.contains(&name.name) {
+                names.push(name.name.clone());
+            }
+        }
+        names
     }
 
     /// The stable `plan --json` text.

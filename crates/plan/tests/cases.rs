@@ -295,9 +295,11 @@ fn every_finding_code_is_exercised() {
         let (_, plan) = load(&file);
         seen.extend(plan.findings.iter().map(|f| f.code));
     }
+    // The codes of `plan --resolve` judge DNS answers: their cases are
+    // the unit tests of the caa module and the CLI's tests against Knot.
     let missing: Vec<&str> = FindingCode::ALL
         .iter()
-        .filter(|c| !seen.contains(c))
+        .filter(|c| !seen.contains(c) && !FindingCode::RESOLVED.contains(c))
         .map(|c| c.as_str())
         .collect();
     assert!(missing.is_empty(), "no case produces {missing:?}");

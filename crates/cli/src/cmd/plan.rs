@@ -1,13 +1,14 @@
-//! `mailcert plan ORG.toml [--json] [--at DATE]`: the certificates an
-//! organisation needs, each name with its reason, and the findings.
-//! Needs no store. Exit 1 when a finding is an error, 2 when the file
-//! cannot be read or described wrongly.
+//! `mailcert plan ORG.toml [--json] [--at DATE] [--resolve [--dns S]]`:
+//! the certificates an organisation needs, each name with its reason, and
+//! the findings; with `--resolve`, also what the names' CAA records say of
+//! the chosen CA. Needs no store. Exit 1 when a finding is an error, 2
+//! when the file cannot be read or described wrongly.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use mailcert_plan::{Plan, Severity};
+use mailcert_plan::{IssuerKind, Organization, Plan, Severity};
 
 use crate::exit::Exit;
 use crate::{output, Cli, Result};
@@ -23,6 +24,12 @@ pub struct Args {
     /// Plan as of this date (2027-06-01) or time (RFC 3339) instead of now: validity limits depend on it.
     #[arg(long, value_name = "DATE")]
     pub at: Option<String>,
+    /// Look up CAA for every planned name (RFC 8659: the name, then its parent domains) and report what forbids the CA (caa-forbids) or protects nothing (caa-none). The CA: policy.caa_issuer, or Let's Encrypt with acme = true.
+    #[arg(long)]
+    pub resolve: bool,
+    /// The DNS resolver --resolve asks: SERVER[:PORT] (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, value_name = "SERVER[:PORT]", requires = "resolve")]
+    pub dns: Option<String>,
 }
 
 pub fn run(_cli: &Cli, args: &Args) -> Result {
@@ -36,7 +43,11 @@ pub fn run(_cli: &Cli, args: &Args) -> Result {
             "{shown}: cannot read the organisation description: {e}. Fix: give the path of a TOML file (examples in examples/plan/)"
         )
     })?;
-    let plan = mailcert_plan::plan_toml(&text, &shown, at)?;
+    let org = Organization::from_toml(&text, &shown)?;
+    let mut plan = mailcert_plan::plan(&org, at);
+    if args.resolve {
+        resolve_caa(&org, &mut plan, args.dns.as_deref())?;
+    }
     if args.json {
         output::json(&plan)?;
     } else {
@@ -47,6 +58,38 @@ pub fn run(_cli: &Cli, args: &Args) -> Result {
     } else {
         Exit::Success
     })
+}
+
+/// `--resolve`: the CAA records of every planned name, judged for the
+/// plan's CA, as findings of the plan.
+fn resolve_caa(org: &Organization, plan: &mut Plan, dns: Option<&str>) -> anyhow::Result<()> {
+    let Some(issuer) = org.caa_issuer() else {
+        if org.issuer == IssuerKind::Public {
+            anyhow::bail!(
+                "{}: --resolve checks the CAA records for the CA's issuer domain, and the description does not say which public CA: add caa_issuer = \"digicert.com\" (the domain the CA documents for CAA) to [policy], or acme = true for Let's Encrypt (letsencrypt.org)",
+                org.source
+            );
+        }
+        output::note(format!(
+            "CAA not looked up: it binds public CAs only, and the issuer is {}",
+            org.issuer
+        ));
+        return Ok(());
+    };
+    let resolver = match dns {
+        Some(server) => mailcert_dane::Resolver::new(
+            mailcert_dane::Resolver::parse_server(server).context("--dns")?,
+        ),
+        None => mailcert_dane::Resolver::system().context("--resolve")?,
+    };
+    let lookups: Vec<_> = plan
+        .distinct_names()
+        .iter()
+        .filter(|name| name.parse::<std::net::IpAddr>().is_err())
+        .map(|name| super::caa::lookup(&resolver, name))
+        .collect();
+    plan.add_findings(mailcert_plan::caa_findings(&lookups, &issuer));
+    Ok(())
 }
 
 fn print_human(source: &str, plan: &Plan) -> anyhow::Result<()> {
