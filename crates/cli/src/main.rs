@@ -104,6 +104,8 @@ pub enum Command {
     Dane(cmd::dane::Args),
     /// MTA-STS: the DNS records (_mta-sts TXT with the policy id, TLS-RPT) of the policies serve publishes.
     MtaSts(cmd::mta_sts::Args),
+    /// Changes scheduled with `enable|disable|replace … --at TIME`: list, cancel.
+    Schedule(cmd::schedule::Args),
 }
 
 fn main() -> std::process::ExitCode {

@@ -25,6 +25,7 @@ mod plan_caa;
 mod preflight;
 mod privileges;
 mod remove;
+mod schedule;
 mod serve;
 mod serve_outside;
 mod served_chain;

@@ -389,63 +389,33 @@ impl Manager {
     }
 }
 
-/// The publishing rounds `serve` runs on a thread of its own; stopped
-/// when dropped.
-pub struct PublishingHandle {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for PublishingHandle {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Runs a publishing round now and then every `interval`, each with the
-/// store opened afresh (the thread keeps no connection between rounds).
-/// A failed round is logged and changes nothing; the next one tries again.
+/// The publishing rounds `serve` runs beside the front end: now, then
+/// every `interval`. A failed round is logged and changes nothing; the
+/// next one tries again.
 pub fn start_publishing(
     location: mailcert_store::StoreLocation,
     node: String,
     publisher: Publisher,
     interval: std::time::Duration,
-) -> std::io::Result<PublishingHandle> {
-    use std::sync::atomic::Ordering;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopped = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("dane-publish".into())
-        .spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                let round = mailcert_store::open(&location)
-                    .map_err(LifecycleError::from)
-                    .and_then(|store| {
-                        Manager::new(store, "mailcert serve".to_string())
-                            .on_node(node.clone())
-                            .dane_publish(&publisher)
-                    });
-                match round {
-                    Ok(report) => {
-                        for record in &report.withdrawn {
-                            tracing::info!("DANE: withdrew {record} (twice its TTL after the rollover)");
-                        }
-                        tracing::debug!("DANE: {} record(s) published", report.records.len());
-                    }
-                    Err(e) => tracing::error!(
-                        "DANE publishing at {} failed; the certificates serving SMTP stay as they are, and the next round tries again: {e}",
-                        publisher.update.server
-                    ),
-                }
-                std::thread::park_timeout(interval);
+) -> std::io::Result<crate::rounds::Rounds> {
+    let server = publisher.update.server;
+    crate::rounds::start_rounds(
+        "dane-publish",
+        location,
+        node,
+        interval,
+        move |manager| {
+            let report = manager.dane_publish(&publisher)?;
+            for record in &report.withdrawn {
+                tracing::info!("DANE: withdrew {record} (twice its TTL after the rollover)");
             }
-        })?;
-    Ok(PublishingHandle {
-        stop,
-        thread: Some(thread),
-    })
+            tracing::debug!("DANE: {} record(s) published", report.records.len());
+            Ok(())
+        },
+        move |e| {
+            tracing::error!(
+                "DANE publishing at {server} failed; the certificates serving SMTP stay as they are, and the next round tries again: {e}"
+            )
+        },
+    )
 }

@@ -22,6 +22,8 @@ pub mod preflight;
 pub mod remove;
 pub mod replace;
 pub mod request;
+mod rounds;
+pub mod schedule;
 mod served;
 pub mod serving;
 pub mod transfer;
@@ -37,6 +39,7 @@ pub use manager::{parse_names, Manager, Report};
 pub use remove::Removal;
 pub use replace::PinnedListener;
 pub use request::{request_names, Renewed, RequestNames, RequestSpec};
+pub use rounds::Rounds;
 pub use serving::{
     listener_notes, nothing_fix, AddressServing, ListenerBindings, ListenerNotes, ListenerScope,
     ServedCert, ServingSet,

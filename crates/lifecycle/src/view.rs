@@ -18,12 +18,13 @@ pub fn list(store: &dyn Store, now: OffsetDateTime) -> crate::Result<Vec<CertVie
         .iter()
         .map(CertView::of_pending)
         .collect();
-    views.extend(
-        store
-            .certificates()?
-            .iter()
-            .map(|c| CertView::of_certificate(c, &bindings, now)),
-    );
+    let scheduled = crate::schedule::scheduled(store)?;
+    views.extend(store.certificates()?.iter().map(|c| {
+        let mut view = CertView::of_certificate(c, &bindings, now);
+        view.warnings
+            .extend(crate::schedule::warnings_for(&scheduled, &view.thumbprint));
+        view
+    }));
     Ok(views)
 }
 

@@ -19,6 +19,9 @@ pub struct Args {
     /// listener binding may be removed (also one whose listener is gone).
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Make the change at this time instead of now (2027-01-10 or RFC 3339): `serve` applies it then; see `mailcert schedule list`.
+    #[arg(long, value_parser = super::parse_at)]
+    pub at: Option<time::OffsetDateTime>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -37,6 +40,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     }
     let mut manager = context::existing(cli, config.as_ref())?;
     let node = super::node_arg(args.node.as_deref());
+    if let Some(at) = args.at {
+        let report = manager.schedule(
+            mailcert_lifecycle::schedule::ScheduledChange::Disable {
+                thumbprint: args.thumbprint.clone(),
+                services: services.iter().map(|s| s.as_str().to_string()).collect(),
+                listener: args.listener.clone(),
+                node,
+            },
+            at,
+        )?;
+        return super::print_report(&report, args.json);
+    }
     let report = manager.disable_scoped(
         &args.thumbprint,
         &services,

@@ -28,6 +28,9 @@ pub struct Args {
     /// (default: the one `mailcert serve` reads, if it exists).
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Make the change at this time instead of now (2027-01-10 or RFC 3339): `serve` applies it then, pre-flight again first; see `mailcert schedule list`.
+    #[arg(long, value_parser = super::parse_at)]
+    pub at: Option<time::OffsetDateTime>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +46,20 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     };
     let mut manager = context::existing(cli, config.as_ref())?;
     let node = super::node_arg(args.node.as_deref());
+    if let Some(at) = args.at {
+        let report = manager.schedule(
+            mailcert_lifecycle::schedule::ScheduledChange::Enable {
+                thumbprint: args.thumbprint.clone(),
+                services: services.iter().map(|s| s.as_str().to_string()).collect(),
+                listener: args.listener.clone(),
+                node,
+                hostnames,
+                strict: args.strict,
+            },
+            at,
+        )?;
+        return super::print_report(&report, args.json);
+    }
     let report = manager.enable_scoped(
         &args.thumbprint,
         &services,

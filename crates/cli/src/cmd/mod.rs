@@ -23,6 +23,7 @@ pub mod remove;
 pub mod renew;
 pub mod replace;
 pub mod request;
+pub mod schedule;
 pub mod serve;
 pub mod show;
 pub mod store;
@@ -61,10 +62,16 @@ pub fn run(cli: &Cli) -> Result {
         Command::Console(args) => console::run(cli, args),
         Command::Dane(args) => dane::run(cli, args),
         Command::MtaSts(args) => mta_sts::run(cli, args),
+        Command::Schedule(args) => schedule::run(cli, args),
     }
 }
 
 /// `--node NAME` as node names are kept: trimmed, lower-case.
+/// `--at`: a date (`2027-06-01`) or an RFC 3339 time.
+pub fn parse_at(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
+    mailcert_x509::time::parse_at(text).map_err(|e| e.to_string())
+}
+
 pub fn node_arg(node: Option<&str>) -> Option<String> {
     node.map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty())

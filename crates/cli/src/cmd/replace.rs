@@ -20,6 +20,9 @@ pub struct Args {
     /// are rewritten to NEW.
     #[arg(long, env = "MAILCERT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Make the change at this time instead of now (2027-01-10 or RFC 3339): `serve` applies it then, pre-flight again first; see `mailcert schedule list`.
+    #[arg(long, value_parser = super::parse_at)]
+    pub at: Option<time::OffsetDateTime>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +55,30 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(at) = args.at {
+        if let Some(pin) = pins.iter().find(|p| {
+            old.summary
+                .thumbprint
+                .starts_with(&p.pin.to_ascii_uppercase())
+                || old.summary.subject.contains(&p.pin)
+        }) {
+            anyhow::bail!(
+                "listener '{}' pins {} in the configuration, which a scheduled change cannot rewrite at its time. Fix: pin the listener to the new certificate when it should take over, or replace now (without --at)",
+                pin.name,
+                old.summary.thumbprint
+            );
+        }
+        let report = manager.schedule(
+            mailcert_lifecycle::schedule::ScheduledChange::Replace {
+                old: args.old.clone(),
+                new: args.new.clone(),
+                hostnames,
+                strict: args.strict,
+            },
+            at,
+        )?;
+        return super::print_report(&report, args.json);
+    }
     let report = manager.replace(
         &args.old,
         &args.new,

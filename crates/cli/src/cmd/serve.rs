@@ -10,6 +10,10 @@ use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::StoreLocation;
 
 use crate::exit::Exit;
+
+/// How often `serve` looks for scheduled changes that came due: the
+/// precision of `--at`.
+const SCHEDULE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::{Cli, Result};
 
 #[derive(Debug, Parser)]
@@ -112,6 +116,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         mailcert_acme::serve::RENEWAL_INTERVAL,
     )
     .context("starting the ACME renewal engine")?;
+    // Changes scheduled with --at, applied at their time.
+    let _scheduler = mailcert_lifecycle::schedule::start_scheduler(
+        location.clone(),
+        node.clone(),
+        SCHEDULE_INTERVAL,
+    )
+    .context("starting the scheduled changes")?;
     // DANE: the TLSA records published by RFC 2136, beside the renewal.
     let _publishing = match config
         .dane

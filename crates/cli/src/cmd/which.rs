@@ -47,6 +47,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         manager.which_on(args.service, scope, args.name.as_deref(), Some(&node))?;
     let listeners = manager.listener_bindings(Some(&node))?;
     let notes = listener_notes(&listeners, args.service, args.listener.as_deref());
+    // Changes scheduled for this service, or for the certificate it serves.
+    let service_name = args.service.as_str().to_string();
+    let scheduled: Vec<mailcert_lifecycle::schedule::Scheduled> = manager
+        .schedules()?
+        .into_iter()
+        .filter(|s| match &s.change {
+            mailcert_lifecycle::schedule::ScheduledChange::Enable { services, .. }
+            | mailcert_lifecycle::schedule::ScheduledChange::Disable { services, .. } => {
+                services.contains(&service_name)
+            }
+            mailcert_lifecycle::schedule::ScheduledChange::Replace { old, .. } => {
+                selection.thumbprint() == Some(old.as_str())
+            }
+        })
+        .collect();
     let fix = nothing_fix(
         &selection,
         args.service,
@@ -68,6 +83,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "hidden_by_listener": notes.hidden,
             "listeners_with_own": notes.listeners_with_own,
             "notes": notes.sentences,
+            "scheduled": scheduled,
         }))?;
     } else {
         match &record {
@@ -92,6 +108,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         }
         if let Some(fix) = &fix {
             output::line(format!("fix: {fix}"))?;
+        }
+        for s in &scheduled {
+            output::line(format!(
+                "scheduled: {} at {} (schedule {}){}",
+                s.change.describe(),
+                s.at,
+                s.id,
+                s.failed
+                    .as_ref()
+                    .map(|r| format!("; NOT APPLIED: {r}"))
+                    .unwrap_or_default()
+            ))?;
         }
     }
     // An empty answer is still an answer: exit 1 is for the findings of
