@@ -97,6 +97,17 @@ fn serve_publishes_waits_for_the_record_and_withdraws_the_old_one() {
         refused.stderr
     );
     assert_eq!(env.show(&old)["services"].as_array().map(Vec::len), Some(4));
+    let listed = env.list();
+    let warned = listed
+        .iter()
+        .find(|c| c["thumbprint"] == old.as_str())
+        .expect("old is listed");
+    assert!(
+        warned["warnings"]
+            .to_string()
+            .contains("DANE: the next key's TLSA record"),
+        "list says the renewal would wait: {warned:#}"
+    );
 
     // serve keeps publishing; once the record is ready the renewal goes.
     let server = env.serve(&["--config", &config]);

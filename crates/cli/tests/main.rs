@@ -13,6 +13,7 @@ mod check_cli;
 mod console;
 mod crash;
 mod dane;
+mod dane_postfix;
 mod dane_publish;
 mod dane_renewal;
 mod fleet;

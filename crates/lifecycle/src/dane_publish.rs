@@ -348,45 +348,107 @@ impl Manager {
         let Some(publication) = self.dane_publication()? else {
             return Ok(());
         };
-        let rdata = Tlsa::for_spki(Usage::DaneEe, spki).rdata_text();
-        let now = self.now().unix_timestamp();
-        let hosts: Vec<&String> = names
-            .iter()
-            .filter(|n| !n.starts_with("*.") && n.contains('.'))
-            .collect();
-        for host in hosts {
-            let suffix = format!("._tcp.{host}.");
-            if !publication
-                .records
-                .iter()
-                .any(|p| p.name.ends_with(&suffix))
-            {
-                // Not a name this publisher publishes (another zone).
-                continue;
-            }
-            let found = publication
-                .records
-                .iter()
-                .find(|p| p.name.ends_with(&suffix) && p.rdata == rdata);
-            let waiting = match found.and_then(Published::ready_at) {
-                Some(ready) if ready <= now => continue,
-                Some(ready) => format!(
-                    "it has been seen at every authoritative server since {}, and twice its TTL ends at {}",
-                    rfc3339(found.and_then(|p| p.seen_everywhere_at).unwrap_or(ready)),
-                    rfc3339(ready)
-                ),
-                None if found.is_some() => {
-                    "it is published but not yet answered by every authoritative server of the zone".to_string()
-                }
-                None if !strict => continue,
-                None => "it is not published yet".to_string(),
-            };
-            return Err(LifecycleError::Refused(format!(
+        match not_ready(&publication, spki, names, self.now().unix_timestamp(), strict) {
+            None => Ok(()),
+            Some((host, rdata, waiting)) => Err(LifecycleError::Refused(format!(
                 "DANE: {thumbprint} cannot serve SMTP for {host} yet: the TLSA record of its key ({rdata}) must be seen at every authoritative server for twice its TTL first, and {waiting}. The current certificate keeps serving; the change can be made once the record is ready (`mailcert dane publish` shows each record's state)"
-            )));
+            ))),
         }
-        Ok(())
     }
+}
+
+/// The first host of `names` for which the record of the key `spki` is
+/// not ready, with the record and why: see [`Manager::ensure_dane_ready`].
+fn not_ready(
+    publication: &Publication,
+    spki: &[u8],
+    names: &[String],
+    now: i64,
+    strict: bool,
+) -> Option<(String, String, String)> {
+    let rdata = Tlsa::for_spki(Usage::DaneEe, spki).rdata_text();
+    let hosts = names
+        .iter()
+        .filter(|n| !n.starts_with("*.") && n.contains('.'));
+    for host in hosts {
+        let suffix = format!("._tcp.{host}.");
+        if !publication
+            .records
+            .iter()
+            .any(|p| p.name.ends_with(&suffix))
+        {
+            // Not a name this publisher publishes (another zone).
+            continue;
+        }
+        let found = publication
+            .records
+            .iter()
+            .find(|p| p.name.ends_with(&suffix) && p.rdata == rdata);
+        let waiting = match found.and_then(Published::ready_at) {
+            Some(ready) if ready <= now => continue,
+            Some(ready) => format!(
+                "it has been seen at every authoritative server since {}, and twice its TTL ends at {}",
+                rfc3339(found.and_then(|p| p.seen_everywhere_at).unwrap_or(ready)),
+                rfc3339(ready)
+            ),
+            None if found.is_some() => {
+                "it is published but not yet answered by every authoritative server of the zone"
+                    .to_string()
+            }
+            None if !strict => continue,
+            None => "it is not published yet".to_string(),
+        };
+        return Some((host.clone(), rdata, waiting));
+    }
+    None
+}
+
+/// For `list` and `show`: the certificates bound to SMTP whose next key
+/// may not serve yet, each with the warning to show.
+pub fn next_key_warnings(
+    store: &dyn mailcert_store::Store,
+    certificates: &[mailcert_store::CertRecord],
+    bindings: &[mailcert_store::Binding],
+    now: OffsetDateTime,
+) -> Result<Vec<(String, String)>> {
+    if store.value(crate::dane::DANE_ENABLED)?.as_deref() != Some(b"1") {
+        return Ok(Vec::new());
+    }
+    let Some(bytes) = store.value(PUBLICATION)? else {
+        return Ok(Vec::new());
+    };
+    let Ok(publication) = serde_json::from_slice::<Publication>(&bytes) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for cert in certificates {
+        let thumbprint = &cert.summary.thumbprint;
+        if !bindings
+            .iter()
+            .any(|b| b.service == Service::Smtp && &b.thumbprint == thumbprint)
+        {
+            continue;
+        }
+        let Some(next) = store.value(&crate::dane::next_key_name(thumbprint))? else {
+            continue;
+        };
+        let spki = mailcert_x509::keys::read_key(&next)?.spki;
+        if let Some((host, _, waiting)) = not_ready(
+            &publication,
+            &spki,
+            &cert.summary.names,
+            now.unix_timestamp(),
+            true,
+        ) {
+            out.push((
+                thumbprint.clone(),
+                format!(
+                    "DANE: the next key's TLSA record for {host} is not ready ({waiting}); a renewal before then waits, and the current certificate keeps serving"
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The publishing rounds `serve` runs beside the front end: now, then

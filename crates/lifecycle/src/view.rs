@@ -19,10 +19,17 @@ pub fn list(store: &dyn Store, now: OffsetDateTime) -> crate::Result<Vec<CertVie
         .map(CertView::of_pending)
         .collect();
     let scheduled = crate::schedule::scheduled(store)?;
-    views.extend(store.certificates()?.iter().map(|c| {
+    let certificates = store.certificates()?;
+    let dane = crate::dane_publish::next_key_warnings(store, &certificates, &bindings, now)?;
+    views.extend(certificates.iter().map(|c| {
         let mut view = CertView::of_certificate(c, &bindings, now);
         view.warnings
             .extend(crate::schedule::warnings_for(&scheduled, &view.thumbprint));
+        view.warnings.extend(
+            dane.iter()
+                .filter(|(thumbprint, _)| thumbprint == &view.thumbprint)
+                .map(|(_, warning)| warning.clone()),
+        );
         view
     }));
     Ok(views)

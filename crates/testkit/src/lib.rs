@@ -48,7 +48,7 @@ pub use client::{openssl_view, pem_blocks, served_chain, served_thumbprint, Open
 pub use curl::{Curl, HttpReply};
 pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};
 pub use http::HttpBackend;
-pub use mail::{Dovecot, DovecotOptions, Postfix, PASSWORD, USER};
+pub use mail::{Dovecot, DovecotOptions, Postfix, PostfixSender, PASSWORD, USER};
 pub use openssl::{openssl, openssl_all, openssl_at, openssl_date};
 pub use pebble::{Pebble, PebbleOptions};
 pub use pki::{Cert, Key, Leaf, OpensslPki, Pki, Spec};

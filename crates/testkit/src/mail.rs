@@ -1,6 +1,7 @@
 //! Dovecot and Postfix as backends, per the project's peer runbook: their
 //! own directories, ports and logs; PROXY-protocol listeners beside the
-//! plain ones; stopped when dropped.
+//! plain ones; stopped when dropped. Postfix also as a sending server
+//! ([`PostfixSender`]), for DANE.
 
 use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
@@ -228,23 +229,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 impl Postfix {
     /// Starts Postfix under `dir`, delivering into `dovecot`'s maildirs.
     pub fn start(dir: &Path, dovecot: &Dovecot) -> Postfix {
-        let root = dir.join("postfix");
-        let conf = root.join("conf");
-        let data = root.join("data");
-        for d in [&conf, &data, &root.join("spool")] {
-            std::fs::create_dir_all(d).expect("postfix dirs");
-        }
-        set_mode(&root, 0o755);
-        let postfix_ids = Command::new("id").args(["-u", "postfix"]).output().ok();
-        let uid = postfix_ids
-            .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-            })
-            .expect("the postfix user exists (install postfix)");
-        chown(&data, Some(uid), None).expect("chown data_directory");
+        let (root, conf) = postfix_dirs(&dir.join("postfix"));
         let (smtp, smtp_proxy) = (free_port(), free_port());
         let r = root.display();
         let log = root.join("postfix.log");
@@ -300,4 +285,127 @@ impl Drop for Postfix {
             .status();
         stop_child(&mut self.child);
     }
+}
+
+/// A Postfix that sends: it takes mail by SMTP on `submit` (from
+/// 127.0.0.0/8) and relays what is for `example.test` to `relay`
+/// (`[host]:port`), with `main_extra` added to its `main.cf` (DANE:
+/// `smtp_tls_security_level = dane`, …). `launcher` runs `postfix` (e.g.
+/// in the DNS testbed's resolver namespace); it is given `-c CONF
+/// start-fg`.
+pub struct PostfixSender {
+    child: Child,
+    conf: PathBuf,
+    pub submit: u16,
+    pub log: PathBuf,
+}
+
+impl PostfixSender {
+    pub fn start(
+        dir: &Path,
+        mut launcher: Command,
+        relay: &str,
+        main_extra: &str,
+    ) -> PostfixSender {
+        let (root, conf) = postfix_dirs(&dir.join("postfix-sender"));
+        let submit = free_port();
+        let r = root.display();
+        let log = root.join("postfix.log");
+        let main = format!(
+            "compatibility_level = 3.6\nqueue_directory = {r}/spool\ndata_directory = {r}/data\n\
+             maillog_file = {r}/postfix.log\nmaillog_file_prefixes = {r}, /var, /dev/stdout\n\
+             myhostname = sender.example.net\nmyorigin = $myhostname\nmydestination =\n\
+             inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n\
+             alias_maps =\nalias_database =\nlocal_recipient_maps =\n\
+             transport_maps = inline:{{ example.test=smtp:{relay} }}\n\
+             smtp_tls_loglevel = 1\n{main_extra}\n"
+        );
+        std::fs::write(conf.join("main.cf"), main).expect("main.cf");
+        let master =
+            format!("{submit}     inet  n       -       n       -       -       smtpd\n{SERVICES}");
+        std::fs::write(conf.join("master.cf"), master).expect("master.cf");
+        let child = launcher
+            .arg("-c")
+            .arg(&conf)
+            .arg("start-fg")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting postfix (run scripts/install-peers.sh)");
+        wait_for_port(submit);
+        PostfixSender {
+            child,
+            conf,
+            submit,
+            log,
+        }
+    }
+
+    /// Hands one message for `to` to this Postfix by SMTP (Python's
+    /// smtplib); it is queued for delivery when this returns.
+    pub fn send(&self, to: &str, subject: &str) {
+        let script = format!(
+            "import smtplib\ns = smtplib.SMTP('127.0.0.1', {})\ns.sendmail('sender@sender.example.net', ['{to}'], 'From: sender@sender.example.net\\r\\nTo: {to}\\r\\nSubject: {subject}\\r\\n\\r\\n{subject}\\r\\n')\ns.quit()\n",
+            self.submit
+        );
+        let out = Command::new("/usr/bin/python3")
+            .args(["-c", &script])
+            .output()
+            .expect("running python3");
+        assert!(
+            out.status.success(),
+            "handing a message to Postfix: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The queue as `postqueue -p` shows it (empty when all is delivered).
+    pub fn queue(&self) -> String {
+        let out = Command::new("postqueue")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("-p")
+            .output()
+            .expect("postqueue");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for PostfixSender {
+    fn drop(&mut self) {
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        stop_child(&mut self.child);
+    }
+}
+
+/// `root` with `conf/`, `data/` (owned by postfix) and `spool/`; returns
+/// (root, conf).
+fn postfix_dirs(root: &Path) -> (PathBuf, PathBuf) {
+    let conf = root.join("conf");
+    let data = root.join("data");
+    for d in [&conf, &data, &root.join("spool")] {
+        std::fs::create_dir_all(d).expect("postfix dirs");
+    }
+    set_mode(root, 0o755);
+    let postfix_ids = Command::new("id").args(["-u", "postfix"]).output().ok();
+    let uid = postfix_ids
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("the postfix user exists (install postfix)");
+    chown(&data, Some(uid), None).expect("chown data_directory");
+    (root.to_path_buf(), conf)
 }
