@@ -133,6 +133,15 @@ codes! {
     DaneUnusableUsage => "dane-unusable-usage",
     /// TLSA records without DNSSEC (no AD bit): senders ignore them.
     DaneInsecure => "dane-insecure",
+    // MTA-STS, as a sending MTA applies it (RFC 8461).
+    /// The policy cannot be fetched from https://mta-sts.<domain>/.well-known/mta-sts.txt, or is not valid there.
+    MtaStsPolicyUnreachable => "mta-sts-policy-unreachable",
+    /// No valid `_mta-sts` TXT record: senders never fetch the policy.
+    MtaStsTxtMissing => "mta-sts-txt-missing",
+    /// An MX host that no mx line of the policy matches.
+    MtaStsMxNotInPolicy => "mta-sts-mx-not-in-policy",
+    /// An MX host whose certificate on port 25 does not validate for its name.
+    MtaStsCertificateInvalid => "mta-sts-certificate-invalid",
 }
 
 impl fmt::Display for Code {

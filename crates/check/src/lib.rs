@@ -13,6 +13,7 @@
 //! [`BoundLookup`]), printing, and any trust decision of our own making.
 #![forbid(unsafe_code)]
 
+mod caa;
 mod capture;
 mod dane;
 mod endpoint;
@@ -20,6 +21,7 @@ mod error;
 mod finding;
 mod legacy;
 mod limits;
+mod mta_sts;
 mod planned;
 mod probe;
 mod profile;
@@ -28,15 +30,18 @@ mod run;
 mod trust;
 mod validate;
 
+pub use caa::caa_lookup;
 pub use dane::DaneReport;
 pub use endpoint::{host_port, ConnectTo, Endpoint, Protocol, Scheme, TlsMode};
 pub use error::CheckError;
 pub use finding::{has_errors, tidy, Code, Finding, Severity};
 pub use limits::public_max_validity_days;
+pub use mta_sts::{check_mta_sts, MtaStsReport, MxReport};
 pub use planned::plan_endpoints;
 pub use report::{EndpointReport, Report, StartTlsReport};
 pub use run::{
-    check_all, check_endpoints, check_one, BoundCertificate, BoundLookup, Progress, Settings,
+    check_all, check_endpoints, check_mta_sts_domains, check_one, BoundCertificate, BoundLookup,
+    Progress, Settings,
 };
 pub use trust::{Anchor, Origin, TrustStore};
 pub use validate::{

@@ -10,12 +10,16 @@ use crate::validate::{ChainEntry, Validation};
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub endpoints: Vec<EndpointReport>,
+    /// `check --mta-sts DOMAIN`: each domain as a sending MTA sees it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mta_sts: Vec<crate::mta_sts::MtaStsReport>,
 }
 
 impl Report {
     /// Any error-level finding anywhere: the run exits 1.
     pub fn has_errors(&self) -> bool {
         self.endpoints.iter().any(|e| has_errors(&e.findings))
+            || self.mta_sts.iter().any(|d| d.has_errors())
     }
 }
 

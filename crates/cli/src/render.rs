@@ -117,6 +117,74 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
     }
 }
 
+/// `check --mta-sts`: one domain as a sending MTA sees it.
+pub fn mta_sts_text(report: &mailcert_check::MtaStsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "MTA-STS {} (DNS from {})",
+        shown(&report.domain),
+        report.resolver
+    );
+    let _ = writeln!(
+        out,
+        "  {}: {}",
+        report.txt_name,
+        report
+            .txt
+            .as_deref()
+            .map(shown)
+            .unwrap_or("no valid record".into())
+    );
+    match (&report.policy, &report.mode) {
+        (Some(_), Some(mode)) => {
+            let _ = writeln!(out, "  policy at {}: mode {mode}", report.policy_url);
+        }
+        _ => {
+            let _ = writeln!(out, "  policy at {}: not available", report.policy_url);
+        }
+    }
+    if let Some(policy) = &report.policy {
+        for line in policy.lines() {
+            let _ = writeln!(out, "    {}", shown(line.trim_end_matches('\r')));
+        }
+    }
+    if let Some(host) = &report.policy_host {
+        out.push('\n');
+        endpoint_text(&mut out, host);
+    }
+    for mx in &report.mx {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "MX {} {}: policy line {}",
+            mx.preference,
+            shown(&mx.host),
+            mx.pattern.as_deref().map(shown).unwrap_or("none".into())
+        );
+        if let Some(endpoint) = &mx.endpoint {
+            endpoint_text(&mut out, endpoint);
+        }
+    }
+    out.push('\n');
+    if report.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ok: a sending MTA applying MTA-STS delivers to every MX"
+        );
+    }
+    for f in &report.findings {
+        let label = match f.severity {
+            Severity::Error => "ERROR",
+            Severity::Warning => "WARNING",
+            Severity::Info => "info",
+        };
+        let _ = writeln!(out, "  {label} [{}] {}", f.code, shown(&f.message));
+        let _ = writeln!(out, "      fix: {}", shown(&f.fix));
+    }
+    out
+}
+
 /// Text that may come from the peer (greetings, certificate names, the
 /// lines quoted in findings) with control characters made visible, so
 /// that a hostile server cannot send escape sequences to the terminal or

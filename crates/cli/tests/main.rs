@@ -10,6 +10,7 @@ mod acme_serve;
 mod any_ca;
 mod check_bound;
 mod check_cli;
+mod check_mta_sts;
 mod console;
 mod crash;
 mod dane;

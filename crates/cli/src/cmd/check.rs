@@ -20,12 +20,17 @@ use crate::{output, render, Cli, Result};
 pub struct Args {
     /// imaps://host[:993], imap://host[:143] (STARTTLS), pop3s://, pop3:// (STLS),
     /// smtps://, smtp:// and submission:// (STARTTLS), https://, or a bare host for all that answer.
-    #[arg(value_name = "ENDPOINT", required_unless_present = "plan")]
+    #[arg(value_name = "ENDPOINT", required_unless_present_any = ["plan", "mta_sts"])]
     pub endpoints: Vec<String>,
     /// Check every namespace of this organisation plan on every protocol that answers
     /// (autodiscover names on HTTPS only).
     #[arg(long, value_name = "ORG.TOML")]
     pub plan: Option<PathBuf>,
+    /// Check DOMAIN as a sending MTA applying MTA-STS (RFC 8461): the _mta-sts TXT record, the
+    /// policy over HTTPS (certificate validated), and every MX host on port 25 with STARTTLS
+    /// (matched against the policy, certificate validated for its name); repeatable. DNS from --dns.
+    #[arg(long = "mta-sts", value_name = "DOMAIN")]
+    pub mta_sts: Vec<String>,
     /// Check the certificate against this name instead of each endpoint's host (also sent as SNI).
     #[arg(long)]
     pub name: Option<String>,
@@ -112,14 +117,36 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let progress: Option<Progress> = bar.clone().map(|bar| {
         Arc::new(move |done: usize, _total: usize| bar.set_position(done as u64)) as Progress
     });
-    let report = check_endpoints(&endpoints, &settings, progress)?;
+    let mut report = check_endpoints(&endpoints, &settings, progress)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if !args.mta_sts.is_empty() {
+        let resolver = match args.dns.as_deref() {
+            Some(server) => mailcert_dane::Resolver::parse_server(server).context("--dns")?,
+            None => {
+                mailcert_dane::Resolver::system()
+                    .context("--mta-sts")?
+                    .server
+            }
+        };
+        for domain in &args.mta_sts {
+            mailcert_mtasts::policy_domain(domain)
+                .with_context(|| format!("--mta-sts {domain}"))?;
+        }
+        let mut mta_settings = settings.clone();
+        mta_settings.connect = None;
+        mta_settings.name = None;
+        report.mta_sts =
+            mailcert_check::check_mta_sts_domains(&args.mta_sts, resolver, &mta_settings)?;
     }
     if args.json {
         output::json(&report)?;
     } else {
         print!("{}", render::report_text(&report));
+        for domain in &report.mta_sts {
+            print!("{}", render::mta_sts_text(domain));
+        }
     }
     Ok(if report.has_errors() {
         Exit::Findings

@@ -3,7 +3,6 @@
 
 pub mod acme;
 pub mod ca;
-pub mod caa;
 pub mod check;
 pub mod complete;
 pub mod console;

@@ -86,7 +86,7 @@ fn resolve_caa(org: &Organization, plan: &mut Plan, dns: Option<&str>) -> anyhow
         .distinct_names()
         .iter()
         .filter(|name| name.parse::<std::net::IpAddr>().is_err())
-        .map(|name| super::caa::lookup(&resolver, name))
+        .map(|name| mailcert_check::caa_lookup(&resolver, name))
         .collect();
     plan.add_findings(mailcert_plan::caa_findings(&lookups, &issuer));
     Ok(())

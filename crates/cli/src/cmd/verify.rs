@@ -67,6 +67,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             args.name.as_deref(),
             validation,
         )],
+        mta_sts: Vec::new(),
     };
     if args.json {
         output::json(&report)?;

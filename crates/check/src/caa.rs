@@ -1,8 +1,8 @@
 //! CAA look-ups for `plan --resolve`: for each name, the relevant record
 //! set (RFC 8659 §3: the name itself, then each parent until one has CAA
-//! records), asked of the resolver `--dns` names or the system's, with the
-//! DNS client the DANE checks use (one DNS stack in the program). The
-//! judging is the planner's ([`mailcert_plan::caa_findings`]), pure.
+//! records), asked of the resolver given, with the DNS client the DANE
+//! checks use (one DNS stack in the program). The judging is the
+//! planner's ([`mailcert_plan::caa_findings`]), pure.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
@@ -11,7 +11,7 @@ use mailcert_plan::{climb, CaaLookup, CaaRecord};
 
 /// The relevant CAA record set of `name` (a wildcard is looked up without
 /// its `*.`), or why there is none.
-pub fn lookup(resolver: &Resolver, name: &str) -> CaaLookup {
+pub fn caa_lookup(resolver: &Resolver, name: &str) -> CaaLookup {
     for candidate in climb(name) {
         let answer = match resolver.query(&candidate, RecordType::CAA, true) {
             Ok(answer) => answer,
