@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to (OpenSSL, Python, curl, Dovecot,
-# Postfix, pebble, nginx, PostgreSQL, testssl, Knot DNS, Unbound...) from Debian's packages.
+# Postfix and its MTA-STS resolver, pebble, nginx, PostgreSQL, testssl, Knot DNS,
+# Unbound...) from Debian's packages.
 # Does nothing when they are all present; needs root otherwise.
 set -euo pipefail
 
-needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver knotd knotc kdig knsupdate nsupdate unbound unbound-control)
+needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver knotd knotc kdig knsupdate nsupdate unbound unbound-control mta-sts-query)
 missing=0
 for tool in "${needed[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
@@ -27,4 +28,5 @@ apt-get install -y -qq --no-install-recommends \
   openssl ca-certificates curl python3 pebble dovecot-imapd dovecot-pop3d \
   postfix nginx libnginx-mod-mail libnginx-mod-stream testssl.sh sslscan swaks \
   libnet-ssleay-perl faketime postgresql hyperfine procps \
-  chromium chromium-driver knot knot-dnsutils bind9-dnsutils unbound >/dev/null
+  chromium chromium-driver knot knot-dnsutils bind9-dnsutils unbound \
+  postfix-mta-sts-resolver >/dev/null

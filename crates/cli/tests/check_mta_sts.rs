@@ -4,7 +4,8 @@
 //! of the testbed: the policy fetched and its certificate validated, every
 //! MX matched against the policy and its certificate validated for its
 //! name; and the four findings when the TXT record, the policy host, a
-//! policy line or an MX certificate is missing.
+//! policy line or an MX certificate is missing. Postfix's MTA-STS
+//! resolver (Debian's postfix-mta-sts-resolver) fetches the same policy.
 
 use mailcert_testkit::{Cli, DnsOptions, DnsPeers, Pki, Serve, ZoneOptions};
 use serde_json::Value;
@@ -154,6 +155,25 @@ fn check_mta_sts_fetches_the_policy_and_checks_every_mx_like_a_sender() {
     );
     let text = out.stdout;
     assert!(text.contains(MX2), "{text}");
+
+    // Postfix's MTA-STS resolver (postfix-mta-sts-resolver) fetches the
+    // same policy as a sender: its TXT look-up and HTTPS fetch through the
+    // testbed's resolver, the test root trusted by Python's ssl.
+    let fetched = dns
+        .command_with_resolver("mta-sts-query")
+        .arg(DOMAIN)
+        .env("SSL_CERT_FILE", &pki.root)
+        .output()
+        .expect("running mta-sts-query");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&fetched.stdout),
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert!(
+        said.contains("VALID") && said.contains("'enforce'") && said.contains(MX1),
+        "mta-sts-query {DOMAIN}: {said}"
+    );
 
     // Without the test root the policy host is not trusted: the policy is
     // unreachable for a sender, and so is every MX certificate.
