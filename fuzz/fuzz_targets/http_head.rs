@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mailcert_config::Redirect;
-use mailcert_front::{fuzz_http_head, ChallengeMap};
+use mailcert_front::{fuzz_http_head, ChallengeBoard};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, head)) = data.split_first() else {
@@ -18,9 +18,9 @@ fuzz_target!(|data: &[u8]| {
         https_port: if selector & 1 == 0 { 443 } else { 8443 },
         hostname: (selector & 2 == 2).then(|| "mail.example.com".into()),
     };
-    let challenges = ChallengeMap::new();
+    let challenges = ChallengeBoard::new();
     challenges.set_http01("token", Some("token.thumbprint".into()));
-    let response = fuzz_http_head(head, &redirect, challenges.as_ref());
+    let response = fuzz_http_head(head, &redirect, &challenges);
     let (head_part, body) = response
         .split_once("\r\n\r\n")
         .expect("a response head ends with a blank line");

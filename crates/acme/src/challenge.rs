@@ -2,23 +2,21 @@
 //! [`ChallengeResponder`] seam between orders and whoever answers them
 //! (temporary listeners of our own, the front end, a DNS hook).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use rustls::sign::CertifiedKey;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AcmeError, Result};
 
-/// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
-pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
-/// Path prefix of HTTP-01 (RFC 8555 §8.3).
-pub const HTTP01_PREFIX: &str = "/.well-known/acme-challenge/";
+/// The board the listeners serve, the ALPN protocol of TLS-ALPN-01 (RFC
+/// 8737) and the path prefix of HTTP-01 (RFC 8555 §8.3): one component
+/// with the front end.
+pub use mailcert_challenge::{ChallengeBoard, ACME_TLS_ALPN, HTTP01_PATH as HTTP01_PREFIX};
 
 /// The challenge types mailcert answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,70 +107,10 @@ pub trait ChallengeResponder: Send + Sync {
     fn withdraw<'a>(&'a self, answer: &'a ChallengeAnswer) -> BoxFuture<'a, Result<()>>;
 }
 
-#[derive(Default)]
-struct BoardInner {
-    http: HashMap<String, String>,
-    alpn: HashMap<String, Arc<CertifiedKey>>,
-}
-
-/// The responses currently offered for HTTP-01 and TLS-ALPN-01, shared
-/// between the orders that publish them and the listeners that serve
-/// them: the temporary listeners of `acme order`, or the front end's
-/// plain HTTP listener and HTTPS listeners (`acme-tls/1`) under `serve`.
-/// Cheap to clone; all clones see the same responses.
-#[derive(Clone, Default)]
-pub struct ChallengeBoard {
-    inner: Arc<RwLock<BoardInner>>,
-}
-
-impl ChallengeBoard {
-    pub fn new() -> ChallengeBoard {
-        ChallengeBoard::default()
-    }
-
-    /// The body to answer `GET /.well-known/acme-challenge/<token>` with.
-    pub fn http01(&self, token: &str) -> Option<String> {
-        self.read(|b| b.http.get(token).cloned())
-    }
-
-    /// The body for a request path, when it is an HTTP-01 path we know.
-    pub fn http01_path(&self, path: &str) -> Option<String> {
-        path.strip_prefix(HTTP01_PREFIX)
-            .and_then(|token| self.http01(token))
-    }
-
-    /// The TLS-ALPN-01 certificate for a server name (SNI), to present
-    /// when the client offers only `acme-tls/1`.
-    pub fn tls_alpn01(&self, server_name: &str) -> Option<Arc<CertifiedKey>> {
-        let name = server_name.trim_end_matches('.').to_ascii_lowercase();
-        self.read(|b| b.alpn.get(&name).cloned())
-    }
-
-    /// Is any TLS-ALPN-01 response published (listeners may then offer
-    /// `acme-tls/1`)?
-    pub fn has_tls_alpn01(&self) -> bool {
-        self.read(|b| !b.alpn.is_empty())
-    }
-
-    fn read<T>(&self, f: impl FnOnce(&BoardInner) -> T) -> T {
-        match self.inner.read() {
-            Ok(guard) => f(&guard),
-            Err(poisoned) => f(&poisoned.into_inner()),
-        }
-    }
-
-    fn write<T>(&self, f: impl FnOnce(&mut BoardInner) -> T) -> T {
-        match self.inner.write() {
-            Ok(mut guard) => f(&mut guard),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
-    }
-}
-
 /// Where in-process answers go: anything that serves HTTP-01 bodies by
-/// token and TLS-ALPN-01 certificates by server name. The front end's
-/// challenge map is one (a three-line adapter in `serve`); a
-/// [`ChallengeBoard`] is another.
+/// token and TLS-ALPN-01 certificates by server name: a
+/// [`ChallengeBoard`], which the front end's listeners and the temporary
+/// ones of `acme order` both serve.
 pub trait ChallengeSink: Send + Sync {
     /// Offers (`Some`) or withdraws (`None`) an HTTP-01 answer.
     fn set_http01(&self, token: &str, key_authorization: Option<String>);
@@ -210,26 +148,11 @@ pub trait ChallengeSink: Send + Sync {
 
 impl ChallengeSink for ChallengeBoard {
     fn set_http01(&self, token: &str, key_authorization: Option<String>) {
-        self.write(|b| match key_authorization {
-            Some(v) => {
-                b.http.insert(token.to_string(), v);
-            }
-            None => {
-                b.http.remove(token);
-            }
-        });
+        ChallengeBoard::set_http01(self, token, key_authorization);
     }
 
     fn set_tls_alpn01(&self, server_name: &str, certificate: Option<Arc<CertifiedKey>>) {
-        let name = server_name.to_ascii_lowercase();
-        self.write(|b| match certificate {
-            Some(c) => {
-                b.alpn.insert(name, c);
-            }
-            None => {
-                b.alpn.remove(&name);
-            }
-        });
+        ChallengeBoard::set_tls_alpn01(self, server_name, certificate);
     }
 }
 
@@ -260,14 +183,8 @@ impl ChallengeResponder for SinkResponder {
 /// The self-signed certificate of TLS-ALPN-01: the name as its only SAN
 /// and the critical acmeIdentifier extension holding the digest.
 pub fn alpn_certificate(name: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>> {
-    let issued =
-        mailcert_x509::build::acme_alpn_certificate(name, digest, mailcert_x509::build::now_utc())
-            .map_err(|e| AcmeError::BadInput(e.to_string()))?;
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der));
-    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key_der)
-        .map_err(|e| AcmeError::BadInput(format!("TLS-ALPN-01 key for {name}: {e}")))?;
-    Ok(Arc::new(CertifiedKey::new(
-        vec![CertificateDer::from(issued.cert_der)],
-        signer,
-    )))
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    Ok(mailcert_challenge::alpn_certificate(
+        name, digest, &provider,
+    )?)
 }

@@ -71,6 +71,9 @@ pub enum AcmeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Cert(#[from] CertError),
+    /// A challenge answer could not be made (the TLS-ALPN-01 certificate).
+    #[error(transparent)]
+    Challenge(#[from] mailcert_challenge::ChallengeError),
 }
 
 impl AcmeError {
@@ -79,7 +82,10 @@ impl AcmeError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            AcmeError::BadInput(_) | AcmeError::NoAccount { .. } | AcmeError::Listen { .. }
+            AcmeError::BadInput(_)
+                | AcmeError::NoAccount { .. }
+                | AcmeError::Listen { .. }
+                | AcmeError::Challenge(_)
         )
     }
 

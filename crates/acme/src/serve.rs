@@ -1,16 +1,12 @@
 //! The glue for `mailcert serve`: the renewal engine running beside the
 //! front end, answering HTTP-01 and TLS-ALPN-01 through the front end's
-//! own listeners (a [`ChallengeSink`] over its challenge map).
+//! own listeners (the [`ChallengeBoard`](crate::ChallengeBoard) they serve).
 //!
 //! ```ignore
-//! // in serve, with the front end's `challenges: Arc<ChallengeMap>`:
-//! struct FrontSink(Arc<ChallengeMap>);
-//! impl mailcert_acme::ChallengeSink for FrontSink {
-//!     fn set_http01(&self, token: &str, v: Option<String>) { self.0.set_http01(token, v) }
-//!     fn set_tls_alpn01(&self, name: &str, c: Option<Arc<CertifiedKey>>) { self.0.set_tls_alpn01(name, c) }
-//! }
+//! // in serve, with the board the front end's listeners serve:
+//! let challenges = ChallengeBoard::new();
 //! let renewal = mailcert_acme::serve::start_renewal(
-//!     location.clone(), Arc::new(FrontSink(challenges.clone())), RENEWAL_INTERVAL)?;
+//!     location.clone(), node, Arc::new(challenges.clone()), RENEWAL_INTERVAL)?;
 //! // keep `renewal` alive while serving; dropping it stops the engine.
 //! ```
 

@@ -4,18 +4,15 @@
 //! when dropped.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use mailcert_challenge::{acme_only_server_config, read_head, HeadRead};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::challenge::{
     BoxFuture, ChallengeAnswer, ChallengeBoard, ChallengeKind, ChallengeResponder, ChallengeSink,
-    ACME_TLS_ALPN,
 };
 use crate::error::{AcmeError, Result};
 
@@ -24,10 +21,8 @@ pub const DEFAULT_HTTP_BIND: &str = "0.0.0.0:80";
 /// Default address of the temporary TLS-ALPN-01 listener.
 pub const DEFAULT_TLS_BIND: &str = "0.0.0.0:443";
 
-/// The largest request head the HTTP-01 listener reads.
-const MAX_REQUEST: usize = 8192;
-/// How long a client may take to send its request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a validator may take for its TLS-ALPN-01 handshake.
+const HANDSHAKE_TIMEOUT: Duration = mailcert_challenge::http::HEAD_TIMEOUT;
 
 /// A temporary listener answering one challenge type from its board.
 pub struct Standalone {
@@ -100,7 +95,7 @@ impl Standalone {
         let listener = bind_listener(addr, "tls-alpn-01", "--tls-bind").await?;
         let addr = listener.local_addr().unwrap_or(addr);
         let board = ChallengeBoard::new();
-        let config = alpn_server_config(board.clone())?;
+        let config = acme_only_server_config(board.clone())?;
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let task = tokio::spawn(async move {
             loop {
@@ -110,7 +105,7 @@ impl Standalone {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let accepted =
-                        tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await;
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
                     if let Ok(Ok(mut tls)) = accepted {
                         // The validator only needs the handshake.
                         let _ = tls.shutdown().await;
@@ -153,74 +148,18 @@ impl ChallengeResponder for Standalone {
     }
 }
 
-/// A rustls server configuration that only speaks `acme-tls/1` and
-/// presents the board's TLS-ALPN-01 certificate for the SNI asked for.
-pub fn alpn_server_config(board: ChallengeBoard) -> Result<Arc<rustls::ServerConfig>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| AcmeError::BadInput(format!("TLS configuration: {e}")))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(AlpnResolver { board }));
-    config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
-    Ok(Arc::new(config))
-}
-
-#[derive(Debug)]
-struct AlpnResolver {
-    board: ChallengeBoard,
-}
-
-impl std::fmt::Debug for ChallengeBoard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChallengeBoard")
-    }
-}
-
-impl ResolvesServerCert for AlpnResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let offers_acme = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
-        if !offers_acme {
-            return None;
-        }
-        self.board.tls_alpn01(hello.server_name()?)
-    }
-}
-
 /// Answers one HTTP request: the key authorization for a known token,
-/// 404 for anything else. Reads at most [`MAX_REQUEST`] bytes.
+/// 404 for anything else. The head is read as the front end's plain HTTP
+/// listener reads it.
 async fn serve_http01(mut stream: TcpStream, board: &ChallengeBoard) -> std::io::Result<()> {
-    let mut buffer = Vec::with_capacity(1024);
-    let head_end = tokio::time::timeout(REQUEST_TIMEOUT, async {
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(None);
-            }
-            buffer.extend_from_slice(&chunk[..n]);
-            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                return Ok(Some(end));
-            }
-            if buffer.len() > MAX_REQUEST {
-                return Ok(None);
-            }
-        }
-    })
-    .await;
-    let Ok(Ok(Some(end))) = head_end else {
+    let HeadRead::Complete(head) = read_head(&mut stream).await else {
         return write_response(&mut stream, "400 Bad Request", "").await;
     };
-    let head = String::from_utf8_lossy(&buffer[..end]);
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let method = head.method.as_str();
     if method != "GET" && method != "HEAD" {
         return write_response(&mut stream, "405 Method Not Allowed", "").await;
     }
-    let path = target.split('?').next().unwrap_or("");
-    match board.http01_path(path) {
+    match head.http01(board) {
         Some(body) if method == "GET" => write_response(&mut stream, "200 OK", &body).await,
         Some(_) => write_response(&mut stream, "200 OK", "").await,
         None => write_response(&mut stream, "404 Not Found", "").await,

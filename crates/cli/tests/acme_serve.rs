@@ -103,18 +103,6 @@ fn serve_answers_http01_for_orders_and_renewals_while_clients_connect() {
     assert_eq!(seen.lock().unwrap().first(), Some(&old));
 }
 
-/// The front end's challenge map as the ACME engine's sink (as in serve).
-struct FrontChallenges(Arc<mailcert_front::ChallengeMap>);
-
-impl mailcert_acme::ChallengeSink for FrontChallenges {
-    fn set_http01(&self, token: &str, v: Option<String>) {
-        self.0.set_http01(token, v);
-    }
-    fn set_tls_alpn01(&self, name: &str, c: Option<Arc<rustls::sign::CertifiedKey>>) {
-        self.0.set_tls_alpn01(name, c);
-    }
-}
-
 #[test]
 fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
     let pebble = Pebble::start(PebbleOptions::default());
@@ -128,7 +116,7 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
     );
     let config = mailcert_config::Config::parse(&text, Path::new("test.toml")).unwrap();
     let location = mailcert_store::StoreLocation::resolve(Some(&store), None);
-    let challenges = mailcert_front::ChallengeMap::new();
+    let challenges = mailcert_front::ChallengeBoard::new();
     let front = mailcert_front::Front::start(
         config,
         mailcert_front::FrontOptions {
@@ -147,7 +135,7 @@ fn the_front_ends_https_listener_answers_tls_alpn01_in_process() {
         let store = mailcert_store::SqliteStore::open(&location).unwrap();
         let account = mailcert_acme::load_account(&store, None).await.unwrap();
         let responder = mailcert_acme::SinkResponder {
-            sink: Arc::new(FrontChallenges(challenges.clone())),
+            sink: Arc::new(challenges.clone()),
             kind: mailcert_acme::ChallengeKind::TlsAlpn01,
         };
         let spec = mailcert_acme::OrderSpec {

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::challenges::Challenges;
+use crate::challenges::ChallengeBoard;
 use crate::session::{self, dialect_protocol, ListenerRuntime};
 use crate::throttle::{more, Throttle};
 
@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub active: Arc<AtomicUsize>,
     /// The connection limit in force.
     pub limit: Arc<AtomicUsize>,
-    pub challenges: Arc<dyn Challenges>,
+    pub challenges: ChallengeBoard,
     spare: Mutex<Option<File>>,
 }
 
@@ -54,7 +54,7 @@ impl Shared {
     pub(crate) fn new(
         active: Arc<AtomicUsize>,
         limit: Arc<AtomicUsize>,
-        challenges: Arc<dyn Challenges>,
+        challenges: ChallengeBoard,
     ) -> Shared {
         Shared {
             active,

@@ -22,9 +22,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::watch;
 
-use crate::challenges::{
-    ChallengeMap, Challenges, ACME_TLS_ALPN, HTTP01_PREFIX, TLS_ALPN01_PREFIX,
-};
+use crate::challenges::{ChallengeBoard, HTTP01_PREFIX, TLS_ALPN01_PREFIX};
 use crate::error::FrontError;
 
 /// How often a file store's generation is polled.
@@ -120,16 +118,13 @@ pub struct ListenerResolver {
     pub(crate) service: Service,
     pub(crate) listener: String,
     pub(crate) pin: Option<String>,
-    pub(crate) challenges: Arc<dyn Challenges>,
+    pub(crate) challenges: ChallengeBoard,
 }
 
 impl ResolvesServerCert for ListenerResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let sni = hello.server_name();
-        let acme = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
-        if acme {
+        if mailcert_challenge::offers_acme_tls(&hello) {
             return sni.and_then(|name| self.challenges.tls_alpn01(name));
         }
         let snapshot = self.snapshot.load();
@@ -153,6 +148,15 @@ pub fn load_snapshot(
 ) -> Result<Snapshot, FrontError> {
     let serving = ServingSet::load(store, true)?.on_node(node);
     Ok(Snapshot::build(serving, provider))
+}
+
+/// Puts the challenge answers an issuer in another process left in the
+/// store on the board.
+fn copy_store_answers(board: &ChallengeBoard, store: &dyn Store, provider: &CryptoProvider) {
+    board.replace_stored_http01(store_challenges(store));
+    for (name, error) in board.replace_stored_tls_alpn01(store_alpn_digests(store), provider) {
+        tracing::warn!("TLS-ALPN-01 for {name}: {error}");
+    }
 }
 
 /// Reads the HTTP-01 answers an issuer left in the store.
@@ -254,7 +258,7 @@ struct Watch {
     store: mailcert_store::BoxedStore,
     db: String,
     target: Arc<ArcSwap<Snapshot>>,
-    challenges: Arc<ChallengeMap>,
+    challenges: ChallengeBoard,
     provider: Arc<CryptoProvider>,
     identity: NodeIdentity,
     generations: watch::Sender<i64>,
@@ -272,7 +276,7 @@ impl Reloader {
     pub fn start(
         location: &StoreLocation,
         target: Arc<ArcSwap<Snapshot>>,
-        challenges: Arc<ChallengeMap>,
+        challenges: ChallengeBoard,
         provider: Arc<CryptoProvider>,
         identity: NodeIdentity,
     ) -> Result<Reloader, FrontError> {
@@ -285,8 +289,7 @@ impl Reloader {
         for problem in &first.problems {
             tracing::warn!("{problem}");
         }
-        challenges.replace_from_store(store_challenges(store.as_ref()));
-        challenges.replace_alpn_from_store(store_alpn_digests(store.as_ref()), &provider);
+        copy_store_answers(&challenges, store.as_ref(), &provider);
         let generation = first.generation();
         target.store(Arc::new(first));
         let (tx, rx) = watch::channel(generation);
@@ -364,12 +367,7 @@ impl Watch {
                     tracing::warn!("{problem}");
                 }
                 self.seen = snapshot.generation();
-                self.challenges
-                    .replace_from_store(store_challenges(self.store.as_ref()));
-                self.challenges.replace_alpn_from_store(
-                    store_alpn_digests(self.store.as_ref()),
-                    &self.provider,
-                );
+                copy_store_answers(&self.challenges, self.store.as_ref(), &self.provider);
                 self.target.store(Arc::new(snapshot));
                 tracing::info!(
                     generation = self.seen,

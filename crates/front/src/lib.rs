@@ -17,7 +17,7 @@
 //!   TLS themselves, never passing them to the backend.
 //! - PROXY protocol v2 to the backends, with the SSL TLV after TLS.
 //! - Plain HTTP listeners that redirect to HTTPS and answer ACME
-//!   challenges registered in a [`ChallengeMap`] (the hook for issuers).
+//!   challenges published on a [`ChallengeBoard`] (the hook for issuers).
 //! - MTA-STS policies (`[[mta_sts]]`) answered on the HTTPS listeners for
 //!   `mta-sts.<domain>`, by SNI, without the backend ([`mta_sts`]); an
 //!   HTTPS listener may have no backend and serve only them.
@@ -29,11 +29,11 @@
 //! certificates, the certificate lifecycle itself.
 //!
 //! ```no_run
-//! use mailcert_front::{Front, FrontOptions, ChallengeMap};
+//! use mailcert_front::{ChallengeBoard, Front, FrontOptions};
 //! let config = mailcert_config::Config::load("mailcert.toml".as_ref()).unwrap();
 //! let options = FrontOptions {
 //!     store: mailcert_store::ExplicitStore::default(),
-//!     challenges: ChallengeMap::new(),
+//!     challenges: ChallengeBoard::new(),
 //!     node: "ex1.contoso.com".into(),
 //!     heartbeat: mailcert_front::HEARTBEAT_INTERVAL,
 //! };
@@ -70,7 +70,7 @@ mod sockets;
 mod throttle;
 mod tls;
 
-pub use challenges::{ChallengeMap, Challenges};
+pub use challenges::ChallengeBoard;
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
 pub use privileges::RunAs;
@@ -85,7 +85,7 @@ pub use sockets::Sockets;
 pub fn fuzz_http_head(
     head: &[u8],
     redirect: &mailcert_config::Redirect,
-    challenges: &dyn Challenges,
+    challenges: &ChallengeBoard,
 ) -> String {
-    http::respond(&String::from_utf8_lossy(head), redirect, challenges)
+    http::respond(head, redirect, challenges)
 }

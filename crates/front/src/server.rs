@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::accept::{self, Role};
 use crate::certs::{ListenerInfo, NodeIdentity, Reloader, Snapshot};
-use crate::challenges::ChallengeMap;
+use crate::challenges::ChallengeBoard;
 use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
 use crate::mta_sts::PolicyHosts;
@@ -35,7 +35,7 @@ pub struct FrontOptions {
     /// `[store]` fills the rest, at start and at every reload
     /// ([`StoreLocation::choose`]).
     pub store: ExplicitStore,
-    pub challenges: Arc<ChallengeMap>,
+    pub challenges: ChallengeBoard,
     /// This node's name (`serve --node`, `MAILCERT_NODE`, the FQDN): its
     /// own bindings apply beside the fleet-wide ones.
     pub node: String,
@@ -49,7 +49,7 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 impl FrontOptions {
     /// Options for the store at `store`, as this host's node.
-    pub fn new(store: &StoreLocation, challenges: Arc<ChallengeMap>) -> FrontOptions {
+    pub fn new(store: &StoreLocation, challenges: ChallengeBoard) -> FrontOptions {
         FrontOptions {
             store: ExplicitStore::fixed(store),
             challenges,

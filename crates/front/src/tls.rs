@@ -11,7 +11,7 @@ use rustls::server::{
 };
 
 use crate::certs::{ListenerResolver, Snapshot};
-use crate::challenges::{Challenges, ACME_TLS_ALPN};
+use crate::challenges::{ChallengeBoard, ACME_TLS_ALPN};
 use crate::error::FrontError;
 
 /// The crypto provider: aws-lc-rs with its default (modern) suites and
@@ -36,7 +36,7 @@ pub struct TlsShared {
     pub ticketer: Arc<dyn ProducesTickets>,
     pub sessions: Arc<ServerSessionMemoryCache>,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub challenges: Arc<dyn Challenges>,
+    pub challenges: ChallengeBoard,
 }
 
 /// The rustls configuration of one listener.

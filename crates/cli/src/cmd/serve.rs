@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_config::Config;
-use mailcert_front::{ChallengeMap, Front, FrontOptions, RunAs, Sockets, TryWith};
+use mailcert_front::{ChallengeBoard, Front, FrontOptions, RunAs, Sockets, TryWith};
 use mailcert_lifecycle::{host::os_user, Manager};
 use mailcert_store::StoreLocation;
 
@@ -99,7 +99,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         )),
         None => e,
     })?;
-    let challenges = ChallengeMap::new();
+    let challenges = ChallengeBoard::new();
     let options = FrontOptions {
         store: crate::context::explicit(cli),
         challenges: challenges.clone(),
@@ -112,7 +112,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let _renewal = mailcert_acme::serve::start_renewal(
         location.clone(),
         node.clone(),
-        Arc::new(FrontChallenges(challenges)),
+        Arc::new(challenges),
         mailcert_acme::serve::RENEWAL_INTERVAL,
     )
     .context("starting the ACME renewal engine")?;
@@ -215,23 +215,6 @@ fn ensure_console_certificate(
             );
             Ok(())
         }
-    }
-}
-
-/// The front end's challenge map as the ACME engine's sink.
-struct FrontChallenges(Arc<ChallengeMap>);
-
-impl mailcert_acme::ChallengeSink for FrontChallenges {
-    fn set_http01(&self, token: &str, key_authorization: Option<String>) {
-        self.0.set_http01(token, key_authorization);
-    }
-
-    fn set_tls_alpn01(
-        &self,
-        server_name: &str,
-        certificate: Option<Arc<rustls::sign::CertifiedKey>>,
-    ) {
-        self.0.set_tls_alpn01(server_name, certificate);
     }
 }
 

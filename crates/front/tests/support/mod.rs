@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mailcert_front::{ChallengeMap, Front, FrontOptions};
+use mailcert_front::{ChallengeBoard, Front, FrontOptions};
 use mailcert_store::{
     Binding, Change, ExplicitStore, NewCertificate, Op, Origin, SqliteStore, Store, StoreLocation,
 };
@@ -21,7 +21,7 @@ pub struct Env {
     pub leaf: Leaf,
     pub thumbprint: String,
     pub store: StoreLocation,
-    pub challenges: Arc<ChallengeMap>,
+    pub challenges: ChallengeBoard,
 }
 
 impl Env {
@@ -43,7 +43,7 @@ impl Env {
             leaf,
             thumbprint: String::new(),
             store,
-            challenges: ChallengeMap::new(),
+            challenges: ChallengeBoard::new(),
         };
         env.thumbprint = env.add(&env.leaf, &Service::ALL);
         env
