@@ -650,7 +650,11 @@ fn log_outcome(outcome: &Outcome) {
 /// Why a due renewal of `record` must wait for DANE, if it must: it
 /// serves SMTP and the next key it would be renewed with may not serve
 /// yet ([`Manager::ensure_dane_ready`]).
-fn dane_wait(manager: &Manager, record: &CertRecord, bound: &[Binding]) -> Result<Option<String>> {
+pub fn dane_wait(
+    manager: &Manager,
+    record: &CertRecord,
+    bound: &[Binding],
+) -> Result<Option<String>> {
     if !bound
         .iter()
         .any(|b| b.service == mailcert_x509::Service::Smtp)

@@ -426,6 +426,6 @@ fn hint(kind: ChallengeKind) -> String {
     match kind {
         ChallengeKind::Http01 => "Fix: each name must resolve to this server and its port 80 must reach the listener answering the challenge (--http-bind, a port forward, or the front end's plain HTTP listener under `serve`); a firewall or another web server on port 80 is the usual cause".into(),
         ChallengeKind::TlsAlpn01 => "Fix: each name must resolve to this server and its port 443 must reach the listener answering acme-tls/1 (--tls-bind, or the front end's HTTPS listener under `serve`); a load balancer that terminates TLS itself cannot pass this challenge, use http-01 or dns-01 there".into(),
-        ChallengeKind::Dns01 => "Fix: the DNS hook must publish the TXT record _acme-challenge.<name> where the CA's resolvers see it before it exits (wait for propagation in the hook); run the hook by hand with `set` to test it".into(),
+        ChallengeKind::Dns01 => "Fix: the TXT record _acme-challenge.<name> must be visible to the CA's resolvers when the CA is told: a DNS hook must wait for propagation before it exits (run it by hand with `set` to test it); with --dns-update, [dane.dns] zone must be the zone that holds the name, and a resolver that cached an older answer for its TTL still shows that one".into(),
     }
 }

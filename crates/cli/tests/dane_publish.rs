@@ -224,6 +224,64 @@ fn acme_dns01_answers_go_to_the_same_zone_by_rfc2136() {
     assert_eq!(renewed[0]["result"], "renewed", "{renewed:#}");
     assert!(dns.query_primary(&challenge, "TXT").is_empty());
 
+    // A certificate serving SMTP with DANE on: its due renewal waits
+    // until the next key's record has been seen everywhere for twice its
+    // TTL, says so, and counts no failure; then it goes.
+    dns.flush(&challenge);
+    let smtp = env
+        .ok(&[
+            "acme",
+            "order",
+            "--name",
+            MX,
+            "--challenge",
+            "dns-01",
+            "--dns-update",
+            "--config",
+            &config,
+            "--enable",
+            "smtp",
+            "--json",
+        ])
+        .json()["thumbprint"]
+        .as_str()
+        .expect("thumbprint")
+        .to_string();
+    env.ok(&["dane", "enable"]);
+    env.ok(&["dane", "publish", "--config", &config]);
+    let renew = || {
+        dns.flush(&challenge);
+        env.ok(&["acme", "renew", "--force", "--thumbprint", &smtp, "--json"])
+            .json()[0]
+            .clone()
+    };
+    let waiting = renew();
+    assert_eq!(waiting["result"], "waiting-for-dane", "{waiting:#}");
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("twice its TTL")),
+        "{waiting:#}"
+    );
+    let status = env.ok(&["acme", "status", "--json"]).json();
+    let row = status
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["thumbprint"] == smtp.as_str())
+        .expect("the SMTP certificate")
+        .clone();
+    assert!(row["dane_waiting"].is_string(), "{row:#}");
+    assert_eq!(row["failures"], 0, "waiting is no failure: {row:#}");
+    wait_until(
+        "the renewal goes once the record is ready",
+        Duration::from_secs(60),
+        || {
+            env.ok(&["dane", "publish", "--config", &config]);
+            renew()["result"] == "renewed"
+        },
+    );
+
     // Without [dane.dns] there is nowhere to publish, and it says so.
     let bare = env.write("bare.toml", "").display().to_string();
     let refused = env

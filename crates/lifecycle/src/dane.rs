@@ -125,6 +125,12 @@ impl Manager {
                 // of one label (no zone to publish it in).
                 .filter(|n| !n.starts_with("*.") && n.contains('.'))
                 .collect();
+            if names.is_empty() && request.thumbprint.is_none() {
+                // Among all the certificates bound to the service, one
+                // without a host name (the secure-by-default certificate
+                // of a one-label host name) has no record to publish.
+                continue;
+            }
             if names.is_empty() {
                 return Err(LifecycleError::BadInput(format!(
                     "certificate {} carries no host name a TLSA record can be published for (wildcards name no host: TLSA records go at _PORT._tcp.HOST of each MX host). Fix: a certificate with the MX host names",
@@ -175,6 +181,12 @@ impl Manager {
                     });
                 }
             }
+        }
+        if records.is_empty() {
+            return Err(LifecycleError::BadInput(format!(
+                "no certificate bound to {} carries a host name a TLSA record can be published for (wildcards and one-label names name no MX host). Fix: bind a certificate with the MX host names (`mailcert enable THUMBPRINT --services {}`)",
+                request.service, request.service
+            )));
         }
         Ok(records)
     }

@@ -168,20 +168,21 @@ impl Manager {
     /// One publishing round: see the module's documentation.
     pub fn dane_publish(&mut self, publisher: &Publisher) -> Result<PublishReport> {
         let now = self.now().unix_timestamp();
-        let wanted: Vec<DaneRecord> = if self.bound_to_service(Service::Smtp)?.is_empty() {
-            Vec::new()
-        } else {
-            self.dane_records(&RecordsRequest {
-                thumbprint: None,
-                service: Service::Smtp,
-                port: publisher.port,
-                usage: Usage::DaneEe,
-            })?
-            .into_iter()
-            // Names of other zones are published by whoever holds them.
-            .filter(|r| publisher.update.holds(&r.name))
-            .collect()
-        };
+        let wanted: Vec<DaneRecord> = match self.dane_records(&RecordsRequest {
+            thumbprint: None,
+            service: Service::Smtp,
+            port: publisher.port,
+            usage: Usage::DaneEe,
+        }) {
+            // Nothing bound to SMTP carries a host name: nothing to publish
+            // (and what was published is withdrawn in time).
+            Err(LifecycleError::BadInput(_)) => Vec::new(),
+            other => other?,
+        }
+        .into_iter()
+        // Names of other zones are published by whoever holds them.
+        .filter(|r| publisher.update.holds(&r.name))
+        .collect();
         let mut publication = self.dane_publication()?.unwrap_or_default();
         let dns_record = |name: &str, rdata: &str| -> Result<DnsRecord> {
             let tlsa = Tlsa::parse(rdata).ok_or_else(|| {

@@ -431,8 +431,12 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
         let thumb = &record.summary.thumbprint;
         let state = load_state(manager.store.as_ref(), thumb)?;
         let decision = decide(&policy, &record, &state, None, now, false);
+        // DANE: a due renewal of a certificate serving SMTP waits for its
+        // next key's record.
+        let dane_waiting = mailcert_acme::engine::dane_wait(&manager, &record, &bound)?;
         let next = match &decision {
             Decision::NotDue { renew_at } => mailcert_x509::time::rfc3339(*renew_at),
+            Decision::Due(_) if dane_waiting.is_some() => "due, waiting for DANE".into(),
             Decision::Due(_) => "due now".into(),
             Decision::BackingOff { until, .. } => mailcert_x509::time::rfc3339(*until),
             Decision::Replaced { by } => format!("replaced by {by}"),
@@ -452,6 +456,7 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
             "next_renewal": next,
             "failures": state.failures,
             "last_error": state.last_error,
+            "dane_waiting": dane_waiting,
         }));
         rows.push(vec![
             thumb.clone(),
@@ -465,6 +470,9 @@ fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
     if args.json {
         output::json(&items)?;
     } else {
+        for reason in items.iter().filter_map(|i| i["dane_waiting"].as_str()) {
+            output::note(reason);
+        }
         output::line(
             output::table(
                 &[
