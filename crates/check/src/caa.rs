@@ -1,13 +1,38 @@
-//! CAA look-ups for `plan --resolve`: for each name, the relevant record
-//! set (RFC 8659 §3: the name itself, then each parent until one has CAA
-//! records), asked of the resolver given, with the DNS client the DANE
-//! checks use (one DNS stack in the program). The judging is the
-//! planner's ([`mailcert_plan::caa_findings`]), pure.
+//! CAA look-ups for `plan --resolve` and `check --caa-issuer`: for each
+//! name, the relevant record set (RFC 8659 §3: the name itself, then each
+//! parent until one has CAA records), asked of the resolver given, with
+//! the DNS client the DANE checks use (one DNS stack in the program). The
+//! judging is the planner's ([`mailcert_plan::caa_findings`]), pure.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use mailcert_dane::Resolver;
-use mailcert_plan::{climb, CaaLookup, CaaRecord};
+use mailcert_plan::{climb, CaaLookup, CaaRecord, FindingCode};
+
+use crate::finding::{Code, Finding, Severity};
+
+/// What the CAA records of `name` say of the CA whose issuer domain is
+/// `issuer`, as the checker's findings (`caa-forbids`, `caa-none`,
+/// `caa-lookup-failed`), judged by the planner's rules.
+pub fn caa_check(resolver: &Resolver, name: &str, issuer: &str) -> Vec<Finding> {
+    let lookup = caa_lookup(resolver, name);
+    mailcert_plan::caa_findings(&[lookup], issuer)
+        .into_iter()
+        .map(|f| {
+            let code = match f.code {
+                FindingCode::CaaForbids => Code::CaaForbids,
+                FindingCode::CaaNone => Code::CaaNone,
+                _ => Code::CaaLookupFailed,
+            };
+            let severity = match f.severity {
+                mailcert_plan::Severity::Error => Severity::Error,
+                mailcert_plan::Severity::Warning => Severity::Warning,
+                mailcert_plan::Severity::Info => Severity::Info,
+            };
+            Finding::new(severity, code, f.message, f.fix)
+        })
+        .collect()
+}
 
 /// The relevant CAA record set of `name` (a wildcard is looked up without
 /// its `*.`), or why there is none.

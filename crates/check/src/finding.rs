@@ -133,6 +133,13 @@ codes! {
     DaneUnusableUsage => "dane-unusable-usage",
     /// TLSA records without DNSSEC (no AD bit): senders ignore them.
     DaneInsecure => "dane-insecure",
+    // CAA (RFC 8659), with --caa-issuer.
+    /// The CAA records that decide for the name do not allow the CA.
+    CaaForbids => "caa-forbids",
+    /// No CAA record on the name nor its parents: any CA may issue.
+    CaaNone => "caa-none",
+    /// The CAA look-up failed: a CA refuses to issue then.
+    CaaLookupFailed => "caa-lookup-failed",
     // MTA-STS, as a sending MTA applies it (RFC 8461).
     /// The policy cannot be fetched from https://mta-sts.<domain>/.well-known/mta-sts.txt, or is not valid there.
     MtaStsPolicyUnreachable => "mta-sts-policy-unreachable",

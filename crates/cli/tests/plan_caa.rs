@@ -3,7 +3,8 @@
 //! and judged for the CA the plan names (Let's Encrypt for ACME, the
 //! configured issuer domain for others): `caa-forbids` (issue, issuewild
 //! for wildcards, a critical unknown tag), `caa-none`; nothing looked up
-//! without `--resolve`.
+//! without `--resolve`. `check --caa-issuer` (or `check --plan`) says the
+//! same for each endpoint's name.
 
 use mailcert_testkit::{DnsOptions, DnsPeers, ZoneOptions};
 use serde_json::Value;
@@ -141,6 +142,65 @@ fn plan_resolve_reports_what_caa_forbids_for_the_chosen_ca() {
         .fails_with(2);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     assert!(out.stderr.contains("caa_issuer"), "{}", out.stderr);
+    // check: the same rules for each endpoint's name, beside what the
+    // connection found (nothing answers here: connect-failed).
+    let checked = |endpoint: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "check",
+            endpoint,
+            "--connect",
+            "127.0.0.1:1",
+            "--timeout",
+            "2",
+            "--no-legacy-probe",
+            "--dns",
+            &resolver,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let report = env.run(&args).fails_with(1).json();
+        report["endpoints"][0]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["severity"].as_str().unwrap(),
+                    f["code"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let contoso = format!("smtps://mail.contoso.{ZONE}");
+    let open = format!("smtps://mail.open.{ZONE}");
+    let codes = checked(&contoso, &["--caa-issuer", "letsencrypt.org"]);
+    assert!(
+        codes.contains(&"error caa-forbids".to_string()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"error connect-failed".to_string()),
+        "{codes:?}"
+    );
+    let codes = checked(&contoso, &["--caa-issuer", "digicert.com"]);
+    assert!(!codes.iter().any(|c| c.contains("caa-")), "{codes:?}");
+    let codes = checked(&open, &["--caa-issuer", "letsencrypt.org"]);
+    assert!(codes.contains(&"info caa-none".to_string()), "{codes:?}");
+    let codes = checked(&contoso, &[]);
+    assert!(
+        !codes.iter().any(|c| c.contains("caa-")),
+        "no look-up without an issuer: {codes:?}"
+    );
+    let out = env
+        .run(&["check", &contoso, "--caa-issuer", "lets encrypt"])
+        .fails_with(2);
+    assert!(
+        out.stderr.contains("not an issuer domain"),
+        "{}",
+        out.stderr
+    );
+
     // A bad issuer domain is refused with its line.
     let bad = env.write("bad.toml", org("caa_issuer = \"digicert com\""));
     let out = env.run(&["plan", bad.to_str().unwrap()]).fails_with(2);

@@ -31,6 +31,11 @@ pub struct Args {
     /// (matched against the policy, certificate validated for its name); repeatable. DNS from --dns.
     #[arg(long = "mta-sts", value_name = "DOMAIN")]
     pub mta_sts: Vec<String>,
+    /// Also look up CAA for each endpoint's name (RFC 8659, climbing to the parent domains) and
+    /// say whether the CA with this issuer domain may issue for it (letsencrypt.org, digicert.com):
+    /// caa-forbids, caa-none. With --plan, the plan's CA by default. DNS from --dns.
+    #[arg(long, value_name = "DOMAIN")]
+    pub caa_issuer: Option<String>,
     /// Check the certificate against this name instead of each endpoint's host (also sent as SNI).
     #[arg(long)]
     pub name: Option<String>,
@@ -78,13 +83,29 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         mailcert_check::check_name(name)?;
     }
     let mut endpoints = Vec::new();
+    let mut caa_issuer = args.caa_issuer.clone();
+    if let Some(issuer) = &caa_issuer {
+        let domain = issuer.trim().trim_end_matches('.');
+        if mailcert_x509::parse_name(domain).is_err()
+            || !domain.contains('.')
+            || domain.contains('*')
+        {
+            anyhow::bail!(
+                "--caa-issuer {issuer}: not an issuer domain; give the domain the CA documents for CAA records, e.g. letsencrypt.org or digicert.com"
+            );
+        }
+    }
     for input in &args.endpoints {
         endpoints.extend(Endpoint::parse_all(input)?);
     }
     if let Some(path) = &args.plan {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading --plan {}", path.display()))?;
-        let plan = mailcert_plan::plan_toml(&text, &path.display().to_string(), at)?;
+        let org = mailcert_plan::Organization::from_toml(&text, &path.display().to_string())?;
+        if caa_issuer.is_none() {
+            caa_issuer = org.caa_issuer();
+        }
+        let plan = mailcert_plan::plan(&org, at);
         endpoints.extend(mailcert_check::plan_endpoints(&plan));
         if endpoints.is_empty() {
             anyhow::bail!(
@@ -120,6 +141,33 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let mut report = check_endpoints(&endpoints, &settings, progress)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(issuer) = &caa_issuer {
+        let resolver = match args.dns.as_deref() {
+            Some(server) => mailcert_dane::Resolver::new(
+                mailcert_dane::Resolver::parse_server(server).context("--dns")?,
+            ),
+            None => mailcert_dane::Resolver::system().context("--caa-issuer")?,
+        };
+        let mut looked_up: Vec<(String, Vec<mailcert_check::Finding>)> = Vec::new();
+        for endpoint in &mut report.endpoints {
+            let Some(name) = endpoint.name.clone() else {
+                continue;
+            };
+            if name.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            let findings = match looked_up.iter().find(|(n, _)| *n == name) {
+                Some((_, findings)) => findings.clone(),
+                None => {
+                    let findings = mailcert_check::caa_check(&resolver, &name, issuer);
+                    looked_up.push((name, findings.clone()));
+                    findings
+                }
+            };
+            endpoint.findings.extend(findings);
+            mailcert_check::tidy(&mut endpoint.findings);
+        }
     }
     if !args.mta_sts.is_empty() {
         let resolver = match args.dns.as_deref() {
