@@ -1,14 +1,13 @@
 //! TLS-ALPN-01 (RFC 8737): the self-signed certificate that answers it,
-//! and the resolver that presents it to a client offering `acme-tls/1`.
+//! and whether a client asks for it.
 
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::ClientHello;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::board::ChallengeBoard;
 use crate::error::ChallengeError;
 use crate::ACME_TLS_ALPN;
 
@@ -42,46 +41,6 @@ pub fn offers_acme_tls(hello: &ClientHello<'_>) -> bool {
     hello
         .alpn()
         .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN))
-}
-
-/// Presents the board's TLS-ALPN-01 certificate for the name asked for
-/// (SNI) to a client offering `acme-tls/1`, and nothing to any other.
-#[derive(Debug, Clone)]
-pub struct AlpnResolver {
-    pub board: ChallengeBoard,
-}
-
-impl AlpnResolver {
-    /// The challenge certificate for this handshake: `None` when the
-    /// client does not offer `acme-tls/1`, sent no name, or no answer is
-    /// offered for it.
-    pub fn challenge(&self, hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        if !offers_acme_tls(hello) {
-            return None;
-        }
-        self.board.tls_alpn01(hello.server_name()?)
-    }
-}
-
-impl ResolvesServerCert for AlpnResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.challenge(&hello)
-    }
-}
-
-/// A TLS configuration that speaks only `acme-tls/1` and presents the
-/// board's TLS-ALPN-01 certificates: a listener for the challenge alone.
-pub fn acme_only_server_config(
-    board: ChallengeBoard,
-) -> Result<Arc<rustls::ServerConfig>, ChallengeError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ChallengeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(AlpnResolver { board }));
-    config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
-    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

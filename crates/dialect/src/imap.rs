@@ -2,7 +2,7 @@
 //! `NOOP`, `LOGOUT`, `STARTTLS` (RFC 2595), tagged responses, `PREAUTH`.
 
 use crate::line::split_word;
-use crate::server::{Action, ServerConfig};
+use crate::setup::{Action, ServerConfig};
 
 /// Capabilities a front end offers before TLS: login is disabled until
 /// the session is encrypted.

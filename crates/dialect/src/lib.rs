@@ -74,6 +74,7 @@ mod line;
 pub mod pop3;
 pub mod relay;
 mod server;
+mod setup;
 pub mod smtp;
 
 pub use client::{
@@ -83,8 +84,9 @@ pub use error::DialectError;
 pub use line::LineReader;
 pub use server::{
     line_too_long_reply, timeout_reply, unavailable_reply, CloseReason, Passthrough, PlainServer,
-    ServerConfig, ServerEvent, ServerMode, TlsUpgrade,
+    ServerEvent, TlsUpgrade,
 };
+pub use setup::{ServerConfig, ServerMode};
 
 /// The three mail protocols with a STARTTLS dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 //! (RFC 2595), `STLS`, `QUIT`.
 
 use crate::line::split_word;
-use crate::server::{Action, ServerConfig};
+use crate::setup::{Action, ServerConfig};
 
 /// Capabilities a front end lists before TLS: no `USER`, no `SASL`.
 pub const PRE_TLS_CAPABILITIES: [&str; 3] = ["STLS", "RESP-CODES", "AUTH-RESP-CODE"];

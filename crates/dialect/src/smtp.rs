@@ -4,7 +4,7 @@
 
 use crate::error::DialectError;
 use crate::line::split_word;
-use crate::server::{Action, ServerConfig, ServerMode};
+use crate::setup::{Action, ServerConfig, ServerMode};
 
 /// Extensions a front end offers when it does not know the backend's.
 pub const DEFAULT_EXTENSIONS: [&str; 4] = ["PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES"];

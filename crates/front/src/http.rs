@@ -9,6 +9,8 @@ use mailcert_config::Redirect;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::closing::plain;
+
 /// Serves one plain HTTP connection.
 pub async fn handle(mut stream: TcpStream, redirect: Arc<Redirect>, challenges: ChallengeBoard) {
     let response = match read_head(&mut stream).await {
@@ -23,7 +25,7 @@ pub async fn handle(mut stream: TcpStream, redirect: Arc<Redirect>, challenges: 
     };
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-    crate::session::linger(&mut stream).await;
+    crate::closing::linger(&mut stream).await;
 }
 
 /// The response to the request head in `head` (what the listener read).
@@ -96,13 +98,6 @@ fn strip_port(host: &str) -> &str {
         return host.split_inclusive(']').next().unwrap_or(host);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
-}
-
-pub(crate) fn plain(status: u16, reason: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 #[cfg(test)]

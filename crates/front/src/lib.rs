@@ -54,6 +54,7 @@ mod backend;
 pub mod certs;
 pub mod challenges;
 pub mod check;
+mod closing;
 mod defaults;
 mod error;
 pub mod fdlimit;

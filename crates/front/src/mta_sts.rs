@@ -93,7 +93,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;
-    crate::session::linger(&mut stream).await;
+    crate::closing::linger(&mut stream).await;
     Ok(format!("MTA-STS policy host answered {status}"))
 }
 

@@ -145,7 +145,7 @@ fn unavailable(
     }
     match proto {
         Some(p) => dialect::unavailable_reply(p, &rt.hostname),
-        None => crate::http::plain(
+        None => crate::closing::plain(
             502,
             "Bad Gateway",
             "The web server behind this front end is not available; try again later.\n",
@@ -173,30 +173,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8])
     let _ = stream.write_all(answer).await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;
-    linger(&mut stream).await;
-}
-
-/// How long, and how much, a refused client may still send before the
-/// socket is dropped.
-const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-const LINGER_BYTES: usize = 64 * 1024;
-
-/// Reads and discards what the client still sends, for a moment, after our
-/// side is closed. Dropping a socket with unread input makes the kernel
-/// answer with a reset, which can destroy the refusal before the client
-/// reads it (nginx's "lingering close" exists for the same reason).
-pub(crate) async fn linger<S: AsyncRead + Unpin>(stream: &mut S) {
-    let mut sink = [0u8; 4096];
-    let mut left = LINGER_BYTES;
-    let _ = tokio::time::timeout(LINGER_TIME, async {
-        while let Ok(n) = stream.read(&mut sink).await {
-            if n == 0 || n >= left {
-                break;
-            }
-            left -= n;
-        }
-    })
-    .await;
+    crate::closing::linger(&mut stream).await;
 }
 
 async fn implicit(

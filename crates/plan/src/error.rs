@@ -74,26 +74,3 @@ fn line_suffix(line: Option<usize>) -> String {
         None => String::new(),
     }
 }
-
-/// Why a plan cannot become certificate requests: a CA would refuse them
-/// too, or there is nothing to ask for.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RequestRefused {
-    #[error("{file}: the plan has errors, so nothing was requested; fix them first (see `mailcert plan {file}`):\n{}", error_lines(.errors))]
-    PlanHasErrors {
-        file: String,
-        /// The error-level findings.
-        errors: Vec<crate::output::Finding>,
-    },
-    #[error("{file}: the plan has no certificate to request")]
-    NothingPlanned { file: String },
-}
-
-fn error_lines(errors: &[crate::output::Finding]) -> String {
-    errors
-        .iter()
-        .map(|f| format!("  - [{}] {}", f.code, f.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}

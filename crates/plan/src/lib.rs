@@ -33,10 +33,11 @@ mod input;
 mod mx;
 mod output;
 mod planner;
+mod request;
 pub mod validity;
 
 pub use caa::{allows, caa_findings, climb, CaaLookup, CaaRecord, Refused, LETS_ENCRYPT};
-pub use error::{PlanError, RequestRefused};
+pub use error::PlanError;
 pub use input::{
     AutodiscoverMode, CertificateSplit, Coexistence, IssuerKind, MxHost, Organization, Policy,
     Role, Server, Site,
@@ -45,6 +46,7 @@ pub use output::{
     Finding, FindingCode, Plan, PlannedCertificate, PlannedName, RequestNames, Severity,
 };
 pub use planner::{plan, MANY_NAMES};
+pub use request::RequestRefused;
 
 /// Reads an organisation description and plans it as of `at`: the usual
 /// entry point. `source` names the file in error messages.

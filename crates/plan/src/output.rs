@@ -5,7 +5,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::RequestRefused;
 use crate::input::IssuerKind;
 
 /// The planner's output.
@@ -226,52 +225,6 @@ impl Plan {
             .collect()
     }
 
-    /// [`Plan::request_names`] for `request --plan` and `acme order
-    /// --plan`, refused when the plan has errors (a CA would refuse such a
-    /// request too) or plans no certificate. `file` names the plan.
-    pub fn names_to_request(&self, file: &str) -> Result<Vec<RequestNames>, RequestRefused> {
-        if self.has_errors() {
-            return Err(RequestRefused::PlanHasErrors {
-                file: file.to_string(),
-                errors: self
-                    .findings
-                    .iter()
-                    .filter(|f| f.severity == Severity::Error)
-                    .cloned()
-                    .collect(),
-            });
-        }
-        let wanted = self.request_names();
-        if wanted.is_empty() {
-            return Err(RequestRefused::NothingPlanned {
-                file: file.to_string(),
-            });
-        }
-        Ok(wanted)
-    }
-
-    /// Adds findings made outside the pure planner (`plan --resolve`):
-    /// each once, errors first as always.
-    pub fn add_findings(&mut self, more: Vec<Finding>) {
-        for finding in more {
-            if !self.findings.contains(&finding) {
-                self.findings.push(finding);
-            }
-        }
-        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    }
-
-    /// Every name of every planned certificate, once, in plan order.
-    pub fn distinct_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for name in self.certificates.iter().flat_map(|c| &c.names) {
-            if !names.contains(&name.name) {
-                names.push(name.name.clone());
-            }
-        }
-        names
-    }
-
     /// The stable `plan --json` text.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -282,46 +235,5 @@ impl PlannedCertificate {
     /// The subject's common name.
     pub fn common_name(&self) -> &str {
         self.subject.strip_prefix("CN=").unwrap_or(&self.subject)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(client_access: &str) -> Plan {
-        let text = format!(
-            "[organization]\naccepted_domains = [\"contoso.com\"]\nissuer = \"public\"\n\n[namespaces]\nclient_access = [{client_access}]\n"
-        );
-        let at = mailcert_x509::time::parse_at("2026-06-01").expect("date");
-        crate::plan_toml(&text, "org.toml", at).expect("a plan")
-    }
-
-    #[test]
-    fn a_plan_without_errors_gives_its_names_to_request() {
-        let wanted = plan("\"mail.contoso.com\"")
-            .names_to_request("org.toml")
-            .expect("names");
-        assert_eq!(wanted.len(), 1);
-        assert_eq!(wanted[0].common_name, "mail.contoso.com");
-        assert!(wanted[0]
-            .names
-            .contains(&"autodiscover.contoso.com".to_string()));
-    }
-
-    #[test]
-    fn a_plan_with_errors_is_refused_naming_them() {
-        let err = plan("\"mail.contoso.com\", \"mail.contoso.local\"")
-            .names_to_request("org.toml")
-            .expect_err("refused");
-        assert!(
-            matches!(&err, RequestRefused::PlanHasErrors { errors, .. } if errors.len() == 1),
-            "{err:?}"
-        );
-        let text = err.to_string();
-        assert!(
-            text.starts_with("org.toml: the plan has errors, so nothing was requested; fix them first (see `mailcert plan org.toml`):\n  - [internal-name] "),
-            "{text}"
-        );
     }
 }

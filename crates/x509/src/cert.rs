@@ -244,11 +244,11 @@ fn key_description(cert: &X509Certificate<'_>) -> (String, u32) {
 fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32) {
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => {
-            let bits = modulus_bits(rsa.modulus);
+            let bits = crate::spki::modulus_bits(rsa.modulus);
             (format!("rsa-{bits}"), bits)
         }
         Ok(PublicKey::EC(_)) => {
-            let curve = crate::cert::named_curve(spki);
+            let curve = crate::spki::named_curve(spki);
             match curve.as_deref() {
                 Some("1.2.840.10045.3.1.7") => ("ec-p256".into(), 256),
                 Some("1.3.132.0.34") => ("ec-p384".into(), 384),
@@ -261,21 +261,4 @@ fn describe_key(spki: &SubjectPublicKeyInfo<'_>) -> (String, u32) {
         Ok(PublicKey::DSA(y)) => ("dsa".into(), (y.len() * 8) as u32),
         _ => (spki.algorithm.algorithm.to_id_string(), 0),
     }
-}
-
-pub(crate) fn modulus_bits(modulus: &[u8]) -> u32 {
-    let trimmed: &[u8] = match modulus.iter().position(|b| *b != 0) {
-        Some(first) => &modulus[first..],
-        None => return 0,
-    };
-    (trimmed.len() as u32 - 1) * 8 + (8 - trimmed[0].leading_zeros())
-}
-
-/// The OID of an EC key's named curve, as dotted text.
-pub(crate) fn named_curve(spki: &SubjectPublicKeyInfo<'_>) -> Option<String> {
-    spki.algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|oid| oid.to_id_string())
 }

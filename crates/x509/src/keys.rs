@@ -199,7 +199,7 @@ fn weak_rsa(der: &[u8]) -> Option<WeakRsa> {
         return None;
     }
     // An all-zero modulus counts 0 bits: no key at all.
-    let bits = crate::cert::modulus_bits(modulus.content);
+    let bits = crate::spki::modulus_bits(modulus.content);
     if bits == 0 || (MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return None;
     }

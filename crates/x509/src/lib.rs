@@ -42,6 +42,7 @@ pub mod profile;
 pub mod service;
 pub mod sigalg;
 pub mod sniff;
+mod spki;
 pub mod status;
 pub mod thumbprint;
 pub mod time;

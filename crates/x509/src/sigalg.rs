@@ -256,7 +256,7 @@ fn key_kind(spki: &SubjectPublicKeyInfo<'_>) -> Result<KeyKind, String> {
         // rsaEncryption, and RSASSA-PSS keys (the same RSAPublicKey).
         "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Ok(KeyKind::Rsa),
         "1.2.840.10045.2.1" => {
-            let curve = crate::cert::named_curve(spki);
+            let curve = crate::spki::named_curve(spki);
             match curve.as_deref() {
                 Some("1.2.840.10045.3.1.7") => Ok(KeyKind::Ec(Curve::P256)),
                 Some("1.3.132.0.34") => Ok(KeyKind::Ec(Curve::P384)),
