@@ -23,6 +23,10 @@ pub enum LifecycleError {
         prefix: String,
         candidates: Vec<String>,
     },
+    /// No service could use the certificate: callers (the console's
+    /// pre-flight, tests) tell why by [`Unservable`], not by the words.
+    #[error("{thumbprint} {why}")]
+    Unservable { thumbprint: String, why: Unservable },
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
@@ -30,3 +34,25 @@ pub enum LifecycleError {
 }
 
 pub type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// Why no service could use a certificate. The words follow the
+/// thumbprint in [`LifecycleError::Unservable`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Unservable {
+    #[error("has no private key, so no service can use it; import it with its key (a .pfx) or complete the pending request it belongs to")]
+    NoPrivateKey,
+    #[error("is outside its validity period ({not_before} to {not_after}): clients would reject it; renew it with `mailcert renew {thumbprint}`")]
+    OutsideValidity {
+        thumbprint: String,
+        /// RFC 3339.
+        not_before: String,
+        not_after: String,
+    },
+    #[error("is invalid: {reason}; clients would reject it")]
+    Invalid { reason: String },
+    #[error("has an RSA-{bits} key: RSA-{bits} is too weak; use 2048 bits or more (modern clients refuse it and this server's TLS library cannot sign with it); request a new certificate with `mailcert request --name NAME --key rsa-2048`")]
+    WeakRsa { bits: u32 },
+    #[error("has an RSA-{bits} key, larger than this server's TLS library signs with (8192 bits at most); request a new certificate with `mailcert request --name NAME --key rsa-4096`")]
+    LargeRsa { bits: u32 },
+}

@@ -13,7 +13,7 @@ use mailcert_x509::{
 use time::OffsetDateTime;
 
 use crate::anchors::Anchors;
-use crate::error::{LifecycleError, Result};
+use crate::error::{LifecycleError, Result, Unservable};
 use crate::find::find_certificate;
 use crate::preflight::{preflight, takeover, Preflight};
 use crate::served::ServedChange;
@@ -352,36 +352,35 @@ impl Manager {
     /// validity, invalid, an RSA key this server cannot sign with).
     pub fn ensure_bindable(&self, record: &CertRecord) -> Result<()> {
         let thumb = &record.summary.thumbprint;
+        let unservable = |why: Unservable| {
+            Err(LifecycleError::Unservable {
+                thumbprint: thumb.clone(),
+                why,
+            })
+        };
         if !record.has_private_key {
-            return Err(LifecycleError::Refused(format!(
-                "{thumb} has no private key, so no service can use it; import it with its key (a .pfx) or complete the pending request it belongs to"
-            )));
+            return unservable(Unservable::NoPrivateKey);
         }
         match self.status(record) {
-            Status::DateInvalid => Err(LifecycleError::Refused(format!(
-                "{thumb} is outside its validity period ({} to {}): clients would reject it; renew it with `mailcert renew {thumb}`",
-                mailcert_x509::time::rfc3339(record.summary.not_before),
-                mailcert_x509::time::rfc3339(record.summary.not_after)
-            ))),
-            Status::Invalid => Err(LifecycleError::Refused(format!(
-                "{thumb} is invalid: {}; clients would reject it",
-                match &record.trust {
-                    Trust::Invalid(reason) => reason.as_str(),
-                    _ => "its signature or encoding is broken",
-                }
-            ))),
+            Status::DateInvalid => unservable(Unservable::OutsideValidity {
+                thumbprint: thumb.clone(),
+                not_before: mailcert_x509::time::rfc3339(record.summary.not_before),
+                not_after: mailcert_x509::time::rfc3339(record.summary.not_after),
+            }),
+            Status::Invalid => unservable(Unservable::Invalid {
+                reason: match &record.trust {
+                    Trust::Invalid(reason) => reason.clone(),
+                    _ => "its signature or encoding is broken".into(),
+                },
+            }),
             // Nothing here can sign with such a key, so no service could
             // use the certificate.
             _ if record.summary.key_algorithm.starts_with("rsa-") => {
                 let bits = record.summary.key_size;
                 if bits < MIN_RSA_BITS {
-                    Err(LifecycleError::Refused(format!(
-                        "{thumb} has an RSA-{bits} key: RSA-{bits} is too weak; use 2048 bits or more (modern clients refuse it and this server's TLS library cannot sign with it); request a new certificate with `mailcert request --name NAME --key rsa-2048`"
-                    )))
+                    unservable(Unservable::WeakRsa { bits })
                 } else if bits > MAX_RSA_BITS {
-                    Err(LifecycleError::Refused(format!(
-                        "{thumb} has an RSA-{bits} key, larger than this server's TLS library signs with (8192 bits at most); request a new certificate with `mailcert request --name NAME --key rsa-4096`"
-                    )))
+                    unservable(Unservable::LargeRsa { bits })
                 } else {
                     Ok(())
                 }

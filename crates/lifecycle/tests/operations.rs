@@ -42,7 +42,13 @@ fn expired_and_not_yet_valid_certificates_cannot_be_enabled() {
         .enable(&thumb, &[Service::Smtp], None, &[], false)
         .unwrap_err();
     assert!(
-        matches!(err, LifecycleError::Refused(ref m) if m.contains("outside its validity")),
+        matches!(
+            err,
+            LifecycleError::Unservable {
+                why: mailcert_lifecycle::Unservable::OutsideValidity { .. },
+                ..
+            }
+        ) && err.to_string().contains("outside its validity"),
         "{err}"
     );
     let mut earlier = manager(&dir).at(now - Duration::days(3));
