@@ -22,6 +22,7 @@ pub enum Action {
     },
     /// Withdraw a scheduled change (its id, or a unique prefix of it).
     Cancel {
+        /// The scheduled change's id (`schedule list` shows it), or a unique prefix of it.
         id: String,
         /// Print the outcome as JSON.
         #[arg(long)]
