@@ -132,6 +132,12 @@ fn a_listener_binding_hiding_the_service_binding_is_said() {
     let config = env.write("fe.toml", https_listener("web2", free_port(), 1));
     let cfg = config.display().to_string();
     let own = env.new_self_signed(&["--name", "www.fabrikam.com"]);
+    // Nothing bound to a listener by name yet: no note below the table.
+    let before = env.run(&["list"]).ok().stdout;
+    assert!(
+        before.contains(&init) && !before.contains("Bound to listeners by name"),
+        "{before}"
+    );
     let enabled = env
         .run(&[
             "enable",
