@@ -99,11 +99,15 @@ fn reopen(fresh: &Fresh) -> mailcert_store::BoxedStore {
 }
 
 fn self_signed(name: &str) -> (NewCertificate, Vec<u8>) {
+    self_signed_from(name, mailcert_x509::build::now_utc())
+}
+
+fn self_signed_from(name: &str, not_before: time::OffsetDateTime) -> (NewCertificate, Vec<u8>) {
     let key = KeyType::EcP256.generate().unwrap();
     let spec = mailcert_x509::build::ServerCertSpec {
         names: vec![SubjectName::Dns(name.into())],
         subject: None,
-        not_before: mailcert_x509::build::now_utc(),
+        not_before,
         days: 30,
     };
     let issued = mailcert_x509::build::self_signed(&spec, &key).unwrap();
@@ -173,6 +177,43 @@ fn certificates_keys_and_chains(b: &dyn Backend) {
     assert!(store.certificates_with_prefix("ZZ").unwrap().is_empty());
     assert!(store.certificate("00").unwrap().is_none());
     assert!(store.chain("00").unwrap().is_empty());
+}
+
+/// `list` shows the newest first: by not_before, and among equals the
+/// one stored last.
+fn certificates_are_listed_newest_first(b: &dyn Backend) {
+    let fresh = b.fresh("order");
+    let mut store = create(&fresh);
+    let now = mailcert_x509::build::now_utc();
+    let day = time::Duration::days(1);
+    let mut thumbs = std::collections::HashMap::new();
+    for (name, not_before) in [
+        ("middle.example.test", now - day),
+        ("oldest.example.test", now - day * 3),
+        ("newest.example.test", now),
+        ("middle-later.example.test", now - day),
+    ] {
+        let (new, _) = self_signed_from(name, not_before);
+        thumbs.insert(new.summary.thumbprint.clone(), name);
+        store
+            .apply(change(vec![Op::InsertCertificate(Box::new(new))]))
+            .unwrap();
+    }
+    let listed: Vec<&str> = reopen(&fresh)
+        .certificates()
+        .unwrap()
+        .iter()
+        .map(|c| thumbs[&c.summary.thumbprint])
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "newest.example.test",
+            "middle-later.example.test",
+            "middle.example.test",
+            "oldest.example.test"
+        ]
+    );
 }
 
 fn updates_of_a_certificate(b: &dyn Backend) {
@@ -754,6 +795,7 @@ macro_rules! conformance {
 
 conformance!(
     certificates_keys_and_chains,
+    certificates_are_listed_newest_first,
     updates_of_a_certificate,
     a_change_is_all_or_nothing,
     bindings_with_listeners_and_nodes,
