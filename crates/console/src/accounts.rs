@@ -186,7 +186,7 @@ pub fn add_user(
         last_login: None,
         last_login_address: None,
     };
-    let mut change = Change::new("console-user", actor);
+    let mut change = Change::bookkeeping("console-user", actor);
     change.describe(format!("added console user {name}"));
     // Two processes adding the same name: only one wins.
     change.push(Op::ExpectValue {
@@ -212,7 +212,7 @@ pub fn set_password(
     let mut record = user(store, &name)?.ok_or_else(|| ConsoleError::NoSuchUser(name.clone()))?;
     record.hash = hash_password(password)?;
     record.password_changed = now;
-    let mut change = Change::new("console-user", actor);
+    let mut change = Change::bookkeeping("console-user", actor);
     write_user(&mut change, &name, &record);
     let ended = sessions::end_all_of(store, &name, &mut change)?;
     change.describe(format!(
@@ -228,7 +228,7 @@ pub fn remove_user(store: &mut dyn Store, actor: &str, name: &str) -> Result<usi
     if user(store, &name)?.is_none() {
         return Err(ConsoleError::NoSuchUser(name));
     }
-    let mut change = Change::new("console-user", actor);
+    let mut change = Change::bookkeeping("console-user", actor);
     change.push(Op::SetValue {
         key: user_key(&name),
         value: None,

@@ -431,7 +431,7 @@ fn login_blocking(
     }
     let good = accounts::verify_password(store.as_ref(), user, password)?;
     let Some(name) = account.clone().filter(|_| good) else {
-        let mut change = Change::new("console-login-failed", actor(&shown, address));
+        let mut change = Change::bookkeeping("console-login-failed", actor(&shown, address));
         let count = throttle::record_failure(
             store.as_ref(),
             account.as_deref(),
@@ -453,7 +453,7 @@ fn login_blocking(
             ),
         ));
     };
-    let mut change = Change::new("console-login", actor(&name, address));
+    let mut change = Change::bookkeeping("console-login", actor(&name, address));
     let (token, csrf) = sessions::open(&name, address, now / 1000, &mut change);
     throttle::record_success(&name, address, &mut change);
     accounts::record_login(store.as_ref(), &name, address, now / 1000, &mut change)?;
@@ -472,7 +472,8 @@ async fn logout(app: &Arc<App>, session: Session, address: String) -> Response<B
     let work_app = app.clone();
     let result = blocking(move || {
         let mut store = mailcert_store::open(&work_app.settings.store)?;
-        let mut change = Change::new("console-logout", actor(&session.record.user, &address));
+        let mut change =
+            Change::bookkeeping("console-logout", actor(&session.record.user, &address));
         sessions::close(&session.key, &mut change);
         change.describe(format!("{} logged out of the console", session.record.user));
         store.apply(change)?;

@@ -100,7 +100,7 @@ pub fn cookie_key(store: &mut dyn Store) -> Result<hmac::Key> {
         }
         let mut fresh = vec![0u8; 32];
         aws_lc_rs::rand::fill(&mut fresh).expect("system random generator");
-        let mut change = Change::new("console-setup", "mailcert");
+        let mut change = Change::bookkeeping("console-setup", "mailcert");
         change.describe("made the key that signs console session cookies");
         change.push(Op::ExpectValue {
             key: COOKIE_KEY.into(),

@@ -247,6 +247,10 @@ pub struct Change {
     /// The node (server) making the change, for the audit log.
     pub node: String,
     pub ops: Vec<Op>,
+    /// Whether committing it raises the store generation, which makes
+    /// every front end sharing the store reload its certificates. Only
+    /// [`Change::bookkeeping`] clears it.
+    pub reloads: bool,
 }
 
 impl Change {
@@ -257,7 +261,40 @@ impl Change {
             user: user.into(),
             node: String::new(),
             ops: Vec::new(),
+            reloads: true,
         }
+    }
+
+    /// A change of named values that nothing served depends on (console
+    /// sessions and accounts, the record of which events already fired):
+    /// committed and audited like any other, but it leaves the store
+    /// generation alone, so no front end reloads its certificates for it.
+    /// The store refuses one that holds anything but `SetValue` and
+    /// `ExpectValue` steps.
+    pub fn bookkeeping(action: impl Into<String>, user: impl Into<String>) -> Self {
+        Change {
+            reloads: false,
+            ..Change::new(action, user)
+        }
+    }
+
+    /// Why this change may not be committed as it is: a bookkeeping
+    /// change that would alter what is served.
+    pub fn ensure_consistent(&self) -> crate::Result<()> {
+        if self.reloads {
+            return Ok(());
+        }
+        let serving = self
+            .ops
+            .iter()
+            .any(|op| !matches!(op, Op::SetValue { .. } | Op::ExpectValue { .. }));
+        if serving {
+            return Err(crate::StoreError::Refused(format!(
+                "change '{}' is bookkeeping (it does not reload the front ends), yet changes certificates, bindings, requests or anchors; make it with Change::new",
+                self.action
+            )));
+        }
+        Ok(())
     }
 
     /// Records which node makes the change.

@@ -753,6 +753,7 @@ impl SqliteStore {
     }
 
     fn raw_apply(&mut self, change: Change) -> Result<()> {
+        change.ensure_consistent()?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let tx = self
             .conn
@@ -764,10 +765,12 @@ impl SqliteStore {
             "INSERT INTO audit_log (at, user, action, detail, node) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![now, change.user, change.action, change.detail, change.node],
         )?;
-        tx.execute(
-            "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
-            [],
-        )?;
+        if change.reloads {
+            tx.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'generation'",
+                [],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }

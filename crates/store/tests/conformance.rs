@@ -727,6 +727,54 @@ fn told_of_changes_by_other_processes(b: &dyn Backend) {
     assert_eq!(watcher.generation().unwrap(), before + 1);
 }
 
+/// Bookkeeping (console sessions, fired events) is committed and audited,
+/// but leaves the generation alone, so no front end reloads for it; one
+/// that would touch what is served is refused whole.
+fn bookkeeping_does_not_reload(b: &dyn Backend) {
+    let fresh = b.fresh("bookkeeping");
+    let mut store = create(&fresh);
+    let before = store.generation().unwrap();
+    let mut c = Change::bookkeeping("event-fired", "serve").on_node("node-a");
+    c.push(Op::ExpectValue {
+        key: "events.fired.x".into(),
+        value: None,
+    });
+    c.push(Op::SetValue {
+        key: "events.fired.x".into(),
+        value: Some(b"2027-01-01".to_vec()),
+        secret: false,
+    });
+    store.apply(c).unwrap();
+    assert_eq!(store.generation().unwrap(), before);
+    assert_eq!(
+        reopen(&fresh).value("events.fired.x").unwrap().as_deref(),
+        Some(&b"2027-01-01"[..])
+    );
+    assert_eq!(store.audit_log(1).unwrap()[0].action, "event-fired");
+    let (new, _) = self_signed("bookkeeping.example.test");
+    let mut sneaky = Change::bookkeeping("sneaky", "serve");
+    sneaky.push(Op::SetValue {
+        key: "events.fired.y".into(),
+        value: Some(b"1".to_vec()),
+        secret: false,
+    });
+    sneaky.push(Op::InsertCertificate(Box::new(new)));
+    let err = store.apply(sneaky).unwrap_err();
+    assert!(matches!(err, StoreError::Refused(_)), "{err}");
+    assert!(store.value("events.fired.y").unwrap().is_none());
+    assert!(store.certificates().unwrap().is_empty());
+    assert_eq!(store.generation().unwrap(), before);
+    // A change that reloads still does.
+    store
+        .apply(change(vec![Op::SetValue {
+            key: "acme.http-01.t".into(),
+            value: Some(b"k".to_vec()),
+            secret: false,
+        }]))
+        .unwrap();
+    assert_eq!(store.generation().unwrap(), before + 1);
+}
+
 /// Both ways: what one backend dumps, the other restores, the same.
 fn copies_to_the_other_backend(b: &dyn Backend) {
     let fresh = b.fresh("copy-from");
@@ -804,6 +852,7 @@ conformance!(
     named_values_secret_or_not,
     compare_and_set,
     audit_log_and_generation,
+    bookkeeping_does_not_reload,
     migrates_forward_keeping_what_it_holds,
     a_newer_schema_is_refused_naming_both_versions,
     another_program_s_database_is_refused_untouched,

@@ -290,6 +290,7 @@ pub(crate) fn read_value(
 
 /// One change, one transaction, one notification (sent at commit).
 pub(crate) fn apply(c: &mut Client, key: &StoreKey, change: &Change) -> Result<()> {
+    change.ensure_consistent()?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let mut tx = c.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
@@ -306,7 +307,9 @@ pub(crate) fn apply(c: &mut Client, key: &StoreKey, change: &Change) -> Result<(
             &change.node,
         ],
     )?;
-    bump_generation(&mut tx, None)?;
+    if change.reloads {
+        bump_generation(&mut tx, None)?;
+    }
     tx.commit()?;
     Ok(())
 }
