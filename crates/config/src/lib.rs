@@ -22,11 +22,13 @@ mod mta_sts;
 mod pins;
 mod queries;
 mod store;
+mod watch;
 pub use dane::{Dane, DaneDns};
 pub use mta_sts::MtaSts;
 pub use pins::{set_pins, stage_pin_changes, PinChange, StagedConfig};
 pub use queries::default_config_path;
 pub use store::{parse_store_table, read_store_table};
+pub use watch::{Alerts, Metrics};
 
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -119,6 +121,8 @@ struct RawConfig {
     limits: Option<RawLimits>,
     console: Option<RawConsole>,
     dane: Option<dane::RawDane>,
+    metrics: Option<watch::RawMetrics>,
+    alerts: Option<watch::RawAlerts>,
     #[serde(default)]
     listener: Vec<RawListener>,
     #[serde(default)]
@@ -325,6 +329,11 @@ pub struct Config {
     pub dane: Option<Dane>,
     /// `[[mta_sts]]`: the MTA-STS policies every HTTPS listener serves.
     pub mta_sts: Vec<MtaSts>,
+    /// `[metrics]`: `GET /metrics`, when configured.
+    pub metrics: Option<Metrics>,
+    /// `[alerts]`: the expiry events and the program run for each new one
+    /// (the defaults when the table is absent: events are logged, nothing run).
+    pub alerts: Alerts,
 }
 
 impl Config {
@@ -534,6 +543,13 @@ impl Config {
         let dane = raw
             .dane
             .map(|raw| dane::parse_dane(raw, path, &at_line, &mut problems));
+        let metrics = raw
+            .metrics
+            .and_then(|raw| watch::parse_metrics(raw, &mut binds, &at_line, &mut problems));
+        let alerts = raw
+            .alerts
+            .map(|raw| watch::parse_alerts(raw, &at_line, &mut problems))
+            .unwrap_or_default();
         let raw_process = raw.process.unwrap_or_default();
         for (key, value) in [("user", &raw_process.user), ("group", &raw_process.group)] {
             if let Some(value) = value.as_ref().filter(|v| v.get_ref().trim().is_empty()) {
@@ -568,6 +584,8 @@ impl Config {
             console,
             dane,
             mta_sts,
+            metrics,
+            alerts,
         })
     }
 }

@@ -60,6 +60,7 @@ mod error;
 pub mod fdlimit;
 mod http;
 pub mod mta_sts;
+pub mod metrics;
 pub mod pipe;
 pub mod privileges;
 pub mod proxy;
@@ -74,9 +75,10 @@ mod tls;
 pub use challenges::ChallengeBoard;
 pub use defaults::{default_config, describe, is_root, TryWith};
 pub use error::FrontError;
+pub use metrics::{FrontMetrics, HandshakeFailure};
 pub use privileges::RunAs;
 pub use reload_notes::{ReloadNote, ReloadNotes};
-pub use server::{Bound, Front, FrontOptions, HEARTBEAT_INTERVAL};
+pub use server::{Bound, Front, FrontOptions, FrontView, HEARTBEAT_INTERVAL};
 pub use sockets::Sockets;
 
 /// The plain HTTP listener's answer to one request head, as read from the

@@ -97,6 +97,19 @@ pub(crate) fn notes(
             }
         )));
     }
+    if old.metrics != new.metrics {
+        notes.push(restart(
+            "[metrics] changed: needs a restart of mailcert serve; /metrics stays where it is until then".to_string(),
+        ));
+    }
+    if old.alerts.command != new.alerts.command
+        || old.alerts.arguments != new.alerts.arguments
+        || old.alerts.timeout != new.alerts.timeout
+    {
+        notes.push(restart(
+            "[alerts] command or timeout changed: needs a restart of mailcert serve (warning_days applies from the next hourly pass)".to_string(),
+        ));
+    }
     if old.store != new.store && options.store.path.is_some() {
         notes.push(restart(
             "[store] changed, but --store or MAILCERT_STORE names the store: the configuration's [store] is not used (restart without them to use it)".to_string(),

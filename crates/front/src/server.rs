@@ -23,6 +23,7 @@ use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
 use crate::mta_sts::PolicyHosts;
 use crate::reload_notes::{notes, ReloadNote, ReloadNotes};
+use crate::metrics::FrontMetrics;
 use crate::session::ListenerRuntime;
 use crate::sockets::Sockets;
 use crate::tls::{self, TlsShared};
@@ -107,6 +108,49 @@ pub struct Front {
     /// The live certificates at the start, for HTTPS served beside the
     /// listeners ([`Front::https_resolver`]).
     first_tls: TlsShared,
+    view: FrontView,
+}
+
+/// What the front end serves and has counted, for those who report on it
+/// (`/metrics`, events): cheap to clone, usable from any thread, and
+/// following reloads.
+#[derive(Clone)]
+pub struct FrontView {
+    /// The handshake, connection and backend counters.
+    pub metrics: Arc<FrontMetrics>,
+    /// This node's name in the fleet.
+    pub node: String,
+    listeners: Arc<ArcSwap<Vec<ListenerInfo>>>,
+    snapshots: Arc<ArcSwap<Arc<ArcSwap<Snapshot>>>>,
+    config: Arc<ArcSwap<Config>>,
+}
+
+impl FrontView {
+    /// For each listener, the certificate a client that sends no SNI gets
+    /// now (its thumbprint; `None` when there is none to serve).
+    pub fn default_certificates(&self) -> Vec<(String, Option<String>)> {
+        let snapshot = self.snapshots.load().load_full();
+        self.listeners
+            .load()
+            .iter()
+            .map(|listener| {
+                let scope = mailcert_lifecycle::ListenerScope {
+                    name: Some(&listener.name),
+                    pin: listener.pin.as_deref(),
+                };
+                let (selection, _) = snapshot.select(listener.service, scope, None);
+                (
+                    listener.name.clone(),
+                    selection.thumbprint().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    /// The configuration in force (the last one SIGHUP loaded).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
 }
 
 /// SIGHUP, SIGTERM and SIGINT, caught from the start: a SIGHUP that came
@@ -146,6 +190,10 @@ struct Running {
     /// `[console]` as serve started the console with it: what it keeps
     /// serving until a restart, whatever later reloads say.
     console_at_start: Option<mailcert_config::Console>,
+    metrics: Arc<FrontMetrics>,
+    /// What [`FrontView`] follows.
+    view_snapshots: Arc<ArcSwap<Arc<ArcSwap<Snapshot>>>>,
+    view_config: Arc<ArcSwap<Config>>,
 }
 
 struct Socket {
@@ -229,9 +277,10 @@ fn prepare(
     shared: &TlsShared,
     existing: &HashMap<SocketAddr, Socket>,
     pool: &mut Sockets,
+    metrics: &FrontMetrics,
 ) -> Result<Prepared, FrontError> {
     let mut new_sockets = HashMap::new();
-    let result = prepare_roles(config, shared, existing, pool, &mut new_sockets);
+    let result = prepare_roles(config, shared, existing, pool, &mut new_sockets, metrics);
     match result {
         Ok(roles) => Ok(Prepared { roles, new_sockets }),
         Err(e) => {
@@ -253,6 +302,7 @@ fn prepare_roles(
     existing: &HashMap<SocketAddr, Socket>,
     pool: &mut Sockets,
     new_sockets: &mut HashMap<SocketAddr, TcpListener>,
+    metrics: &FrontMetrics,
 ) -> Result<Vec<(SocketAddr, Role)>, FrontError> {
     ensure_pins_resolve(config, &shared.snapshot.load())?;
     let policies = Arc::new(PolicyHosts::new(&config.mta_sts));
@@ -268,6 +318,7 @@ fn prepare_roles(
             )),
             policies: policies.clone(),
             policy_acceptor: policy_acceptor(listener, &policies, shared)?,
+            metrics: metrics.listener(&listener.name),
         });
         let addr = socket_for(&listener.name, listener.bind, existing, pool, new_sockets)?;
         roles.push((addr, Role::Mail(runtime)));
@@ -359,6 +410,14 @@ impl Front {
             );
         }
         let first_tls = shared.clone();
+        let metrics = Arc::new(FrontMetrics::new());
+        let view = FrontView {
+            metrics: metrics.clone(),
+            node: options.node.clone(),
+            listeners: listeners.clone(),
+            snapshots: Arc::new(ArcSwap::from_pointee(shared.snapshot.clone())),
+            config: Arc::new(ArcSwap::from_pointee(config.clone())),
+        };
         let accept = Arc::new(accept::Shared::new(
             active.clone(),
             Arc::new(AtomicUsize::new(config.limits.max_connections)),
@@ -376,6 +435,9 @@ impl Front {
             pool: sockets,
             fd,
             accept,
+            metrics,
+            view_snapshots: view.snapshots.clone(),
+            view_config: view.config.clone(),
         };
         {
             let _guard = runtime.enter();
@@ -384,6 +446,7 @@ impl Front {
                 &running.tls,
                 &running.sockets,
                 &mut running.pool,
+                &running.metrics,
             )?;
             if let Some(warning) = commit(&mut running, prepared) {
                 tracing::warn!("{warning}");
@@ -415,7 +478,13 @@ impl Front {
             limit,
             signals: None,
             first_tls,
+            view,
         })
+    }
+
+    /// What the front end serves and has counted, for `/metrics` and events.
+    pub fn view(&self) -> FrontView {
+        self.view.clone()
     }
 
     /// The certificate choice of an HTTPS listener called `listener`
@@ -702,7 +771,13 @@ fn reload(
         tls.snapshot = snapshot;
         new_reloader = Some(reloader);
     }
-    let prepared = prepare(&config, &tls, &running.sockets, &mut running.pool)?;
+    let prepared = prepare(
+        &config,
+        &tls,
+        &running.sockets,
+        &mut running.pool,
+        &running.metrics,
+    )?;
     // Everything is built: swap.
     let mut notes = notes(
         &running.config,
@@ -711,6 +786,8 @@ fn reload(
         running.console_at_start.as_ref(),
     );
     running.listeners.store(Arc::new(listener_infos(&config)));
+    running.view_config.store(Arc::new(config.clone()));
+    running.view_snapshots.store(Arc::new(tls.snapshot.clone()));
     running.config = config;
     running.tls = tls;
     if let Some(reloader) = new_reloader {

@@ -19,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::backend::{self, BackendError};
 use crate::challenges::ACME_TLS_ALPN;
 use crate::mta_sts::PolicyHosts;
+use crate::metrics::{HandshakeFailure, ListenerMetrics};
 use crate::pipe::{pipe, PipeEnd};
 use crate::proxy::TlsInfo;
 
@@ -36,6 +37,8 @@ pub struct ListenerRuntime {
     /// more than HTTP/1.1 (h2): the policy is served over HTTP/1.1, so
     /// those clients must not negotiate anything else.
     pub policy_acceptor: Option<TlsAcceptor>,
+    /// The listener's counters (`/metrics`).
+    pub metrics: ListenerMetrics,
 }
 
 /// The dialect of a mail protocol; `None` for HTTPS.
@@ -56,6 +59,7 @@ pub async fn handle(stream: TcpStream, client: SocketAddr, rt: Arc<ListenerRunti
         Err(_) => return,
     };
     let name = rt.listener.name.clone();
+    let _open = rt.metrics.connection();
     let result = match (dialect_protocol(rt.listener.protocol), rt.listener.tls) {
         (proto, TlsMode::Implicit) => implicit(stream, client, local, &rt, proto).await,
         (Some(proto), mode) => starttls(stream, client, local, &rt, proto, mode).await,
@@ -91,15 +95,32 @@ async fn handshake(
     stream: TcpStream,
     rt: &ListenerRuntime,
 ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
-    match tokio::time::timeout(
-        rt.listener.limits.handshake_timeout,
-        rt.acceptor.accept(stream),
-    )
-    .await
-    {
-        Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
-        Err(_) => Err("TLS handshake timed out".into()),
+    let deadline = tokio::time::Instant::now() + rt.listener.limits.handshake_timeout;
+    // A client that closes before sending a byte (a TCP health check, a
+    // port scan) attempted no handshake: it is not counted as a failed one.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => return Err("client closed before the TLS handshake".into()),
+        Ok(Ok(_)) => {}
+        Err(_) => {
+            rt.metrics.handshake_failed(HandshakeFailure::Timeout);
+            return Err("TLS handshake timed out: the client sent nothing".into());
+        }
+    }
+    match tokio::time::timeout_at(deadline, rt.acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            rt.metrics.handshake_ok();
+            Ok(tls)
+        }
+        Ok(Err(e)) => {
+            let reason = HandshakeFailure::of_io(&e);
+            rt.metrics.handshake_failed(reason);
+            Err(format!("TLS handshake failed ({}): {e}", reason.as_str()))
+        }
+        Err(_) => {
+            rt.metrics.handshake_failed(HandshakeFailure::Timeout);
+            Err("TLS handshake timed out".into())
+        }
     }
 }
 
@@ -162,6 +183,7 @@ async fn backend_failed<S: AsyncRead + AsyncWrite + Unpin>(
     proto: Option<dialect::Protocol>,
     e: BackendError,
 ) -> Outcome {
+    rt.metrics.backend_error();
     refuse(stream, &unavailable(rt, proto, &e)).await;
     Err(format!(
         "backend {}: {e}",

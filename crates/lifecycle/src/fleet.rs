@@ -74,12 +74,22 @@ impl FleetReport {
 /// The report at `now`.
 pub fn fleet_report(store: &dyn Store, now: OffsetDateTime) -> Result<FleetReport> {
     let serving = ServingSet::load(store, false)?;
-    let nodes = store
-        .nodes()?
+    Ok(fleet_report_from(&serving, store.nodes()?, now))
+}
+
+/// The report at `now` from a serving set already loaded (without keys)
+/// and the nodes' heartbeats: what `serve` exports at each scrape, with
+/// the set kept between store changes.
+pub fn fleet_report_from(
+    serving: &ServingSet,
+    nodes: Vec<NodeRecord>,
+    now: OffsetDateTime,
+) -> FleetReport {
+    let nodes = nodes
         .into_iter()
-        .map(|n| node_report(&serving, n, now))
+        .map(|n| node_report(serving, n, now))
         .collect();
-    Ok(FleetReport { nodes })
+    FleetReport { nodes }
 }
 
 fn node_report(serving: &ServingSet, node: NodeRecord, now: OffsetDateTime) -> NodeReport {

@@ -12,7 +12,8 @@
 //! ([`activation`]); the DNS peers ([`dns`]): Knot DNS as a
 //! DNSSEC-signing authoritative server taking TSIG-signed updates,
 //! Unbound as the validating resolver; a terminal for the commands that
-//! ask ([`on_terminal`]); free ports and waiting.
+//! ask ([`on_terminal`]); Prometheus and promtool ([`prometheus`]);
+//! free ports and waiting.
 //!
 //! The peers are Debian's packages, installed by `scripts/install-peers.sh`.
 //! Nothing here times anything: [`wait_until`] polls with a generous
@@ -32,6 +33,7 @@ mod pebble;
 pub mod pki;
 mod postgres;
 mod pyfetch;
+pub mod prometheus;
 mod scanner;
 mod server;
 mod terminal;

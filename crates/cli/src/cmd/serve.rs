@@ -36,6 +36,16 @@ pub struct Args {
     /// Seconds between the node's heartbeats in the store (`mailcert fleet` calls a node silent after 3 missed).
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heartbeat: u64,
+    /// The log on standard error: text lines, or one JSON object per line (journald, Loki…);
+    /// events (certificate-expiring, certificate-expired, renewal-failed) carry their fields either way.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Text, value_name = "FORMAT")]
+    pub log_format: LogFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -47,7 +57,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     if args.check {
         return check(cli, args);
     }
-    init_logging();
+    init_logging(args.log_format);
     let config = load_or_write_default(args.config.clone(), root)?;
     let location = crate::context::location(cli, Some(&config))?;
     let node =
@@ -65,6 +75,19 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
                 format!(
                     "[console] bind = \"{}\" in {}: cannot listen there; choose a free address:port",
                     console.bind,
+                    config.path.display()
+                )
+            })
+        })
+        .transpose()?;
+    let metrics_socket = config
+        .metrics
+        .as_ref()
+        .map(|metrics| {
+            mailcert_watch::http::bind(metrics.bind).with_context(|| {
+                format!(
+                    "[metrics] bind = \"{}\" in {}: cannot listen there; choose a free address:port",
+                    metrics.bind,
                     config.path.display()
                 )
             })
@@ -178,6 +201,33 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "console: https://{addr}/ (HTTPS, certificate chosen as for an HTTPS listener named console; accounts: mailcert console user add NAME)"
         );
     }
+    let view = front.view();
+    if let Some(socket) = metrics_socket {
+        let metrics = Arc::new(mailcert_watch::ServeMetrics::new(
+            view.clone(),
+            location.clone(),
+        ));
+        let addr = mailcert_watch::start_metrics(&front.runtime_handle(), socket, metrics)
+            .context("starting /metrics")?;
+        println!("metrics: http://{addr}/metrics (Prometheus text format)");
+    }
+    let alerts = &config.alerts;
+    let command = alerts
+        .command
+        .clone()
+        .map(|program| mailcert_events::AlertCommand {
+            program,
+            arguments: alerts.arguments.clone(),
+            timeout: alerts.timeout,
+        });
+    let events = mailcert_events::Events::new(Some(location.clone()), &node, command);
+    let _expiry = mailcert_watch::expiry::start(
+        view,
+        location.clone(),
+        events,
+        mailcert_watch::expiry::INTERVAL,
+    )
+    .context("starting the expiry watch")?;
     println!(
         "SIGHUP rereads the configuration; SIGTERM or Ctrl-C stops after open connections finish."
     );
@@ -299,14 +349,27 @@ fn try_with(
     (files, hints)
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormatArg) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAILCERT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormatArg::Text => {
+            let _ = builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .try_init();
+        }
+        LogFormatArg::Json => {
+            mailcert_events::set_log_format(mailcert_events::LogFormat::Json);
+            let _ = builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .try_init();
+        }
+    }
 }
 
 /// `--config`, else the default file; a missing default file is written
