@@ -27,6 +27,8 @@ pub struct NodeSpec {
     pub extra_config: String,
     /// `certificate = "…"` pin of the node's IMAP listener.
     pub pin: Option<String>,
+    /// More arguments of `serve` (`--log-format json`…).
+    pub extra_args: Vec<String>,
 }
 
 impl NodeSpec {
@@ -38,6 +40,7 @@ impl NodeSpec {
             heartbeat_secs: 2,
             extra_config: String::new(),
             pin: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -74,7 +77,7 @@ impl Node {
         std::fs::write(&config_path, config).expect("the node's configuration");
         let heartbeat = spec.heartbeat_secs.to_string();
         let cli = Cli::in_dir(bin, &dir).with_store(&spec.store, Some(&spec.key_file));
-        let command = cli.command(&[
+        let mut command = cli.command(&[
             "serve",
             "--config",
             &config_path.display().to_string(),
@@ -83,6 +86,7 @@ impl Node {
             "--heartbeat",
             &heartbeat,
         ]);
+        command.args(&spec.extra_args);
         let serve = Serve::start(command, &dir.join("serve.log"));
         Node {
             name: spec.name.clone(),
