@@ -7,114 +7,64 @@
 //! and the front end carries on.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use mailcert_testkit::fleet::{Node, NodeSpec};
-use mailcert_testkit::{run, temp_dir, wait_until, TempDir};
+use mailcert_testkit::{openssl_at, run, wait_until, Cli};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailcert");
-
-fn mailcert(store: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("MAILCERT_STORE", store)
-        .env_remove("MAILCERT_CONFIG")
-        .output()
-        .expect("mailcert");
-    assert!(
-        out.status.success(),
-        "mailcert {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::{cli, MAILCERT};
 
 /// The thumbprint `list --json` gives the certificate named `name`.
-fn thumbprint_of(store: &Path, name: &str) -> String {
-    let list: serde_json::Value =
-        serde_json::from_str(&mailcert(store, &["list", "--json"])).unwrap();
-    list.as_array()
-        .unwrap()
+fn thumbprint_of(cli: &Cli, name: &str) -> String {
+    cli.list()
         .iter()
         .find(|c| c["names"].as_array().unwrap().iter().any(|n| n == name))
         .and_then(|c| c["thumbprint"].as_str())
-        .unwrap_or_else(|| panic!("no certificate for {name}: {list}"))
+        .unwrap_or_else(|| panic!("no certificate for {name}: {:?}", cli.list()))
         .to_string()
 }
 
 /// A store whose IMAP certificate ends in 10 days and whose SMTP one
-/// ended a year ago; returns (store, expiring, expired).
-fn store_with_ending_certificates(dir: &TempDir) -> (PathBuf, String, String) {
-    let store = dir.path().join("store.db");
-    mailcert(&store, &["init", "--hostname", "ex1.contoso.com"]);
-    mailcert(
-        &store,
-        &[
-            "new",
-            "--self-signed",
-            "--name",
-            "imap.contoso.com",
-            "--days",
-            "10",
-        ],
-    );
-    let expiring = thumbprint_of(&store, "imap.contoso.com");
-    mailcert(&store, &["enable", &expiring, "--services", "imap"]);
+/// has ended; returns (expiring, expired).
+fn store_with_ending_certificates(cli: &Cli) -> (String, String) {
+    cli.init("ex1.contoso.com");
+    cli.new_self_signed(&["--name", "imap.contoso.com", "--days", "10"]);
+    let expiring = thumbprint_of(cli, "imap.contoso.com");
+    cli.ok(&["enable", &expiring, "--services", "imap"]);
     // A certificate bound while valid that then ends: OpenSSL, 30 days
     // less 8 seconds ago, made a 30-day certificate.
-    let (cert, key) = (dir.path().join("old.pem"), dir.path().join("old.key"));
-    let out = Command::new("faketime")
-        .args([
-            "-f",
-            "-2591992s",
-            "openssl",
+    openssl_at(
+        cli.dir(),
+        "-2591992s",
+        &[
             "req",
             "-x509",
             "-newkey",
             "ec",
-        ])
-        .args([
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-days",
             "30",
-        ])
-        .args(["-subj", "/CN=smtp.contoso.com"])
-        .args(["-addext", "subjectAltName=DNS:smtp.contoso.com"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("faketime (scripts/install-peers.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    mailcert(
-        &store,
-        &[
-            "import",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
+            "-subj",
+            "/CN=smtp.contoso.com",
+            "-addext",
+            "subjectAltName=DNS:smtp.contoso.com",
+            "-keyout",
+            "old.key",
+            "-out",
+            "old.pem",
         ],
     );
-    let expired = thumbprint_of(&store, "smtp.contoso.com");
-    mailcert(&store, &["enable", &expired, "--services", "smtp"]);
+    cli.ok(&["import", &cli.p("old.pem"), "--key", &cli.p("old.key")]);
+    let expired = thumbprint_of(cli, "smtp.contoso.com");
+    cli.ok(&["enable", &expired, "--services", "smtp"]);
     wait_until(
         "the SMTP certificate ended",
         Duration::from_secs(60),
-        || {
-            let shown: serde_json::Value =
-                serde_json::from_str(&mailcert(&store, &["show", &expired, "--json"])).unwrap();
-            shown["status"] == "DateInvalid"
-        },
+        || cli.show(&expired)["status"] == "DateInvalid",
     );
-    (store, expiring, expired)
+    (expiring, expired)
 }
 
 /// An alert program that appends one line per run with what it was given.
@@ -150,7 +100,8 @@ fn json_events(node: &Node) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn spec(name: &str, store: &Path, extra: &str, json: bool) -> NodeSpec {
+fn spec(name: &str, cli: &Cli, extra: &str, json: bool) -> NodeSpec {
+    let store = cli.store();
     let mut spec = NodeSpec::new(
         name,
         &store.display().to_string(),
@@ -165,17 +116,17 @@ fn spec(name: &str, store: &Path, extra: &str, json: bool) -> NodeSpec {
 
 #[test]
 fn events_are_logged_and_alerted_once_a_day_for_the_fleet() {
-    let dir = temp_dir();
-    let (store, expiring, expired) = store_with_ending_certificates(&dir);
-    let (script, out) = recorder(dir.path());
+    let cli = cli();
+    let (expiring, expired) = store_with_ending_certificates(&cli);
+    let (script, out) = recorder(cli.dir());
     let alerts = format!(
         "[alerts]\ncommand = [\"{}\", \"--to=ops\"]\ntimeout = 20\n",
         script.display()
     );
     let ex1 = Node::start(
-        BIN.as_ref(),
-        dir.path(),
-        &spec("ex1", &store, &alerts, true),
+        MAILCERT.as_ref(),
+        cli.dir(),
+        &spec("ex1", &cli, &alerts, true),
     );
     let mut events = Vec::new();
     wait_until("ex1 logs both events", Duration::from_secs(30), || {
@@ -240,9 +191,9 @@ fn events_are_logged_and_alerted_once_a_day_for_the_fleet() {
 
     // A second node on the same store logs them, but they were alerted today.
     let ex2 = Node::start(
-        BIN.as_ref(),
-        dir.path(),
-        &spec("ex2", &store, &alerts, true),
+        MAILCERT.as_ref(),
+        cli.dir(),
+        &spec("ex2", &cli, &alerts, true),
     );
     wait_until("ex2 logs both events", Duration::from_secs(30), || {
         json_events(&ex2).len() >= 2
@@ -255,9 +206,9 @@ fn events_are_logged_and_alerted_once_a_day_for_the_fleet() {
     // And a restart of ex1 does not alert again either.
     drop(ex1);
     let ex1 = Node::start(
-        BIN.as_ref(),
-        dir.path(),
-        &spec("ex1", &store, &alerts, false),
+        MAILCERT.as_ref(),
+        cli.dir(),
+        &spec("ex1", &cli, &alerts, false),
     );
     wait_until(
         "ex1 logs the events again, as text",
@@ -280,9 +231,9 @@ fn events_are_logged_and_alerted_once_a_day_for_the_fleet() {
 
 #[test]
 fn an_alert_command_that_hangs_is_killed_and_serving_goes_on() {
-    let dir = temp_dir();
-    let (store, _, _) = store_with_ending_certificates(&dir);
-    let script = dir.path().join("hang.sh");
+    let cli = cli();
+    store_with_ending_certificates(&cli);
+    let script = cli.path("hang.sh");
     std::fs::write(&script, "#!/bin/sh\nexec sleep 600\n").unwrap();
     run("chmod", &["755", script.to_str().unwrap()], b"");
     let alerts = format!(
@@ -290,9 +241,9 @@ fn an_alert_command_that_hangs_is_killed_and_serving_goes_on() {
         script.display()
     );
     let node = Node::start(
-        BIN.as_ref(),
-        dir.path(),
-        &spec("ex1", &store, &alerts, false),
+        MAILCERT.as_ref(),
+        cli.dir(),
+        &spec("ex1", &cli, &alerts, false),
     );
     wait_until(
         "the hanging alert command killed",
@@ -305,18 +256,18 @@ fn an_alert_command_that_hangs_is_killed_and_serving_goes_on() {
         "{}",
         node.log()
     );
-    let failing = dir.path().join("fail.sh");
+    let failing = cli.path("fail.sh");
     std::fs::write(&failing, "#!/bin/sh\necho pager unreachable >&2\nexit 4\n").unwrap();
     run("chmod", &["755", failing.to_str().unwrap()], b"");
     drop(node);
     // Another day's store: forget that today's alerts were sent.
-    let other = temp_dir_in(dir.path());
-    let (store, _, _) = store_with_ending_certificates(&other);
+    let other = crate::cli();
+    store_with_ending_certificates(&other);
     let alerts = format!("[alerts]\ncommand = \"{}\"\n", failing.display());
     let node = Node::start(
-        BIN.as_ref(),
-        dir.path(),
-        &spec("ex3", &store, &alerts, false),
+        MAILCERT.as_ref(),
+        cli.dir(),
+        &spec("ex3", &other, &alerts, false),
     );
     wait_until(
         "the failing alert command reported",
@@ -329,8 +280,4 @@ fn an_alert_command_that_hangs_is_killed_and_serving_goes_on() {
         node.log()
     );
     assert!(node.serves(None).is_ok());
-}
-
-fn temp_dir_in(parent: &Path) -> TempDir {
-    tempfile::Builder::new().tempdir_in(parent).unwrap()
 }

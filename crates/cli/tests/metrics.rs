@@ -8,23 +8,13 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use mailcert_testkit::fleet::{Node, NodeSpec};
 use mailcert_testkit::prometheus::{http_get, promtool_check_metrics, sample, samples_of};
-use mailcert_testkit::{free_port, run, temp_dir, wait_until, Pki};
+use mailcert_testkit::{free_port, run, wait_until, Pki};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mailcert");
-
-fn mailcert(store: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("MAILCERT_STORE", store)
-        .env_remove("MAILCERT_CONFIG")
-        .output()
-        .expect("mailcert")
-}
+use crate::{cli, MAILCERT};
 
 fn scrape(port: u16) -> String {
     let answer = http_get(port, "/metrics", &[]).expect("GET /metrics");
@@ -54,18 +44,18 @@ fn s_client(port: u16, extra: &[&str]) -> bool {
 
 #[test]
 fn handshakes_are_counted_with_the_reason_of_each_failure() {
-    let dir = temp_dir();
-    let store = dir.path().join("store.db");
+    let cli = cli();
+    let store = cli.store();
     let metrics_port = free_port();
     let mut spec = NodeSpec::new(
         "ex1.contoso.com",
         &store.display().to_string(),
-        &dir.path().join("store.db.key"),
+        &cli.path("store.db.key"),
     );
     spec.extra_config = format!(
         "[metrics]\nbind = \"127.0.0.1:{metrics_port}\"\n\n[limits]\nhandshake_timeout = 2\n"
     );
-    let node = Node::start(BIN.as_ref(), dir.path(), &spec);
+    let node = Node::start(MAILCERT.as_ref(), cli.dir(), &spec);
 
     let page = scrape(metrics_port);
     let info = samples_of(&page, "mailcert_listener_certificate_info");
@@ -81,11 +71,9 @@ fn handshakes_are_counted_with_the_reason_of_each_failure() {
             .any(|l| l.contains("node=\"ex1.contoso.com\"") && l.ends_with(" 1")),
         "{info:?}"
     );
-    let pem = mailcert(&store, &["show", &thumbprint, "--pem"]);
-    assert!(pem.status.success());
-    let served = dir.path().join("served.pem");
-    std::fs::write(&served, &pem.stdout).unwrap();
-    let other_ca = Pki::new(&dir.path().join("other-ca"));
+    let pem = cli.ok(&["show", &thumbprint, "--pem"]);
+    let served = cli.write("served.pem", &pem.stdout);
+    let other_ca = Pki::new(&cli.path("other-ca"));
 
     for _ in 0..5 {
         assert!(s_client(node.imaps, &["-CAfile", served.to_str().unwrap()]));
@@ -212,42 +200,35 @@ fn handshakes_are_counted_with_the_reason_of_each_failure() {
 
 #[test]
 fn a_metrics_address_in_use_or_malformed_is_refused() {
-    let dir = temp_dir();
+    let cli = cli();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let listener = format!(
         "[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:1\"\n",
         free_port()
     );
-    let config = dir.path().join("mailcert.toml");
-    let store = dir.path().join("store.db");
-    std::fs::write(
-        &config,
+    let config = cli.write(
+        "mailcert.toml",
         format!("{listener}\n[metrics]\nbind = \"127.0.0.1:{port}\"\n"),
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("MAILCERT_STORE", &store)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    );
+    let config = config.display().to_string();
+    let err = cli
+        .run(&["serve", "--config", &config])
+        .fails_with(2)
+        .stderr;
     assert!(
         err.contains(&format!("[metrics] bind = \"127.0.0.1:{port}\""))
             && err.contains("choose a free address:port"),
         "{err}"
     );
-    std::fs::write(&config, format!("{listener}\n[metrics]\nbind = \"9464\"\n")).unwrap();
-    let out = Command::new(BIN)
-        .args(["serve", "--check", "--config"])
-        .arg(&config)
-        .env("MAILCERT_STORE", &store)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    cli.write(
+        "mailcert.toml",
+        format!("{listener}\n[metrics]\nbind = \"9464\"\n"),
+    );
+    let err = cli
+        .run(&["serve", "--check", "--config", &config])
+        .fails_with(2)
+        .stderr;
     assert!(
         err.contains("line 9: metrics.bind: '9464' is not an address:port such as 127.0.0.1:9464"),
         "{err}"
