@@ -5,7 +5,7 @@
 # Does nothing when they are all present; needs root otherwise.
 set -euo pipefail
 
-needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver knotd knotc kdig knsupdate nsupdate unbound unbound-control mta-sts-query prometheus promtool)
+needed=(openssl curl pgrep /usr/bin/python3 dovecot postfix pebble pebble-challtestsrv nginx testssl sslscan swaks faketime hyperfine /usr/bin/chromium /usr/bin/chromedriver knotd knotc kdig knsupdate nsupdate unbound unbound-control mta-sts-query prometheus promtool systemd-analyze)
 missing=0
 for tool in "${needed[@]}"; do
   if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
@@ -29,4 +29,4 @@ apt-get install -y -qq --no-install-recommends \
   postfix nginx libnginx-mod-mail libnginx-mod-stream testssl.sh sslscan swaks \
   libnet-ssleay-perl faketime postgresql hyperfine procps \
   chromium chromium-driver knot knot-dnsutils bind9-dnsutils unbound \
-  postfix-mta-sts-resolver prometheus >/dev/null
+  postfix-mta-sts-resolver prometheus systemd >/dev/null

@@ -65,6 +65,8 @@ pub struct ChainEntry {
     pub key_size: u32,
     pub signature_algorithm: String,
     pub self_signed: bool,
+    /// The serial number, upper-case hex.
+    pub serial: String,
 }
 
 impl ChainEntry {
@@ -81,6 +83,7 @@ impl ChainEntry {
             key_size: s.key_size,
             signature_algorithm: s.signature_algorithm.clone(),
             self_signed: s.is_self_signed,
+            serial: s.serial.clone(),
         }
     }
 }

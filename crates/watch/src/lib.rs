@@ -17,14 +17,18 @@
 //! handshake path), Prometheus rules (`dist/prometheus`).
 #![forbid(unsafe_code)]
 
+mod allow;
 pub mod expiry;
 pub mod exposition;
 pub mod http;
+pub mod probe;
 mod serve_metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use allow::AllowList;
+pub use probe::ProbeService;
 pub use serve_metrics::ServeMetrics;
 
 /// Starts `GET /metrics` on `listener` (bound by the caller, before

@@ -20,7 +20,7 @@ use crate::{output, render, Cli, Result};
 pub struct Args {
     /// imaps://host[:993], imap://host[:143] (STARTTLS), pop3s://, pop3:// (STLS),
     /// smtps://, smtp:// and submission:// (STARTTLS), https://, or a bare host for all that answer.
-    #[arg(value_name = "ENDPOINT", required_unless_present_any = ["plan", "mta_sts"])]
+    #[arg(value_name = "ENDPOINT", required_unless_present_any = ["plan", "mta_sts", "listen"])]
     pub endpoints: Vec<String>,
     /// Check every namespace of this organisation plan on every protocol that answers
     /// (autodiscover names on HTTPS only).
@@ -69,6 +69,15 @@ pub struct Args {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Serve probes for Prometheus on ADDR instead (GET /probe?target=URL[&connect=H:P][&timeout=5s]),
+    /// in ssl_exporter's and blackbox_exporter's names; --timeout is the default, --jobs the
+    /// probes run at once.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["endpoints", "plan", "json", "at", "name", "connect", "mta_sts"])]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With --listen: the hosts a probe may connect to (mail.contoso.com, *.contoso.com,
+    /// 192.0.2.0/24, or * for any); repeatable. Others get HTTP 400.
+    #[arg(long = "allow", value_name = "PATTERN", requires = "listen")]
+    pub allow: Vec<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {
@@ -78,6 +87,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "--timeout {}: give a number of seconds between 0 and 3600",
             args.timeout
         );
+    }
+    if let Some(addr) = args.listen {
+        return listen(cli, args, addr);
     }
     if let Some(name) = &args.name {
         mailcert_check::check_name(name)?;
@@ -201,6 +213,50 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     } else {
         Exit::Success
     })
+}
+
+/// `check --listen`: the probe service, until SIGTERM or Ctrl-C.
+fn listen(cli: &Cli, args: &Args, addr: std::net::SocketAddr) -> Result {
+    if args.allow.is_empty() {
+        anyhow::bail!(
+            "--listen {addr}: say which hosts probes may connect to with --allow (mail.contoso.com, *.contoso.com, 192.0.2.0/24; --allow '*' for any host), so that the probe cannot be used to scan other machines"
+        );
+    }
+    let allow = mailcert_watch::AllowList::parse(&args.allow).map_err(anyhow::Error::msg)?;
+    let (trust, _store) = crate::anchors::load_trust(cli, &args.trust, args.config.as_deref())?;
+    // Each probe sets its own "now"; this one is replaced.
+    let mut settings = Settings::new(trust, mailcert_x509::build::now_utc());
+    settings.timeout = Duration::from_secs_f64(args.timeout);
+    settings.legacy_probe = false;
+    let listener = mailcert_watch::http::bind(addr).with_context(|| {
+        format!("--listen {addr}: cannot listen there; choose a free address:port")
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the probe service")?;
+    let service = mailcert_watch::ProbeService {
+        settings,
+        allow,
+        concurrency: args.jobs.max(1),
+    };
+    let bound = mailcert_watch::probe::start(runtime.handle(), listener, service)
+        .context("starting the probe service")?;
+    println!(
+        "mailcert: probes at http://{bound}/probe?target=URL for {} (Ctrl-C or SIGTERM stops)",
+        args.allow.join(", ")
+    );
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(Exit::Success)
 }
 
 /// A progress bar on stderr, only when it is a terminal and there is more
