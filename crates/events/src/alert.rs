@@ -192,6 +192,9 @@ pub fn environment(event: &Event, node: &str) -> Vec<(String, String)> {
     vars
 }
 
+/// How long the output of a program that has exited is still read.
+const READER_GRACE: Duration = Duration::from_secs(1);
+
 /// Runs the program once and waits for it, at most its timeout.
 pub(crate) fn run(command: &AlertCommand, environment: &[(String, String)]) -> AlertOutcome {
     use std::os::unix::process::CommandExt;
@@ -245,8 +248,13 @@ pub(crate) fn run(command: &AlertCommand, environment: &[(String, String)]) -> A
         let _ = child.wait();
         return AlertOutcome::TimedOut;
     };
-    // The readers end with the pipes; a grandchild that kept them open
-    // is not waited for.
+    // The readers end with the pipes, usually a moment after the program
+    // exits: give them that moment so that its last words are kept, but a
+    // grandchild that keeps the pipes open is not waited for.
+    let grace = Instant::now() + READER_GRACE;
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     for reader in readers {
         if reader.is_finished() {
             let _ = reader.join();
