@@ -73,10 +73,12 @@ impl AllowList {
 }
 
 fn parse_one(text: &str) -> Option<Pattern> {
-    let text = normal(text);
-    if text == "*" {
+    // Only a lone `*` is "any host": `*.` (a domain left out) must not
+    // become it once the trailing dot is dropped.
+    if text.trim() == "*" {
         return Some(Pattern::Any);
     }
+    let text = normal(text);
     if let Some(rest) = text.strip_prefix("*.") {
         return valid_name(rest).then(|| Pattern::Below(format!(".{rest}")));
     }
