@@ -18,8 +18,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::backend::{self, BackendError};
 use crate::challenges::ACME_TLS_ALPN;
-use crate::mta_sts::PolicyHosts;
 use crate::metrics::{HandshakeFailure, ListenerMetrics};
+use crate::mta_sts::PolicyHosts;
 use crate::pipe::{pipe, PipeEnd};
 use crate::proxy::TlsInfo;
 
