@@ -495,6 +495,60 @@ fn compare_and_set(b: &dyn Backend) {
     assert_eq!(winners.iter().filter(|w| **w).count(), 1, "{winners:?}");
 }
 
+/// What staged rotation and DANE keep in the store (`schedule.ID`,
+/// `dane.next-key.THUMBPRINT`, `dane.publication`): listed by prefix,
+/// kept across a reopen, and a scheduled change claimed by exactly one of
+/// two nodes that see it due at once.
+fn scheduled_changes_and_dane_values(b: &dyn Backend) {
+    let fresh = b.fresh("schedule");
+    let mut store = create(&fresh);
+    let scheduled = br#"{"id":"0A1B2C3D","at":"2027-01-10T02:00:00Z","action":"replace"}"#;
+    store
+        .apply(change(vec![
+            Op::SetValue {
+                key: "schedule.0A1B2C3D".into(),
+                value: Some(scheduled.to_vec()),
+                secret: false,
+            },
+            Op::SetValue {
+                key: "dane.next-key.9F1C".into(),
+                value: Some(b"pkcs8".to_vec()),
+                secret: true,
+            },
+        ]))
+        .unwrap();
+    let mut first = reopen(&fresh);
+    let mut second = reopen(&fresh);
+    assert_eq!(
+        first.value_keys("schedule.").unwrap(),
+        vec!["schedule.0A1B2C3D".to_string()]
+    );
+    assert_eq!(
+        first.value("dane.next-key.9F1C").unwrap(),
+        Some(b"pkcs8".to_vec())
+    );
+    let claim = |node: &str| {
+        change(vec![
+            Op::ExpectValue {
+                key: "schedule.0A1B2C3D".into(),
+                value: Some(scheduled.to_vec()),
+            },
+            Op::SetValue {
+                key: "schedule.0A1B2C3D".into(),
+                value: Some(format!("claimed by {node}").into_bytes()),
+                secret: false,
+            },
+        ])
+    };
+    first.apply(claim("ex1")).unwrap();
+    let lost = second.apply(claim("ex2")).unwrap_err();
+    assert!(matches!(lost, StoreError::Conflict { .. }), "{lost}");
+    assert_eq!(
+        second.value("schedule.0A1B2C3D").unwrap(),
+        Some(b"claimed by ex1".to_vec())
+    );
+}
+
 fn audit_log_and_generation(b: &dyn Backend) {
     let fresh = b.fresh("audit");
     let mut store = create(&fresh);
@@ -851,6 +905,7 @@ conformance!(
     trust_anchors,
     named_values_secret_or_not,
     compare_and_set,
+    scheduled_changes_and_dane_values,
     audit_log_and_generation,
     bookkeeping_does_not_reload,
     migrates_forward_keeping_what_it_holds,
