@@ -55,8 +55,10 @@ else
     targets=("${all[@]}")
 fi
 
-# One build for all targets; a failure shows cargo's own output.
-if ! build=$(nice -n "$nice_level" cargo "${toolchain[@]}" fuzz build -O -s "$sanitizer" 2>&1); then
+# One build for all targets; a failure shows cargo's own output. -O alone
+# turns debug assertions and overflow checks off; -a keeps them, so that an
+# arithmetic overflow is a crash and not a wrapped value.
+if ! build=$(nice -n "$nice_level" cargo "${toolchain[@]}" fuzz build -O -a -s "$sanitizer" 2>&1); then
     echo "$build" >&2
     exit 2
 fi
@@ -73,7 +75,7 @@ for t in "${targets[@]}"; do
     [ "$seconds" -gt 0 ] && limits+=("-max_total_time=$seconds")
     [ "$runs" -gt 0 ] && limits+=("-runs=$runs")
     status=ok
-    if ! nice -n "$nice_level" cargo "${toolchain[@]}" fuzz run -O -s "$sanitizer" "$t" "corpus/$t" -- \
+    if ! nice -n "$nice_level" cargo "${toolchain[@]}" fuzz run -O -a -s "$sanitizer" "$t" "corpus/$t" -- \
         "${limits[@]}" "${dict[@]}" >"$log" 2>&1; then
         status="CRASH: $(grep -o 'artifacts/[^ ]*' "$log" | tail -1)"
         crashed=1
@@ -83,7 +85,7 @@ for t in "${targets[@]}"; do
     size=$(find "corpus/$t" -type f | wc -l)
     printf '%-16s %14s %10s %8s  %s\n' "$t" "${executions:-?}" "${rate:-?}" "$size" "$status"
     if [ "$status" != ok ]; then
-        echo "    replay: cargo ${toolchain[*]} fuzz run -O -s $sanitizer $t fuzz/${status#CRASH: }   (log: fuzz/$log)"
+        echo "    replay: cargo ${toolchain[*]} fuzz run -O -a -s $sanitizer $t fuzz/${status#CRASH: }   (log: fuzz/$log)"
     fi
 done
 exit $crashed
