@@ -300,6 +300,14 @@ impl Scanner<'_> {
         self.check()?;
         let close: &[u8] = if array { b"]]" } else { b"]" };
         if self.starts_with(close) {
+            // A "]]" that the offset cuts in two leaves the header open:
+            // the scanner never reads past the limit (found by the
+            // toml_locate fuzz target: `[[a]][` at the second bracket
+            // reported the `[` after it as the construct in error).
+            if self.pos + close.len() > self.limit {
+                self.pos = self.limit;
+                return Err(Stop);
+            }
             self.pos += close.len();
         }
         self.table = self.resolve(&keys, array, true);

@@ -163,3 +163,20 @@ fn offsets_past_the_end_or_inside_characters_are_safe() {
     assert_eq!(locate(text, 10_000).at.line, 2);
     assert_eq!(locate("", 0).path, Vec::new());
 }
+
+/// Found by the toml_locate fuzz target: an offset on the second bracket
+/// of `]]` made the scanner step past it, onto the next header.
+#[test]
+fn an_offset_inside_a_closing_double_bracket_stays_in_that_header() {
+    for text in ["[[a]][", "[[a]]\n[b]", "x = 1\n[[a]][[b]]"] {
+        let offset = text.find("]]").expect("a closing ]]") + 1;
+        let place = locate(text, offset);
+        let (start, _) = place.syntax();
+        assert!(
+            start.offset <= place.at.offset,
+            "{text:?} at {offset}: the construct opens at {}",
+            start.offset
+        );
+        assert_eq!(start.offset, text.find("[[").expect("an opening [["));
+    }
+}
