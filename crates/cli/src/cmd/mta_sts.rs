@@ -61,10 +61,11 @@ fn domain_json(entry: &MtaSts) -> Value {
         "txt_name": sts_record_name(&entry.domain),
         "txt": sts.text(),
         "policy": entry.policy.text(),
-        "tlsrpt": entry.tlsrpt_record().map(|record| json!({
-            "name": tlsrpt_record_name(&entry.domain),
-            "txt": record.text(),
-        })),
+        // The record's text, like `txt`; its name beside it.
+        "tlsrpt": entry.tlsrpt_record().map(|record| record.text()),
+        "tlsrpt_name": entry
+            .tlsrpt_record()
+            .map(|_| tlsrpt_record_name(&entry.domain)),
         "id": sts.id,
         "policy_host": entry.policy_host(),
         "policy_url": policy_url(&entry.domain),
