@@ -1,7 +1,8 @@
 //! Which certificate a handshake gets: the one function that both
 //! `mailcert which` and the front end call, so the answer is never a guess.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 
 use mailcert_store::{Binding, CertRecord, Store};
 use mailcert_x509::service::{displaced, hidden, preferred_because, select, Candidate, Selection};
@@ -56,6 +57,64 @@ pub struct ServingSet {
     /// The node the choice is made for: its own bindings apply beside
     /// the fleet-wide ones. `None`: only fleet-wide bindings.
     node: Option<String>,
+    /// The certificates by what a pin may name.
+    pins: PinIndex,
+}
+
+/// What a pin ([`pin_matches`]) can name, looked up rather than compared
+/// with every certificate: a pinned listener asks on every handshake, and
+/// the store may hold thousands of certificates.
+#[derive(Debug, Clone, Default)]
+struct PinIndex {
+    /// Every thumbprint, sorted: those with a prefix are a range.
+    thumbprints: BTreeSet<String>,
+    /// Thumbprints by subject and by the subject's CN, ASCII lower-case.
+    by_subject: HashMap<String, Vec<String>>,
+}
+
+impl PinIndex {
+    fn new(certs: &HashMap<String, ServedCert>) -> PinIndex {
+        let mut index = PinIndex::default();
+        for (thumb, cert) in certs {
+            let s = &cert.record.summary;
+            index.thumbprints.insert(s.thumbprint.clone());
+            let subject = s.subject.to_ascii_lowercase();
+            let cn = s.subject_cn().to_ascii_lowercase();
+            if cn != subject {
+                index.by_subject.entry(cn).or_default().push(thumb.clone());
+            }
+            index
+                .by_subject
+                .entry(subject)
+                .or_default()
+                .push(thumb.clone());
+        }
+        index
+    }
+
+    /// The certificates `pin` matches, as [`pin_matches`] decides.
+    fn matching<'a>(
+        &self,
+        pin: &str,
+        certs: &'a HashMap<String, ServedCert>,
+    ) -> Vec<&'a ServedCert> {
+        let mut found: BTreeSet<&str> = BTreeSet::new();
+        if let Some(prefix) = normalize_prefix(pin).filter(|p| p.len() >= 4) {
+            found.extend(
+                self.thumbprints
+                    .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                    .take_while(|t| t.starts_with(&prefix))
+                    .map(String::as_str),
+            );
+        }
+        if let Some(same) = self.by_subject.get(&pin.trim().to_ascii_lowercase()) {
+            found.extend(same.iter().map(String::as_str));
+        }
+        found
+            .into_iter()
+            .filter_map(|thumb| certs.get(thumb))
+            .collect()
+    }
 }
 
 impl ServingSet {
@@ -86,6 +145,7 @@ impl ServingSet {
             );
         }
         Ok(ServingSet {
+            pins: PinIndex::new(&certs),
             certs,
             bindings,
             generation,
@@ -128,6 +188,7 @@ impl ServingSet {
             bindings,
             generation: self.generation,
             node: self.node.clone(),
+            pins: self.pins.clone(),
         }
     }
 
@@ -181,9 +242,9 @@ impl ServingSet {
         now: OffsetDateTime,
     ) -> Selection {
         let pinned: Option<Vec<Candidate>> = listener.pin.map(|pin| {
-            self.certs
-                .values()
-                .filter(|c| pin_matches(pin, &c.record))
+            self.pins
+                .matching(pin, &self.certs)
+                .into_iter()
                 .map(|c| candidate(c, false, false))
                 .collect()
         });
@@ -356,6 +417,8 @@ fn candidate(cert: &ServedCert, listener_specific: bool, node_specific: bool) ->
 /// subject (`CN=...` in full, or the CN alone), like a receive
 /// connector's TLS certificate name.
 pub fn pin_matches(pin: &str, record: &CertRecord) -> bool {
+    #[cfg(test)]
+    tests::PIN_COMPARISONS.with(|n| n.set(n.get() + 1));
     let s = &record.summary;
     if let Some(prefix) = normalize_prefix(pin) {
         if prefix.len() >= 4 && s.thumbprint.starts_with(&prefix) {
@@ -384,5 +447,112 @@ impl crate::manager::Manager {
         Ok(ServingSet::load(self.store.as_ref(), false)?
             .on_node(node)
             .listener_bindings())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use mailcert_store::{SqliteStore, StoreLocation};
+    use mailcert_x509::KeyType;
+
+    use super::*;
+    use crate::Manager;
+
+    thread_local! {
+        /// How many times [`pin_matches`] compared a pin with a certificate.
+        pub(super) static PIN_COMPARISONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// A store of certificates for `names` (two of them for the first);
+    /// returns the serving set and the thumbprints.
+    fn serving(dir: &std::path::Path, names: &[&str]) -> (ServingSet, Vec<String>) {
+        let location = StoreLocation::resolve(Some(&dir.join("store.db")), None);
+        let (store, _) = SqliteStore::open_or_create(&location).expect("store");
+        let mut manager = Manager::new(Box::new(store), "test");
+        let thumbs = names
+            .iter()
+            .chain(names.first())
+            .map(|name| {
+                manager
+                    .new_self_signed(&[(*name).into()], KeyType::EcP256, 30, None, true)
+                    .expect("certificate")
+                    .thumbprint
+                    .expect("a thumbprint")
+            })
+            .collect();
+        let set = ServingSet::load(manager.store.as_ref(), false).expect("load");
+        (set, thumbs)
+    }
+
+    fn pins(thumbs: &[String]) -> Vec<String> {
+        let t = &thumbs[0];
+        let colons = t
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(":");
+        vec![
+            t[..4].to_string(),
+            t[..3].to_string(),
+            t[..8].to_ascii_lowercase(),
+            t.clone(),
+            colons,
+            format!(" {} ", &t[..6]),
+            "CN=mail.contoso.com".into(),
+            "cn=MAIL.contoso.com".into(),
+            "Mail.Contoso.Com".into(),
+            " imap.contoso.com ".into(),
+            "smtp.contoso.com".into(),
+            "CN=smtp.contoso.com".into(),
+            "nothing.contoso.com".into(),
+            "FFFFFFFF".into(),
+            String::new(),
+        ]
+    }
+
+    #[test]
+    fn a_pin_finds_what_comparing_it_with_every_certificate_finds() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (set, thumbs) = serving(dir.path(), &["mail.contoso.com", "imap.contoso.com"]);
+        for pin in pins(&thumbs) {
+            let mut looked_up: Vec<&str> = set
+                .pins
+                .matching(&pin, &set.certs)
+                .into_iter()
+                .map(|c| c.record.summary.thumbprint.as_str())
+                .collect();
+            let mut compared: Vec<&str> = set
+                .certs
+                .values()
+                .filter(|c| pin_matches(&pin, &c.record))
+                .map(|c| c.record.summary.thumbprint.as_str())
+                .collect();
+            looked_up.sort();
+            compared.sort();
+            assert_eq!(looked_up, compared, "pin {pin:?}");
+        }
+        // Both certificates for mail.contoso.com, by name; one by prefix.
+        assert_eq!(set.pins.matching("mail.contoso.com", &set.certs).len(), 2);
+        assert_eq!(set.pins.matching(&thumbs[0], &set.certs).len(), 1);
+    }
+
+    #[test]
+    fn a_pinned_handshake_does_not_compare_the_pin_with_every_certificate() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (set, thumbs) = serving(dir.path(), &["mail.contoso.com", "imap.contoso.com"]);
+        let now = mailcert_x509::build::now_utc();
+        PIN_COMPARISONS.with(|n| n.set(0));
+        for pin in [thumbs[1].as_str(), "imap.contoso.com"] {
+            let scope = ListenerScope {
+                name: Some("imaps"),
+                pin: Some(pin),
+            };
+            let chosen = set.select(Service::Imap, scope, Some("imap.contoso.com"), now);
+            assert_eq!(chosen.thumbprint(), Some(thumbs[1].as_str()), "pin {pin}");
+        }
+        assert_eq!(PIN_COMPARISONS.with(Cell::get), 0);
     }
 }
