@@ -200,6 +200,13 @@ fn read(
     })
 }
 
+/// A per-certificate gauge: its name, its help, and its value.
+type CertGauge = (
+    &'static str,
+    &'static str,
+    fn(&CertRow, OffsetDateTime) -> f64,
+);
+
 fn certificate_families(page: &mut Exposition, cached: &Cached, now: OffsetDateTime) {
     let rows: Vec<(&CertRow, [(&str, &str); 6])> = cached
         .certificates
@@ -226,32 +233,28 @@ fn certificate_families(page: &mut Exposition, cached: &Cached, now: OffsetDateT
             )
         })
         .collect();
-    page.family(
-        "x509_cert_not_after",
-        Kind::Gauge,
-        "The end of the certificate's validity, in Unix seconds.",
-    );
-    for (row, labels) in &rows {
-        let value = row.record.summary.not_after.unix_timestamp() as f64;
-        page.sample("x509_cert_not_after", labels, value);
-    }
-    page.family(
-        "x509_cert_not_before",
-        Kind::Gauge,
-        "The start of the certificate's validity, in Unix seconds.",
-    );
-    for (row, labels) in &rows {
-        let value = row.record.summary.not_before.unix_timestamp() as f64;
-        page.sample("x509_cert_not_before", labels, value);
-    }
-    page.family(
-        "x509_cert_expired",
-        Kind::Gauge,
-        "1 when the certificate's validity has ended, else 0.",
-    );
-    for (row, labels) in &rows {
-        let expired = row.record.summary.not_after <= now;
-        page.sample("x509_cert_expired", labels, if expired { 1.0 } else { 0.0 });
+    let gauges: [CertGauge; 3] = [
+        (
+            "x509_cert_not_after",
+            "The end of the certificate's validity, in Unix seconds.",
+            |row, _| row.record.summary.not_after.unix_timestamp() as f64,
+        ),
+        (
+            "x509_cert_not_before",
+            "The start of the certificate's validity, in Unix seconds.",
+            |row, _| row.record.summary.not_before.unix_timestamp() as f64,
+        ),
+        (
+            "x509_cert_expired",
+            "1 when the certificate's validity has ended, else 0.",
+            |row, now| f64::from(u8::from(row.record.summary.not_after <= now)),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        page.family(name, Kind::Gauge, help);
+        for (row, labels) in &rows {
+            page.sample(name, labels, value(row, now));
+        }
     }
 }
 
