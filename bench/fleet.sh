@@ -21,41 +21,15 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-50}
 COUNT=${2:-10000}
 SECS=${3:-8}
-PY=/usr/bin/python3
-HELP=bench/helpers.py
 cargo build --release -q --locked -p mailcert --bin mailcert --example fill_store
 BIN=$PWD/target/release/mailcert
 FILL=$PWD/target/release/examples/fill_store
-W=$(mktemp -d /tmp/mailcert-bench.XXXXXX)
-chmod 755 "$W"
-TCK=$(getconf CLK_TCK)
-PIDS=()
+. bench/lib.sh
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PGBIN/initdb" ] || { echo "no PostgreSQL server (run scripts/install-peers.sh)" >&2; exit 1; }
 if [ "$(id -u)" = 0 ]; then AS_PG=(runuser -u nobody --); else AS_PG=(); fi
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+bench_cleanup_more() {
   [ -d "$W/pg/data" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$W/pg/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; return 1; }
-cpu() { local f; f=($(sed 's/^.*) //' "/proc/$1/stat")); echo $((f[11] + f[12])); }
-us_per() { awk -v t="$1" -v n="$2" -v k="$TCK" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / k / n; else print "n/a" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
-s_time() {
-  local p=$1 out=$W/stime.$RANDOM
-  for i in 1 2; do openssl s_time -connect "127.0.0.1:$p" -new -time "$SECS" >"$out.$i" 2>&1 & done
-  wait %1 %2 2>/dev/null || true
-  cat "$out".1 "$out".2 | grep -oE '^[0-9]+ connections in [0-9.]+ real' | awk '{s += $1} END {print s + 0}'
-}
-# CPU µs per full handshake of the server PID on PORT, and the count.
-handshake_cpu() {
-  local before after n; before=$(cpu "$1"); n=$(s_time "$2"); after=$(cpu "$1")
-  echo "$(us_per $((after - before)) "$n") $n"
 }
 
 # A throwaway cluster with PostgreSQL's defaults (fsync on: commits are as
@@ -135,8 +109,8 @@ wait_port "$P3"
 read -r R[sq.p50] R[sq.p99] R[sq.max] R[sq.cli] < <($PY $HELP propagation "$P3" "$ROUNDS" "$BIN" "$B" "$A")
 
 # --- Handshake CPU: ex2 (PostgreSQL) and the SQLite server, same certificate.
-read -r R[cpu.pg] R[cpu.pgn] < <(handshake_cpu "$N2" "$P2")
-read -r R[cpu.sq] R[cpu.sqn] < <(handshake_cpu "$N3" "$P3")
+read -r R[cpu.pg] R[cpu.pgn] < <(measure "$N2" -- s_time "$P2")
+read -r R[cpu.sq] R[cpu.sqn] < <(measure "$N3" -- s_time "$P3")
 kill "$N1" "$N2" "$N3" 2>/dev/null || true
 
 # --- list of COUNT certificates.

@@ -26,44 +26,9 @@ if [ "$IDLE" -gt "$MAXIDLE" ]; then
   IDLE=$MAXIDLE
 fi
 FETCH_MB=${FETCH_MB:-16}
-PY=/usr/bin/python3
-HELP=bench/helpers.py
 BIN=target/release/mailcert
 [ -x "$BIN" ] || cargo build --release --locked -p mailcert
-W=$(mktemp -d /tmp/mailcert-bench.XXXXXX)
-chmod 755 "$W"
-TCK=$(getconf CLK_TCK)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; return 1; }
-# utime+stime (clock ticks) summed over the given pids.
-cpu() { local t=0 p f; for p in "$@"; do f=($(sed 's/^.*) //' "/proc/$p/stat")); t=$((t + f[11] + f[12])); done; echo "$t"; }
-# VmRSS (kB) summed over the given pids.
-rss() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo "$t"; }
-us_per() { awk -v t="$1" -v n="$2" -v k="$TCK" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / k / n; else print "n/a" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
-
-# Full or resumed handshakes with two openssl s_time clients in parallel;
-# prints "count".
-s_time() {
-  local p=$1 mode=$2 out=$W/stime.$RANDOM
-  for i in 1 2; do openssl s_time -connect "127.0.0.1:$p" "$mode" -time "$SECS" >"$out.$i" 2>&1 & done
-  wait %1 %2 2>/dev/null || true
-  cat "$out".1 "$out".2 | grep -oE '^[0-9]+ connections in [0-9.]+ real' | awk '{s += $1} END {print s + 0}'
-}
-# CPU µs per operation of a load on servers: measure PIDS... -- COMMAND (prints count)
-measure() {
-  local pids=() ; while [ "$1" != "--" ]; do pids+=("$1"); shift; done; shift
-  local before after n; before=$(cpu "${pids[@]}"); n=$("$@"); after=$(cpu "${pids[@]}")
-  echo "$(us_per $((after - before)) "$n") $n"
-}
+. bench/lib.sh
 
 BACKEND=$(port)
 $PY $HELP backend "$BACKEND" $((FETCH_MB * 1024 * 1024)) & PIDS+=($!)
@@ -72,14 +37,11 @@ wait_port "$BACKEND"
 declare -A R
 for key in ec rsa; do
   d=$W/$key; mkdir -p "$d/nginx"
-  if [ $key = ec ]; then newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); else newkey=(-newkey rsa:2048); fi
-  openssl req -x509 "${newkey[@]}" -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 30 \
-    -subj /CN=bench.example.test -addext subjectAltName=DNS:bench.example.test 2>/dev/null
+  self_signed "$d" $key
   # mailcert: the same certificate imported into a fresh store, pinned on the listeners.
   export MAILCERT_STORE=$d/store.db
-  cat "$d/cert.pem" "$d/key.pem" > "$d/both.pem"
   "$BIN" import "$d/both.pem" >/dev/null 2>&1
-  thumb=$(openssl x509 -in "$d/cert.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+  thumb=$(thumbprint "$d/cert.pem")
   M_TLS=$(port); M_STARTTLS=$(port); N_TLS=$(port); N_STARTTLS=$(port)
   cat > "$d/mailcert.toml" <<TOML
 [limits]
@@ -110,15 +72,7 @@ pid $d/nginx/nginx.pid;
 error_log stderr error;
 events { worker_connections 40000; }
 stream {
-  server {
-    listen 127.0.0.1:$N_TLS ssl;
-    ssl_certificate $d/cert.pem;
-    ssl_certificate_key $d/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache off;
-    ssl_session_tickets on;
-    proxy_pass 127.0.0.1:$BACKEND;
-  }
+$(nginx_tls_stream "$N_TLS" "$d" "$BACKEND")
 }
 mail {
   auth_http 127.0.0.1:1/unused;

@@ -18,37 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 COUNT=${2:-10000}
-PY=/usr/bin/python3
-HELP=bench/helpers.py
 BIN=target/release/mailcert
 cargo build --release --locked -q -p mailcert --bin mailcert --example fill_store
-W=$(mktemp -d /tmp/mailcert-bench.XXXXXX)
-chmod 755 "$W"
-TCK=$(getconf CLK_TCK)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; return 1; }
-cpu() { local t=0 p f; for p in "$@"; do f=($(sed 's/^.*) //' "/proc/$p/stat")); t=$((t + f[11] + f[12])); done; echo "$t"; }
-us_per() { awk -v t="$1" -v n="$2" -v k="$TCK" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / k / n; else print "n/a" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
-s_time() {
-  local p=$1 out=$W/stime.$RANDOM
-  for i in 1 2; do openssl s_time -connect "127.0.0.1:$p" -new -time "$SECS" >"$out.$i" 2>&1 & done
-  wait %1 %2 2>/dev/null || true
-  cat "$out".1 "$out".2 | grep -oE '^[0-9]+ connections in [0-9.]+ real' | awk '{s += $1} END {print s + 0}'
-}
-measure() {
-  local pids=() ; while [ "$1" != "--" ]; do pids+=("$1"); shift; done; shift
-  local before after n; before=$(cpu "${pids[@]}"); n=$("$@"); after=$(cpu "${pids[@]}")
-  echo "$(us_per $((after - before)) "$n") $n"
-}
+. bench/lib.sh
 
 BACKEND=$(port)
 $PY $HELP backend "$BACKEND" 1024 & PIDS+=($!)
@@ -57,11 +29,9 @@ wait_port "$BACKEND"
 # The store: COUNT certificates, and the one the listener serves.
 export MAILCERT_STORE=$W/store.db
 target/release/examples/fill_store "$MAILCERT_STORE" "$COUNT" >/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 30 \
-  -subj /CN=bench.example.test -addext subjectAltName=DNS:bench.example.test 2>/dev/null
-cat "$W/cert.pem" "$W/key.pem" > "$W/both.pem"
+self_signed "$W"
 "$BIN" import "$W/both.pem" >/dev/null 2>&1
-thumb=$(openssl x509 -in "$W/cert.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+thumb=$(thumbprint "$W/cert.pem")
 "$BIN" enable "$thumb" --services imap >/dev/null 2>&1
 
 M_TLS=$(port); METRICS=$(port); N_TLS=$(port); N_HTTP=$(port)
@@ -99,15 +69,7 @@ http {
   }
 }
 stream {
-  server {
-    listen 127.0.0.1:$N_TLS ssl;
-    ssl_certificate $W/cert.pem;
-    ssl_certificate_key $W/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache off;
-    ssl_session_tickets on;
-    proxy_pass 127.0.0.1:$BACKEND;
-  }
+$(nginx_tls_stream "$N_TLS" "$W" "$BACKEND")
 }
 NGINX
 nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -e stderr >"$W/nginx.log" 2>&1 & NPID=$!; PIDS+=($NPID)

@@ -613,9 +613,12 @@ fn zone_file(zone: &ZoneOptions, primary: Ipv4Addr, secondary: Option<Ipv4Addr>)
     text
 }
 
-fn primary_config(dir: &Path, ip: Ipv4Addr, options: &DnsOptions, secret: &str) -> String {
+/// What every Knot DNS server of the testbed starts its configuration
+/// with: its folder (run files, database, pid) and address, and logging
+/// to stderr (the peer's log file).
+fn knot_config_head(dir: &Path, ip: Ipv4Addr) -> String {
     let dir = dir.display();
-    let mut text = format!(
+    format!(
         r#"server:
     rundir: "{dir}"
     listen: {ip}@53
@@ -625,7 +628,15 @@ log:
     any: info
 database:
     storage: "{dir}"
-key:
+"#
+    )
+}
+
+fn primary_config(dir: &Path, ip: Ipv4Addr, options: &DnsOptions, secret: &str) -> String {
+    let mut text = knot_config_head(dir, ip);
+    let dir = dir.display();
+    text.push_str(&format!(
+        r#"key:
   - id: {TSIG_KEY_NAME}
     algorithm: hmac-sha256
     secret: {secret}
@@ -649,7 +660,7 @@ template:
     zonefile-load: difference-no-serial
     journal-content: all
 "#
-    );
+    ));
     if options.secondary {
         text.push_str(&format!(
             "remote:\n  - id: secondary\n    address: {}.{}.{}.2@53\n",
@@ -675,18 +686,10 @@ template:
 }
 
 fn secondary_config(dir: &Path, ip: Ipv4Addr, primary: Ipv4Addr, options: &DnsOptions) -> String {
+    let mut text = knot_config_head(dir, ip);
     let dir = dir.display();
-    let mut text = format!(
-        r#"server:
-    rundir: "{dir}"
-    listen: {ip}@53
-    pidfile: "{dir}/knot.pid"
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "{dir}"
-remote:
+    text.push_str(&format!(
+        r#"remote:
   - id: primary
     address: {primary}@53
 acl:
@@ -700,7 +703,7 @@ template:
     journal-content: all
 zone:
 "#
-    );
+    ));
     for zone in &options.zones {
         text.push_str(&format!(
             "  - domain: {}\n    master: primary\n    acl: notify\n",

@@ -191,8 +191,7 @@ impl Drop for Dovecot {
 /// A running Postfix that delivers `test@example.test` into a Dovecot's
 /// maildir.
 pub struct Postfix {
-    child: Child,
-    conf: PathBuf,
+    process: PostfixProcess,
     pub smtp: u16,
     /// SMTP listener that expects a PROXY header.
     pub smtp_proxy: u16,
@@ -229,61 +228,32 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 impl Postfix {
     /// Starts Postfix under `dir`, delivering into `dovecot`'s maildirs.
     pub fn start(dir: &Path, dovecot: &Dovecot) -> Postfix {
-        let (root, conf) = postfix_dirs(&dir.join("postfix"));
+        let root = dir.join("postfix");
         let (smtp, smtp_proxy) = (free_port(), free_port());
-        let r = root.display();
-        let log = root.join("postfix.log");
         let main = format!(
-            "compatibility_level = 3.6\nqueue_directory = {r}/spool\ndata_directory = {r}/data\n\
-             maillog_file = {r}/postfix.log\nmaillog_file_prefixes = {r}, /var, /dev/stdout\n\
-             myhostname = backend.example.test\nmyorigin = $myhostname\nmydestination =\n\
-             inet_interfaces = 127.0.0.1\ninet_protocols = all\nmynetworks = 127.0.0.0/8\n\
-             alias_maps =\nalias_database =\nlocal_recipient_maps =\n\
-             virtual_mailbox_domains = example.test\nvirtual_mailbox_base = {mail}\n\
+            "{}virtual_mailbox_domains = example.test\nvirtual_mailbox_base = {mail}\n\
              virtual_mailbox_maps = inline:{{ {USER}@example.test={USER}/Maildir/ }}\n\
              virtual_uid_maps = static:{MAIL_ID}\nvirtual_gid_maps = static:{MAIL_ID}\n",
+            main_cf_head(&root, "backend.example.test", "all"),
             mail = dovecot.mail_root.display(),
         );
-        std::fs::write(conf.join("main.cf"), main).expect("main.cf");
         let master = format!(
             "{smtp}     inet  n       -       n       -       -       smtpd\n\
              {smtp_proxy}     inet  n       -       n       -       -       smtpd\n  -o smtpd_upstream_proxy_protocol=haproxy\n{SERVICES}"
         );
-        std::fs::write(conf.join("master.cf"), master).expect("master.cf");
-        let child = Command::new("postfix")
-            .arg("-c")
-            .arg(&conf)
-            .arg("start-fg")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting postfix (run scripts/install-peers.sh)");
+        let process = PostfixProcess::start(&root, Command::new("postfix"), &main, &master);
         wait_for_port(smtp);
         wait_for_port(smtp_proxy);
         Postfix {
-            child,
-            conf,
+            log: process.log.clone(),
+            process,
             smtp,
             smtp_proxy,
-            log,
         }
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        let _ = Command::new("postfix")
-            .arg("-c")
-            .arg(&self.conf)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        stop_child(&mut self.child);
+        self.process.log()
     }
 }
 
@@ -294,8 +264,7 @@ impl Drop for Postfix {
 /// in the DNS testbed's resolver namespace); it is given `-c CONF
 /// start-fg`.
 pub struct PostfixSender {
-    child: Child,
-    conf: PathBuf,
+    process: PostfixProcess,
     pub submit: u16,
     pub log: PathBuf,
 }
@@ -307,37 +276,21 @@ impl PostfixSender {
         relay: &str,
         main_extra: &str,
     ) -> PostfixSender {
-        let (root, conf) = postfix_dirs(&dir.join("postfix-sender"));
+        let root = dir.join("postfix-sender");
         let submit = free_port();
-        let r = root.display();
-        let log = root.join("postfix.log");
         let main = format!(
-            "compatibility_level = 3.6\nqueue_directory = {r}/spool\ndata_directory = {r}/data\n\
-             maillog_file = {r}/postfix.log\nmaillog_file_prefixes = {r}, /var, /dev/stdout\n\
-             myhostname = sender.example.net\nmyorigin = $myhostname\nmydestination =\n\
-             inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n\
-             alias_maps =\nalias_database =\nlocal_recipient_maps =\n\
-             transport_maps = inline:{{ example.test=smtp:{relay} }}\n\
-             smtp_tls_loglevel = 1\n{main_extra}\n"
+            "{}transport_maps = inline:{{ example.test=smtp:{relay} }}\n\
+             smtp_tls_loglevel = 1\n{main_extra}\n",
+            main_cf_head(&root, "sender.example.net", "ipv4"),
         );
-        std::fs::write(conf.join("main.cf"), main).expect("main.cf");
         let master =
             format!("{submit}     inet  n       -       n       -       -       smtpd\n{SERVICES}");
-        std::fs::write(conf.join("master.cf"), master).expect("master.cf");
-        let child = launcher
-            .arg("-c")
-            .arg(&conf)
-            .arg("start-fg")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting postfix (run scripts/install-peers.sh)");
+        let process = PostfixProcess::start(&root, launcher, &main, &master);
         wait_for_port(submit);
         PostfixSender {
-            child,
-            conf,
+            log: process.log.clone(),
+            process,
             submit,
-            log,
         }
     }
 
@@ -363,7 +316,7 @@ impl PostfixSender {
     pub fn queue(&self) -> String {
         let out = Command::new("postqueue")
             .arg("-c")
-            .arg(&self.conf)
+            .arg(&self.process.conf)
             .arg("-p")
             .output()
             .expect("postqueue");
@@ -371,11 +324,47 @@ impl PostfixSender {
     }
 
     pub fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// One Postfix instance of either kind: its configuration directory, its
+/// log, and the `start-fg` process; stopped (`postfix stop`, then the
+/// process) when dropped.
+struct PostfixProcess {
+    child: Child,
+    conf: PathBuf,
+    log: PathBuf,
+}
+
+impl PostfixProcess {
+    /// Writes `main` and `master` into `root`'s configuration directory
+    /// (made by [`postfix_dirs`]) and runs `launcher -c CONF start-fg`.
+    fn start(root: &Path, mut launcher: Command, main: &str, master: &str) -> PostfixProcess {
+        let conf = postfix_dirs(root);
+        std::fs::write(conf.join("main.cf"), main).expect("main.cf");
+        std::fs::write(conf.join("master.cf"), master).expect("master.cf");
+        let child = launcher
+            .arg("-c")
+            .arg(&conf)
+            .arg("start-fg")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting postfix (run scripts/install-peers.sh)");
+        PostfixProcess {
+            child,
+            conf,
+            log: root.join("postfix.log"),
+        }
+    }
+
+    fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
-impl Drop for PostfixSender {
+impl Drop for PostfixProcess {
     fn drop(&mut self) {
         let _ = Command::new("postfix")
             .arg("-c")
@@ -388,9 +377,23 @@ impl Drop for PostfixSender {
     }
 }
 
+/// The first lines of a `main.cf` under `root`, per the runbook: its own
+/// spool, data directory and log; `hostname`; loopback only; no local
+/// delivery.
+fn main_cf_head(root: &Path, hostname: &str, inet_protocols: &str) -> String {
+    let r = root.display();
+    format!(
+        "compatibility_level = 3.6\nqueue_directory = {r}/spool\ndata_directory = {r}/data\n\
+         maillog_file = {r}/postfix.log\nmaillog_file_prefixes = {r}, /var, /dev/stdout\n\
+         myhostname = {hostname}\nmyorigin = $myhostname\nmydestination =\n\
+         inet_interfaces = 127.0.0.1\ninet_protocols = {inet_protocols}\nmynetworks = 127.0.0.0/8\n\
+         alias_maps =\nalias_database =\nlocal_recipient_maps =\n"
+    )
+}
+
 /// `root` with `conf/`, `data/` (owned by postfix) and `spool/`; returns
-/// (root, conf).
-fn postfix_dirs(root: &Path) -> (PathBuf, PathBuf) {
+/// `conf`.
+fn postfix_dirs(root: &Path) -> PathBuf {
     let conf = root.join("conf");
     let data = root.join("data");
     for d in [&conf, &data, &root.join("spool")] {
@@ -407,5 +410,5 @@ fn postfix_dirs(root: &Path) -> (PathBuf, PathBuf) {
         })
         .expect("the postfix user exists (install postfix)");
     chown(&data, Some(uid), None).expect("chown data_directory");
-    (root.to_path_buf(), conf)
+    conf
 }
