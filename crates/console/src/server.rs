@@ -6,7 +6,6 @@
 //! Routing is a `match` over a dozen paths (see `api`): no framework sits
 //! in the path every request takes through these checks.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +15,10 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use mailcert_store::{Change, StoreLocation};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::reply::{self, ApiError, Body, Reply};
@@ -92,47 +89,29 @@ pub fn start(
     Ok(addr)
 }
 
+/// The console on the shared HTTP accept loop: each connection's TLS
+/// handshake within [`READ_TIMEOUT`], then its requests through [`handle`].
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("console: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    let limits = mailcert_httpd::Limits {
+        max_connections: MAX_CONNECTIONS,
+        head_timeout: READ_TIMEOUT,
+        max_head: MAX_HEAD,
+    };
+    let handshake = move |tcp, peer| {
         let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let tls = match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
+        async move {
+            match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => Some(tls),
                 Ok(Err(e)) => {
                     tracing::debug!("console: TLS handshake with {peer} failed: {e}");
-                    return;
+                    None
                 }
-                Err(_) => return,
-            };
-            let service = hyper::service::service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(app, request, peer).await) }
-            });
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(READ_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!("console: connection from {peer}: {e}");
+                Err(_) => None,
             }
-        });
-    }
+        }
+    };
+    let respond = move |request, peer| handle(app.clone(), request, peer);
+    mailcert_httpd::serve(listener, "console", limits, handshake, respond).await;
 }
 
 pub(crate) fn now_secs() -> i64 {

@@ -3,7 +3,6 @@
 //! once and on the time a client takes to send its request head, so that
 //! a slow or silent client cannot hold the endpoint.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -14,9 +13,7 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 /// Connections served at once; more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -66,37 +63,13 @@ pub type Handler = Arc<dyn Fn(Asked) -> Pin<Box<dyn Future<Output = Answer> + Se
 
 /// Serves `handler` on `listener` until the runtime stops.
 pub async fn serve(listener: TcpListener, what: &'static str, handler: Handler) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("{what}: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = hyper::service::service_fn(move |request| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(respond(request, &handler).await) }
-            });
-            let served = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
-                .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!("{what}: connection from {peer}: {e}");
-            }
-        });
-    }
+    let limits = mailcert_httpd::Limits {
+        max_connections: MAX_CONNECTIONS,
+        head_timeout: HEAD_TIMEOUT,
+        max_head: 16 * 1024,
+    };
+    let respond = move |request, _peer| respond(request, handler.clone());
+    mailcert_httpd::serve(listener, what, limits, mailcert_httpd::plain, respond).await;
 }
 
 /// Binds `addr` for `what`, with the error people need.
@@ -106,7 +79,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
-async fn respond(request: Request<Incoming>, handler: &Handler) -> Response<Full<Bytes>> {
+async fn respond(request: Request<Incoming>, handler: Handler) -> Response<Full<Bytes>> {
     let head = request.method() == Method::HEAD;
     let answer = if request.method() != Method::GET && !head {
         Answer::text(
