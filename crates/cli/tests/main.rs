@@ -46,10 +46,4 @@ pub fn cli() -> Cli {
     Cli::new(MAILCERT)
 }
 
-#[test]
-fn every_test_file_is_a_module_of_this_binary() {
-    mailcert_testkit::assert_every_test_file_is_a_module(
-        env!("CARGO_MANIFEST_DIR"),
-        include_str!("main.rs"),
-    );
-}
+mailcert_testkit::every_test_file_is_a_module!();

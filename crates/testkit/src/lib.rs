@@ -45,7 +45,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use browser::{Browser, BrowserOptions, Element, CHROMEDRIVER, CHROMIUM, ENTER, TAB};
-pub use cli::{without_the_clock, Cli, Run, Serve, Snapshot};
+pub use cli::{listener_toml, without_the_clock, Cli, Run, Serve, Snapshot};
 pub use client::{openssl_view, pem_blocks, served_chain, served_thumbprint, OpensslView};
 pub use curl::{Curl, HttpReply};
 pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};
@@ -260,6 +260,22 @@ pub fn python(script: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// The test every crate's test binary holds:
+/// [`assert_every_test_file_is_a_module`] on its `tests/main.rs`. Written
+/// once in `tests/main.rs` as `mailcert_testkit::every_test_file_is_a_module!();`.
+#[macro_export]
+macro_rules! every_test_file_is_a_module {
+    () => {
+        #[test]
+        fn every_test_file_is_a_module_of_this_binary() {
+            $crate::assert_every_test_file_is_a_module(
+                env!("CARGO_MANIFEST_DIR"),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/main.rs")),
+            );
+        }
+    };
+}
+
 /// Asserts that every `.rs` file and folder right under the crate's
 /// `tests/` is a module of its one test binary (`tests/main.rs`, given
 /// as `main_source`): with `autotests = false`, Cargo would silently
@@ -318,6 +334,12 @@ pub fn stop_child(child: &mut std::process::Child) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    kill_child(child);
+}
+
+/// SIGKILL, and reaps the process: for a child that must not linger
+/// (a failed test, a server that did not start, a crash on purpose).
+pub fn kill_child(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
