@@ -121,8 +121,7 @@ fn kill_during_new_never_leaves_half_a_certificate() {
             .spawn()
             .expect("spawn new");
         std::thread::sleep(jitter(span));
-        let _ = child.kill();
-        let _ = child.wait();
+        mailcert_testkit::kill_child(&mut child);
         let list = env.list();
         assert!(
             list.len() == before || list.len() == before + 1,

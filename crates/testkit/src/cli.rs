@@ -377,6 +377,23 @@ impl Cli {
     }
 }
 
+/// A `[[listener]]` table of `mailcert serve`'s configuration on the
+/// loopback: `name`, `protocol`, `tls` mode, the `bind` port (0: any) and
+/// the `backend` port, then `extra` (`key = value` lines, or nothing) and
+/// a blank line.
+pub fn listener_toml(
+    name: &str,
+    protocol: &str,
+    tls: &str,
+    bind: u16,
+    backend: u16,
+    extra: &str,
+) -> String {
+    format!(
+        "[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:{bind}\"\nbackend = \"127.0.0.1:{backend}\"\n{extra}\n"
+    )
+}
+
 /// A running `mailcert serve`; stopped with SIGTERM when dropped.
 pub struct Serve {
     child: Option<Child>,
@@ -454,8 +471,7 @@ impl Serve {
     /// SIGKILL: it says nothing more, as a crashed server.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::kill_child(&mut child);
         }
     }
 

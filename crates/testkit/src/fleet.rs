@@ -251,8 +251,7 @@ impl Drop for Handshaker {
     fn drop(&mut self) {
         // Not finished: the test failed before it could look.
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::kill_child(&mut child);
         }
     }
 }

@@ -270,12 +270,7 @@ pub struct PostfixSender {
 }
 
 impl PostfixSender {
-    pub fn start(
-        dir: &Path,
-        mut launcher: Command,
-        relay: &str,
-        main_extra: &str,
-    ) -> PostfixSender {
+    pub fn start(dir: &Path, launcher: Command, relay: &str, main_extra: &str) -> PostfixSender {
         let root = dir.join("postfix-sender");
         let submit = free_port();
         let main = format!(

@@ -46,8 +46,7 @@ pub struct Pebble {
 impl Drop for Pebble {
     fn drop(&mut self) {
         for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::kill_child(child);
         }
     }
 }

@@ -17,8 +17,7 @@ pub struct OpensslServer {
 
 impl Drop for OpensslServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::kill_child(&mut self.child);
     }
 }
 
@@ -62,8 +61,7 @@ impl OpensslServer {
                     _stdin: stdin,
                 };
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::kill_child(&mut child);
         }
         panic!("openssl s_server did not start");
     }
