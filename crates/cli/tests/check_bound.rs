@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mailcert_testkit::{Cli, Serve};
+use mailcert_testkit::{listener_toml, Cli, Serve};
 
 use crate::cli;
 use mailcert_testkit::{free_port, wait_until};
@@ -14,12 +14,11 @@ use mailcert_testkit::{free_port, wait_until};
 const NAME: &str = "mail.contoso.com";
 
 fn listener(name: &str, port: u16, pin: Option<&str>) -> String {
-    let mut text = format!("[[listener]]\nname = \"{name}\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"{NAME}\"\n");
+    let mut extra = format!("hostname = \"{NAME}\"\n");
     if let Some(pin) = pin {
-        text.push_str(&format!("certificate = \"{pin}\"\n"));
+        extra.push_str(&format!("certificate = \"{pin}\"\n"));
     }
-    text.push('\n');
-    text
+    listener_toml(name, "imap", "implicit", port, 1, &extra)
 }
 
 fn serve(env: &Cli, config: &Path) -> Serve {

@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use mailcert_testkit::Cli;
 
 use crate::cli;
-use mailcert_testkit::{free_port, openssl_view, run, served_chain, Curl, HttpBackend, Pki};
+use mailcert_testkit::{
+    free_port, listener_toml, openssl_view, run, served_chain, Curl, HttpBackend, Pki,
+};
 
 const MAIL: &str = "mail.example.test";
 const WWW: &str = "www.example.org";
 
 fn https_listener(name: &str, port: u16, backend: u16) -> String {
-    format!("[[listener]]\nname = \"{name}\"\nprotocol = \"https\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:{backend}\"\n\n")
+    listener_toml(name, "https", "implicit", port, backend, "")
 }
 
 fn services(env: &Cli, thumb: &str) -> Vec<String> {

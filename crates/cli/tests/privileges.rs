@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use mailcert_testkit::{free_port, wait_for_port, Cli, Serve};
 
+use crate::serve::greeting;
 use crate::{cli, MAILCERT};
 
 /// Debian's unprivileged user and group.
@@ -22,7 +23,7 @@ const USER: &str = "nobody";
 const UID: u32 = 65534;
 
 fn listener(name: &str, port: u16) -> String {
-    format!("[[listener]]\nname = \"{name}\"\nprotocol = \"imap\"\ntls = \"starttls-required\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"mail.example.test\"\n\n")
+    crate::serve::listener(name, "imap", port)
 }
 
 /// A port below 1024 that nothing listens on.
@@ -31,10 +32,6 @@ fn privileged_port() -> u16 {
         .rev()
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .expect("a free port below 1024")
-}
-
-fn greeting(port: u16) -> String {
-    mailcert_testkit::greeting(port, Duration::from_secs(10))
 }
 
 /// `mailcert ARGS` on `store`, in the test's directory.

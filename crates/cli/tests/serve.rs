@@ -6,15 +6,25 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mailcert_testkit::{free_port, served_thumbprint, wait_until, Cli, Serve};
+use mailcert_testkit::{free_port, listener_toml, served_thumbprint, wait_until, Cli, Serve};
 
 use crate::{cli, MAILCERT};
 
-fn listener(name: &str, protocol: &str, port: u16) -> String {
-    format!("[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"starttls-required\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"mail.example.test\"\n\n")
+/// A STARTTLS listener for mail.example.test on `port`, whose backend
+/// never answers (the tests look at what serve itself says).
+pub fn listener(name: &str, protocol: &str, port: u16) -> String {
+    listener_toml(
+        name,
+        protocol,
+        "starttls-required",
+        port,
+        1,
+        "hostname = \"mail.example.test\"\n",
+    )
 }
 
-fn greeting(port: u16) -> String {
+/// What a listener says first (waiting up to 10 s for it).
+pub fn greeting(port: u16) -> String {
     mailcert_testkit::greeting(port, Duration::from_secs(10))
 }
 

@@ -11,14 +11,15 @@ use mailcert_testkit::Serve;
 use crate::cli;
 use mailcert_testkit::activation::{listening_inode, socket_activated, socket_inode};
 use mailcert_testkit::{
-    free_port, greeting, openssl_view, served_chain, sslscan, testssl_preferences, wait_until,
-    HttpBackend,
+    free_port, greeting, listener_toml, openssl_view, served_chain, sslscan, testssl_preferences,
+    wait_until, HttpBackend,
 };
 
 const NAME: &str = "mail.contoso.com";
 
 fn listener(name: &str, protocol: &str, tls: &str, port: u16, backend: u16) -> String {
-    format!("[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:{backend}\"\nhostname = \"{NAME}\"\n\n")
+    let hostname = format!("hostname = \"{NAME}\"\n");
+    listener_toml(name, protocol, tls, port, backend, &hostname)
 }
 
 #[test]

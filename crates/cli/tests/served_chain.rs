@@ -3,12 +3,13 @@
 //! `check` on the port, see the certificate and its intermediate only.
 
 use crate::cli;
-use mailcert_testkit::{free_port, openssl_view, pem_blocks, served_chain, Pki};
+use mailcert_testkit::{free_port, listener_toml, openssl_view, pem_blocks, served_chain, Pki};
 
 const NAME: &str = "mail.contoso.com";
 
 fn listener(port: u16) -> String {
-    format!("[[listener]]\nname = \"imaps\"\nprotocol = \"imap\"\ntls = \"implicit\"\nbind = \"127.0.0.1:{port}\"\nbackend = \"127.0.0.1:1\"\nhostname = \"{NAME}\"\n")
+    let hostname = format!("hostname = \"{NAME}\"\n");
+    listener_toml("imaps", "imap", "implicit", port, 1, &hostname)
 }
 
 #[test]

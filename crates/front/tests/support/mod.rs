@@ -13,7 +13,9 @@ use mailcert_testkit::{Leaf, Pki, TempDir};
 use mailcert_x509::{CertSummary, Service, Trust};
 
 pub const NAME: &str = "mail.example.test";
-pub const CLIENTS: &str = include_str!("clients.py");
+/// Python's mail clients through the front end (`clients.py`), on the
+/// connection and argument handling both scripts share (`mail_clients.py`).
+pub const CLIENTS: &str = concat!(include_str!("mail_clients.py"), include_str!("clients.py"));
 
 pub struct Env {
     pub dir: TempDir,
@@ -130,9 +132,8 @@ pub fn listener(
     proxy: bool,
     extra: &str,
 ) -> String {
-    format!(
-        "[[listener]]\nname = \"{name}\"\nprotocol = \"{protocol}\"\ntls = \"{tls}\"\nbind = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:{backend}\"\nproxy_protocol = {proxy}\nhostname = \"{NAME}\"\n{extra}\n"
-    )
+    let extra = format!("proxy_protocol = {proxy}\nhostname = \"{NAME}\"\n{extra}");
+    mailcert_testkit::listener_toml(name, protocol, tls, 0, backend, &extra)
 }
 
 use std::io::{Read, Write};
