@@ -345,20 +345,7 @@ impl Relay for ImapRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(relay: &mut ImapRelay, steps: &[(&str, &str)]) -> (String, String) {
-        let (mut backend, mut client) = (String::new(), String::new());
-        for (from, bytes) in steps {
-            match *from {
-                "c" => relay.receive_from_client(bytes.as_bytes()),
-                "b" => relay.receive_from_backend(bytes.as_bytes()),
-                other => panic!("{other}"),
-            }
-            backend.push_str(&String::from_utf8(relay.take_to_backend()).unwrap());
-            client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
-        }
-        (backend, client)
-    }
+    use crate::relay::run;
 
     /// A vertical tab or form feed between tag and command is whitespace to
     /// lenient servers too.

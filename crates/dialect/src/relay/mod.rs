@@ -194,6 +194,25 @@ impl DotScan {
     }
 }
 
+/// Runs `steps` through `relay` — each step is who sends (`"c"`: the
+/// client, `"b"`: the backend) and what — and returns what it wrote to
+/// the backend and to the client, all steps together: the relays' unit
+/// tests read as sessions.
+#[cfg(test)]
+fn run(relay: &mut dyn Relay, steps: &[(&str, &str)]) -> (String, String) {
+    let (mut backend, mut client) = (String::new(), String::new());
+    for (from, bytes) in steps {
+        match *from {
+            "c" => relay.receive_from_client(bytes.as_bytes()),
+            "b" => relay.receive_from_backend(bytes.as_bytes()),
+            other => panic!("{other}"),
+        }
+        backend.push_str(&String::from_utf8(relay.take_to_backend()).unwrap());
+        client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
+    }
+    (backend, client)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

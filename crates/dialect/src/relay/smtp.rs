@@ -308,23 +308,10 @@ impl Relay for SmtpRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::run;
 
     /// Runs a script against a relay: each step is bytes from the client
     /// or the backend; returns what each side received, in order.
-    fn run(relay: &mut SmtpRelay, steps: &[(&str, &str)]) -> (String, String) {
-        let (mut backend, mut client) = (String::new(), String::new());
-        for (from, bytes) in steps {
-            match *from {
-                "c" => relay.receive_from_client(bytes.as_bytes()),
-                "b" => relay.receive_from_backend(bytes.as_bytes()),
-                other => panic!("{other}"),
-            }
-            backend.push_str(&String::from_utf8(relay.take_to_backend()).unwrap());
-            client.push_str(&String::from_utf8(relay.take_to_client()).unwrap());
-        }
-        (backend, client)
-    }
-
     /// Found by the relay_smtp fuzz target: a tab (or another whitespace
     /// Postfix splits on) after the verb passed STARTTLS and AUTH to the
     /// backend, and a DATA so written let its content be read as commands.
