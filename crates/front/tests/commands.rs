@@ -11,7 +11,10 @@ use std::time::Duration;
 use crate::support::{listener, Env, NAME};
 use mailcert_testkit::{wait_until, Dovecot, DovecotOptions, Postfix};
 
-const COMMANDS: &str = include_str!("support/commands.py");
+const COMMANDS: &str = concat!(
+    include_str!("support/mail_clients.py"),
+    include_str!("support/commands.py")
+);
 
 fn client(env: &Env, mode: &str, port: u16, arg: &str) -> String {
     let ca = env.pki.root.to_string_lossy().into_owned();

@@ -1,47 +1,8 @@
 # Mail clients nobody here wrote: Python's imaplib, poplib and smtplib with
-# ssl.create_default_context(cafile=...), verifying chain and host name.
-# They connect to 127.0.0.1 from 127.0.0.2 (so the backend can tell the
-# client's address from its own) while asking for the certificate's name.
-import imaplib, poplib, smtplib, socket, ssl, sys
-
-mode, port, cafile, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# ssl.create_default_context(cafile=...), verifying chain and host name,
+# asking for the certificate's name.
 arg = sys.argv[5] if len(sys.argv) > 5 else ""
-ctx = ssl.create_default_context(cafile=cafile)
 USER, PASSWORD = "test", "secret"
-
-
-def conn(timeout=None):
-    return socket.create_connection(("127.0.0.1", port), timeout or 20, source_address=("127.0.0.2", 0))
-
-
-class IMAP(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return conn(timeout)
-
-
-class IMAPS(imaplib.IMAP4_SSL):
-    def _create_socket(self, timeout):
-        return self.ssl_context.wrap_socket(conn(timeout), server_hostname=self.host)
-
-
-class POP(poplib.POP3):
-    def _create_socket(self, timeout):
-        return conn(timeout)
-
-
-class POPS(poplib.POP3_SSL):
-    def _create_socket(self, timeout):
-        return self.context.wrap_socket(conn(timeout), server_hostname=self.host)
-
-
-class SMTP(smtplib.SMTP):
-    def _get_socket(self, host, port, timeout):
-        return conn(timeout)
-
-
-class SMTPS(smtplib.SMTP_SSL):
-    def _get_socket(self, host, port, timeout):
-        return self.context.wrap_socket(conn(timeout), server_hostname=self._host)
 
 
 def imap_session(m):

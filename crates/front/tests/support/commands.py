@@ -1,36 +1,8 @@
 # Commands that must never reach the backend, sent by Python's own mail
 # clients: AUTH before TLS on port 25, and a second STARTTLS/STLS inside
 # TLS. Prints each answer as "name: code text" for the test to read.
-import base64, imaplib, poplib, smtplib, socket, ssl, sys
-
-mode, port, cafile, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.create_default_context(cafile=cafile)
 PLAIN = base64.b64encode(b"\0test\0secret").decode()
 MESSAGE = "From: a@example.org\r\nTo: test@example.test\r\nSubject: %s\r\n\r\nhello\r\n"
-
-
-def conn(timeout=None):
-    return socket.create_connection(("127.0.0.1", port), timeout or 20, source_address=("127.0.0.2", 0))
-
-
-class SMTP(smtplib.SMTP):
-    def _get_socket(self, host, port, timeout):
-        return conn(timeout)
-
-
-class IMAP(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return conn(timeout)
-
-
-class IMAPS(imaplib.IMAP4_SSL):
-    def _create_socket(self, timeout):
-        return self.ssl_context.wrap_socket(conn(timeout), server_hostname=self.host)
-
-
-class POPS(poplib.POP3_SSL):
-    def _create_socket(self, timeout):
-        return self.context.wrap_socket(conn(timeout), server_hostname=self.host)
 
 
 def said(what, reply):
