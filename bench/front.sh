@@ -46,13 +46,7 @@ for key in ec rsa; do
   cat > "$d/mailcert.toml" <<TOML
 [limits]
 max_connections = 40000
-[[listener]]
-name = "imaps"
-protocol = "imap"
-tls = "implicit"
-bind = "127.0.0.1:$M_TLS"
-backend = "127.0.0.1:$BACKEND"
-certificate = "$thumb"
+$(imaps_listener "$M_TLS" "$BACKEND" "$thumb")
 [[listener]]
 name = "imap"
 protocol = "imap"

@@ -60,6 +60,20 @@ self_signed() {
 # The thumbprint of a PEM certificate, as mailcert shows it.
 thumbprint() { openssl x509 -in "$1" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'; }
 
+# mailcert's implicit-TLS IMAP listener on PORT, proxying to BACKEND and
+# pinned to the certificate THUMB: imaps_listener PORT BACKEND THUMB
+imaps_listener() {
+  cat <<TOML
+[[listener]]
+name = "imaps"
+protocol = "imap"
+tls = "implicit"
+bind = "127.0.0.1:$1"
+backend = "127.0.0.1:$2"
+certificate = "$3"
+TOML
+}
+
 # The nginx `stream` server that terminates TLS on PORT with DIR's
 # cert.pem and key.pem and proxies to BACKEND (full handshakes: no
 # session cache; tickets on, as mailcert's): nginx_tls_stream PORT DIR BACKEND

@@ -38,13 +38,7 @@ M_TLS=$(port); METRICS=$(port); N_TLS=$(port); N_HTTP=$(port)
 cat > "$W/mailcert.toml" <<TOML
 [metrics]
 bind = "127.0.0.1:$METRICS"
-[[listener]]
-name = "imaps"
-protocol = "imap"
-tls = "implicit"
-bind = "127.0.0.1:$M_TLS"
-backend = "127.0.0.1:$BACKEND"
-certificate = "$thumb"
+$(imaps_listener "$M_TLS" "$BACKEND" "$thumb")
 TOML
 MAILCERT_LOG=error "$BIN" serve --config "$W/mailcert.toml" >"$W/mailcert.log" 2>&1 & MPID=$!; PIDS+=($MPID)
 wait_port "$M_TLS"; wait_port "$METRICS"
