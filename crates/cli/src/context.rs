@@ -87,24 +87,12 @@ pub fn source_words(cli: &Cli, source: &StoreSource) -> String {
     }
 }
 
-/// Opens the store, creating and initialising it on first use.
+/// Opens the store, creating and initialising it on first use (on a
+/// fleet's shared store, without a certificate for this machine).
 pub fn manager(cli: &Cli, config: Option<&Config>) -> anyhow::Result<Manager> {
     let location = location(cli, config)?;
     let (mut manager, opened) = open(&location)?;
-    if manager.store.shared() {
-        // A fleet's store: each node's own certificate is made by that
-        // node's `serve` (or `init` run as it), never for the machine an
-        // administrator's command happens to run on, which may be no
-        // node at all.
-        if let Some(words) = opened_words(&location, opened) {
-            eprintln!(
-                "mailcert: {words} (key file {}); no self-signed certificate was made: each node's `mailcert serve` makes its own on its first start",
-                location.key.display()
-            );
-        }
-        return Ok(manager);
-    }
-    first_start(&mut manager, &location, opened, "mailcert: ")?;
+    manager.first_use(&location, opened, &mut |line| eprintln!("mailcert: {line}"))?;
     Ok(manager)
 }
 
@@ -220,44 +208,11 @@ pub fn open(location: &StoreLocation) -> anyhow::Result<(Manager, Opened)> {
     Ok((Manager::new(store, os_user()), opened))
 }
 
-/// What happened to the store file, for the administrator.
-pub fn opened_words(location: &StoreLocation, opened: Opened) -> Option<String> {
-    match opened {
-        Opened::Existing => None,
-        Opened::Created => Some(format!("created the store {}", location.shown())),
-        Opened::EmptyFileInitialised => Some(format!(
-            "{} was an empty file: initialised it as a new store",
-            location.shown()
-        )),
-        Opened::Finished => Some(format!(
-            "the store {} was left unfinished by an interrupted start (its key file {} was missing or empty, and nothing was encrypted yet): gave it a new key",
-            location.shown(),
-            location.key.display()
-        )),
-    }
-}
-
-/// The rule of every first start (any command, `serve`): `init` runs when
-/// the store was never initialised, and only then.
-pub fn first_start(
-    manager: &mut Manager,
-    location: &StoreLocation,
-    opened: Opened,
-    prefix: &str,
-) -> anyhow::Result<()> {
-    if let Some(words) = opened_words(location, opened) {
-        eprintln!("{prefix}{words}");
-    }
-    if let Some(report) = manager.ensure_initialised()? {
-        if !opened.is_new() && !manager.store.shared() {
-            eprintln!(
-                "{prefix}the store {} was never initialised: initialising it now",
-                location.shown()
-            );
-        }
-        for line in report.lines {
-            eprintln!("{prefix}{line}");
-        }
-    }
-    Ok(())
+/// Opens (or creates) the store for a node and initialises it on its
+/// first start, telling what was done.
+pub fn open_for_node(location: &StoreLocation, node: &str) -> anyhow::Result<Manager> {
+    let (manager, opened) = open(location)?;
+    let mut manager = manager.on_node(node);
+    manager.first_start(location, opened, &mut |line| eprintln!("mailcert: {line}"))?;
+    Ok(manager)
 }

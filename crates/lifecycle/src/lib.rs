@@ -5,7 +5,10 @@
 //! the store and applied as one change.
 //!
 //! The CLI and the front end both go through here; [`ServingSet::select`]
-//! is the single answer to "which certificate will be served?".
+//! is the single answer to "which certificate will be served?". What a
+//! start decides about the store (the first start's initialisation, the
+//! console's certificate, the name to try a listener with) is in
+//! [`startup`].
 #![forbid(unsafe_code)]
 
 pub mod anchors;
@@ -26,6 +29,7 @@ mod rounds;
 pub mod schedule;
 mod served;
 pub mod serving;
+pub mod startup;
 pub mod transfer;
 pub mod trust;
 pub mod view;
@@ -44,5 +48,6 @@ pub use serving::{
     listener_notes, nothing_fix, AddressServing, ListenerBindings, ListenerNotes, ListenerScope,
     ServedCert, ServingSet,
 };
+pub use startup::{opened_words, ConsoleCertificate};
 pub use transfer::{import_format, ImportFormat, Importable};
 pub use view::{chain_entries, CertView, ChainEntry, Expiry};

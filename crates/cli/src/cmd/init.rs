@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "messages": report.lines,
         }))?;
     } else {
-        if let Some(words) = context::opened_words(&location, opened) {
+        if let Some(words) = mailcert_lifecycle::opened_words(&location, opened) {
             output::note(words);
         }
         super::report(&report);
