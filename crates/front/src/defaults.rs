@@ -1,8 +1,11 @@
 //! The configuration `serve` uses when there is no file, and the lines it
 //! prints about what it listens on and how to try it.
 
+use std::path::{Path, PathBuf};
+
+use crate::error::FrontError;
 use crate::server::Bound;
-use mailcert_config::{Protocol, TlsMode};
+use mailcert_config::{Config, Protocol, TlsMode};
 
 pub use mailcert_config::is_root;
 
@@ -70,6 +73,41 @@ pub fn default_config(root: bool) -> String {
         port(443, 8443)
     ));
     out
+}
+
+/// The configuration `serve` runs with: `path` (its `--config`), else
+/// the default file, which is written with [`default_config`] when it is
+/// missing, so that it can be edited and reloaded with SIGHUP. Also
+/// returns the path of the file it wrote, if it wrote one.
+pub fn load_or_write_default(
+    path: Option<&Path>,
+    root: bool,
+) -> Result<(Config, Option<PathBuf>), FrontError> {
+    if let Some(path) = path {
+        return Ok((Config::load(path)?, None));
+    }
+    let path = mailcert_config::default_config_path();
+    let written = write_default_if_missing(&path, root)?;
+    Ok((Config::load(&path)?, written))
+}
+
+fn write_default_if_missing(path: &Path, root: bool) -> Result<Option<PathBuf>, FrontError> {
+    if path.exists() {
+        return Ok(None);
+    }
+    let failed = |action, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FrontError::DefaultConfig {
+            action,
+            path,
+            source,
+        }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed("creating", dir))?;
+    }
+    std::fs::write(path, default_config(root)).map_err(failed("writing", path))?;
+    Ok(Some(path.to_path_buf()))
 }
 
 /// How to try one listener: the name to ask for and the file holding the
@@ -157,5 +195,38 @@ mod tests {
                 .iter()
                 .all(|l| root || l.bind.port() > 1024));
         }
+    }
+
+    #[test]
+    fn a_missing_default_file_is_written_once_and_loads() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("etc/mailcert/mailcert.toml");
+        assert_eq!(
+            write_default_if_missing(&path, false).expect("written"),
+            Some(path.clone())
+        );
+        let config = Config::load(&path).expect("the defaults load");
+        assert_eq!(config.listeners.len(), 8);
+        std::fs::write(&path, "# edited\n").expect("edit");
+        assert_eq!(write_default_if_missing(&path, false).expect("kept"), None);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "# edited\n");
+    }
+
+    #[test]
+    fn a_default_file_that_cannot_be_written_names_the_path() {
+        let dir = tempfile::tempdir().expect("dir");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "").expect("file");
+        let path = blocker.join("mailcert.toml");
+        let error = write_default_if_missing(&path, false).expect_err("a file is no directory");
+        assert_eq!(error.to_string(), format!("creating {}", blocker.display()));
+    }
+
+    #[test]
+    fn an_explicit_file_is_only_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("missing.toml");
+        assert!(load_or_write_default(Some(&path), false).is_err());
+        assert!(!path.exists());
     }
 }

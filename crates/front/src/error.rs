@@ -48,6 +48,15 @@ pub enum FrontError {
     Runtime(std::io::Error),
     #[error("no listeners configured: add [[listener]] sections to {}", .0.display())]
     NoListeners(PathBuf),
+    /// Writing the default configuration file failed: `action` is
+    /// "creating" (its directory) or "writing" (the file).
+    #[error("{action} {}", .path.display())]
+    DefaultConfig {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl FrontError {

@@ -71,15 +71,17 @@ mod session;
 mod sockets;
 mod throttle;
 mod tls;
+mod try_with;
 
 pub use challenges::ChallengeBoard;
-pub use defaults::{default_config, describe, is_root, TryWith};
+pub use defaults::{default_config, describe, is_root, load_or_write_default, TryWith};
 pub use error::FrontError;
 pub use metrics::{FrontMetrics, HandshakeFailure};
 pub use privileges::RunAs;
 pub use reload_notes::{ReloadNote, ReloadNotes};
 pub use server::{Bound, Front, FrontOptions, FrontView, HEARTBEAT_INTERVAL};
 pub use sockets::Sockets;
+pub use try_with::TryWithPlan;
 
 /// The plain HTTP listener's answer to one request head, as read from the
 /// socket (at most 8 KiB up to the blank line). Public only for the fuzz

@@ -1,13 +1,11 @@
-use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
 use mailcert_config::Config;
-use mailcert_front::{ChallengeBoard, Front, FrontOptions, RunAs, Sockets, TryWith};
-use mailcert_lifecycle::{host::os_user, Manager};
-use mailcert_store::StoreLocation;
+use mailcert_front::{ChallengeBoard, Front, FrontOptions, RunAs, Sockets, TryWithPlan};
+use mailcert_lifecycle::{host::os_user, ConsoleCertificate, Manager};
 
 use crate::exit::Exit;
 
@@ -58,7 +56,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         return check(cli, args);
     }
     init_logging(args.log_format);
-    let config = load_or_write_default(args.config.clone(), root)?;
+    let (config, written) = mailcert_front::load_or_write_default(args.config.as_deref(), root)?;
+    if let Some(path) = written {
+        eprintln!(
+            "mailcert: no configuration found: wrote the defaults to {}{}",
+            path.display(),
+            if root {
+                ""
+            } else {
+                " (not root: ports above 1024)"
+            }
+        );
+    }
     let location = crate::context::location(cli, Some(&config))?;
     let node =
         super::node_arg(args.node.as_deref()).unwrap_or_else(mailcert_lifecycle::host::node_name);
@@ -113,7 +122,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             run_as.describe()
         );
     }
-    ensure_store(&location, &node).map_err(|e| match &run_as {
+    crate::context::open_for_node(&location, &node).map_err(|e| match &run_as {
         Some(run_as) => e.context(format!(
             "serve runs as {}: the store's directory must exist and be writable by it (install -d -o {} -g {} -m 700 DIR)",
             run_as.describe(),
@@ -163,29 +172,34 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         ),
         None => None,
     };
-    let hostname = config
-        .listeners
-        .iter()
-        .find_map(|l| l.hostname.clone())
-        .unwrap_or_else(|| mailcert_lifecycle::host::host_names().0);
     println!(
         "mailcert: serving certificates from {} as node {node} (configuration {})",
         location.shown(),
         config.path.display()
     );
     let bound = front.bound();
-    let (try_with, hints) = try_with(&location, &node, &config, &bound, &hostname);
-    let describe = |b: &mailcert_front::Bound| {
-        try_with.get(&b.name).cloned().unwrap_or_else(|| TryWith {
-            hostname: hostname.clone(),
-            pem_file: "server.pem".into(),
-        })
-    };
-    for line in mailcert_front::describe(&bound, describe, &hints) {
+    let store = mailcert_store::open(&location)
+        .ok()
+        .map(|store| Manager::new(store, os_user()).on_node(&node));
+    let try_with = TryWithPlan::new(
+        store.as_ref(),
+        &config,
+        &bound,
+        &location.shown().to_string(),
+    );
+    for line in mailcert_front::describe(&bound, |b| try_with.for_listener(b), &try_with.hints) {
         println!("{line}");
     }
     if let (Some(console), Some(socket)) = (&config.console, console_socket) {
-        ensure_console_certificate(&location, &node, &config, console)?;
+        let reopened;
+        let manager = match &store {
+            Some(manager) => manager,
+            None => {
+                reopened = Manager::new(mailcert_store::open(&location)?, os_user()).on_node(&node);
+                &reopened
+            }
+        };
+        ensure_console_certificate(manager, &config, console)?;
         let settings = mailcert_console::ConsoleSettings {
             console: console.clone(),
             config: config.clone(),
@@ -201,6 +215,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             "console: https://{addr}/ (HTTPS, certificate chosen as for an HTTPS listener named console; accounts: mailcert console user add NAME)"
         );
     }
+    // Not kept open while serving: the front end has its own.
+    drop(store);
     let view = front.view();
     if let Some(socket) = metrics_socket {
         let metrics = Arc::new(mailcert_watch::ServeMetrics::new(
@@ -239,114 +255,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
 /// `console` would: a pin that matches nothing is refused at the start
 /// (every handshake would fail), no HTTPS certificate at all is a warning.
 fn ensure_console_certificate(
-    location: &StoreLocation,
-    node: &str,
+    manager: &Manager,
     config: &Config,
     console: &mailcert_config::Console,
 ) -> anyhow::Result<()> {
-    let manager = Manager::new(mailcert_store::open(location)?, os_user()).on_node(node);
-    let scope = mailcert_lifecycle::ListenerScope {
-        name: Some(mailcert_config::Console::LISTENER),
-        pin: console.certificate.as_deref(),
-    };
-    let (selection, _) = manager.which(mailcert_x509::Service::Https, scope, None)?;
-    if selection.thumbprint().is_some() {
-        return Ok(());
-    }
-    match &console.certificate {
-        Some(pin) => anyhow::bail!(
+    match manager.console_certificate(console)? {
+        ConsoleCertificate::Chosen(_) => Ok(()),
+        ConsoleCertificate::PinMatchesNothing(pin) => anyhow::bail!(
             "[console] certificate = \"{pin}\" in {}: no certificate in the store matches it, so the console could complete no TLS handshake; give a thumbprint prefix or subject from `mailcert list`, or remove the line",
             config.path.display()
         ),
-        None => {
+        ConsoleCertificate::NoneYet(why) => {
             tracing::warn!(
-                "the console has no certificate to serve yet ({}): bind one with `mailcert enable THUMB --services https` (or --listener console)",
-                selection.explain()
+                "the console has no certificate to serve yet ({why}): bind one with `mailcert enable THUMB --services https` (or --listener console)"
             );
             Ok(())
         }
     }
-}
-
-/// For each listener, the name to try it with and the file holding the
-/// certificate a client asking for that name gets (the same choice as
-/// `which`, pins included); and how to write those files.
-fn try_with(
-    location: &StoreLocation,
-    node: &str,
-    config: &Config,
-    bound: &[mailcert_front::Bound],
-    default_hostname: &str,
-) -> (HashMap<String, TryWith>, Vec<String>) {
-    let store = format!("--store {}", location.shown());
-    let Ok(opened) = mailcert_store::open(location) else {
-        return (HashMap::new(), Vec::new());
-    };
-    let manager = Manager::new(opened, os_user()).on_node(node);
-    let mut chosen = HashMap::new();
-    for b in bound {
-        let Some(listener) = config.listener(&b.name) else {
-            continue;
-        };
-        let hostname = listener
-            .hostname
-            .clone()
-            .unwrap_or_else(|| default_hostname.to_string());
-        let scope = mailcert_lifecycle::ListenerScope {
-            name: Some(&b.name),
-            pin: listener.certificate.as_deref(),
-        };
-        let service = listener.protocol.service();
-        let Ok((selection, Some(record))) = manager.which(service, scope, Some(&hostname)) else {
-            continue;
-        };
-        let Some(thumb_default) = selection.thumbprint() else {
-            continue;
-        };
-        // A name the certificate does not carry would fail curl's check:
-        // try with one it does.
-        let names = &record.summary.names;
-        let covered = mailcert_x509::names::best_match(names.iter().map(String::as_str), &hostname);
-        let (hostname, thumb) = match (covered, names.iter().find(|n| !n.starts_with('*'))) {
-            (None, Some(name)) => {
-                // Asking for that name may choose another certificate.
-                let again = manager.which(service, scope, Some(name)).ok();
-                let thumb = again.and_then(|(s, _)| s.thumbprint().map(str::to_string));
-                (
-                    name.clone(),
-                    thumb.unwrap_or_else(|| thumb_default.to_string()),
-                )
-            }
-            _ => (hostname, thumb_default.to_string()),
-        };
-        chosen.insert(b.name.clone(), (hostname, thumb));
-    }
-    let thumbs: BTreeSet<&String> = chosen.values().map(|(_, t)| t).collect();
-    let file_of = |thumb: &str| {
-        if thumbs.len() == 1 {
-            "server.pem".to_string()
-        } else {
-            format!("server-{}.pem", &thumb[..thumb.len().min(8)])
-        }
-    };
-    let hints = thumbs
-        .iter()
-        .map(|t| format!("{}: mailcert {store} show {t} --pem > {0}", file_of(t)))
-        .collect();
-    let files = chosen
-        .iter()
-        .map(|(name, (hostname, thumb))| {
-            let pem_file = file_of(thumb);
-            (
-                name.clone(),
-                TryWith {
-                    hostname: hostname.clone(),
-                    pem_file,
-                },
-            )
-        })
-        .collect();
-    (files, hints)
 }
 
 fn init_logging(format: LogFormatArg) {
@@ -370,32 +295,6 @@ fn init_logging(format: LogFormatArg) {
                 .try_init();
         }
     }
-}
-
-/// `--config`, else the default file; a missing default file is written
-/// with the defaults so that it can be edited and reloaded with SIGHUP.
-fn load_or_write_default(path: Option<PathBuf>, root: bool) -> anyhow::Result<Config> {
-    if let Some(path) = path {
-        return Ok(Config::load(&path)?);
-    }
-    let path = mailcert_config::default_config_path();
-    if !path.exists() {
-        let text = mailcert_front::default_config(root);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!(
-            "mailcert: no configuration found: wrote the defaults to {}{}",
-            path.display(),
-            if root {
-                ""
-            } else {
-                " (not root: ports above 1024)"
-            }
-        );
-    }
-    Ok(Config::load(&path)?)
 }
 
 /// `serve --check`: what serve would refuse, without starting.
@@ -425,13 +324,4 @@ fn check(cli: &Cli, args: &Args) -> Result {
         location.shown()
     );
     Ok(Exit::Success)
-}
-
-/// Creates and initialises the store on first use (secure by default),
-/// by the same rule as every other command: only a store that was never
-/// initialised gets the self-signed certificate.
-fn ensure_store(location: &StoreLocation, node: &str) -> anyhow::Result<()> {
-    let (manager, opened) = crate::context::open(location)?;
-    let mut manager = manager.on_node(node);
-    crate::context::first_start(&mut manager, location, opened, "mailcert: ")
 }
