@@ -44,7 +44,16 @@ pub enum Responders {
 }
 
 impl Responders {
-    async fn for_recipe(&self, recipe: &OrderRecipe) -> Result<Box<dyn ChallengeResponder>> {
+    /// The responder that answers the challenges of an order made by
+    /// `recipe` (a first order, or a renewal repeating it): DNS-01 by the
+    /// recipe's RFC 2136 update or hook, the others where `self` says.
+    /// `user` is who the answers published through the store are
+    /// recorded as.
+    pub async fn for_recipe(
+        &self,
+        recipe: &OrderRecipe,
+        user: &str,
+    ) -> Result<Box<dyn ChallengeResponder>> {
         Ok(match (recipe.challenge, self) {
             (ChallengeKind::Dns01, _) => match &recipe.dns_update {
                 Some(update) => Box::new(crate::dns_update::DnsUpdateResponder::new(update)?),
@@ -64,7 +73,7 @@ impl Responders {
                 http01_or_serve(
                     recipe.http_bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND),
                     location,
-                    "acme renew",
+                    user,
                 )
                 .await?
             }
@@ -76,7 +85,7 @@ impl Responders {
                 tls_alpn01_or_serve(
                     recipe.tls_bind.as_deref().unwrap_or(DEFAULT_TLS_BIND),
                     location,
-                    "acme renew",
+                    user,
                 )
                 .await?
             }
@@ -317,6 +326,17 @@ impl Engine {
             out.push((record, recipe, bound));
         }
         Ok(out)
+    }
+
+    /// The certificate `prefix` selects (a thumbprint or unique prefix),
+    /// when a pass may renew it ([`Engine::ensure_candidate`]): `acme
+    /// renew --thumbprint`.
+    pub fn candidate(manager: &Manager, prefix: &str) -> Result<String> {
+        let thumbprint = mailcert_lifecycle::find_certificate(manager.store.as_ref(), prefix)?
+            .summary
+            .thumbprint;
+        Engine::ensure_candidate(manager, &thumbprint)?;
+        Ok(thumbprint)
     }
 
     /// Why `thumbprint` (a certificate of the store) is not something a
@@ -590,7 +610,7 @@ impl Engine {
             // beside the current one; retired when the result is stored.
             prepared_key: manager.next_key(&record.summary.thumbprint)?,
         };
-        let responder = self.responders.for_recipe(recipe).await?;
+        let responder = self.responders.for_recipe(recipe, "acme renew").await?;
         let obtained = obtain_until(
             &account,
             &spec,

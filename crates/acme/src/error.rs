@@ -65,6 +65,13 @@ pub enum AcmeError {
         owner: String,
         until: String,
     },
+    /// A new certificate was stored, and enabling it as asked was refused.
+    #[error("{thumbprint} is stored but could not be enabled; enable it with `mailcert enable {thumbprint} --services …`")]
+    StoredNotEnabled {
+        thumbprint: String,
+        #[source]
+        source: LifecycleError,
+    },
     #[error(transparent)]
     Lifecycle(#[from] LifecycleError),
     #[error(transparent)]

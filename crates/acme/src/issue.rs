@@ -6,7 +6,7 @@
 use mailcert_lifecycle::Manager;
 use mailcert_store::{Change, NewCertificate, Op, Origin, Store};
 use mailcert_x509::chain::without_roots;
-use mailcert_x509::{KeyType, Status};
+use mailcert_x509::{KeyType, Service, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::challenge::ChallengeKind;
@@ -111,6 +111,47 @@ pub fn store_obtained(
     Ok(thumb)
 }
 
+/// What `acme order` did: the certificate it stored, and the sentences
+/// that say so (and what enabling it did).
+#[derive(Debug, Clone)]
+pub struct Ordered {
+    pub thumbprint: String,
+    pub messages: Vec<String>,
+}
+
+/// Stores an obtained certificate as [`store_obtained`] does, then enables
+/// it for `services` (none: it stays unbound) with the enable pre-flight
+/// against `hostnames`, the names clients use for those services. A
+/// refused enable leaves the certificate stored and says how to enable it.
+pub fn store_and_enable(
+    manager: &mut Manager,
+    obtained: &Obtained,
+    recipe: &OrderRecipe,
+    services: &[Service],
+    hostnames: &[String],
+) -> Result<Ordered> {
+    let thumbprint = store_obtained(manager, obtained, recipe)?;
+    let mut messages = vec![format!(
+        "stored {thumbprint} for {} (valid until {}), issued by {}",
+        obtained.summary.names.join(", "),
+        mailcert_x509::time::rfc3339(obtained.summary.not_after),
+        obtained.summary.issuer
+    )];
+    if !services.is_empty() {
+        let report = manager
+            .enable(&thumbprint, services, None, hostnames, false)
+            .map_err(|source| AcmeError::StoredNotEnabled {
+                thumbprint: thumbprint.clone(),
+                source,
+            })?;
+        messages.extend(report.lines);
+    }
+    Ok(Ordered {
+        thumbprint,
+        messages,
+    })
+}
+
 /// Refuses a renewal result that would make clients worse off than the
 /// certificate it replaces: outside its dates, invalid, or untrusted where
 /// the old one was trusted.
@@ -159,4 +200,88 @@ pub fn ensure_replaceable(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use mailcert_store::{SqliteStore, StoreLocation};
+    use mailcert_x509::build::{self_signed, ServerCertSpec};
+    use mailcert_x509::{CertSummary, SubjectName};
+    use time::macros::datetime;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    /// When the certificates of these tests begin; they last 90 days.
+    pub(crate) const START: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
+    /// A store whose clock stands a day after [`START`].
+    pub(crate) fn manager(dir: &std::path::Path) -> Manager {
+        let location = StoreLocation::resolve(Some(&dir.join("store.db")), None);
+        let (store, _) = SqliteStore::open_or_create(&location).expect("store");
+        Manager::new(Box::new(store), "test").at(START + time::Duration::days(1))
+    }
+
+    /// What a CA's answer for mail.example.test would be (self-signed, 90
+    /// days from [`START`]) and the recipe of its order.
+    pub(crate) fn obtained() -> (Obtained, OrderRecipe) {
+        let key = KeyType::EcP256.generate().expect("key");
+        let spec = ServerCertSpec {
+            names: vec![SubjectName::Dns("mail.example.test".into())],
+            subject: None,
+            not_before: START,
+            days: 90,
+        };
+        let issued = self_signed(&spec, &key).expect("certificate");
+        let obtained = Obtained {
+            summary: CertSummary::from_der(&issued.cert_der).expect("summary"),
+            der: issued.cert_der,
+            chain: Vec::new(),
+            key_der: issued.key_der,
+        };
+        let recipe = OrderRecipe {
+            directory: "https://acme.example.test/directory".into(),
+            challenge: ChallengeKind::Http01,
+            key: KeyType::EcP256,
+            names: vec!["mail.example.test".into()],
+            http_bind: None,
+            tls_bind: None,
+            dns_hook: None,
+            dns_update: None,
+            timeout_secs: 120,
+        };
+        (obtained, recipe)
+    }
+
+    #[test]
+    fn an_order_is_stored_with_its_recipe_and_enabled_as_asked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut manager = manager(dir.path());
+        let (obtained, order) = obtained();
+        let ordered = store_and_enable(&mut manager, &obtained, &order, &[Service::Imap], &[])
+            .expect("ordered");
+        assert_eq!(ordered.thumbprint, obtained.summary.thumbprint);
+        assert!(
+            ordered.messages[0].starts_with(&format!(
+                "stored {} for mail.example.test (valid until 2026-04-01T00:00:00Z)",
+                ordered.thumbprint
+            )),
+            "{:?}",
+            ordered.messages
+        );
+        assert!(ordered.messages.len() > 1, "{:?}", ordered.messages);
+        assert_eq!(
+            recipe(manager.store.as_ref(), &ordered.thumbprint).expect("recipe"),
+            Some(order.clone())
+        );
+        let bound = manager.store.bindings().expect("bindings");
+        assert!(bound
+            .iter()
+            .any(|b| b.thumbprint == ordered.thumbprint && b.service == Service::Imap));
+        // The same answer twice is refused: it is already in the store.
+        assert!(matches!(
+            store_and_enable(&mut manager, &obtained, &order, &[], &[]),
+            Err(AcmeError::BadCertificate(_))
+        ));
+    }
 }

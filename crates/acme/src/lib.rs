@@ -10,7 +10,8 @@
 //! - [`issue`]: certificate, key and chain stored in one change.
 //! - [`engine::Engine`]: renewal passes (cron or `serve`), with leases so
 //!   that front ends sharing a store never order twice, persisted backoff
-//!   and expiry warnings; [`renewal::decide`] is the pure rule.
+//!   and expiry warnings; [`renewal::decide`] is the pure rule, and
+//!   [`status::renewal_status`] what it says of each certificate in use.
 //!
 //! Not here: the front end's listeners (they only read what a
 //! [`ChallengeSink`] receives), and any clock — time is passed in.
@@ -29,6 +30,7 @@ pub mod renewal;
 pub mod serve;
 pub mod served;
 pub mod standalone;
+pub mod status;
 
 pub use account::{load_account, register, register_with, AcmeAccount, Registered};
 pub use challenge::{
@@ -40,7 +42,8 @@ pub use dns_update::{DnsUpdateRecipe, DnsUpdateResponder};
 pub use engine::{spawn_periodic, Engine, Outcome, OutcomeKind, Responders};
 pub use error::{AcmeError, Result};
 pub use hook::DnsHook;
-pub use issue::{store_obtained, OrderRecipe};
+pub use issue::{store_and_enable, store_obtained, OrderRecipe, Ordered};
 pub use order::{obtain, obtain_until, Logged, Obtained, OrderSpec, Progress, Quiet};
 pub use renewal::{decide, Decision, DueReason, RenewalPolicy, RenewalState};
 pub use standalone::Standalone;
+pub use status::{renewal_status, NextRenewal, RenewalStatus};

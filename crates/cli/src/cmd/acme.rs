@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use mailcert_acme::challenge::ChallengeResponder;
-use mailcert_acme::engine::{http01_or_serve, Engine, OutcomeKind, Responders};
+use mailcert_acme::engine::{Engine, OutcomeKind, Responders};
 use mailcert_acme::issue::OrderRecipe;
 use mailcert_acme::order::interrupted;
-use mailcert_acme::renewal::{decide, load_state, Decision, RenewalPolicy};
 use mailcert_acme::{
-    load_account, obtain_until, register_with, resolve_directory, store_obtained, ChallengeKind,
-    DnsHook, OrderSpec, Progress,
+    load_account, obtain_until, register_with, resolve_directory, ChallengeKind, OrderSpec,
+    Progress,
 };
 use mailcert_x509::{KeyType, Service};
 
@@ -256,17 +254,21 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
         );
     };
     let account = load_account(manager.store.as_ref(), directory.as_deref()).await?;
-    let responder: Box<dyn ChallengeResponder> = match args.challenge {
-        ChallengeKind::Http01 => http01_or_serve(&args.http_bind, &location, &manager.user).await?,
-        ChallengeKind::TlsAlpn01 => {
-            mailcert_acme::engine::tls_alpn01_or_serve(&args.tls_bind, &location, &manager.user)
-                .await?
-        }
-        ChallengeKind::Dns01 => match &dns_update {
-            Some(update) => Box::new(mailcert_acme::DnsUpdateResponder::new(update)?),
-            None => Box::new(DnsHook::new(args.dns_hook.as_deref().unwrap_or(""))?),
-        },
+    let recipe = OrderRecipe {
+        directory: account.directory.clone(),
+        challenge: args.challenge,
+        key: args.key,
+        names: names.iter().map(|n| n.to_string()).collect(),
+        http_bind: Some(args.http_bind.clone()),
+        tls_bind: Some(args.tls_bind.clone()),
+        dns_hook: args.dns_hook.clone(),
+        dns_update: dns_update.clone(),
+        timeout_secs: args.timeout,
     };
+    // The answers go where a renewal of this order will send them.
+    let responder = Responders::StandaloneOrServe(location.clone())
+        .for_recipe(&recipe, &manager.user)
+        .await?;
     let spec = OrderSpec {
         names: names.clone(),
         key: args.key,
@@ -285,32 +287,9 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     spinner.finish();
     drop(responder);
     let obtained = obtained?;
-    let recipe = OrderRecipe {
-        directory: account.directory.clone(),
-        challenge: args.challenge,
-        key: args.key,
-        names: names.iter().map(|n| n.to_string()).collect(),
-        http_bind: Some(args.http_bind.clone()),
-        tls_bind: Some(args.tls_bind.clone()),
-        dns_hook: args.dns_hook.clone(),
-        dns_update: dns_update.clone(),
-        timeout_secs: args.timeout,
-    };
-    let thumb = store_obtained(&mut manager, &obtained, &recipe)?;
-    let mut messages = vec![format!(
-        "stored {thumb} for {} (valid until {}), issued by {}",
-        obtained.summary.names.join(", "),
-        mailcert_x509::time::rfc3339(obtained.summary.not_after),
-        obtained.summary.issuer
-    )];
-    if !services.is_empty() {
-        let report = manager
-            .enable(&thumb, &services, None, &hostnames, false)
-            .with_context(|| {
-                format!("{thumb} is stored but could not be enabled; enable it with `mailcert enable {thumb} --services …`")
-            })?;
-        messages.extend(report.lines);
-    }
+    let ordered =
+        mailcert_acme::store_and_enable(&mut manager, &obtained, &recipe, &services, &hostnames)?;
+    let (thumb, messages) = (ordered.thumbprint, ordered.messages);
     if args.json {
         output::json(&serde_json::json!({
             "thumbprint": thumb,
@@ -338,13 +317,7 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
         );
     };
     let only = match &args.thumbprint {
-        Some(prefix) => {
-            let thumb = mailcert_lifecycle::find_certificate(manager.store.as_ref(), prefix)?
-                .summary
-                .thumbprint;
-            Engine::ensure_candidate(&manager, &thumb)?;
-            Some(thumb)
-        }
+        Some(prefix) => Some(Engine::candidate(&manager, prefix)?),
         None => None,
     };
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
@@ -424,47 +397,31 @@ async fn run_renew(cli: &Cli, args: &RenewArgs) -> Result {
 fn run_status(cli: &Cli, args: &StatusArgs) -> Result {
     let manager = context::existing(cli, None)?;
     let now = args.at.unwrap_or_else(mailcert_x509::build::now_utc);
-    let policy = RenewalPolicy::default();
     let mut rows = Vec::new();
     let mut items = Vec::new();
-    for (record, recipe, bound) in Engine::candidates(&manager)? {
+    for status in mailcert_acme::renewal_status(&manager, now)? {
+        let record = &status.record;
         let thumb = &record.summary.thumbprint;
-        let state = load_state(manager.store.as_ref(), thumb)?;
-        let decision = decide(&policy, &record, &state, None, now, false);
-        // DANE: a due renewal of a certificate serving SMTP waits for its
-        // next key's record.
-        let dane_waiting = mailcert_acme::engine::dane_wait(&manager, &record, &bound)?;
-        let next = match &decision {
-            Decision::NotDue { renew_at } => mailcert_x509::time::rfc3339(*renew_at),
-            Decision::Due(_) if dane_waiting.is_some() => "due, waiting for DANE".into(),
-            Decision::Due(_) => "due now".into(),
-            Decision::BackingOff { until, .. } => mailcert_x509::time::rfc3339(*until),
-            Decision::Replaced { by } => format!("replaced by {by}"),
-        };
-        let services = mailcert_lifecycle::manager::describe_bindings(&bound);
-        // As `list --json` has them: service names, sorted, once each.
-        let mut service_names: Vec<&str> = bound.iter().map(|b| b.service.as_str()).collect();
-        service_names.sort_unstable();
-        service_names.dedup();
+        let next = status.next.to_string();
         items.push(serde_json::json!({
             "thumbprint": thumb,
             "names": record.summary.names,
-            "services": service_names,
-            "directory": recipe.directory,
-            "challenge": recipe.challenge.as_str(),
+            "services": status.service_names(),
+            "directory": status.recipe.directory,
+            "challenge": status.recipe.challenge.as_str(),
             "not_after": mailcert_x509::time::rfc3339(record.summary.not_after),
             "next_renewal": next,
-            "failures": state.failures,
-            "last_error": state.last_error,
-            "dane_waiting": dane_waiting,
+            "failures": status.state.failures,
+            "last_error": status.state.last_error,
+            "dane_waiting": status.dane_waiting,
         }));
         rows.push(vec![
             thumb.clone(),
             record.summary.names.join(","),
-            services,
+            mailcert_lifecycle::manager::describe_bindings(&status.bound),
             mailcert_x509::time::rfc3339(record.summary.not_after),
             next,
-            state.failures.to_string(),
+            status.state.failures.to_string(),
         ]);
     }
     if args.json {
