@@ -7,7 +7,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use mailcert_dane::Resolver;
-use mailcert_plan::{climb, CaaLookup, CaaRecord, FindingCode};
+use mailcert_plan::{climb, CaaLookup, CaaRecord, FindingCode, Plan};
 
 use crate::finding::{Code, Finding, Severity};
 
@@ -31,6 +31,25 @@ pub fn caa_check(resolver: &Resolver, name: &str, issuer: &str) -> Vec<Finding> 
             };
             Finding::new(severity, code, f.message, f.fix)
         })
+        .collect()
+}
+
+/// `plan --resolve`: what the CAA records of every name `plan` holds say
+/// of the CA whose issuer domain is `issuer`, added to the plan's
+/// findings. IP addresses have no CAA records and are not looked up.
+pub fn resolve_plan_caa(resolver: &Resolver, plan: &mut Plan, issuer: &str) {
+    let lookups: Vec<CaaLookup> = names_with_caa(plan)
+        .iter()
+        .map(|name| caa_lookup(resolver, name))
+        .collect();
+    plan.add_findings(mailcert_plan::caa_findings(&lookups, issuer));
+}
+
+/// The names of a plan that CAA can speak for: each once, no IP address.
+fn names_with_caa(plan: &Plan) -> Vec<String> {
+    plan.distinct_names()
+        .into_iter()
+        .filter(|name| name.parse::<std::net::IpAddr>().is_err())
         .collect()
 }
 
@@ -78,5 +97,45 @@ pub fn caa_lookup(resolver: &Resolver, name: &str) -> CaaLookup {
     }
     CaaLookup::None {
         name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailcert_plan::{IssuerKind, PlannedCertificate, PlannedName};
+
+    use super::*;
+
+    fn certificate(names: &[&str]) -> PlannedCertificate {
+        PlannedCertificate {
+            subject: format!("CN={}", names[0]),
+            issuer: IssuerKind::Public,
+            max_validity_days: 200,
+            names: names
+                .iter()
+                .map(|name| PlannedName {
+                    name: name.to_string(),
+                    reason: "test".into(),
+                    unicode: None,
+                })
+                .collect(),
+            servers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_dns_name_of_a_plan_is_looked_up_once_and_no_ip_address() {
+        let plan = Plan {
+            at: "2026-12-07T00:00:00Z".into(),
+            certificates: vec![
+                certificate(&["mail.contoso.com", "192.0.2.25", "*.contoso.com"]),
+                certificate(&["mail.contoso.com", "2001:db8::25", "smtp.contoso.com"]),
+            ],
+            findings: Vec::new(),
+        };
+        assert_eq!(
+            names_with_caa(&plan),
+            ["mail.contoso.com", "*.contoso.com", "smtp.contoso.com"]
+        );
     }
 }

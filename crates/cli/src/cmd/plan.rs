@@ -82,13 +82,7 @@ fn resolve_caa(org: &Organization, plan: &mut Plan, dns: Option<&str>) -> anyhow
         ),
         None => mailcert_dane::Resolver::system().context("--resolve")?,
     };
-    let lookups: Vec<_> = plan
-        .distinct_names()
-        .iter()
-        .filter(|name| name.parse::<std::net::IpAddr>().is_err())
-        .map(|name| mailcert_check::caa_lookup(&resolver, name))
-        .collect();
-    plan.add_findings(mailcert_plan::caa_findings(&lookups, &issuer));
+    mailcert_check::resolve_plan_caa(&resolver, plan, &issuer);
     Ok(())
 }
 
