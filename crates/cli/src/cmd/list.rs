@@ -12,17 +12,9 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Every certificate and pending request, as `list --json` prints them.
-pub fn views(manager: &mailcert_lifecycle::Manager) -> anyhow::Result<Vec<CertView>> {
-    Ok(mailcert_lifecycle::view::list(
-        manager.store.as_ref(),
-        manager.now(),
-    )?)
-}
-
 pub fn run(cli: &Cli, args: &Args) -> Result {
     let manager = context::existing(cli, None)?;
-    let views = views(&manager)?;
+    let views = mailcert_lifecycle::view::list(manager.store.as_ref(), manager.now())?;
     if args.json {
         output::json(&views)?;
         return Ok(Exit::Success);
@@ -149,7 +141,7 @@ fn scoped_services_column(bindings: &[&BindingView]) -> String {
 
 /// Exchange's one-letter service column, in its order: I(MAP) P(OP)
 /// W(eb: IIS/HTTPS) S(MTP), as `Get-ExchangeCertificate` shows `IP.WS`.
-pub fn services_column(services: &[String]) -> String {
+fn services_column(services: &[String]) -> String {
     let mut out = String::new();
     for (letter, service) in [('I', "imap"), ('P', "pop"), ('W', "https"), ('S', "smtp")] {
         out.push(if services.iter().any(|s| s == service) {
