@@ -8,6 +8,7 @@ use der::{Decode, Encode};
 use crate::ber::ber_to_der;
 use crate::cert::CertSummary;
 use crate::error::CertError;
+use crate::pem::Malformed;
 
 const SIGNED_DATA_OID: &str = "1.2.840.113549.1.7.2";
 
@@ -16,8 +17,8 @@ const SIGNED_DATA_OID: &str = "1.2.840.113549.1.7.2";
 pub fn read_certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError> {
     let text = String::from_utf8_lossy(bytes);
     let ders = if text.contains("-----BEGIN PKCS7-----") || text.contains("-----BEGIN CMS-----") {
-        let body = pem_block(&text, "PKCS7")
-            .or_else(|| pem_block(&text, "CMS"))
+        let body = pkcs7_block(bytes, "PKCS7")
+            .or_else(|| pkcs7_block(bytes, "CMS"))
             .ok_or_else(|| CertError::Truncated {
                 what: what.into(),
                 reason: "the PKCS7 block has no END line".into(),
@@ -118,48 +119,16 @@ pub fn decode_pkcs7(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError>
     Ok(out)
 }
 
-/// The base64 body of the first `label` PEM block, decoded.
-fn pem_block(text: &str, label: &str) -> Option<Result<Vec<u8>, CertError>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = text[start..].find(&end)? + start;
-    Some(
-        base64_decode(&text[start..stop]).ok_or_else(|| CertError::BadInput {
+/// The body of the first complete `label` block, decoded; `None` when
+/// there is none (no BEGIN line, or no END line after it).
+fn pkcs7_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, CertError>> {
+    match crate::pem::first_block(bytes, label)? {
+        Ok(body) => Some(Ok(body)),
+        Err(Malformed::Truncated) => None,
+        // Named by its label, not the file, as it always was.
+        Err(_) => Some(Err(CertError::BadInput {
             what: label.into(),
-            reason: "the PEM body is not valid base64 (damaged or truncated)".into(),
-        }),
-    )
-}
-
-/// Decodes base64 with whitespace ignored (public data only: certificates).
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    let mut padding = 0;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                continue;
-            }
-            _ => return None,
-        };
-        if padding > 0 {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+            reason: Malformed::BadBase64.reason().into(),
+        })),
     }
-    Some(out)
 }

@@ -10,6 +10,7 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 
 use crate::build::{server_params, ServerCertSpec};
 use crate::error::CertError;
+use crate::pem::Malformed;
 use crate::sigalg::{check_signature, Check};
 use crate::thumbprint::thumbprint;
 
@@ -114,25 +115,22 @@ pub fn read_request(der: &[u8], what: &str) -> Result<RequestInfo, CertError> {
 /// A request from a file: PEM (`BEGIN CERTIFICATE REQUEST` or `BEGIN NEW
 /// CERTIFICATE REQUEST`, as Windows writes) or DER.
 pub fn decode_request(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError> {
-    let text = String::from_utf8_lossy(bytes);
     for label in ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"] {
-        let begin = format!("-----BEGIN {label}-----");
-        if let Some(start) = text.find(&begin) {
-            let start = start + begin.len();
-            let end = format!("-----END {label}-----");
-            let stop = text[start..]
-                .find(&end)
-                .ok_or_else(|| CertError::Truncated {
+        match crate::pem::first_block(bytes, label) {
+            None => continue,
+            Some(Ok(der)) => return Ok(der),
+            Some(Err(Malformed::Truncated)) => {
+                return Err(CertError::Truncated {
                     what: what.into(),
                     reason: "the request's BEGIN line has no END line".into(),
-                })?
-                + start;
-            return crate::bundle::base64_decode(&text[start..stop]).ok_or_else(|| {
-                CertError::BadRequest {
+                })
+            }
+            Some(Err(_)) => {
+                return Err(CertError::BadRequest {
                     what: what.into(),
-                    reason: "the PEM body is not valid base64 (damaged or truncated)".into(),
-                }
-            });
+                    reason: Malformed::BadBase64.reason().into(),
+                })
+            }
         }
     }
     if bytes.first() == Some(&0x30) {

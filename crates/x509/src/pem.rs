@@ -1,22 +1,31 @@
 //! Reading certificates and keys from what administrators have on disk:
 //! PEM (one or many blocks) or DER. Truncated PEM is an error, never a
 //! silently shorter list.
+//!
+//! Every PEM block of public data (certificates, PKCS#7, requests,
+//! encrypted keys) is framed and decoded by the `pem` crate, through
+//! [`blocks`] and [`first_block`]; plaintext private keys by
+//! rustls-pki-types, whose base64 decoder runs in constant time over
+//! secret material. Text is written by the `pem` crate too ([`to_pem`]).
 
-use rustls_pki_types::pem::{self, PemObject, SectionKind};
+use rustls_pki_types::pem::{self, PemObject};
 
 use crate::error::CertError;
+
+mod encrypted;
+
+pub use encrypted::{decrypt_private_key, MAX_KDF_ITERATIONS, MAX_SCRYPT_MEMORY};
 
 /// Certificates in `bytes` (PEM blocks or one DER certificate), in file
 /// order. `what` names the source in errors (usually the file name).
 pub fn decode_certificates(bytes: &[u8], what: &str) -> Result<Vec<Vec<u8>>, CertError> {
     if looks_like_pem(bytes) {
-        let mut out = Vec::new();
-        for item in pem::PemObject::pem_slice_iter(bytes) {
-            let item: (SectionKind, Vec<u8>) = item.map_err(|e| pem_error(what, e))?;
-            if item.0 == SectionKind::Certificate {
-                out.push(item.1);
-            }
-        }
+        let out: Vec<Vec<u8>> = blocks(bytes)
+            .map_err(|e| e.error(what))?
+            .into_iter()
+            .filter(|block| block.tag() == "CERTIFICATE")
+            .map(::pem::Pem::into_contents)
+            .collect();
         if out.is_empty() {
             return Err(CertError::NoCertificate {
                 what: what.into(),
@@ -44,12 +53,14 @@ pub fn decode_private_key(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertError
                 reason: "it is encrypted and no password was given".into(),
             });
         }
+        // rustls-pki-types rather than the `pem` crate: its base64
+        // decoder does not branch or index on the secret it decodes.
         let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(bytes).map_err(|e| match e {
             pem::Error::NoItemsFound => CertError::BadKey {
                 what: what.into(),
                 reason: "it holds no private key (no 'BEGIN PRIVATE KEY', 'BEGIN EC PRIVATE KEY' or 'BEGIN RSA PRIVATE KEY' block); give the key file with --key".into(),
             },
-            other => pem_error(what, other),
+            other => key_pem_error(what, other),
         })?;
         return Ok(key.secret_der().to_vec());
     }
@@ -74,159 +85,134 @@ pub fn is_encrypted_key(bytes: &[u8]) -> bool {
     pkcs8::EncryptedPrivateKeyInfoRef::try_from(bytes).is_ok()
 }
 
-/// The private key in `bytes`, decrypted with `password` when it is an
-/// encrypted PKCS#8 key (PBES2 with PBKDF2 or scrypt and AES, what
-/// `openssl pkey -aes256` and OpenSSL 3 write); a key that is not
-/// encrypted is returned as [`decode_private_key`] reads it.
-pub fn decrypt_private_key(bytes: &[u8], what: &str, password: &str) -> Result<Vec<u8>, CertError> {
-    if !is_encrypted_key(bytes) {
-        return decode_private_key(bytes, what);
-    }
-    let bad = |reason: &str| CertError::BadKey {
-        what: what.into(),
-        reason: reason.into(),
-    };
-    let der = if looks_like_pem(bytes) {
-        if String::from_utf8_lossy(bytes).contains("Proc-Type: 4,ENCRYPTED") {
-            return Err(bad(
-                "it is in OpenSSL's traditional encrypted form (Proc-Type: 4,ENCRYPTED), which is not read; convert it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8",
-            ));
-        }
-        let block = pem_block(bytes, "ENCRYPTED PRIVATE KEY").ok_or_else(|| {
-            bad("the ENCRYPTED PRIVATE KEY block has no END line (truncated); copy the whole file again")
-        })?;
-        let (_, der) = der::pem::decode_vec(block).map_err(|_| {
-            bad("the ENCRYPTED PRIVATE KEY block is damaged; copy the whole file again")
-        })?;
-        der
-    } else {
-        bytes.to_vec()
-    };
-    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
-        .map_err(|_| bad("the encrypted key is damaged"))?;
-    ensure_bounded_kdf(&info.encryption_algorithm).map_err(|reason| bad(&reason))?;
-    let plain = info.decrypt(password).map_err(|e| match e {
-        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. })
-        | pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::NoPbes1CryptSupport) => bad(
-            "its encryption scheme is not supported (PBES2 with AES is; OpenSSL 3 writes that by default); re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8",
-        ),
-        // Parameters the key derivation or the cipher refuses (a salt or
-        // key length out of range, scrypt r or p of 0 that slipped past the
-        // checks above): the file is at fault, not the password.
-        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::AlgorithmParametersInvalid {
-            oid,
-        }) => bad(&format!(
-            "its encryption parameters (algorithm {oid}) are invalid: the file is damaged; re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8"
-        )),
-        _ => bad("the password does not decrypt it; check --password-file or MAILCERT_PASSWORD"),
-    })?;
-    let der = plain.as_bytes().to_vec();
-    // A wrong password passes the padding check about once in 256 tries:
-    // what comes out must still be a private key.
-    if pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).is_err() {
-        return Err(bad(
-            "the password does not decrypt it; check --password-file or MAILCERT_PASSWORD",
-        ));
-    }
-    Ok(der)
+/// What is wrong with the PEM text of a file. Every reader of this crate
+/// says it in the same words ([`Malformed::reason`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Malformed {
+    /// A BEGIN line has no END line: the file was cut, or its END line
+    /// lost or mislabelled.
+    Truncated,
+    /// A BEGIN line does not end in five dashes.
+    BadBeginLine,
+    /// A block's body is not base64 (or not text at all).
+    BadBase64,
 }
 
-/// The most PBKDF2 iterations an encrypted key may ask for: OpenSSL writes
-/// 2048 by default, the heaviest settings in use a few hundred thousand;
-/// the same bound p12-keystore puts on PFX files.
-pub const MAX_KDF_ITERATIONS: u32 = 1_000_000;
-
-/// The most memory scrypt may ask for (128 · N · r bytes): OpenSSL's own
-/// limit when it reads such a key (`openssl pkcs8 -scrypt` writes 16 MiB).
-pub const MAX_SCRYPT_MEMORY: u64 = 32 * 1024 * 1024;
-
-/// The key derivation's cost is the file's to choose: a file asking for
-/// two billion iterations, or gigabytes of scrypt memory, would hold
-/// `import` for hours or exhaust memory before the password is even
-/// checked. Refused with the numbers and the fix (OpenSSL refuses such
-/// scrypt settings too; it has no bound on PBKDF2 iterations).
-fn ensure_bounded_kdf(scheme: &pkcs8::pkcs5::EncryptionScheme) -> Result<(), String> {
-    use pkcs8::pkcs5::pbes2::Kdf;
-    let Some(params) = scheme.pbes2() else {
-        return Ok(());
-    };
-    let reencrypt = "re-encrypt it with: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out key.p8";
-    match &params.kdf {
-        // RFC 8018 counts iterations from 1; 0 is a damaged file, which
-        // would otherwise surface as a wrong password.
-        Kdf::Pbkdf2(p) if p.iteration_count == 0 => Err(format!(
-            "its key derivation (PBKDF2) has an iteration count of 0, which RFC 8018 does not allow: the file is damaged; {reencrypt}"
-        )),
-        Kdf::Pbkdf2(p) if p.iteration_count > MAX_KDF_ITERATIONS => Err(format!(
-            "its key derivation asks for {} PBKDF2 iterations, more than the {MAX_KDF_ITERATIONS} accepted (it would take hours); {reencrypt}",
-            p.iteration_count
-        )),
-        // pkcs5 panics on N = 0 (its log2 underflows), and RFC 7914 wants
-        // a power of two above 1 anyway.
-        Kdf::Scrypt(p) if p.cost_parameter < 2 || !p.cost_parameter.is_power_of_two() => {
-            Err(format!(
-                "its key derivation (scrypt) has the cost N={}, which is not a power of two above 1 (RFC 7914): the file is damaged; {reencrypt}",
-                p.cost_parameter
-            ))
-        }
-        Kdf::Scrypt(p) if p.block_size == 0 || p.parallelization == 0 => Err(format!(
-            "its key derivation (scrypt) has r={} and p={}; RFC 7914 wants both above 0: the file is damaged; {reencrypt}",
-            p.block_size, p.parallelization
-        )),
-        Kdf::Scrypt(p) => {
-            let memory = 128u64
-                .checked_mul(p.cost_parameter)
-                .and_then(|m| m.checked_mul(u64::from(p.block_size)));
-            if memory.is_none_or(|m| m > MAX_SCRYPT_MEMORY) || p.parallelization > 16 {
-                Err(format!(
-                    "its key derivation (scrypt N={}, r={}, p={}) asks for more memory or work than the {} MiB OpenSSL accepts; {reencrypt}",
-                    p.cost_parameter,
-                    p.block_size,
-                    p.parallelization,
-                    MAX_SCRYPT_MEMORY / 1024 / 1024
-                ))
-            } else {
-                Ok(())
+impl Malformed {
+    /// The sentence for people, after the file's name.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Malformed::Truncated => {
+                "the PEM is truncated: a BEGIN line has no END line; copy the whole file again"
             }
+            Malformed::BadBeginLine => "a PEM BEGIN line is malformed",
+            Malformed::BadBase64 => "the PEM body is not valid base64 (damaged or truncated)",
         }
-        _ => Ok(()),
+    }
+
+    fn error(self, what: &str) -> CertError {
+        CertError::BadInput {
+            what: what.into(),
+            reason: self.reason().into(),
+        }
     }
 }
 
-/// The one PEM block labelled `label` in `bytes`, BEGIN to END lines.
-fn pem_block<'a>(bytes: &'a [u8], label: &str) -> Option<&'a [u8]> {
+impl From<::pem::PemError> for Malformed {
+    fn from(e: ::pem::PemError) -> Self {
+        use ::pem::PemError;
+        match e {
+            // The first END line after a BEGIN line closes it: another
+            // label there means this block's own END line is missing.
+            PemError::MismatchedTags(..) | PemError::MissingEndTag | PemError::MalformedFraming => {
+                Malformed::Truncated
+            }
+            PemError::MissingBeginTag => Malformed::BadBeginLine,
+            _ => Malformed::BadBase64,
+        }
+    }
+}
+
+/// rustls-pki-types' errors, for the private keys it decodes, in the
+/// same words as the `pem` crate's.
+fn key_pem_error(what: &str, e: pem::Error) -> CertError {
+    match e {
+        pem::Error::MissingSectionEnd { .. } => Malformed::Truncated.error(what),
+        pem::Error::IllegalSectionStart { .. } => Malformed::BadBeginLine.error(what),
+        pem::Error::Base64Decode(_) => Malformed::BadBase64.error(what),
+        other => CertError::BadInput {
+            what: what.into(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Every PEM block in `bytes`, in file order, with its body decoded.
+/// Text outside the blocks (OpenSSL's "Bag Attributes", a CA's
+/// explanations between certificates) is skipped; CRLF line ends,
+/// trailing spaces and blank lines are accepted, as OpenSSL accepts them.
+///
+/// The `pem` crate does the framing and the base64; three things around
+/// it keep what this crate has always accepted and said: it stops without
+/// a word at a BEGIN line that has no END line after it (a truncated file
+/// would silently lose its last certificate), so its blocks are counted
+/// against the BEGIN markers; it takes a blank line inside a block for the
+/// end of RFC 1421 headers, so blank lines go first; and a BEGIN line
+/// without its five closing dashes is named as such, not as a truncation.
+pub(crate) fn blocks(bytes: &[u8]) -> Result<Vec<::pem::Pem>, Malformed> {
+    let text = without_blank_lines(bytes);
+    let lossy = String::from_utf8_lossy(&text);
+    if begin_labels(&lossy).any(|label| label.is_none_or(|l| l.ends_with('-'))) {
+        return Err(Malformed::BadBeginLine);
+    }
+    let blocks = ::pem::parse_many(&text).map_err(Malformed::from)?;
+    if lossy.matches("-----BEGIN ").count() > blocks.len() {
+        return Err(Malformed::Truncated);
+    }
+    Ok(blocks)
+}
+
+/// The body of the first `label` block in `bytes`, decoded; `None` when
+/// no `-----BEGIN label-----` line is there. Blocks with other labels are
+/// not looked at (a damaged certificate beside a PKCS#7 block does not
+/// matter to the PKCS#7 reader).
+pub(crate) fn first_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, Malformed>> {
+    let text = without_blank_lines(bytes);
     let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = bytes
+    let start = text
         .windows(begin.len())
-        .position(|w| w == begin.as_bytes())?;
-    let length = bytes[start..]
-        .windows(end.len())
-        .position(|w| w == end.as_bytes())?;
-    Some(&bytes[start..start + length + end.len()])
+        .position(|window| window == begin.as_bytes())?;
+    Some(
+        ::pem::parse(&text[start..])
+            .map(::pem::Pem::into_contents)
+            .map_err(Malformed::from),
+    )
+}
+
+/// The labels of the BEGIN lines of `text`, in order: `None` for a BEGIN
+/// line that does not end in dashes. Read from the lines alone, so that a
+/// file whose bodies are damaged or cut still says what it was meant to
+/// hold (the `pem` crate only returns whole, decodable blocks).
+pub(crate) fn begin_labels(text: &str) -> impl Iterator<Item = Option<&str>> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("-----BEGIN "))
+        .map(|rest| rest.trim_end().strip_suffix("-----"))
+}
+
+/// `bytes` without its blank (or whitespace-only) lines.
+fn without_blank_lines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for line in bytes.split(|b| *b == b'\n') {
+        if line.iter().any(|b| !b.is_ascii_whitespace()) {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
-}
-
-fn pem_error(what: &str, e: pem::Error) -> CertError {
-    let reason = match e {
-        pem::Error::MissingSectionEnd { .. } => {
-            "the PEM is truncated: a BEGIN line has no END line; copy the whole file again"
-                .to_string()
-        }
-        pem::Error::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".to_string(),
-        pem::Error::Base64Decode(_) => {
-            "the PEM body is not valid base64 (damaged or truncated)".to_string()
-        }
-        pem::Error::NoItemsFound => "it holds no PEM item of the expected kind".to_string(),
-        other => other.to_string(),
-    };
-    CertError::BadInput {
-        what: what.into(),
-        reason,
-    }
 }
 
 /// PEM text of a certificate.
@@ -244,146 +230,241 @@ pub fn chain_pem<'a>(leaf: &[u8], chain: impl IntoIterator<Item = &'a Vec<u8>>) 
     text
 }
 
-/// PEM text with the given label, 64 columns as OpenSSL writes it.
+/// PEM text with the given label, 64 columns and LF line ends, as OpenSSL
+/// writes it.
 pub fn to_pem(label: &str, der: &[u8]) -> String {
-    use std::fmt::Write;
-    let body = base64_encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        let _ = writeln!(out, "{}", String::from_utf8_lossy(chunk));
-    }
-    let _ = writeln!(out, "-----END {label}-----");
-    out
-}
-
-// Small enough not to pull a crate in for; decoding goes through
-// rustls-pki-types' constant-time decoder.
-fn base64_encode(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    ::pem::encode_config(
+        &::pem::Pem::new(label, der),
+        ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use der::Encode;
-    use pkcs8::pkcs5::pbes2::{self, Kdf};
-    use pkcs8::pkcs5::EncryptionScheme;
+    use crate::sniff::FileKind;
 
-    /// An encrypted key whose derivation is set by `tune`; the encrypted
-    /// data is never reached.
-    fn encrypted_key(tune: impl FnOnce(&mut pbes2::Parameters)) -> Vec<u8> {
-        let mut params = pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(1, &[7; 16], [9; 16])
-            .expect("parameters");
-        tune(&mut params);
-        pkcs8::EncryptedPrivateKeyInfo {
-            encryption_algorithm: EncryptionScheme::Pbes2(params),
-            encrypted_data: der::asn1::OctetString::new(vec![0u8; 48]).expect("octets"),
-        }
-        .to_der()
-        .expect("DER")
+    const TRUNCATED: &str =
+        "the PEM is truncated: a BEGIN line has no END line; copy the whole file again";
+    const NOT_BASE64: &str = "the PEM body is not valid base64 (damaged or truncated)";
+
+    fn cert_der(name: &str) -> Vec<u8> {
+        rcgen::generate_simple_self_signed(vec![name.to_string()])
+            .expect("certificate")
+            .cert
+            .der()
+            .to_vec()
     }
 
-    /// Found while writing the encrypted_key fuzz target: `import --key`
-    /// of a file asking for 2^31 iterations ran for hours.
+    fn refusal<T: std::fmt::Debug>(result: Result<T, CertError>) -> String {
+        result.expect_err("refused").to_string()
+    }
+
     #[test]
-    fn a_key_derivation_the_file_makes_too_costly_is_refused_before_it_runs() {
-        let huge = encrypted_key(|p| {
-            if let Kdf::Pbkdf2(kdf) = &mut p.kdf {
-                kdf.iteration_count = 0x7fff_ffff;
-            }
-        });
-        let err = decrypt_private_key(&huge, "key.p8", "fuzz").unwrap_err();
-        assert!(
-            err.to_string().contains("2147483647 PBKDF2 iterations"),
-            "{err}"
+    fn bundles_as_cas_and_openssl_write_them_are_read_in_file_order() {
+        let (a, b) = (cert_der("a.example"), cert_der("b.example"));
+        let bundle = chain_pem(&a, [&b]);
+        let wrapped_76: String = [&a, &b]
+            .iter()
+            .map(|der| {
+                ::pem::encode_config(
+                    &::pem::Pem::new("CERTIFICATE", der.as_slice()),
+                    ::pem::EncodeConfig::new().set_line_wrap(76),
+                )
+            })
+            .collect();
+        for text in [
+            bundle.clone(),
+            bundle.replace('\n', "\r\n"),
+            bundle.replace('\n', "   \n"),
+            bundle.replace('\n', " \t\r\n"),
+            format!("Bag Attributes\n    localKeyID: 01 02 03\n    friendlyName: mail\nsubject=/CN=a.example\nissuer=/CN=a.example\n{bundle}"),
+            bundle.replacen(
+                "-----END CERTIFICATE-----\n",
+                "-----END CERTIFICATE-----\n\nThe intermediate follows: install it too.\n subject= CN = R11\n\n",
+                1,
+            ),
+            format!("\u{feff}\n  \n{bundle}\n-- \nThe CA team\n"),
+            bundle.replace("\n-----END", "\n\n-----END"),
+            bundle.replacen("\nM", "\n\n  \nM", 3),
+            wrapped_76,
+            bundle.trim_end().to_string(),
+        ] {
+            assert_eq!(
+                decode_certificates(text.as_bytes(), "bundle.pem").expect(&text),
+                vec![a.clone(), b.clone()],
+                "{text}"
+            );
+        }
+        // Other blocks beside the certificates are skipped.
+        let with_key = format!("{}{bundle}", to_pem("PRIVATE KEY", &[2, 1, 0]));
+        assert_eq!(
+            decode_certificates(with_key.as_bytes(), "mail.pem").expect("read"),
+            vec![a, b]
         );
-        let scrypt = encrypted_key(|p| {
-            p.kdf = Kdf::Scrypt(pbes2::ScryptParams {
-                salt: (&[7u8; 16][..]).try_into().expect("salt"),
-                cost_parameter: 1 << 20,
-                block_size: 8,
-                parallelization: 1,
-                key_length: Some(32),
-            });
-        });
-        let err = decrypt_private_key(&scrypt, "key.p8", "fuzz").unwrap_err();
-        assert!(err.to_string().contains("N=1048576"), "{err}");
-        // Found by the encrypted_key fuzz target: N = 0 made pkcs5 panic.
-        for cost in [0, 1, 3, 1000] {
-            let odd = encrypted_key(|p| {
-                p.kdf = Kdf::Scrypt(pbes2::ScryptParams {
-                    salt: (&[7u8; 16][..]).try_into().expect("salt"),
-                    cost_parameter: cost,
-                    block_size: 8,
-                    parallelization: 1,
-                    key_length: Some(32),
-                });
-            });
-            let err = decrypt_private_key(&odd, "key.p8", "fuzz").unwrap_err();
-            assert!(err.to_string().contains("not a power of two"), "{err}");
-        }
-        for (block_size, parallelization) in [(0, 1), (8, 0)] {
-            let zero = encrypted_key(|p| {
-                p.kdf = Kdf::Scrypt(pbes2::ScryptParams {
-                    salt: (&[7u8; 16][..]).try_into().expect("salt"),
-                    cost_parameter: 1 << 10,
-                    block_size,
-                    parallelization,
-                    key_length: Some(32),
-                });
-            });
-            let err = decrypt_private_key(&zero, "key.p8", "fuzz").unwrap_err();
-            assert!(err.to_string().contains("damaged"), "{err}");
-        }
-        let no_iterations = encrypted_key(|p| {
-            if let Kdf::Pbkdf2(kdf) = &mut p.kdf {
-                kdf.iteration_count = 0;
-            }
-        });
-        let err = decrypt_private_key(&no_iterations, "key.p8", "fuzz").unwrap_err();
-        assert!(err.to_string().contains("iteration count of 0"), "{err}");
-        // Within the bounds, the password is what decides.
-        let fine = encrypted_key(|_| {});
-        let err = decrypt_private_key(&fine, "key.p8", "fuzz").unwrap_err();
-        assert!(err.to_string().contains("password"), "{err}");
     }
 
-    /// The input on which the encrypted_key fuzz target crashed after
-    /// 4,137,250 executions, byte for byte: PBES2 with scrypt N = 0, on
-    /// which pkcs5 0.8 panics ("should always fit") computing log2 N.
-    const FUZZ_SCRYPT_COST_ZERO: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----
-MIHjME4GCSqGSIb3DQEFDTBBMCAGCSsGAQQB2kcECzATBAi534gRz4PNRgIBAAIB
-CAIBATAdBglghkgBZQMEASoEEAmjOouiJ5Xms9Y0lzEpPDEEgZAW2B+c8782N5uE
-Zh9owmWwU7EHdYXHWUdWVEwO2y+geGDw3N5CR/hSg11FU5RLQGggJ8r/QRdBSa9n
-Z86F7Uvyfs30yimYqdsD7fSc2QONm3GbMiBHCF76jneMiXyvAWAK8lnONgbgYMa2
-PJ2jJ6CIWEq7CbdHc3seMCIoX8yQshyXs8/K8Wb671GBJxpX3OA=
------END ENCRYPTED PRIVATE KEY-----
-";
+    #[test]
+    fn a_cut_file_is_truncated_never_a_shorter_list() {
+        let bundle = chain_pem(&cert_der("a.example"), [&cert_der("b.example")]);
+        let second = bundle.rfind("-----BEGIN").expect("second block");
+        let end = bundle.rfind("-----END").expect("last END line");
+        // Right after the BEGIN line, inside the body, inside the END line.
+        for cut in [
+            second + 28,
+            second + 100,
+            end + 3,
+            end + 12,
+            bundle.len() - 2,
+        ] {
+            assert_eq!(
+                refusal(decode_certificates(&bundle.as_bytes()[..cut], "cut.pem")),
+                format!("cut.pem: {TRUNCATED}"),
+                "cut at {cut}"
+            );
+        }
+        // An END line with another label leaves the BEGIN line without one.
+        let mislabelled = bundle.replacen("-----END CERTIFICATE-----", "-----END X509 CRL-----", 1);
+        assert_eq!(
+            refusal(decode_certificates(mislabelled.as_bytes(), "cut.pem")),
+            format!("cut.pem: {TRUNCATED}")
+        );
+        // Cut inside the BEGIN line itself: that line is what is wrong.
+        for cut in [second + 11, second + 20] {
+            assert_eq!(
+                refusal(decode_certificates(&bundle.as_bytes()[..cut], "cut.pem")),
+                "cut.pem: a PEM BEGIN line is malformed"
+            );
+        }
+        let four_dashes = bundle.replacen("CERTIFICATE-----\n", "CERTIFICATE----\n", 1);
+        assert_eq!(
+            refusal(decode_certificates(four_dashes.as_bytes(), "odd.pem")),
+            "odd.pem: a PEM BEGIN line is malformed"
+        );
+        // Private keys go through rustls-pki-types: the same words.
+        let key = to_pem("PRIVATE KEY", &cert_der("k.example"));
+        assert_eq!(
+            refusal(decode_private_key(
+                &key.as_bytes()[..key.len() - 30],
+                "key.pem"
+            )),
+            format!("key.pem: {TRUNCATED}")
+        );
+    }
 
     #[test]
-    fn the_fuzzed_key_with_scrypt_cost_zero_is_refused_as_damaged() {
-        let err =
-            decrypt_private_key(FUZZ_SCRYPT_COST_ZERO.as_bytes(), "key.p8", "fuzz").unwrap_err();
-        let message = err.to_string();
-        assert!(message.contains("key.p8"), "{message}");
-        assert!(message.contains("N=0"), "{message}");
-        assert!(message.contains("openssl pkcs8 -topk8"), "{message}");
+    fn a_damaged_body_is_not_base64() {
+        let der = cert_der("a.example");
+        let pem = certificate_pem(&der);
+        for damaged in [
+            pem.replacen("MI", "M!", 1),
+            pem.replacen("\nM", "\n-M", 1),
+            pem.replacen("\nM", "\nM=", 1),
+            pem.replacen("\nMI", "\nM\u{e9}", 1),
+        ] {
+            assert_eq!(
+                refusal(decode_certificates(damaged.as_bytes(), "bad.pem")),
+                format!("bad.pem: {NOT_BASE64}"),
+                "{damaged}"
+            );
+        }
+        // Without its padding, as OpenSSL refuses it too.
+        let short = certificate_pem(&der[..10]);
+        assert!(short.contains("=="), "{short}");
+        assert_eq!(
+            refusal(decode_certificates(
+                short.replace('=', "").as_bytes(),
+                "bad.pem"
+            )),
+            format!("bad.pem: {NOT_BASE64}")
+        );
+        let key = to_pem("PRIVATE KEY", &der).replacen("MI", "M!", 1);
+        assert_eq!(
+            refusal(decode_private_key(key.as_bytes(), "key.pem")),
+            format!("key.pem: {NOT_BASE64}")
+        );
+    }
+
+    #[test]
+    fn empty_input_or_pem_without_certificates_holds_no_certificate() {
+        for (bytes, kind) in [
+            (Vec::new(), FileKind::Empty),
+            (b" \r\n\n".to_vec(), FileKind::Empty),
+            (
+                to_pem("PRIVATE KEY", &[2, 1, 0]).into_bytes(),
+                FileKind::PrivateKey,
+            ),
+        ] {
+            match decode_certificates(&bytes, "none.pem") {
+                Err(CertError::NoCertificate { found, .. }) => assert_eq!(found, kind),
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn requests_and_pkcs7_keep_their_messages() {
+        let der = cert_der("a.example");
+        let csr = to_pem("CERTIFICATE REQUEST", &der);
+        let windows = format!(
+            "Request for mail\r\n{}",
+            to_pem("NEW CERTIFICATE REQUEST", &der).replace('\n', "\r\n")
+        );
+        for text in [csr.clone(), csr.replace('\n', " \r\n"), windows] {
+            assert_eq!(
+                crate::csr::decode_request(text.as_bytes(), "req.csr").expect(&text),
+                der
+            );
+        }
+        assert_eq!(
+            refusal(crate::csr::decode_request(&csr.as_bytes()[..csr.len() - 30], "req.csr")),
+            "req.csr is truncated or damaged (the request's BEGIN line has no END line); copy the whole file again"
+        );
+        assert_eq!(
+            refusal(crate::csr::decode_request(
+                csr.replacen("MI", "M!", 1).as_bytes(),
+                "req.csr"
+            )),
+            format!("req.csr is not a valid certificate request: {NOT_BASE64}")
+        );
+        // What a cut request still looks like, when another command gets it.
+        assert_eq!(
+            FileKind::of(&csr.as_bytes()[..csr.len() / 2]),
+            FileKind::CertificateRequest
+        );
+
+        let p7 = to_pem("PKCS7", &der);
+        assert_eq!(
+            refusal(crate::bundle::read_certificates(&p7.as_bytes()[..p7.len() - 30], "answer.p7b")),
+            "answer.p7b is truncated or damaged (the PKCS7 block has no END line); copy the whole file again"
+        );
+        assert_eq!(
+            refusal(crate::bundle::read_certificates(
+                p7.replacen("MI", "M!", 1).as_bytes(),
+                "answer.p7b"
+            )),
+            format!("PKCS7: {NOT_BASE64}")
+        );
+    }
+
+    #[test]
+    fn written_pem_is_64_columns_with_lf_as_openssl_writes_it() {
+        assert_eq!(
+            to_pem("X", b"hello"),
+            "-----BEGIN X-----\naGVsbG8=\n-----END X-----\n"
+        );
+        assert_eq!(to_pem("X", b""), "-----BEGIN X-----\n-----END X-----\n");
+        let der = cert_der("a.example");
+        let text = certificate_pem(&der);
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert!(
+            body[..body.len() - 1].iter().all(|l| l.len() == 64),
+            "{text}"
+        );
+        assert!(body[body.len() - 1].len() <= 64);
+        assert_eq!(
+            decode_certificates(text.as_bytes(), "x").expect("read"),
+            vec![der]
+        );
     }
 }

@@ -140,11 +140,7 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 /// PEM, by the labels of its `-----BEGIN` lines.
 fn pem_kind(bytes: &[u8]) -> Option<FileKind> {
     let text = String::from_utf8_lossy(bytes);
-    let labels: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("-----BEGIN "))
-        .filter_map(|l| l.strip_suffix("-----"))
-        .collect();
+    let labels: Vec<&str> = crate::pem::begin_labels(&text).flatten().collect();
     if labels.is_empty() {
         if text.trim_start().starts_with("-----BEGIN PGP") {
             return Some(FileKind::OpenPgp);
