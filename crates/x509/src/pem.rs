@@ -150,17 +150,21 @@ fn key_pem_error(what: &str, e: pem::Error) -> CertError {
 /// Every PEM block in `bytes`, in file order, with its body decoded.
 /// Text outside the blocks (OpenSSL's "Bag Attributes", a CA's
 /// explanations between certificates) is skipped; CRLF line ends,
-/// trailing spaces and blank lines are accepted, as OpenSSL accepts them.
+/// trailing spaces and blank lines are accepted. A BEGIN line starts at
+/// the start of a line, as OpenSSL wants it: a PEM file stored inside a
+/// ZIP archive is no PEM file.
 ///
-/// The `pem` crate does the framing and the base64; three things around
-/// it keep what this crate has always accepted and said: it stops without
-/// a word at a BEGIN line that has no END line after it (a truncated file
-/// would silently lose its last certificate), so its blocks are counted
-/// against the BEGIN markers; it takes a blank line inside a block for the
-/// end of RFC 1421 headers, so blank lines go first; and a BEGIN line
-/// without its five closing dashes is named as such, not as a truncation.
+/// The `pem` crate does the framing and the base64. Around it, what this
+/// crate has always accepted and said: the crate finds a BEGIN marker
+/// anywhere, so only lines are handed to it; it stops without a word at a
+/// BEGIN line with no END line after it (a truncated file would silently
+/// lose its last certificate), so its blocks are counted against the
+/// BEGIN lines; it takes a blank line inside a block for the end of RFC
+/// 1421 headers, so blank lines go first; and a BEGIN line without its
+/// five closing dashes is named as such, not as a truncation.
 pub(crate) fn blocks(bytes: &[u8]) -> Result<Vec<::pem::Pem>, Malformed> {
-    let text = without_blank_lines(bytes);
+    let text =
+        joined(lines(bytes).filter(|line| find(line, b"-----BEGIN ").is_none_or(|at| at == 0)));
     let lossy = String::from_utf8_lossy(&text);
     if begin_labels(&lossy).any(|label| label.is_none_or(|l| l.ends_with('-'))) {
         return Err(Malformed::BadBeginLine);
@@ -173,15 +177,12 @@ pub(crate) fn blocks(bytes: &[u8]) -> Result<Vec<::pem::Pem>, Malformed> {
 }
 
 /// The body of the first `label` block in `bytes`, decoded; `None` when
-/// no `-----BEGIN label-----` line is there. Blocks with other labels are
-/// not looked at (a damaged certificate beside a PKCS#7 block does not
-/// matter to the PKCS#7 reader).
+/// `-----BEGIN label-----` is nowhere in them. Blocks with other labels
+/// are not looked at (a damaged certificate beside a PKCS#7 block does
+/// not matter to the PKCS#7 reader).
 pub(crate) fn first_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, Malformed>> {
-    let text = without_blank_lines(bytes);
-    let begin = format!("-----BEGIN {label}-----");
-    let start = text
-        .windows(begin.len())
-        .position(|window| window == begin.as_bytes())?;
+    let text = joined(lines(bytes));
+    let start = find(&text, format!("-----BEGIN {label}-----").as_bytes())?;
     Some(
         ::pem::parse(&text[start..])
             .map(::pem::Pem::into_contents)
@@ -199,20 +200,31 @@ pub(crate) fn begin_labels(text: &str) -> impl Iterator<Item = Option<&str>> {
         .map(|rest| rest.trim_end().strip_suffix("-----"))
 }
 
-/// `bytes` without its blank (or whitespace-only) lines.
-fn without_blank_lines(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    for line in bytes.split(|b| *b == b'\n') {
-        if line.iter().any(|b| !b.is_ascii_whitespace()) {
-            out.extend_from_slice(line);
-            out.push(b'\n');
-        }
+/// The lines of `bytes` (ended by LF, CRLF or CR) that are not blank.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes
+        .split(|b| *b == b'\n' || *b == b'\r')
+        .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+}
+
+/// Lines joined again, each ended by LF.
+fn joined<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        out.extend_from_slice(line);
+        out.push(b'\n');
     }
     out
 }
 
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
 fn looks_like_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+    find(bytes, b"-----BEGIN ").is_some()
 }
 
 /// PEM text of a certificate.
@@ -276,6 +288,7 @@ mod tests {
         for text in [
             bundle.clone(),
             bundle.replace('\n', "\r\n"),
+            bundle.replace('\n', "\r"),
             bundle.replace('\n', "   \n"),
             bundle.replace('\n', " \t\r\n"),
             format!("Bag Attributes\n    localKeyID: 01 02 03\n    friendlyName: mail\nsubject=/CN=a.example\nissuer=/CN=a.example\n{bundle}"),
@@ -393,6 +406,16 @@ mod tests {
             (
                 to_pem("PRIVATE KEY", &[2, 1, 0]).into_bytes(),
                 FileKind::PrivateKey,
+            ),
+            // A BEGIN line starts a line: a certificate stored in a ZIP
+            // archive is not read out of it.
+            (
+                format!(
+                    "PK\x03\x04\x14\0cert.pem{}",
+                    certificate_pem(&cert_der("a.example"))
+                )
+                .into_bytes(),
+                FileKind::Zip,
             ),
         ] {
             match decode_certificates(&bytes, "none.pem") {
