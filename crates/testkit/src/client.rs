@@ -30,21 +30,21 @@ pub fn served_chain(port: u16, server_name: &str, starttls: Option<&str>) -> Vec
     chain
 }
 
-/// The `BEGIN CERTIFICATE` blocks of a text, in order.
+/// The `BEGIN CERTIFICATE` blocks of a text, in order, as PEM text (64
+/// columns, LF). Other blocks and the text around them are left out; a
+/// text whose blocks do not decode has none (callers show the text).
 pub fn pem_blocks(text: &str) -> Vec<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(len) = rest[start..].find(END) else {
-            break;
-        };
-        let end = start + len + END.len();
-        out.push(format!("{}\n", &rest[start..end]));
-        rest = &rest[end..];
-    }
-    out
+    ::pem::parse_many(text)
+        .unwrap_or_default()
+        .iter()
+        .filter(|block| block.tag() == "CERTIFICATE")
+        .map(|block| {
+            ::pem::encode_config(
+                block,
+                ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF),
+            )
+        })
+        .collect()
 }
 
 /// What `openssl x509` says about one PEM certificate: the SHA-1

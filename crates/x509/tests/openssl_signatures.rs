@@ -21,31 +21,7 @@ fn der(dir: &Path, pem: &str) -> Vec<u8> {
 
 fn key_der(dir: &Path, pem: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(dir.join(pem)).unwrap();
-    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64_decode(&body)
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let table = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            _ => 63,
-        }
-    };
-    let clean: Vec<u8> = text.bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::new();
-    for chunk in clean.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= table(*c) << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    out
+    ::pem::parse(text).unwrap().into_contents()
 }
 
 fn root(dir: &Path, name: &str, newkey: &[&str]) {
