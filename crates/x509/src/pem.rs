@@ -4,7 +4,7 @@
 //!
 //! Every PEM block of public data (certificates, PKCS#7, requests,
 //! encrypted keys) is framed and decoded by the `pem` crate, through
-//! [`blocks`] and [`first_block`]; plaintext private keys by
+//! `blocks` and `first_block`; plaintext private keys by
 //! rustls-pki-types, whose base64 decoder runs in constant time over
 //! secret material. Text is written by the `pem` crate too ([`to_pem`]).
 
