@@ -692,7 +692,9 @@ pub fn dane_wait(
         true,
     ) {
         Ok(()) => Ok(None),
-        Err(mailcert_lifecycle::LifecycleError::Refused(reason)) => Ok(Some(reason)),
+        Err(wait @ mailcert_lifecycle::LifecycleError::DaneNotReady { .. }) => {
+            Ok(Some(wait.to_string()))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -14,7 +14,7 @@ use mailcert_x509::keys::{key_spki, read_key};
 use mailcert_x509::{KeyType, Service};
 use serde::Serialize;
 
-use crate::error::{LifecycleError, Result};
+use crate::error::{NoTlsaRecords, Result};
 use crate::find::find_certificate;
 use crate::manager::{Manager, Report};
 
@@ -110,10 +110,10 @@ impl Manager {
             None => self.bound_to_service(request.service)?,
         };
         if certificates.is_empty() {
-            return Err(LifecycleError::BadInput(format!(
-                "no certificate is bound to {}, so there are no TLSA records to publish. Fix: bind one (`mailcert enable THUMBPRINT --services {}`) or name one: `mailcert dane THUMBPRINT`",
-                request.service, request.service
-            )));
+            return Err(NoTlsaRecords::NothingBound {
+                service: request.service,
+            }
+            .into());
         }
         let mut records = Vec::new();
         for cert in &certificates {
@@ -132,21 +132,21 @@ impl Manager {
                 continue;
             }
             if names.is_empty() {
-                return Err(LifecycleError::BadInput(format!(
-                    "certificate {} carries no host name a TLSA record can be published for (wildcards name no host: TLSA records go at _PORT._tcp.HOST of each MX host). Fix: a certificate with the MX host names",
-                    cert.summary.thumbprint
-                )));
+                return Err(NoTlsaRecords::NoHostName {
+                    thumbprint: cert.summary.thumbprint.clone(),
+                }
+                .into());
             }
             let mut keys: Vec<(KeyRole, Tlsa)> = Vec::new();
             match request.usage {
                 Usage::DaneTa => {
                     let issuer = self.store.chain(&cert.summary.thumbprint)?;
                     let Some(issuer) = issuer.first() else {
-                        return Err(LifecycleError::BadInput(format!(
-                            "certificate {} has no issuing CA in its chain ({}), so there is no CA key for a usage 2 record. Fix: use --usage 3 (the server's own key), or complete the chain (`mailcert complete CERT --chain intermediate.pem`)",
-                            cert.summary.thumbprint,
-                            if cert.summary.is_self_signed { "it is self-signed" } else { "the chain was not stored" }
-                        )));
+                        return Err(NoTlsaRecords::NoIssuer {
+                            thumbprint: cert.summary.thumbprint.clone(),
+                            self_signed: cert.summary.is_self_signed,
+                        }
+                        .into());
                     };
                     let issuer = mailcert_x509::CertSummary::from_der(issuer)?;
                     // The next certificate comes from the same CA: its
@@ -183,10 +183,10 @@ impl Manager {
             }
         }
         if records.is_empty() {
-            return Err(LifecycleError::BadInput(format!(
-                "no certificate bound to {} carries a host name a TLSA record can be published for (wildcards and one-label names name no MX host). Fix: bind a certificate with the MX host names (`mailcert enable THUMBPRINT --services {}`)",
-                request.service, request.service
-            )));
+            return Err(NoTlsaRecords::NoBoundHostName {
+                service: request.service,
+            }
+            .into());
         }
         Ok(records)
     }

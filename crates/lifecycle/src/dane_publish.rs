@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::dane::{DaneRecord, KeyRole, RecordsRequest};
-use crate::error::{LifecycleError, Result};
+use crate::error::{unix_rfc3339, DaneWaiting, LifecycleError, NoTlsaRecords, Result};
 use crate::manager::Manager;
 
 /// Named value: what the publisher published and saw (JSON).
@@ -145,12 +145,6 @@ pub struct PublishedView {
     pub withdraw_at: Option<String>,
 }
 
-fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .map(mailcert_x509::time::rfc3339)
-        .unwrap_or_else(|_| unix.to_string())
-}
-
 impl Manager {
     /// The publication as the store has it (empty when nothing published).
     pub fn dane_publication(&self) -> Result<Option<Publication>> {
@@ -176,7 +170,9 @@ impl Manager {
         }) {
             // Nothing bound to SMTP carries a host name: nothing to publish
             // (and what was published is withdrawn in time).
-            Err(LifecycleError::BadInput(_)) => Vec::new(),
+            Err(LifecycleError::NoTlsaRecords(
+                NoTlsaRecords::NothingBound { .. } | NoTlsaRecords::NoBoundHostName { .. },
+            )) => Vec::new(),
             other => other?,
         }
         .into_iter()
@@ -318,9 +314,9 @@ impl Manager {
                         None => "old".into(),
                     },
                     thumbprint: owner.map(|w| w.thumbprint.clone()),
-                    seen_everywhere_at: p.seen_everywhere_at.map(rfc3339),
-                    ready_at: p.ready_at().map(rfc3339),
-                    withdraw_at: p.withdraw_at.map(rfc3339),
+                    seen_everywhere_at: p.seen_everywhere_at.map(unix_rfc3339),
+                    ready_at: p.ready_at().map(unix_rfc3339),
+                    withdraw_at: p.withdraw_at.map(unix_rfc3339),
                 }
             })
             .collect();
@@ -349,11 +345,20 @@ impl Manager {
         let Some(publication) = self.dane_publication()? else {
             return Ok(());
         };
-        match not_ready(&publication, spki, names, self.now().unix_timestamp(), strict) {
+        match not_ready(
+            &publication,
+            spki,
+            names,
+            self.now().unix_timestamp(),
+            strict,
+        ) {
             None => Ok(()),
-            Some((host, rdata, waiting)) => Err(LifecycleError::Refused(format!(
-                "DANE: {thumbprint} cannot serve SMTP for {host} yet: the TLSA record of its key ({rdata}) must be seen at every authoritative server for twice its TTL first, and {waiting}. The current certificate keeps serving; the change can be made once the record is ready (`mailcert dane publish` shows each record's state)"
-            ))),
+            Some((host, rdata, waiting)) => Err(LifecycleError::DaneNotReady {
+                thumbprint: thumbprint.to_string(),
+                host,
+                rdata,
+                waiting,
+            }),
         }
     }
 }
@@ -366,7 +371,7 @@ fn not_ready(
     names: &[String],
     now: i64,
     strict: bool,
-) -> Option<(String, String, String)> {
+) -> Option<(String, String, DaneWaiting)> {
     let rdata = Tlsa::for_spki(Usage::DaneEe, spki).rdata_text();
     let hosts = names
         .iter()
@@ -387,17 +392,13 @@ fn not_ready(
             .find(|p| p.name.ends_with(&suffix) && p.rdata == rdata);
         let waiting = match found.and_then(Published::ready_at) {
             Some(ready) if ready <= now => continue,
-            Some(ready) => format!(
-                "it has been seen at every authoritative server since {}, and twice its TTL ends at {}",
-                rfc3339(found.and_then(|p| p.seen_everywhere_at).unwrap_or(ready)),
-                rfc3339(ready)
-            ),
-            None if found.is_some() => {
-                "it is published but not yet answered by every authoritative server of the zone"
-                    .to_string()
-            }
+            Some(ready) => DaneWaiting::SeenEverywhere {
+                seen_everywhere_at: found.and_then(|p| p.seen_everywhere_at).unwrap_or(ready),
+                ready_at: ready,
+            },
+            None if found.is_some() => DaneWaiting::NotAnsweredEverywhere,
             None if !strict => continue,
-            None => "it is not published yet".to_string(),
+            None => DaneWaiting::NotPublished,
         };
         return Some((host.clone(), rdata, waiting));
     }
@@ -481,4 +482,103 @@ pub fn start_publishing(
             )
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPKI: &[u8] = b"a public key";
+    const TTL: u32 = 300;
+
+    fn publication(seen_everywhere_at: Option<i64>) -> Publication {
+        Publication {
+            records: vec![Published {
+                name: "_25._tcp.mx1.contoso.com.".into(),
+                rdata: Tlsa::for_spki(Usage::DaneEe, SPKI).rdata_text(),
+                ttl: TTL,
+                published_at: 1_800_000_000,
+                seen_everywhere_at,
+                withdraw_at: None,
+            }],
+        }
+    }
+
+    fn names() -> Vec<String> {
+        vec!["mx1.contoso.com".into()]
+    }
+
+    /// The renewal tells a key that must wait for its record by the
+    /// variant; the words stay what the administrator has always read.
+    #[test]
+    fn a_key_whose_record_is_not_ready_waits_with_the_reason_in_words() {
+        let seen = 1_800_000_000;
+        let ready = seen + 2 * i64::from(TTL);
+        let (host, rdata, waiting) =
+            not_ready(&publication(Some(seen)), SPKI, &names(), seen + 1, true).expect("waits");
+        assert_eq!(
+            waiting,
+            DaneWaiting::SeenEverywhere {
+                seen_everywhere_at: seen,
+                ready_at: ready
+            }
+        );
+        let error = LifecycleError::DaneNotReady {
+            thumbprint: "9F1C".into(),
+            host,
+            rdata: rdata.clone(),
+            waiting,
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "DANE: 9F1C cannot serve SMTP for mx1.contoso.com yet: the TLSA record of its key ({rdata}) must be seen at every authoritative server for twice its TTL first, and it has been seen at every authoritative server since 2027-01-15T08:00:00Z, and twice its TTL ends at 2027-01-15T08:10:00Z. The current certificate keeps serving; the change can be made once the record is ready (`mailcert dane publish` shows each record's state)"
+            )
+        );
+        assert!(not_ready(&publication(Some(seen)), SPKI, &names(), ready, true).is_none());
+    }
+
+    #[test]
+    fn a_record_not_seen_everywhere_or_not_published_is_told_apart() {
+        let (_, _, waiting) =
+            not_ready(&publication(None), SPKI, &names(), 1_800_000_000, false).expect("waits");
+        assert_eq!(waiting, DaneWaiting::NotAnsweredEverywhere);
+        assert_eq!(
+            waiting.to_string(),
+            "it is published but not yet answered by every authoritative server of the zone"
+        );
+        let other_key = b"another public key";
+        let (_, _, waiting) =
+            not_ready(&publication(None), other_key, &names(), 1_800_000_000, true).expect("waits");
+        assert_eq!(waiting, DaneWaiting::NotPublished);
+        assert_eq!(waiting.to_string(), "it is not published yet");
+        // Not strict: a record never published does not hold the key back.
+        assert!(not_ready(
+            &publication(None),
+            other_key,
+            &names(),
+            1_800_000_000,
+            false
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn no_tlsa_records_say_why_in_the_words_they_always_did() {
+        assert_eq!(
+            LifecycleError::from(NoTlsaRecords::NothingBound {
+                service: Service::Smtp
+            })
+            .to_string(),
+            "no certificate is bound to smtp, so there are no TLSA records to publish. Fix: bind one (`mailcert enable THUMBPRINT --services smtp`) or name one: `mailcert dane THUMBPRINT`"
+        );
+        assert_eq!(
+            NoTlsaRecords::NoIssuer {
+                thumbprint: "9F1C".into(),
+                self_signed: true
+            }
+            .to_string(),
+            "certificate 9F1C has no issuing CA in its chain (it is self-signed), so there is no CA key for a usage 2 record. Fix: use --usage 3 (the server's own key), or complete the chain (`mailcert complete CERT --chain intermediate.pem`)"
+        );
+    }
 }

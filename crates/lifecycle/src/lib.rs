@@ -36,7 +36,7 @@ pub mod view;
 
 pub use anchors::Anchors;
 pub use complete::InputFile;
-pub use error::{LifecycleError, Result, Unservable};
+pub use error::{DaneWaiting, LifecycleError, NoTlsaRecords, Result, Unservable};
 pub use find::{find, find_certificate, Found};
 pub use fleet::{fleet_report, FleetReport};
 pub use manager::{parse_names, Manager, Report};

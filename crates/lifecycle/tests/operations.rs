@@ -88,6 +88,16 @@ fn certificates_without_a_key_cannot_be_enabled() {
     let err = m
         .enable(&thumb, &[Service::Imap], None, &[], false)
         .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LifecycleError::Unservable {
+                why: mailcert_lifecycle::Unservable::NoPrivateKey,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("no private key"), "{err}");
 }
 
