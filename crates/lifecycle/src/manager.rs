@@ -6,7 +6,8 @@ use std::cell::OnceCell;
 use mailcert_store::{Binding, CertRecord, Change, NewCertificate, Op, Origin, Store};
 use mailcert_x509::build::{self, ServerCertSpec};
 use mailcert_x509::keys::{MAX_RSA_BITS, MIN_RSA_BITS};
-use mailcert_x509::status::{evaluate, validate_chain, EXPIRY_WARNING_DAYS};
+use mailcert_x509::status::{evaluate, EXPIRY_WARNING_DAYS};
+use mailcert_x509::validate::validate_chain;
 use mailcert_x509::{
     parse_name, CertSummary, KeyType, Selection, Service, Status, SubjectName, Trust,
 };

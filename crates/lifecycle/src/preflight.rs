@@ -44,7 +44,7 @@ pub fn preflight(
     }
     if let Trust::Untrusted(reason) = trust {
         if !cert.is_self_signed {
-            let root = reason.starts_with(mailcert_x509::status::UNTRUSTED_ROOT);
+            let root = reason.starts_with(mailcert_x509::validate::UNTRUSTED_ROOT);
             // The reason may already say what to do (the chain explanation
             // of `complete`); otherwise the hint fits where the chain stops.
             let hint = if reason.contains("`mailcert ") {

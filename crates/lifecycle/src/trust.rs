@@ -5,9 +5,9 @@
 use mailcert_store::{AnchorRecord, CertRecord, Op, Origin};
 use mailcert_x509::bundle::read_certificates;
 use mailcert_x509::chain::{build_chain, is_root, without_roots, BuiltChain, ChainEnd};
-use mailcert_x509::status::{certificate_warnings, evaluate, validate_chain, EXPIRY_WARNING_DAYS};
+use mailcert_x509::status::{certificate_warnings, evaluate, EXPIRY_WARNING_DAYS};
 use mailcert_x509::time::rfc3339;
-use mailcert_x509::validate::bad_signature;
+use mailcert_x509::validate::{bad_signature, validate_chain};
 use mailcert_x509::{CertSummary, Status, Trust};
 use time::OffsetDateTime;
 
@@ -337,7 +337,7 @@ fn explain(
             }
             Some(format!(
                 "{} the root '{}', which is not trusted on this machine; if it is your organisation's CA, add it with `mailcert trust add ROOT.pem`",
-                mailcert_x509::status::UNTRUSTED_ROOT,
+                mailcert_x509::validate::UNTRUSTED_ROOT,
                 root.subject_cn()
             ))
         }

@@ -16,8 +16,6 @@ use crate::cert::CertSummary;
 use crate::sigalg::weak_hash;
 use crate::time::{rfc3339, Validity};
 
-pub use crate::validate::{validate_chain, UNTRUSTED_ROOT};
-
 /// The status column of `list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {

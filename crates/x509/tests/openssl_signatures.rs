@@ -10,7 +10,7 @@ use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, load_key, read_key};
 use mailcert_x509::rustls_pki_types::CertificateDer;
 use mailcert_x509::sigalg::{check_certificate, Check};
-use mailcert_x509::status::validate_chain;
+use mailcert_x509::validate::validate_chain;
 use mailcert_x509::{CertError, CertSummary, Trust};
 
 fn der(dir: &Path, pem: &str) -> Vec<u8> {
