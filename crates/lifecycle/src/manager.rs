@@ -17,25 +17,10 @@ use crate::anchors::Anchors;
 use crate::error::{LifecycleError, Result, Unservable};
 use crate::find::find_certificate;
 use crate::preflight::{preflight, takeover, Preflight};
+use crate::report::scope_words_on;
+pub use crate::report::Report;
 use crate::served::ServedChange;
-use crate::serving::{ListenerScope, ServingSet};
-
-/// What an operation did, in sentences for the administrator.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub thumbprint: Option<String>,
-    /// Further certificates the same change stored (one answer that
-    /// completed several pending requests).
-    pub also: Vec<String>,
-    pub lines: Vec<String>,
-    pub changed: bool,
-}
-
-impl Report {
-    pub fn say(&mut self, line: impl Into<String>) {
-        self.lines.push(line.into());
-    }
-}
+use crate::serving::{ListenerBindings, ListenerScope, ServingSet};
 
 /// The operations, over any [`Store`].
 pub struct Manager {
@@ -608,6 +593,25 @@ impl Manager {
         Ok((selection, record))
     }
 
+    /// [`ServingSet::listener_bindings`] of the store, on `node` (`None`:
+    /// the bindings of the whole fleet only): what `list` and `which` say
+    /// about listeners that serve certificates of their own.
+    pub fn listener_bindings(&self, node: Option<&str>) -> Result<Vec<ListenerBindings>> {
+        // Only bindings made for a listener make notes: without any,
+        // `list` of a large store need not read every certificate twice.
+        if !self
+            .store
+            .bindings()?
+            .iter()
+            .any(|binding| binding.listener.is_some())
+        {
+            return Ok(Vec::new());
+        }
+        Ok(ServingSet::load(self.store.as_ref(), false)?
+            .on_node(node)
+            .listener_bindings())
+    }
+
     /// Pre-flight findings for a certificate, without binding it.
     pub fn preflight(&self, record: &CertRecord, hostnames: &[String]) -> Result<Vec<Preflight>> {
         let chain: Vec<CertSummary> = self
@@ -654,17 +658,6 @@ fn join_names(names: &[SubjectName]) -> String {
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-pub(crate) fn scope_words_on(listener: Option<&str>, node: Option<&str>) -> String {
-    let mut out = String::new();
-    if let Some(l) = listener {
-        out.push_str(&format!(" on listener {l}"));
-    }
-    if let Some(n) = node {
-        out.push_str(&format!(" on node {n}"));
-    }
-    out
 }
 
 pub fn describe_bindings(bindings: &[Binding]) -> String {

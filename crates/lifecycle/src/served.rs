@@ -12,7 +12,7 @@ use mailcert_x509::Selection;
 use mailcert_x509::Service;
 use time::OffsetDateTime;
 
-use crate::manager::{scope_words_on, Report};
+use crate::report::{scope_words_on, Report};
 use crate::serving::{ListenerScope, ServingSet};
 
 /// One service's bindings in one scope (a listener, or every listener

@@ -429,27 +429,6 @@ pub fn pin_matches(pin: &str, record: &CertRecord) -> bool {
     s.subject.eq_ignore_ascii_case(pin) || s.subject_cn().eq_ignore_ascii_case(pin)
 }
 
-impl crate::manager::Manager {
-    /// [`ServingSet::listener_bindings`] of the store, on `node` (`None`:
-    /// the bindings of the whole fleet only): what `list` and `which` say
-    /// about listeners that serve certificates of their own.
-    pub fn listener_bindings(&self, node: Option<&str>) -> Result<Vec<ListenerBindings>> {
-        // Only bindings made for a listener make notes: without any,
-        // `list` of a large store need not read every certificate twice.
-        if !self
-            .store
-            .bindings()?
-            .iter()
-            .any(|binding| binding.listener.is_some())
-        {
-            return Ok(Vec::new());
-        }
-        Ok(ServingSet::load(self.store.as_ref(), false)?
-            .on_node(node)
-            .listener_bindings())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
