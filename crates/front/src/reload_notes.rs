@@ -5,7 +5,7 @@
 
 use mailcert_config::{Config, Console};
 
-use crate::server::FrontOptions;
+use crate::options::FrontOptions;
 
 /// What a reload changed that is worth a line in the log: settings that
 /// took effect, and the ones that need a restart.

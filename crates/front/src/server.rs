@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use mailcert_config::{Config, Listener, Protocol, TlsMode};
-use mailcert_store::{ExplicitStore, StoreLocation};
+use mailcert_store::StoreLocation;
 use rustls::server::ServerSessionMemoryCache;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -18,47 +18,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::accept::{self, Role};
 use crate::certs::{ListenerInfo, NodeIdentity, Reloader, Snapshot};
-use crate::challenges::ChallengeBoard;
 use crate::error::FrontError;
 use crate::fdlimit::{self, FdLimit};
 use crate::metrics::FrontMetrics;
 use crate::mta_sts::PolicyHosts;
+use crate::options::FrontOptions;
 use crate::reload_notes::{notes, ReloadNote, ReloadNotes};
 use crate::session::ListenerRuntime;
 use crate::sockets::Sockets;
 use crate::tls::{self, TlsShared};
-
-/// How the front end finds its store and its challenge answers, and who
-/// it is in the fleet.
-#[derive(Debug, Clone)]
-pub struct FrontOptions {
-    /// What the command line and environment named; the configuration's
-    /// `[store]` fills the rest, at start and at every reload
-    /// ([`StoreLocation::choose`]).
-    pub store: ExplicitStore,
-    pub challenges: ChallengeBoard,
-    /// This node's name (`serve --node`, `MAILCERT_NODE`, the FQDN): its
-    /// own bindings apply beside the fleet-wide ones.
-    pub node: String,
-    /// How often the node records what it serves in the store.
-    pub heartbeat: Duration,
-}
-
-/// The default time between heartbeats: a node that misses three (30 s)
-/// is silent for `mailcert fleet`.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
-
-impl FrontOptions {
-    /// Options for the store at `store`, as this host's node.
-    pub fn new(store: &StoreLocation, challenges: ChallengeBoard) -> FrontOptions {
-        FrontOptions {
-            store: ExplicitStore::fixed(store),
-            challenges,
-            node: mailcert_lifecycle::host::node_name(),
-            heartbeat: HEARTBEAT_INTERVAL,
-        }
-    }
-}
 
 fn listener_infos(config: &Config) -> Vec<ListenerInfo> {
     config
