@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ConsoleError, Result};
 use crate::sessions;
-
-/// Where accounts live among the store's named values.
-pub const USER_PREFIX: &str = "console/user/";
+pub use crate::user_keys::{user_key, USER_PREFIX};
 
 /// NIST SP 800-63B asks for 8 at least; an account that can export
 /// private keys gets more.
@@ -45,11 +43,6 @@ pub struct UserInfo {
     pub last_login_address: Option<String>,
     /// Sessions not yet ended by logout or by their lifetime.
     pub sessions: usize,
-}
-
-/// The store key of an account.
-pub fn user_key(name: &str) -> String {
-    format!("{USER_PREFIX}{name}")
 }
 
 /// Checks a user name and gives its canonical form (lower case: `Alice`

@@ -16,8 +16,8 @@ use mailcert_x509::{KeyType, Service};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::app::{actor, blocking, App};
 use crate::reply::{ApiError, Reply};
-use crate::server::{actor, blocking, App};
 
 /// One authenticated call.
 pub(crate) struct Call {

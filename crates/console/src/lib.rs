@@ -22,14 +22,17 @@
 
 pub mod accounts;
 mod api;
+mod app;
 mod assets;
 mod error;
 mod reply;
 mod server;
 pub mod sessions;
 pub mod throttle;
+mod user_keys;
 
 pub use api::download_name;
+pub use app::ConsoleSettings;
 pub use error::{ConsoleError, Result};
 pub use reply::fix_of;
-pub use server::{start, ConsoleSettings};
+pub use server::start;

@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use mailcert_store::{Change, StoreLocation};
+use mailcert_store::Change;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::app::{actor, blocking, App, ConsoleSettings};
 use crate::reply::{self, ApiError, Body, Reply};
 use crate::sessions::{self, Policy, Session, COOKIE_NAME};
 use crate::{accounts, api, assets, throttle};
@@ -31,25 +31,6 @@ const MAX_CONNECTIONS: usize = 256;
 const READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// The largest request head hyper buffers.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// What the console serves from, fixed at the start of `serve`.
-#[derive(Debug, Clone)]
-pub struct ConsoleSettings {
-    pub console: mailcert_config::Console,
-    /// The front end's configuration: its listeners' host names are what
-    /// the pre-flight of an assignment checks against.
-    pub config: mailcert_config::Config,
-    pub store: StoreLocation,
-}
-
-pub(crate) struct App {
-    pub settings: ConsoleSettings,
-    cookie_key: hmac::Key,
-    /// Login attempts are looked at one at a time, so that a flood of
-    /// parallel attempts cannot all pass the failure counters before the
-    /// first failure is written.
-    login_lock: tokio::sync::Mutex<()>,
-}
 
 /// Starts serving on `listener` (bound by the caller, before privileges
 /// are dropped) on the runtime of `handle`. Returns the address served.
@@ -120,20 +101,6 @@ pub(crate) fn now_secs() -> i64 {
 
 fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// Who made a change, for the audit log.
-pub(crate) fn actor(user: &str, address: &str) -> String {
-    format!("{user} (console from {address})")
-}
-
-/// Runs store work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| Err(ApiError::internal(format!("the request failed: {e}"))))
 }
 
 async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {

@@ -192,7 +192,7 @@ pub fn check(
         return Ok(Err(Refusal::Expired));
     }
     if store
-        .value(&crate::accounts::user_key(&record.user))?
+        .value(&crate::user_keys::user_key(&record.user))?
         .is_none()
     {
         return Ok(Err(Refusal::Ended));
