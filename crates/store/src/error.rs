@@ -2,6 +2,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+/// The URL schemes mailcert reads, for error messages.
+pub const SUPPORTED_SCHEMES: &str =
+    "a file path (SQLite), or a postgres:// or postgresql:// URL (PostgreSQL)";
+
 /// Errors of the store. Each names the file or record and what to do.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -46,7 +50,7 @@ pub enum StoreError {
     Refused(String),
     #[error("the store value {key} was changed by another process meanwhile; nothing was applied, try again")]
     Conflict { key: String },
-    #[error("the store '{given}' uses the URL scheme '{scheme}', which mailcert does not support; give {}", crate::location::SUPPORTED_SCHEMES)]
+    #[error("the store '{given}' uses the URL scheme '{scheme}', which mailcert does not support; give {}", SUPPORTED_SCHEMES)]
     UnsupportedScheme { given: String, scheme: String },
     #[error("the store URL {url} is malformed: {reason}; the form is postgres://USER@HOST[:PORT]/DATABASE[?sslmode=verify-full]")]
     BadUrl { url: String, reason: String },

@@ -27,10 +27,10 @@ use std::time::Duration;
 
 pub use crypto::{decode_hex, encode_hex};
 pub use dump::{DumpedBinding, DumpedCertificate, DumpedPending, DumpedValue, StoreDump};
-pub use error::{Result, StoreError};
+pub use error::{Result, StoreError, SUPPORTED_SCHEMES};
 pub use location::{
     default_store_path, key_path_for, ChosenStore, ConfiguredStore, ExplicitStore, StoreDb,
-    StoreLocation, StoreSource, SUPPORTED_SCHEMES,
+    StoreLocation, StoreSource,
 };
 pub use model::{
     AnchorRecord, AuditEntry, Binding, CertRecord, Change, NewCertificate, NewPending,

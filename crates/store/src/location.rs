@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
-use crate::postgres::PgTarget;
+use crate::postgres::target::{redact_text, PgTarget};
 
 /// The database file and its key file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,10 +128,6 @@ impl std::fmt::Display for StoreSource {
     }
 }
 
-/// The URL schemes mailcert reads, for error messages.
-pub const SUPPORTED_SCHEMES: &str =
-    "a file path (SQLite), or a postgres:// or postgresql:// URL (PostgreSQL)";
-
 /// The database a store lives in, read from [`StoreLocation::db`]: a
 /// SQLite file (a path), or a PostgreSQL database shared by a fleet (a
 /// `postgres://` or `postgresql://` URL). Any other URL scheme is an
@@ -154,7 +150,7 @@ impl StoreDb {
                 Ok(StoreDb::Postgres(Box::new(PgTarget::parse(&text)?)))
             }
             Some(scheme) => Err(StoreError::UnsupportedScheme {
-                given: crate::postgres::redact_text(&text),
+                given: redact_text(&text),
                 scheme,
             }),
         }
@@ -219,7 +215,7 @@ impl StoreLocation {
     /// password someone put in it (such a URL is refused, and the
     /// refusal must not repeat the password).
     pub fn shown(&self) -> String {
-        crate::postgres::redact_text(&self.db.to_string_lossy())
+        redact_text(&self.db.to_string_lossy())
     }
 
     /// Whether `db` is a PostgreSQL URL (well-formed or not).

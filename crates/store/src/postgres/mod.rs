@@ -30,7 +30,7 @@
 
 mod fleet;
 mod ops;
-mod target;
+pub(crate) mod target;
 mod tls;
 
 use std::sync::mpsc;
@@ -41,7 +41,6 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 
-pub(crate) use target::redact_text;
 pub use target::{PgHost, PgTarget, RootCerts, SslMode};
 
 use crate::crypto::{StoreKey, KEY_CHECK};
