@@ -4,6 +4,15 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+/// Where the certificates come from: it changes the wording of fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Sent by a server during a handshake (`check`).
+    Served,
+    /// Read from files (`verify`).
+    Files,
+}
+
 /// How bad a finding is. Only `Error` makes `check` and `verify` exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -34,18 +34,17 @@ pub use caa::{caa_check, caa_lookup, resolve_plan_caa};
 pub use dane::DaneReport;
 pub use endpoint::{host_port, ConnectTo, Endpoint, Protocol, Scheme, TlsMode};
 pub use error::CheckError;
-pub use finding::{has_errors, tidy, Code, Finding, Severity};
+pub use finding::{has_errors, tidy, Code, Finding, Severity, Source};
 pub use limits::public_max_validity_days;
-pub use mta_sts::{check_mta_sts, MtaStsReport, MxReport};
+pub use mta_sts::{check_mta_sts, check_mta_sts_domains};
 pub use planned::plan_endpoints;
-pub use report::{EndpointReport, Report, StartTlsReport};
+pub use report::{EndpointReport, MtaStsReport, MxReport, Report, StartTlsReport};
 pub use run::{
-    check_all, check_endpoints, check_mta_sts_domains, check_one, BoundCertificate, BoundLookup,
-    Progress, Settings,
+    check_all, check_endpoints, check_one, BoundCertificate, BoundLookup, Progress, Settings,
 };
 pub use trust::{Anchor, Origin, TrustStore};
 pub use validate::{
-    ca_issuers_url, validate, ChainEntry, Request, Source, Validation, EXPIRY_WARNING_DAYS,
+    ca_issuers_url, validate, ChainEntry, Request, Validation, EXPIRY_WARNING_DAYS,
 };
 
 /// Refuses a `--name` no client could ask for.

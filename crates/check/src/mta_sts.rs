@@ -27,57 +27,39 @@ use rustls::client::Resumption;
 use rustls::crypto::CryptoProvider;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::capture::CaptureVerifier;
 use crate::endpoint::{ConnectTo, Endpoint, Scheme};
-use crate::finding::{Code, Finding, Severity};
-use crate::report::EndpointReport;
+use crate::error::CheckError;
+use crate::finding::{Code, Finding, Severity, Source};
+use crate::report::{EndpointReport, MtaStsReport, MxReport};
 use crate::run::{check_one, Settings};
-use crate::validate::{validate, Request, Source};
+use crate::validate::{validate, Request};
 
-/// What `check --mta-sts DOMAIN --json` prints for the domain.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MtaStsReport {
-    pub domain: String,
-    /// The resolver asked.
-    pub resolver: String,
-    /// `_mta-sts.<domain>`.
-    pub txt_name: String,
-    /// The valid `v=STSv1` record found, if any.
-    pub txt: Option<String>,
-    /// The policy's id from the record.
-    pub id: Option<String>,
-    pub policy_url: String,
-    /// The policy as fetched (text), when it could be.
-    pub policy: Option<String>,
-    pub mode: Option<Mode>,
-    /// The TLS side of the policy fetch: chain, validation findings.
-    pub policy_host: Option<EndpointReport>,
-    /// The MX hosts, in preference order.
-    pub mx: Vec<MxReport>,
-    pub findings: Vec<Finding>,
-}
-
-impl MtaStsReport {
-    pub fn has_errors(&self) -> bool {
-        crate::finding::has_errors(&self.findings)
-            || self.policy_host.as_ref().is_some_and(|h| h.has_errors())
-    }
-}
-
-/// One MX host as a sender sees it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct MxReport {
-    pub host: String,
-    pub preference: u16,
-    /// The policy line it matches, if any.
-    pub pattern: Option<String>,
-    /// The port-25 STARTTLS check of the host.
-    pub endpoint: Option<EndpointReport>,
+/// `check --mta-sts`: each domain as a sending MTA sees it, asking
+/// `resolver` for every record (see [`check_mta_sts`]).
+pub fn check_mta_sts_domains(
+    domains: &[String],
+    resolver: SocketAddr,
+    settings: &Settings,
+) -> Result<Vec<MtaStsReport>, CheckError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CheckError::Runtime)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let reports = runtime.block_on(async {
+        let mut out = Vec::new();
+        for domain in domains {
+            out.push(check_mta_sts(domain, resolver, settings, &provider).await);
+        }
+        out
+    });
+    runtime.shutdown_background();
+    Ok(reports)
 }
 
 /// Checks `domain` as a sending MTA would, asking `resolver`.

@@ -7,8 +7,7 @@
 use mailcert_x509::profile::{violations, Violation};
 use mailcert_x509::CertSummary;
 
-use crate::finding::{Code, Finding};
-use crate::validate::Source;
+use crate::finding::{Code, Finding, Source};
 
 /// What a certificate is in the chain, for the words of a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

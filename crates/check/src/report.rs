@@ -1,6 +1,7 @@
 //! What `check --json` and `verify --json` print. The field names are a
 //! fixed interface (see the design): add fields, never rename one.
 
+use mailcert_mtasts::Mode;
 use serde::Serialize;
 
 use crate::finding::{has_errors, Finding};
@@ -12,7 +13,7 @@ pub struct Report {
     pub endpoints: Vec<EndpointReport>,
     /// `check --mta-sts DOMAIN`: each domain as a sending MTA sees it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mta_sts: Vec<crate::mta_sts::MtaStsReport>,
+    pub mta_sts: Vec<MtaStsReport>,
 }
 
 impl Report {
@@ -84,4 +85,44 @@ impl EndpointReport {
     pub fn has_errors(&self) -> bool {
         has_errors(&self.findings)
     }
+}
+
+/// What `check --mta-sts DOMAIN --json` prints for the domain.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MtaStsReport {
+    pub domain: String,
+    /// The resolver asked.
+    pub resolver: String,
+    /// `_mta-sts.<domain>`.
+    pub txt_name: String,
+    /// The valid `v=STSv1` record found, if any.
+    pub txt: Option<String>,
+    /// The policy's id from the record.
+    pub id: Option<String>,
+    pub policy_url: String,
+    /// The policy as fetched (text), when it could be.
+    pub policy: Option<String>,
+    pub mode: Option<Mode>,
+    /// The TLS side of the policy fetch: chain, validation findings.
+    pub policy_host: Option<EndpointReport>,
+    /// The MX hosts, in preference order.
+    pub mx: Vec<MxReport>,
+    pub findings: Vec<Finding>,
+}
+
+impl MtaStsReport {
+    pub fn has_errors(&self) -> bool {
+        has_errors(&self.findings) || self.policy_host.as_ref().is_some_and(|h| h.has_errors())
+    }
+}
+
+/// One MX host as a sender sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MxReport {
+    pub host: String,
+    pub preference: u16,
+    /// The policy line it matches, if any.
+    pub pattern: Option<String>,
+    /// The port-25 STARTTLS check of the host.
+    pub endpoint: Option<EndpointReport>,
 }

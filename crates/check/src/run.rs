@@ -13,12 +13,12 @@ use tokio::sync::Semaphore;
 
 use crate::endpoint::{ConnectTo, Endpoint, Scheme};
 use crate::error::CheckError;
-use crate::finding::{tidy, Code, Finding};
+use crate::finding::{tidy, Code, Finding, Source};
 use crate::legacy;
 use crate::probe::{observe, Observation, Target};
 use crate::report::{EndpointReport, Report};
 use crate::trust::TrustStore;
-use crate::validate::{validate, Request, Source};
+use crate::validate::{validate, Request};
 
 /// A certificate the store would serve on a service, as the front end
 /// would choose it for a client asking for a name.
@@ -130,29 +130,6 @@ pub fn check_endpoints(
         endpoints: keep_answering(endpoints, reports),
         mta_sts: Vec::new(),
     })
-}
-
-/// `check --mta-sts`: each domain as a sending MTA sees it, asking
-/// `resolver` for every record (see [`crate::check_mta_sts`]).
-pub fn check_mta_sts_domains(
-    domains: &[String],
-    resolver: SocketAddr,
-    settings: &Settings,
-) -> Result<Vec<crate::mta_sts::MtaStsReport>, CheckError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CheckError::Runtime)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let reports = runtime.block_on(async {
-        let mut out = Vec::new();
-        for domain in domains {
-            out.push(crate::mta_sts::check_mta_sts(domain, resolver, settings, &provider).await);
-        }
-        out
-    });
-    runtime.shutdown_background();
-    Ok(reports)
 }
 
 /// The async form of [`check_endpoints`], without the bare-host filtering.

@@ -20,22 +20,13 @@ use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 
-use crate::finding::{has_errors, tidy, Code, Finding};
+use crate::finding::{has_errors, tidy, Code, Finding, Source};
 use crate::limits;
 use crate::profile::{self, is_profile_code, Role};
 use crate::trust::{Origin, TrustStore};
 
 /// Expiry warnings start this many days before `not_after`, as in `list`.
 pub use mailcert_x509::status::EXPIRY_WARNING_DAYS;
-
-/// Where the certificates come from: it changes the wording of fixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// Sent by a server during a handshake (`check`).
-    Served,
-    /// Read from files (`verify`).
-    Files,
-}
 
 /// What to validate.
 #[derive(Debug, Clone, Copy)]
