@@ -357,7 +357,7 @@ impl Manager {
                 thumbprint: thumbprint.to_string(),
                 host,
                 rdata,
-                waiting,
+                waiting: Box::new(waiting),
             }),
         }
     }
@@ -527,7 +527,7 @@ mod tests {
             thumbprint: "9F1C".into(),
             host,
             rdata: rdata.clone(),
-            waiting,
+            waiting: Box::new(waiting),
         };
         assert_eq!(
             error.to_string(),

@@ -38,7 +38,9 @@ pub enum LifecycleError {
         host: String,
         /// The record of the key, `3 1 1 HEX`.
         rdata: String,
-        waiting: DaneWaiting,
+        /// Boxed, so that this variant is no larger than the others: every
+        /// `Result` of the crate, and `AcmeError`, carry this enum.
+        waiting: Box<DaneWaiting>,
     },
     /// There are no TLSA records to give for what was asked: the DANE
     /// publisher then has nothing to publish, which is no failure.
