@@ -11,6 +11,7 @@
 use rustls_pki_types::pem::{self, PemObject};
 
 use crate::error::CertError;
+use crate::sniff::begin_labels;
 
 mod encrypted;
 
@@ -188,16 +189,6 @@ pub(crate) fn first_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, M
             .map(::pem::Pem::into_contents)
             .map_err(Malformed::from),
     )
-}
-
-/// The labels of the BEGIN lines of `text`, in order: `None` for a BEGIN
-/// line that does not end in dashes. Read from the lines alone, so that a
-/// file whose bodies are damaged or cut still says what it was meant to
-/// hold (the `pem` crate only returns whole, decodable blocks).
-pub(crate) fn begin_labels(text: &str) -> impl Iterator<Item = Option<&str>> {
-    text.lines()
-        .filter_map(|line| line.trim_start().strip_prefix("-----BEGIN "))
-        .map(|rest| rest.trim_end().strip_suffix("-----"))
 }
 
 /// The lines of `bytes` (ended by LF, CRLF or CR) that are not blank.

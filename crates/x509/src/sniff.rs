@@ -137,10 +137,20 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
+/// The labels of the BEGIN lines of `text`, in order: `None` for a BEGIN
+/// line that does not end in dashes. Read from the lines alone, so that a
+/// file whose bodies are damaged or cut still says what it was meant to
+/// hold (the `pem` crate only returns whole, decodable blocks).
+pub(crate) fn begin_labels(text: &str) -> impl Iterator<Item = Option<&str>> {
+    text.lines()
+        .filter_map(|line| line.trim_start().strip_prefix("-----BEGIN "))
+        .map(|rest| rest.trim_end().strip_suffix("-----"))
+}
+
 /// PEM, by the labels of its `-----BEGIN` lines.
 fn pem_kind(bytes: &[u8]) -> Option<FileKind> {
     let text = String::from_utf8_lossy(bytes);
-    let labels: Vec<&str> = crate::pem::begin_labels(&text).flatten().collect();
+    let labels: Vec<&str> = begin_labels(&text).flatten().collect();
     if labels.is_empty() {
         if text.trim_start().starts_with("-----BEGIN PGP") {
             return Some(FileKind::OpenPgp);
