@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use mailcert_dane::resolver::rcode_text;
+use mailcert_dane::resolver::{rcode_text, txt_text};
 use mailcert_dane::Resolver;
 use mailcert_mtasts::{
     policy_host, policy_url, sts_record_name, Mode, Policy, StsRecord, MAX_POLICY_BYTES,
@@ -503,16 +503,8 @@ impl Dns {
         Ok(self
             .ask(name, RecordType::TXT)
             .await?
-            .into_iter()
-            .filter_map(|data| match data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect::<String>(),
-                ),
-                _ => None,
-            })
+            .iter()
+            .filter_map(txt_text)
             .collect())
     }
 

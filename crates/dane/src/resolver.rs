@@ -178,15 +178,8 @@ impl Resolver {
     /// `owner`, asked without recursion. An answer without the AA bit (a
     /// server that does not hold the zone) is an error.
     pub fn tlsa_authoritative(&self, owner: &str) -> Result<Vec<Tlsa>, DaneError> {
-        let answer = self.query(owner, RecordType::TLSA, false)?;
-        if !answer.authoritative {
-            return Err(DaneError::Message(format!(
-                "{} is not authoritative for {owner} (it answered {} without the AA bit)",
-                self.server,
-                rcode_text(answer.rcode)
-            )));
-        }
-        Ok(answer
+        Ok(self
+            .query_authoritative(owner, RecordType::TLSA)?
             .records
             .iter()
             .filter_map(|(_, _, data)| match data {
@@ -205,7 +198,18 @@ impl Resolver {
     /// from its zone for `name` (each record's strings joined), asked
     /// without recursion.
     pub fn txt_authoritative(&self, name: &str) -> Result<Vec<String>, DaneError> {
-        let answer = self.query(name, RecordType::TXT, false)?;
+        Ok(self
+            .query_authoritative(name, RecordType::TXT)?
+            .records
+            .iter()
+            .filter_map(|(_, _, data)| txt_text(data))
+            .collect())
+    }
+
+    /// Asks `name`/`rtype` without recursion; an answer without the AA
+    /// bit (a server that does not hold the zone) is an error.
+    fn query_authoritative(&self, name: &str, rtype: RecordType) -> Result<Answer, DaneError> {
+        let answer = self.query(name, rtype, false)?;
         if !answer.authoritative {
             return Err(DaneError::Message(format!(
                 "{} is not authoritative for {name} (it answered {} without the AA bit)",
@@ -213,19 +217,7 @@ impl Resolver {
                 rcode_text(answer.rcode)
             )));
         }
-        Ok(answer
-            .records
-            .iter()
-            .filter_map(|(_, _, data)| match data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect::<String>(),
-                ),
-                _ => None,
-            })
-            .collect())
+        Ok(answer)
     }
 
     /// The zone's authoritative servers: its NS records, each with its
@@ -369,6 +361,20 @@ pub(crate) fn parse_name(name: &str) -> Result<Name, DaneError> {
     })?;
     parsed.set_fqdn(true);
     Ok(parsed)
+}
+
+/// A TXT record's strings joined into one, as MTA-STS (RFC 8461 §3.1)
+/// and TLS-RPT read them; `None` for data of another type.
+pub fn txt_text(data: &RData) -> Option<String> {
+    match data {
+        RData::TXT(txt) => Some(
+            txt.txt_data
+                .iter()
+                .map(|part| String::from_utf8_lossy(part).into_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// For messages: `NXDOMAIN`, `SERVFAIL`, …
