@@ -968,26 +968,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, key: &StoreKey, op: &Op, now: i64) -
                 ],
             )?;
         }
-        Op::InsertPending(new) => {
-            let r = &new.record;
-            tx.execute(
-                "INSERT INTO pending_requests (id, csr, subject, names, key_type, spki, private_key, exportable, friendly_name, renews, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    r.id,
-                    r.csr_der,
-                    r.subject,
-                    r.names.join("\n"),
-                    r.key_type,
-                    r.spki_der,
-                    key.seal(&new.private_key),
-                    r.exportable,
-                    r.friendly_name,
-                    r.renews,
-                    now
-                ],
-            )?;
-        }
+        Op::InsertPending(new) => insert_pending(tx, key, &new.record, &new.private_key, now)?,
         Op::DeletePending(id) => {
             expect_one(
                 tx.execute("DELETE FROM pending_requests WHERE id = ?1", [id])?,
@@ -1081,6 +1062,35 @@ pub(crate) fn store_chain(tx: &rusqlite::Transaction<'_>, chain: &[Vec<u8>]) -> 
         links.push(thumb);
     }
     Ok(links.join(","))
+}
+
+/// A pending request with its key sealed; `created_at` is `now` for a new
+/// one, the original time for a restored one.
+pub(crate) fn insert_pending(
+    tx: &rusqlite::Transaction<'_>,
+    key: &StoreKey,
+    r: &PendingRecord,
+    private_key: &[u8],
+    created_at: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO pending_requests (id, csr, subject, names, key_type, spki, private_key, exportable, friendly_name, renews, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            r.id,
+            r.csr_der,
+            r.subject,
+            r.names.join("\n"),
+            r.key_type,
+            r.spki_der,
+            key.seal(private_key),
+            r.exportable,
+            r.friendly_name,
+            r.renews,
+            created_at
+        ],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn insert_certificate(

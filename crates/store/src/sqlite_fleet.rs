@@ -8,8 +8,8 @@ use crate::dump::{DumpedBinding, DumpedCertificate, DumpedPending, DumpedValue, 
 use crate::error::{Result, StoreError};
 use crate::model::{AnchorRecord, NewCertificate, NodeRecord};
 use crate::sqlite::{
-    audit_from_row, binding_from_columns, cert_from_row, insert_certificate, pending_from_row,
-    SqliteStore, CERT_COLUMNS, PENDING_COLUMNS,
+    audit_from_row, binding_from_columns, cert_from_row, insert_certificate, insert_pending,
+    pending_from_row, SqliteStore, CERT_COLUMNS, PENDING_COLUMNS,
 };
 use crate::Store;
 
@@ -180,23 +180,12 @@ impl SqliteStore {
             )?;
         }
         for p in &dump.pending {
-            let r = &p.record;
-            tx.execute(
-                "INSERT INTO pending_requests (id, csr, subject, names, key_type, spki, private_key, exportable, friendly_name, renews, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    r.id,
-                    r.csr_der,
-                    r.subject,
-                    r.names.join("\n"),
-                    r.key_type,
-                    r.spki_der,
-                    self.key.seal(&p.private_key),
-                    r.exportable,
-                    r.friendly_name,
-                    r.renews,
-                    r.created_at.unix_timestamp()
-                ],
+            insert_pending(
+                &tx,
+                &self.key,
+                &p.record,
+                &p.private_key,
+                p.record.created_at.unix_timestamp(),
             )?;
         }
         for b in &dump.bindings {
