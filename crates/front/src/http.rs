@@ -93,7 +93,9 @@ fn respond_to(head: &RequestHead, redirect: &Redirect, challenges: &ChallengeBoa
     )
 }
 
-fn strip_port(host: &str) -> &str {
+/// The name of a `Host` header without its port (`[::1]:80` keeps its
+/// brackets); also what the MTA-STS listener looks policies up by.
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.split_inclusive(']').next().unwrap_or(host);
     }

@@ -110,7 +110,7 @@ pub fn respond(head: &str, hosts: &PolicyHosts, sni: Option<&str>) -> (u16, Stri
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
         .map(|(_, v)| {
-            strip_port(v.trim())
+            crate::http::strip_port(v.trim())
                 .trim_end_matches('.')
                 .to_ascii_lowercase()
         });
@@ -159,13 +159,6 @@ fn answer(status: u16, reason: &str, body: &str, with_body: bool) -> String {
         body.len(),
         if with_body { body } else { "" }
     )
-}
-
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.split_inclusive(']').next().unwrap_or(host);
-    }
-    host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
 #[cfg(test)]
