@@ -310,8 +310,6 @@ mod tests {
     use super::*;
     use crate::relay::run;
 
-    /// Runs a script against a relay: each step is bytes from the client
-    /// or the backend; returns what each side received, in order.
     /// Found by the relay_smtp fuzz target: a tab (or another whitespace
     /// Postfix splits on) after the verb passed STARTTLS and AUTH to the
     /// backend, and a DATA so written let its content be read as commands.
