@@ -31,14 +31,7 @@ fn services_of(cli: &Cli, thumb: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .find(|c| c["thumbprint"] == thumb)
-        .map(|c| {
-            c["services"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(mailcert_testkit::services_of)
         .unwrap_or_default()
 }
 

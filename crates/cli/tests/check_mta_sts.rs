@@ -20,18 +20,7 @@ const POLICY_HOST: &str = "mta-sts.mtasts.test";
 
 /// A leaf for the policy host and MX1 (not MX2), bound to https and smtp.
 fn certificate(env: &Cli, pki: &Pki) {
-    let leaf = pki.leaf("mta-sts", &[POLICY_HOST, MX1], "ec");
-    let mut pem = std::fs::read_to_string(&leaf.cert).expect("leaf");
-    pem.push_str(&std::fs::read_to_string(&leaf.chain).expect("chain"));
-    let bundle = env.write("bundle.pem", pem);
-    let thumb = env
-        .ok(&[
-            "import",
-            bundle.to_str().unwrap(),
-            "--key",
-            leaf.key.to_str().unwrap(),
-        ])
-        .first_line();
+    let thumb = env.import_leaf(&pki.leaf("mta-sts", &[POLICY_HOST, MX1], "ec"));
     env.ok(&["enable", &thumb, "--services", "https,smtp"]);
 }
 

@@ -121,13 +121,7 @@ impl Fleet {
     }
 
     fn thumbprint_of(&self, run: Run) -> String {
-        run.ok()
-            .stdout
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
+        run.ok().first_line()
     }
 }
 
@@ -948,12 +942,7 @@ fn a_tls_cluster_is_verified_in_full() {
     let pki = Pki::new(&dir.path().join("pki"));
     let server = pki.leaf("postgres", &["localhost"], "ec");
     let chain = dir.path().join("server-chain.pem");
-    std::fs::write(
-        &chain,
-        std::fs::read_to_string(&server.cert).unwrap()
-            + &std::fs::read_to_string(&server.chain).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&chain, server.with_chain()).unwrap();
     let pg = Postgres::start_with(mailcert_testkit::PgOptions {
         tls: Some((chain, server.key.clone())),
     });

@@ -4,7 +4,7 @@
 //! (`list`, `which`, `enable`); and what `which` says is what curl,
 //! `openssl s_client` and `check --store` get from a running `serve`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mailcert_testkit::Cli;
 
@@ -18,15 +18,6 @@ const WWW: &str = "www.example.org";
 
 fn https_listener(name: &str, port: u16, backend: u16) -> String {
     listener_toml(name, "https", "implicit", port, backend, "")
-}
-
-fn services(env: &Cli, thumb: &str) -> Vec<String> {
-    env.show(thumb)["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .map(|s| s.as_str().unwrap_or_default().to_string())
-        .collect()
 }
 
 fn which(env: &Cli, args: &[&str]) -> serde_json::Value {
@@ -52,7 +43,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
         added.stderr
     );
     assert!(!added.stderr.contains("replaces"), "{}", added.stderr);
-    assert_eq!(services(&env, &init), ["https", "imap", "pop", "smtp"]);
+    assert_eq!(env.services(&init), ["https", "imap", "pop", "smtp"]);
     assert_eq!(
         which(&env, &["--name", "www.fabrikam.com"])["thumbprint"],
         web.as_str()
@@ -86,7 +77,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
         "{}",
         moved.stderr
     );
-    assert!(services(&env, &init).contains(&"https".to_string()));
+    assert!(env.services(&init).contains(&"https".to_string()));
 
     // Every name of the init and of the partial certificate, by a
     // wildcard for the contoso names: both are replaced, fabrikam stays.
@@ -100,7 +91,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
             "{}",
             replaced.stderr
         );
-        assert!(!services(&env, old).contains(&"https".to_string()));
+        assert!(!env.services(old).contains(&"https".to_string()));
     }
     assert!(
         replaced.stderr.contains(&format!(
@@ -109,7 +100,7 @@ fn enable_for_https_replaces_the_names_it_covers_and_adds_the_others_beside() {
         "the names that moved are named: {}",
         replaced.stderr
     );
-    assert_eq!(services(&env, &web), ["https"]);
+    assert_eq!(env.services(&web), ["https"]);
     assert_eq!(
         which(&env, &["--name", "owa.contoso.com"])["selection"]["rule"],
         "wildcard"
@@ -246,20 +237,7 @@ fn a_listener_binding_hiding_the_service_binding_is_said() {
 
 /// A leaf of the throwaway PKI imported with its chain; its thumbprint.
 fn import(env: &Cli, pki: &Pki, label: &str, names: &[&str]) -> String {
-    let leaf = pki.leaf(label, names, "ec");
-    let bundle: PathBuf = env.path(&format!("{label}-bundle.pem"));
-    let mut pem = std::fs::read_to_string(&leaf.cert).expect("leaf");
-    pem.push_str(&std::fs::read_to_string(&leaf.chain).expect("chain"));
-    std::fs::write(&bundle, pem).expect("bundle");
-    let out = env
-        .run(&[
-            "import",
-            &bundle.display().to_string(),
-            "--key",
-            &leaf.key.display().to_string(),
-        ])
-        .ok();
-    out.stdout.trim().to_string()
+    env.import_leaf(&pki.leaf(label, names, "ec"))
 }
 
 /// curl to `name` on the listener, validating against `root`: the body,

@@ -3,21 +3,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use mailcert_testkit::openssl;
+use mailcert_testkit::{openssl, services_of};
 
 use crate::cli;
 
 fn names(cert: &serde_json::Value) -> Vec<String> {
     cert["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
-fn services(cert: &serde_json::Value) -> Vec<String> {
-    cert["services"]
         .as_array()
         .unwrap()
         .iter()
@@ -35,7 +26,7 @@ fn init_creates_a_bound_self_signed_certificate_once() {
     let cert = &list[0];
     assert_eq!(cert["subject"], "CN=ex1.contoso.com");
     assert_eq!(names(cert), ["ex1.contoso.com", "ex1"]);
-    assert_eq!(services(cert), ["https", "imap", "pop", "smtp"]);
+    assert_eq!(services_of(cert), ["https", "imap", "pop", "smtp"]);
     assert_eq!(cert["status"], "Valid");
     assert_eq!(cert["is_self_signed"], true);
     assert_eq!(cert["has_private_key"], true);
@@ -265,8 +256,8 @@ fn enable_follows_exchange_rules() {
         "the names that moved are named: {}",
         https.stderr
     );
-    assert_eq!(services(&env.show(&newer)), ["https"]);
-    assert_eq!(services(&env.show(&default)), ["imap", "pop", "smtp"]);
+    assert_eq!(services_of(&env.show(&newer)), ["https"]);
+    assert_eq!(services_of(&env.show(&default)), ["imap", "pop", "smtp"]);
 
     let smtp = env.run(&["enable", &newer, "--services", "smtp"]).ok();
     assert!(
@@ -276,7 +267,7 @@ fn enable_follows_exchange_rules() {
         smtp.stderr
     );
     assert!(
-        services(&env.show(&default)).contains(&"smtp".to_string()),
+        services_of(&env.show(&default)).contains(&"smtp".to_string()),
         "the previous smtp certificate stays enabled"
     );
 
@@ -659,9 +650,9 @@ fn renew_self_signed_moves_bindings_and_keeps_the_old_one() {
     let old_cert = env.show(&old);
     assert_eq!(names(&new_cert), names(&old_cert));
     assert_eq!(new_cert["key_algorithm"], old_cert["key_algorithm"]);
-    assert_eq!(services(&new_cert), ["https", "imap", "smtp"]);
+    assert_eq!(services_of(&new_cert), ["https", "imap", "smtp"]);
     assert!(
-        services(&old_cert).is_empty(),
+        services_of(&old_cert).is_empty(),
         "old one stays listed, unbound"
     );
     let old_days = old_cert["days_left"].as_i64().unwrap();

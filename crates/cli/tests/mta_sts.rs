@@ -6,7 +6,7 @@
 //! and a new id, and only a changed policy changes the id; bad entries
 //! are refused with file, line and field.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mailcert_testkit::{free_port, python_https_get, wait_until, Cli, Curl, HttpBackend, Pki};
@@ -31,22 +31,7 @@ fn listeners(web: u16, backend: u16, sts: u16) -> String {
 
 /// A leaf of the throwaway PKI for `names`, imported and bound to https.
 fn https_certificate(env: &Cli, pki: &Pki, names: &[&str]) -> String {
-    let leaf = pki.leaf("web", names, "ec");
-    let bundle: PathBuf = env.path("web-bundle.pem");
-    let mut pem = std::fs::read_to_string(&leaf.cert).expect("leaf");
-    pem.push_str(&std::fs::read_to_string(&leaf.chain).expect("chain"));
-    std::fs::write(&bundle, pem).expect("bundle");
-    let thumb = env
-        .run(&[
-            "import",
-            &bundle.display().to_string(),
-            "--key",
-            &leaf.key.display().to_string(),
-        ])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let thumb = env.import_leaf(&pki.leaf("web", names, "ec"));
     env.run(&["enable", &thumb, "--services", "https"]).ok();
     thumb
 }

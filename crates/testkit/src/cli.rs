@@ -355,6 +355,31 @@ impl Cli {
         self.ok(&["show", thumbprint, "--json"]).json()
     }
 
+    /// Imports `leaf` — its certificate and chain as one file
+    /// (`NAME-bundle.pem`), and `--key` — and returns its thumbprint.
+    #[track_caller]
+    pub fn import_leaf(&self, leaf: &crate::Leaf) -> String {
+        let name = leaf
+            .cert
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("leaf");
+        let bundle = self.write(&format!("{name}-bundle.pem"), leaf.with_chain());
+        self.ok(&[
+            "import",
+            &bundle.display().to_string(),
+            "--key",
+            &leaf.key.display().to_string(),
+        ])
+        .first_line()
+    }
+
+    /// The services a certificate is bound to, as `show --json` says.
+    #[track_caller]
+    pub fn services(&self, thumbprint: &str) -> Vec<String> {
+        services_of(&self.show(thumbprint))
+    }
+
     /// Writes a file into the test's directory.
     pub fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);
@@ -375,6 +400,18 @@ impl Cli {
         all.extend_from_slice(args);
         Serve::start(self.command(&all), &self.path("serve.log"))
     }
+}
+
+/// The `services` of a certificate as `list --json` and `show --json`
+/// give it.
+#[track_caller]
+pub fn services_of(certificate: &serde_json::Value) -> Vec<String> {
+    certificate["services"]
+        .as_array()
+        .expect("services is an array")
+        .iter()
+        .map(|s| s.as_str().expect("a service is a string").to_string())
+        .collect()
 }
 
 /// A `[[listener]]` table of `mailcert serve`'s configuration on the

@@ -45,7 +45,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use browser::{Browser, BrowserOptions, Element, CHROMEDRIVER, CHROMIUM, ENTER, TAB};
-pub use cli::{listener_toml, without_the_clock, Cli, Run, Serve, Snapshot};
+pub use cli::{listener_toml, services_of, without_the_clock, Cli, Run, Serve, Snapshot};
 pub use client::{openssl_view, pem_blocks, served_chain, served_thumbprint, OpensslView};
 pub use curl::{Curl, HttpReply};
 pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};

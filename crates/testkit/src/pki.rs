@@ -495,6 +495,16 @@ pub struct Leaf {
     pub chain: PathBuf,
 }
 
+impl Leaf {
+    /// The certificate followed by its chain, as one PEM text: what a
+    /// server is configured with, and what `import` takes beside the key.
+    pub fn with_chain(&self) -> String {
+        let mut pem = std::fs::read_to_string(&self.cert).expect("the leaf's certificate");
+        pem.push_str(&std::fs::read_to_string(&self.chain).expect("the leaf's chain"));
+        pem
+    }
+}
+
 impl Pki {
     /// Creates the root and the intermediate under `dir`.
     pub fn new(dir: &Path) -> Pki {
