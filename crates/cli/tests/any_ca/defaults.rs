@@ -2,6 +2,8 @@
 //! sits beside the self-signed one `init` made, and `init` after the
 //! administrator took that one away.
 
+use mailcert_testkit::pki::server_extensions;
+
 use super::harness::Env;
 
 /// A certificate for mail.contoso.com that the OpenSSL CA (trusted by the
@@ -26,28 +28,9 @@ fn import_older_ca_certificate(env: &Env) -> String {
     ]);
     env.write(
         "leaf.ext",
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nsubjectAltName=DNS:mail.contoso.com,DNS:autodiscover.contoso.com\n",
+        server_extensions("DNS:mail.contoso.com,DNS:autodiscover.contoso.com"),
     );
-    env.openssl_at(
-        "-2d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "mail.csr",
-            "-CA",
-            "testint.pem",
-            "-CAkey",
-            "testint.key",
-            "-CAcreateserial",
-            "-days",
-            "200",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "mail.pem",
-        ],
-    );
+    env.openssl_sign_at("-2d", "testint", "mail.csr", 200, "leaf.ext", "mail.pem");
     env.openssl(&[
         "pkcs12",
         "-export",

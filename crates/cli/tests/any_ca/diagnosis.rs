@@ -5,6 +5,8 @@
 //! its own; everything else is a warning in a client's words, and only a
 //! signature that does not match is called altered.
 
+use mailcert_testkit::pki::server_extensions;
+
 use super::harness::{concat, Env};
 
 /// Signs `csr` with `issuer` (`issuer.pem`/`issuer.key`) using `ext`
@@ -36,7 +38,10 @@ fn sign(env: &Env, issuer: &str, csr: &str, ext: Option<&str>, extra: &[&str], o
     env.openssl(&args);
 }
 
-const SERVER_EXT: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nsubjectAltName=DNS:mail.contoso.com\n";
+/// The extensions of a server certificate for mail.contoso.com.
+fn server_ext() -> String {
+    server_extensions("DNS:mail.contoso.com")
+}
 
 /// An RSA root made by OpenSSL: rsaroot.pem / rsaroot.key ("RSA CA").
 fn rsa_ca(env: &Env) {
@@ -162,7 +167,7 @@ fn sha1_and_pss_signatures_are_checked_and_named_not_called_tampering() {
         &env,
         "testint",
         "es1.csr",
-        Some(SERVER_EXT),
+        Some(server_ext().as_str()),
         &["-sha1"],
         "es1.pem",
     );
@@ -195,7 +200,7 @@ fn sha1_and_pss_signatures_are_checked_and_named_not_called_tampering() {
         &env,
         "rsaroot",
         "rs1.csr",
-        Some(SERVER_EXT),
+        Some(server_ext().as_str()),
         &["-sha1"],
         "rs1.pem",
     );
@@ -220,7 +225,7 @@ fn sha1_and_pss_signatures_are_checked_and_named_not_called_tampering() {
             &env,
             "rsaroot",
             "pss.csr",
-            Some(SERVER_EXT),
+            Some(server_ext().as_str()),
             &["-sigopt", "rsa_padding_mode:pss", "-sigopt", &saltopt],
             out,
         );
@@ -259,7 +264,7 @@ fn rsa_1024_imports_with_a_warning_and_is_refused_where_it_cannot_serve() {
         &env,
         "testint",
         "weak.csr",
-        Some(SERVER_EXT),
+        Some(server_ext().as_str()),
         &[],
         "weak.pem",
     );
@@ -346,7 +351,14 @@ fn a_version_1_answer_is_refused_and_the_request_kept() {
     assert!(err.contains("X.509 version 1"), "{err}");
 
     // The CA answers again, properly: the same request completes.
-    sign(&env, "testint", "r.csr", Some(SERVER_EXT), &[], "v3.pem");
+    sign(
+        &env,
+        "testint",
+        "r.csr",
+        Some(server_ext().as_str()),
+        &[],
+        "v3.pem",
+    );
     let text = env.ok_all(&[
         "complete",
         &env.p("v3.pem"),
@@ -361,29 +373,17 @@ fn status_texts_say_what_happened_in_plain_words() {
     let env = Env::new();
     env.openssl_ca();
     env.ok(&["trust", "add", &env.p("testroot.pem")]);
-    env.write("leaf.ext", SERVER_EXT);
+    env.write("leaf.ext", server_ext());
 
     // Expired, under an intermediate that was valid all along: the chain
     // is trusted, the certificate expired on its date.
-    env.openssl_at(
+    env.openssl_sign_at(
         "-1000d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "testint.csr",
-            "-CA",
-            "testroot.pem",
-            "-CAkey",
-            "testroot.key",
-            "-CAcreateserial",
-            "-days",
-            "3000",
-            "-extfile",
-            "int.ext",
-            "-out",
-            "longint.pem",
-        ],
+        "testroot",
+        "testint.csr",
+        3000,
+        "int.ext",
+        "longint.pem",
     );
     env.request(&["mail.contoso.com"], "old.csr");
     env.openssl_at(
@@ -430,25 +430,13 @@ fn status_texts_say_what_happened_in_plain_words() {
 
     // Expired, issued by an intermediate made only today: said as it is.
     env.request(&["mail.contoso.com"], "older.csr");
-    env.openssl_at(
+    env.openssl_sign_at(
         "-400d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "older.csr",
-            "-CA",
-            "testint.pem",
-            "-CAkey",
-            "testint.key",
-            "-CAcreateserial",
-            "-days",
-            "100",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "older.pem",
-        ],
+        "testint",
+        "older.csr",
+        100,
+        "leaf.ext",
+        "older.pem",
     );
     let text = env.ok_all(&[
         "complete",
@@ -497,7 +485,7 @@ fn status_texts_say_what_happened_in_plain_words() {
         &env,
         "testint",
         "good.csr",
-        Some(SERVER_EXT),
+        Some(server_ext().as_str()),
         &[],
         "good.pem",
     );

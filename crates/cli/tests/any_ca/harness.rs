@@ -108,6 +108,42 @@ impl Env {
         openssl_at(self.cli.dir(), when, args);
     }
 
+    /// Signs the request `csr` with `issuer` (`ISSUER.pem`, `ISSUER.key`)
+    /// for `days` with the extension file `ext`, as OpenSSL would at
+    /// another time (`when`, as [`Env::openssl_at`]); writes `out`.
+    pub fn openssl_sign_at(
+        &self,
+        when: &str,
+        issuer: &str,
+        csr: &str,
+        days: u32,
+        ext: &str,
+        out: &str,
+    ) {
+        let (issuer_pem, issuer_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
+        let days = days.to_string();
+        self.openssl_at(
+            when,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-CA",
+                &issuer_pem,
+                "-CAkey",
+                &issuer_key,
+                "-CAcreateserial",
+                "-days",
+                &days,
+                "-extfile",
+                ext,
+                "-out",
+                out,
+            ],
+        );
+    }
+
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
         self.cli.write(name, bytes);
         self.p(name)

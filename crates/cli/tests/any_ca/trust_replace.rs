@@ -163,25 +163,13 @@ fn dates_are_told_apart_from_trust_on_complete() {
     // A certificate from a trusted CA that starts in 400 days: the outcome
     // says DateInvalid, as `list` does, not "Valid".
     env.request(&["mail.contoso.com"], "future.csr");
-    env.openssl_at(
+    env.openssl_sign_at(
         "+400d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "future.csr",
-            "-CA",
-            "testint.pem",
-            "-CAkey",
-            "testint.key",
-            "-CAcreateserial",
-            "-days",
-            "100",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "future.pem",
-        ],
+        "testint",
+        "future.csr",
+        100,
+        "leaf.ext",
+        "future.pem",
     );
     let text = env.ok_all(&[
         "complete",
@@ -198,25 +186,13 @@ fn dates_are_told_apart_from_trust_on_complete() {
 
     // An intermediate that expired long ago under a trusted root: the
     // warning must not blame the root, which is trusted.
-    env.openssl_at(
+    env.openssl_sign_at(
         "-3000d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "testint.csr",
-            "-CA",
-            "testroot.pem",
-            "-CAkey",
-            "testroot.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "int.ext",
-            "-out",
-            "oldint.pem",
-        ],
+        "testroot",
+        "testint.csr",
+        30,
+        "int.ext",
+        "oldint.pem",
     );
     env.request(&["mail.contoso.com"], "old.csr");
     env.openssl(&[
