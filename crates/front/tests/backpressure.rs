@@ -15,33 +15,16 @@ use crate::support::*;
 /// answers (a hung or overloaded server).
 fn backend_silent_after_data() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().expect("clone");
-                let _ = writer.write_all(b"220 backend ESMTP\r\n");
-                let mut lines = BufReader::new(stream).lines();
-                while let Some(Ok(line)) = lines.next() {
-                    let upper = line.to_ascii_uppercase();
-                    let answer = if upper.starts_with("EHLO") {
-                        "250-backend\r\n250 PIPELINING\r\n"
-                    } else if upper == "DATA" {
-                        // Hold the connection, say nothing, read nothing.
-                        std::thread::sleep(Duration::from_secs(120));
-                        return;
-                    } else {
-                        "250 ok\r\n"
-                    };
-                    if writer.write_all(answer.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
+    line_backend(listener, "220 backend ESMTP\r\n", |line| {
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            Said::Answer("250-backend\r\n250 PIPELINING\r\n".to_string())
+        } else if upper == "DATA" {
+            Said::Hold
+        } else {
+            Said::Answer("250 ok\r\n".to_string())
         }
-    });
-    port
+    })
 }
 
 #[test]

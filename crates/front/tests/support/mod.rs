@@ -189,6 +189,37 @@ pub fn smtp_backend_offering_starttls() -> u16 {
 
 /// [`smtp_backend_offering_starttls`] on a socket of the caller's.
 pub fn smtp_backend_on(listener: TcpListener) -> u16 {
+    line_backend(listener, "220 backend ESMTP\r\n", |line| {
+        if line.to_ascii_uppercase().starts_with("EHLO") {
+            Said::Answer(
+                "250-backend\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n".to_string(),
+            )
+        } else if line.eq_ignore_ascii_case("QUIT") {
+            Said::Last("221 bye\r\n".to_string())
+        } else {
+            Said::Answer(format!("250 ok: {line}\r\n"))
+        }
+    })
+}
+
+/// What a [`line_backend`] does with a line the client sent.
+pub enum Said {
+    /// Writes this and reads on.
+    Answer(String),
+    /// Writes this and hangs up.
+    Last(String),
+    /// Says nothing, reads nothing and holds the connection (a hung or
+    /// overloaded server).
+    Hold,
+}
+
+/// A fake line-by-line mail backend on `listener`: greets with
+/// `greeting`, then answers each line as `answer` says.
+pub fn line_backend(
+    listener: TcpListener,
+    greeting: &'static str,
+    answer: fn(&str) -> Said,
+) -> u16 {
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -196,19 +227,18 @@ pub fn smtp_backend_on(listener: TcpListener) -> u16 {
             std::thread::spawn(move || {
                 use std::io::BufRead;
                 let mut writer = stream.try_clone().expect("clone");
-                let _ = writer.write_all(b"220 backend ESMTP\r\n");
+                let _ = writer.write_all(greeting.as_bytes());
                 for line in std::io::BufReader::new(stream).lines() {
                     let Ok(line) = line else { return };
-                    let answer = if line.to_ascii_uppercase().starts_with("EHLO") {
-                        "250-backend\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
-                            .to_string()
-                    } else if line.eq_ignore_ascii_case("QUIT") {
-                        let _ = writer.write_all(b"221 bye\r\n");
-                        return;
-                    } else {
-                        format!("250 ok: {line}\r\n")
+                    let (text, last) = match answer(&line) {
+                        Said::Answer(text) => (text, false),
+                        Said::Last(text) => (text, true),
+                        Said::Hold => {
+                            std::thread::sleep(std::time::Duration::from_secs(120));
+                            return;
+                        }
                     };
-                    if writer.write_all(answer.as_bytes()).is_err() {
+                    if writer.write_all(text.as_bytes()).is_err() || last {
                         return;
                     }
                 }
