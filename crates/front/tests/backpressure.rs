@@ -5,7 +5,7 @@
 //! reading the client; TCP pushes back, so the client's writes stall
 //! instead of the front end's memory growing.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
