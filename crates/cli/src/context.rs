@@ -172,13 +172,8 @@ pub fn store_present(location: &StoreLocation) -> anyhow::Result<bool> {
     // A URL of a scheme mailcert does not read is an error, not a file
     // that is not there.
     location.database()?;
-    if location.is_postgres() {
-        return mailcert_store::exists(location)
-            .with_context(|| format!("opening the store {}", location.shown()));
-    }
-    Ok(std::fs::metadata(&location.db)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false))
+    mailcert_store::exists(location)
+        .with_context(|| format!("opening the store {}", location.shown()))
 }
 
 fn open_existing(location: &StoreLocation) -> anyhow::Result<Manager> {

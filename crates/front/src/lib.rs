@@ -23,6 +23,9 @@
 //!   HTTPS listener may have no backend and serve only them.
 //! - SIGHUP rebuilds the whole configuration before swapping it in;
 //!   SIGTERM stops accepting and drains up to a grace period.
+//! - At the start: the default configuration written when there is none
+//!   ([`load_or_write_default`]), and what to try each listener with
+//!   ([`TryWithPlan`], [`describe`]).
 //!
 //! Not here: HTTP routing (the HTTPS listener works at layer 4, apart
 //! from the policy hosts), client
