@@ -144,10 +144,35 @@ pub(crate) fn parse_dane(
     Dane { port, dns }
 }
 
+impl crate::Config {
+    /// `[dane.dns]` with the `[dane]` table it belongs to: the zone where
+    /// `serve` and `dane publish` publish TLSA records, and `acme order
+    /// --dns-update` its DNS-01 answers. `None` without one.
+    pub fn dane_dns(&self) -> Option<(&Dane, &DaneDns)> {
+        let dane = self.dane.as_ref()?;
+        dane.dns.as_ref().map(|dns| (dane, dns))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Config;
     use std::path::Path;
+
+    #[test]
+    fn dane_dns_comes_with_its_dane_table_or_not_at_all() {
+        let path = Path::new("/etc/mailcert/mailcert.toml");
+        let without = Config::parse("[dane]\nport = 2525\n", path).unwrap();
+        assert!(without.dane.is_some());
+        assert!(without.dane_dns().is_none());
+        let with = Config::parse(
+            "[dane]\nport = 2525\n\n[dane.dns]\nserver = \"127.0.0.1\"\nzone = \"example.test\"\n",
+            path,
+        )
+        .unwrap();
+        let (dane, dns) = with.dane_dns().expect("[dane.dns]");
+        assert_eq!((dane.port, dns.zone.as_str()), (2525, "example.test"));
+    }
 
     #[test]
     fn dane_dns_is_read_with_defaults_and_checked() {

@@ -227,8 +227,8 @@ async fn run_order(cli: &Cli, args: &OrderArgs) -> Result {
     let dns_update = if args.dns_update {
         let dns = config
             .as_ref()
-            .and_then(|c| c.dane.as_ref())
-            .and_then(|d| d.dns.as_ref());
+            .and_then(|c| c.dane_dns())
+            .map(|(_, dns)| dns);
         let Some(dns) = dns else {
             anyhow::bail!(
                 "--dns-update publishes by RFC 2136 to the zone of [dane.dns], and {} has none. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md), or pass --config FILE",

@@ -99,16 +99,10 @@ fn publish(cli: &Cli, args: &PublishArgs) -> Result {
             mailcert_config::default_config_path().display()
         );
     };
-    let (Some(dane), path) = (&config.dane, &config.path) else {
+    let Some((dane, dns)) = config.dane_dns() else {
         anyhow::bail!(
             "{}: no [dane.dns] table, so there is nowhere to publish. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md)",
             config.path.display()
-        );
-    };
-    let Some(dns) = &dane.dns else {
-        anyhow::bail!(
-            "{}: no [dane.dns] table, so there is nowhere to publish. Fix: add [dane.dns] with server, zone and tsig_key_file (see docs/dane.md)",
-            path.display()
         );
     };
     let publisher = mailcert_lifecycle::dane_publish::Publisher::from_config(dns, dane.port)?;

@@ -156,11 +156,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     )
     .context("starting the scheduled changes")?;
     // DANE: the TLSA records published by RFC 2136, beside the renewal.
-    let _publishing = match config
-        .dane
-        .as_ref()
-        .and_then(|d| d.dns.as_ref().map(|dns| (d, dns)))
-    {
+    let _publishing = match config.dane_dns() {
         Some((dane, dns)) => Some(
             mailcert_lifecycle::dane_publish::start_publishing(
                 location.clone(),
