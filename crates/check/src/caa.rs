@@ -10,6 +10,7 @@ use mailcert_dane::Resolver;
 use mailcert_plan::{climb, CaaLookup, CaaRecord, FindingCode, Plan};
 
 use crate::finding::{Code, Finding, Severity};
+use crate::report::Report;
 
 /// What the CAA records of `name` say of the CA whose issuer domain is
 /// `issuer`, as the checker's findings (`caa-forbids`, `caa-none`,
@@ -51,6 +52,38 @@ fn names_with_caa(plan: &Plan) -> Vec<String> {
         .into_iter()
         .filter(|name| name.parse::<std::net::IpAddr>().is_err())
         .collect()
+}
+
+/// `check --caa-issuer`: what the CAA records of each endpoint's name say
+/// of the CA whose issuer domain is `issuer`, added to that endpoint's
+/// findings. Each name is looked up once however many endpoints carry
+/// it; IP addresses have no CAA records and are not looked up.
+pub fn add_caa_findings(resolver: &Resolver, report: &mut Report, issuer: &str) {
+    add_findings_by_name(report, |name| caa_check(resolver, name, issuer));
+}
+
+/// Adds `lookup(name)` to the findings of each endpoint checked under a
+/// DNS name, asking once per name.
+fn add_findings_by_name(report: &mut Report, mut lookup: impl FnMut(&str) -> Vec<Finding>) {
+    let mut looked_up: Vec<(String, Vec<Finding>)> = Vec::new();
+    for endpoint in &mut report.endpoints {
+        let Some(name) = endpoint.name.clone() else {
+            continue;
+        };
+        if name.parse::<std::net::IpAddr>().is_ok() {
+            continue;
+        }
+        let findings = match looked_up.iter().find(|(n, _)| *n == name) {
+            Some((_, findings)) => findings.clone(),
+            None => {
+                let findings = lookup(&name);
+                looked_up.push((name, findings.clone()));
+                findings
+            }
+        };
+        endpoint.findings.extend(findings);
+        crate::finding::tidy(&mut endpoint.findings);
+    }
 }
 
 /// The relevant CAA record set of `name` (a wildcard is looked up without
@@ -105,6 +138,7 @@ mod tests {
     use mailcert_plan::{IssuerKind, PlannedCertificate, PlannedName};
 
     use super::*;
+    use crate::report::EndpointReport;
 
     fn certificate(names: &[&str]) -> PlannedCertificate {
         PlannedCertificate {
@@ -136,6 +170,53 @@ mod tests {
         assert_eq!(
             names_with_caa(&plan),
             ["mail.contoso.com", "*.contoso.com", "smtp.contoso.com"]
+        );
+    }
+
+    fn endpoint(name: Option<&str>) -> EndpointReport {
+        EndpointReport {
+            endpoint: format!("imaps://{}:993", name.unwrap_or("file")),
+            name: name.map(str::to_string),
+            ..EndpointReport::default()
+        }
+    }
+
+    #[test]
+    fn each_endpoint_name_is_looked_up_once_and_no_ip_address() {
+        let mut report = Report {
+            endpoints: vec![
+                endpoint(Some("mail.contoso.com")),
+                endpoint(Some("192.0.2.25")),
+                endpoint(None),
+                endpoint(Some("mail.contoso.com")),
+                endpoint(Some("smtp.contoso.com")),
+            ],
+            ..Report::default()
+        };
+        let mut asked = Vec::new();
+        add_findings_by_name(&mut report, |name| {
+            asked.push(name.to_string());
+            vec![Finding::warning(
+                Code::CaaNone,
+                format!("no CAA for {name}"),
+                "add one",
+            )]
+        });
+        assert_eq!(asked, ["mail.contoso.com", "smtp.contoso.com"]);
+        let messages: Vec<Vec<&str>> = report
+            .endpoints
+            .iter()
+            .map(|e| e.findings.iter().map(|f| f.message.as_str()).collect())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                vec!["no CAA for mail.contoso.com"],
+                vec![],
+                vec![],
+                vec!["no CAA for mail.contoso.com"],
+                vec!["no CAA for smtp.contoso.com"],
+            ]
         );
     }
 }

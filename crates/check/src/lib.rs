@@ -30,7 +30,7 @@ mod run;
 mod trust;
 mod validate;
 
-pub use caa::{caa_check, caa_lookup, resolve_plan_caa};
+pub use caa::{add_caa_findings, caa_check, caa_lookup, resolve_plan_caa};
 pub use dane::DaneReport;
 pub use endpoint::{host_port, ConnectTo, Endpoint, Protocol, Scheme, TlsMode};
 pub use error::CheckError;

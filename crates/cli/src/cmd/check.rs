@@ -161,25 +161,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             ),
             None => mailcert_dane::Resolver::system().context("--caa-issuer")?,
         };
-        let mut looked_up: Vec<(String, Vec<mailcert_check::Finding>)> = Vec::new();
-        for endpoint in &mut report.endpoints {
-            let Some(name) = endpoint.name.clone() else {
-                continue;
-            };
-            if name.parse::<std::net::IpAddr>().is_ok() {
-                continue;
-            }
-            let findings = match looked_up.iter().find(|(n, _)| *n == name) {
-                Some((_, findings)) => findings.clone(),
-                None => {
-                    let findings = mailcert_check::caa_check(&resolver, &name, issuer);
-                    looked_up.push((name, findings.clone()));
-                    findings
-                }
-            };
-            endpoint.findings.extend(findings);
-            mailcert_check::tidy(&mut endpoint.findings);
-        }
+        mailcert_check::add_caa_findings(&resolver, &mut report, issuer);
     }
     if !args.mta_sts.is_empty() {
         let resolver = match args.dns.as_deref() {
