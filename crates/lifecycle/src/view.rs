@@ -35,6 +35,27 @@ pub fn list(store: &dyn Store, now: OffsetDateTime) -> crate::Result<Vec<CertVie
     Ok(views)
 }
 
+/// What `show` and `show --json` say of one certificate or pending
+/// request: a certificate's view carries what is scheduled for it, as
+/// `list` has it.
+pub fn one(
+    store: &dyn Store,
+    found: &crate::Found,
+    now: OffsetDateTime,
+) -> crate::Result<CertView> {
+    Ok(match found {
+        crate::Found::Certificate(c) => {
+            let mut view = CertView::of_certificate(c, &store.bindings()?, now);
+            view.warnings.extend(crate::schedule::warnings_for(
+                &crate::schedule::scheduled(store)?,
+                &view.thumbprint,
+            ));
+            view
+        }
+        crate::Found::Pending(p) => CertView::of_pending(p),
+    })
+}
+
 /// One certificate or pending request as scripts see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertView {
@@ -293,4 +314,60 @@ pub fn chain_entries(
             },
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use mailcert_store::{SqliteStore, StoreLocation};
+    use mailcert_x509::KeyType;
+
+    use crate::schedule::ScheduledChange;
+    use crate::{find, Manager};
+
+    #[test]
+    fn one_certificate_says_what_is_scheduled_for_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let location = StoreLocation::resolve(Some(&dir.path().join("store.db")), None);
+        let (store, _) = SqliteStore::open_or_create(&location).expect("store");
+        let mut manager = Manager::new(Box::new(store), "test");
+        let thumb = manager
+            .new_self_signed(
+                &["mail.contoso.com".into()],
+                KeyType::EcP256,
+                30,
+                None,
+                true,
+            )
+            .expect("certificate")
+            .thumbprint
+            .expect("a thumbprint");
+        let found = find(manager.store.as_ref(), &thumb[..8]).expect("found");
+        let view = super::one(manager.store.as_ref(), &found, manager.now()).expect("view");
+        assert_eq!(view.thumbprint, thumb);
+        assert!(
+            view.warnings.iter().all(|w| !w.starts_with("scheduled")),
+            "{:?}",
+            view.warnings
+        );
+        let at = manager.now() + time::Duration::days(1);
+        manager
+            .schedule(
+                ScheduledChange::Enable {
+                    thumbprint: thumb.clone(),
+                    services: vec!["imap".into()],
+                    listener: None,
+                    node: None,
+                    hostnames: Vec::new(),
+                    strict: false,
+                },
+                at,
+            )
+            .expect("scheduled");
+        let view = super::one(manager.store.as_ref(), &found, manager.now()).expect("view");
+        assert!(
+            view.warnings.iter().any(|w| w.starts_with("scheduled: ")),
+            "{:?}",
+            view.warnings
+        );
+    }
 }

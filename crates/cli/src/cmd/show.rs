@@ -22,19 +22,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let manager = context::existing(cli, None)?;
     let store: &dyn Store = manager.store.as_ref();
     let found = find(store, &args.thumbprint)?;
-    let view = match &found {
-        Found::Certificate(c) => {
-            let mut view = CertView::of_certificate(c, &store.bindings()?, manager.now());
-            // What is scheduled for it, as `list` says.
-            view.warnings
-                .extend(mailcert_lifecycle::schedule::warnings_for(
-                    &manager.schedules()?,
-                    &view.thumbprint,
-                ));
-            view
-        }
-        Found::Pending(p) => CertView::of_pending(p),
-    };
+    let view = mailcert_lifecycle::view::one(store, &found, manager.now())?;
     if args.json {
         output::json(&view)?;
         return Ok(Exit::Success);
