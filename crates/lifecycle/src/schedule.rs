@@ -69,6 +69,19 @@ impl ScheduledChange {
         }
     }
 
+    /// Whether the change would alter what `service` serves (`which`):
+    /// an enable or disable for that service, or a replacement of
+    /// `serving`, the certificate it serves now.
+    pub fn concerns(&self, service: Service, serving: Option<&str>) -> bool {
+        match self {
+            ScheduledChange::Enable { services, .. }
+            | ScheduledChange::Disable { services, .. } => {
+                services.iter().any(|s| s == service.as_str())
+            }
+            ScheduledChange::Replace { old, .. } => serving == Some(old.as_str()),
+        }
+    }
+
     /// `enable 9F1C… for imap, smtp`
     pub fn describe(&self) -> String {
         let scope = |listener: &Option<String>, node: &Option<String>| {
@@ -553,4 +566,42 @@ pub fn start_scheduler(
         },
         |e| tracing::error!("scheduled changes: {e}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use mailcert_x509::Service;
+
+    use super::ScheduledChange;
+
+    #[test]
+    fn a_change_concerns_its_services_or_the_certificate_it_replaces() {
+        let enable = ScheduledChange::Enable {
+            thumbprint: "AAAA".into(),
+            services: vec!["imap".into(), "smtp".into()],
+            listener: None,
+            node: None,
+            hostnames: Vec::new(),
+            strict: false,
+        };
+        assert!(enable.concerns(Service::Smtp, None));
+        assert!(!enable.concerns(Service::Https, Some("AAAA")));
+        let disable = ScheduledChange::Disable {
+            thumbprint: "AAAA".into(),
+            services: vec!["pop".into()],
+            listener: None,
+            node: None,
+        };
+        assert!(disable.concerns(Service::Pop, None));
+        assert!(!disable.concerns(Service::Imap, None));
+        let replace = ScheduledChange::Replace {
+            old: "AAAA".into(),
+            new: "BBBB".into(),
+            hostnames: Vec::new(),
+            strict: false,
+        };
+        assert!(replace.concerns(Service::Imap, Some("AAAA")));
+        assert!(!replace.concerns(Service::Imap, Some("BBBB")));
+        assert!(!replace.concerns(Service::Imap, None));
+    }
 }

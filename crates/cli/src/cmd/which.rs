@@ -48,19 +48,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
     let listeners = manager.listener_bindings(Some(&node))?;
     let notes = listener_notes(&listeners, args.service, args.listener.as_deref());
     // Changes scheduled for this service, or for the certificate it serves.
-    let service_name = args.service.as_str().to_string();
     let scheduled: Vec<mailcert_lifecycle::schedule::Scheduled> = manager
         .schedules()?
         .into_iter()
-        .filter(|s| match &s.change {
-            mailcert_lifecycle::schedule::ScheduledChange::Enable { services, .. }
-            | mailcert_lifecycle::schedule::ScheduledChange::Disable { services, .. } => {
-                services.contains(&service_name)
-            }
-            mailcert_lifecycle::schedule::ScheduledChange::Replace { old, .. } => {
-                selection.thumbprint() == Some(old.as_str())
-            }
-        })
+        .filter(|s| s.change.concerns(args.service, selection.thumbprint()))
         .collect();
     let fix = nothing_fix(
         &selection,
