@@ -29,6 +29,17 @@ pub fn next_key_name(thumbprint: &str) -> String {
 }
 
 /// Which key a record is for.
+/// What `mailcert dane` says below the records of the server's own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordsAdvice {
+    /// DANE is on, and no certificate has a next key yet: `dane enable`
+    /// makes one for each certificate bound to SMTP.
+    NoNextKey,
+    /// DANE is off: the next renewal makes a fresh key, so only the
+    /// current key's record can be shown.
+    DaneOff,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyRole {
@@ -76,6 +87,24 @@ impl Manager {
     /// Whether DANE is on for this store.
     pub fn dane_enabled(&self) -> Result<bool> {
         Ok(self.store.value(DANE_ENABLED)?.as_deref() == Some(b"1"))
+    }
+
+    /// What to say below `records` (the answer to a request for `usage`):
+    /// for the server's own key (DANE-EE), that DANE is off and only the
+    /// current key is shown, or that it is on and no certificate has a
+    /// next key yet. Nothing for DANE-TA.
+    pub fn dane_records_advice(
+        &self,
+        usage: Usage,
+        records: &[DaneRecord],
+    ) -> Result<Option<RecordsAdvice>> {
+        if usage != Usage::DaneEe {
+            return Ok(None);
+        }
+        if !self.dane_enabled()? {
+            return Ok(Some(RecordsAdvice::DaneOff));
+        }
+        Ok((!records.iter().any(|r| r.key == KeyRole::Next)).then_some(RecordsAdvice::NoNextKey))
     }
 
     /// Certificates bound to `service` (any listener, any node), oldest first.
@@ -487,5 +516,58 @@ impl Manager {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailcert_store::{SqliteStore, StoreLocation};
+
+    use super::*;
+
+    #[test]
+    fn the_advice_below_the_records_follows_dane_and_the_next_keys() {
+        let dir = tempfile::tempdir().expect("dir");
+        let location = StoreLocation::resolve(Some(&dir.path().join("store.db")), None);
+        let (store, _) = SqliteStore::open_or_create(&location).expect("store");
+        let mut manager = Manager::new(Box::new(store), "test");
+        let thumb = manager
+            .new_self_signed(&["mx.contoso.com".into()], KeyType::EcP256, 30, None, true)
+            .expect("certificate")
+            .thumbprint
+            .expect("a thumbprint");
+        manager
+            .enable(&thumb, &[Service::Smtp], None, &[], false)
+            .expect("enable");
+        let request = RecordsRequest {
+            thumbprint: None,
+            service: Service::Smtp,
+            port: 25,
+            usage: Usage::DaneEe,
+        };
+        let records = manager.dane_records(&request).expect("records");
+        let advice = |usage, records: &[DaneRecord]| {
+            manager.dane_records_advice(usage, records).expect("advice")
+        };
+        assert_eq!(
+            advice(Usage::DaneEe, &records),
+            Some(RecordsAdvice::DaneOff)
+        );
+        assert_eq!(advice(Usage::DaneTa, &records), None);
+        manager.dane_enable().expect("dane enable");
+        let records = manager.dane_records(&request).expect("records");
+        assert!(records.iter().any(|r| r.key == KeyRole::Next));
+        let advice = |usage, records: &[DaneRecord]| {
+            manager.dane_records_advice(usage, records).expect("advice")
+        };
+        assert_eq!(advice(Usage::DaneEe, &records), None);
+        let current_only: Vec<DaneRecord> = records
+            .into_iter()
+            .filter(|r| r.key == KeyRole::Current)
+            .collect();
+        assert_eq!(
+            advice(Usage::DaneEe, &current_only),
+            Some(RecordsAdvice::NoNextKey)
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use mailcert_dane::Usage;
-use mailcert_lifecycle::dane::RecordsRequest;
+use mailcert_lifecycle::dane::{RecordsAdvice, RecordsRequest};
 use mailcert_x509::Service;
 
 use crate::exit::Exit;
@@ -159,15 +159,10 @@ fn records(cli: &Cli, args: &RecordsArgs) -> Result {
             record.thumbprint
         ))?;
     }
-    if args.usage == 3
-        && manager.dane_enabled()?
-        && !records
-            .iter()
-            .any(|r| r.key == mailcert_lifecycle::dane::KeyRole::Next)
-    {
-        output::note("no next key yet: run `mailcert dane enable` to make one for each certificate bound to SMTP");
-    } else if args.usage == 3 && !manager.dane_enabled()? {
-        output::note("DANE is off: the next renewal makes a fresh key, and only the current key's record is shown. `mailcert dane enable` keeps a next key whose record you publish in advance");
+    match manager.dane_records_advice(Usage::from_number(args.usage), &records)? {
+        Some(RecordsAdvice::NoNextKey) => output::note("no next key yet: run `mailcert dane enable` to make one for each certificate bound to SMTP"),
+        Some(RecordsAdvice::DaneOff) => output::note("DANE is off: the next renewal makes a fresh key, and only the current key's record is shown. `mailcert dane enable` keeps a next key whose record you publish in advance"),
+        None => {}
     }
     Ok(Exit::Success)
 }
