@@ -98,7 +98,7 @@ pub struct OrderArgs {
 #[derive(Debug, Parser)]
 pub struct RenewArgs {
     /// Decide what is due as of this time instead of now (2027-06-01 or RFC 3339).
-    #[arg(long, value_parser = parse_at)]
+    #[arg(long, value_parser = super::parse_at)]
     pub at: Option<time::OffsetDateTime>,
     /// Renew now whatever the dates (all certificates in use, or --thumbprint).
     #[arg(long)]
@@ -114,7 +114,7 @@ pub struct RenewArgs {
 #[derive(Debug, Parser)]
 pub struct StatusArgs {
     /// Evaluate as of this time instead of now.
-    #[arg(long, value_parser = parse_at)]
+    #[arg(long, value_parser = super::parse_at)]
     pub at: Option<time::OffsetDateTime>,
     /// Print as JSON.
     #[arg(long)]
@@ -123,10 +123,6 @@ pub struct StatusArgs {
 
 fn parse_challenge(text: &str) -> std::result::Result<ChallengeKind, String> {
     text.parse()
-}
-
-fn parse_at(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
-    mailcert_x509::time::parse_at(text).map_err(|e| e.to_string())
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result {

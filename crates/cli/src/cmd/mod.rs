@@ -65,12 +65,12 @@ pub fn run(cli: &Cli) -> Result {
     }
 }
 
-/// `--node NAME` as node names are kept: trimmed, lower-case.
 /// `--at`: a date (`2027-06-01`) or an RFC 3339 time.
 pub fn parse_at(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
     mailcert_x509::time::parse_at(text).map_err(|e| e.to_string())
 }
 
+/// `--node NAME` as node names are kept: trimmed, lower-case.
 pub fn node_arg(node: Option<&str>) -> Option<String> {
     node.map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty())
