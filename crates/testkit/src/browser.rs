@@ -310,7 +310,14 @@ fn read_answer(stream: &mut TcpStream) -> std::io::Result<(String, String)> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16384];
     loop {
-        let n = stream.read(&mut buf)?;
+        // A signal delivered to the test process (a child ending, a
+        // reload sent to a server under test) interrupts the read; it is
+        // not an answer, so read again.
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         raw.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&raw).into_owned();
         let Some((head, rest)) = text.split_once("\r\n\r\n") else {
