@@ -9,6 +9,7 @@ use std::process::Command;
 
 use crate::common::*;
 use mailcert_check::{validate, Code, Request, Severity, Source, Validation};
+use mailcert_testkit::SignRequest;
 use time::OffsetDateTime;
 
 const NAME: &str = "mail.example.test";
@@ -265,25 +266,8 @@ fn an_empty_subject_needs_a_critical_san() {
         let ext = format!("{file}.ext");
         let int_pem = int.pem.to_string_lossy().to_string();
         let int_key = int.key.to_string_lossy().to_string();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "empty.csr",
-                "-CA",
-                &int_pem,
-                "-CAkey",
-                &int_key,
-                "-days",
-                "90",
-                "-extfile",
-                &ext,
-                "-out",
-                &pem,
-            ],
-        );
+        let sign = SignRequest::new("empty.csr", &int_pem, &int_key, 90, &pem);
+        openssl(dir, &sign.with(&["-extfile", &ext]).args());
         let leaf = pki.load(file, "");
         let v = verify(&[&leaf, &int], &root);
         let strict = openssl_error(&pki, &[&leaf, &int], &root, true);

@@ -51,7 +51,7 @@ pub use curl::{Curl, HttpReply};
 pub use dns::{DnsOptions, DnsPeers, Resolved, ZoneOptions};
 pub use http::HttpBackend;
 pub use mail::{Dovecot, DovecotOptions, Postfix, PostfixSender, PASSWORD, USER};
-pub use openssl::{openssl, openssl_all, openssl_at, openssl_date};
+pub use openssl::{openssl, openssl_all, openssl_at, openssl_date, SignRequest};
 pub use pebble::{Pebble, PebbleOptions};
 pub use pki::{Cert, Key, Leaf, OpensslPki, Pki, Spec};
 pub use postgres::{PgDatabase, PgOptions, Postgres, PG_PASSWORD, PG_USER};

@@ -34,6 +34,61 @@ pub fn openssl_at(dir: &Path, when: &str, args: &[&str]) {
     run_openssl(dir, Some(when), args);
 }
 
+/// The arguments of `openssl x509 -req` that sign the request `csr` as
+/// a CA does — with the certificate `ca_pem` and its key `ca_key`, for
+/// `days` days, writing `out` — to which a caller adds `-extfile`, a
+/// digest or other options. Relative paths are the directory's openssl
+/// runs in.
+pub struct SignRequest {
+    args: Vec<String>,
+}
+
+impl SignRequest {
+    pub fn new(csr: &str, ca_pem: &str, ca_key: &str, days: u32, out: &str) -> SignRequest {
+        let days = days.to_string();
+        let args = [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_pem,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-days",
+            &days,
+            "-out",
+            out,
+        ];
+        SignRequest {
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// Signs with the CA `issuer`'s `ISSUER.pem` and `ISSUER.key`.
+    pub fn by(issuer: &str, csr: &str, days: u32, out: &str) -> SignRequest {
+        SignRequest::new(
+            csr,
+            &format!("{issuer}.pem"),
+            &format!("{issuer}.key"),
+            days,
+            out,
+        )
+    }
+
+    /// Adds options (`-extfile FILE`, `-sha1`, …).
+    pub fn with(mut self, options: &[&str]) -> SignRequest {
+        self.args.extend(options.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// The whole argument list, for [`openssl`] and its kin.
+    pub fn args(&self) -> Vec<&str> {
+        self.args.iter().map(String::as_str).collect()
+    }
+}
+
 #[track_caller]
 fn run_openssl(dir: &Path, when: Option<&str>, args: &[&str]) -> Output {
     let mut command = match when {

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::openssl::{openssl, openssl_date};
+use crate::openssl::{openssl, openssl_date, SignRequest};
 use crate::TempDir;
 
 /// A key type.
@@ -415,24 +415,9 @@ impl OpensslPki {
         let ext = out.with_extension("ext");
         std::fs::write(&ext, extensions).expect("ext file");
         let s = |path: &Path| path.to_string_lossy().into_owned();
-        let days = days.to_string();
-        self.openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(&csr),
-            "-CA",
-            &s(&issuer.pem),
-            "-CAkey",
-            &s(&issuer.key),
-            "-CAcreateserial",
-            "-out",
-            &s(&out),
-            "-days",
-            &days,
-            "-extfile",
-            &s(&ext),
-        ]);
+        let sign = SignRequest::new(&s(&csr), &s(&issuer.pem), &s(&issuer.key), days, &s(&out))
+            .with(&["-extfile", &s(&ext)]);
+        self.openssl(&sign.args());
     }
 
     /// A new key (`key`) and request for `/CN=cn` in `NAME.key` and

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use mailcert_testkit::openssl;
+use mailcert_testkit::{openssl, SignRequest};
 use mailcert_x509::chain::build_chain;
 use mailcert_x509::keys::{key_matches_spki, load_key, read_key};
 use mailcert_x509::rustls_pki_types::CertificateDer;
@@ -74,26 +74,9 @@ fn leaf(dir: &Path, name: &str, newkey: &[&str], issuer: &str, options: &[&str])
         "/CN=mail.contoso.com",
     ]);
     openssl(dir, &args);
-    let (ca, ca_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        &pem,
-    ];
-    args.extend(options);
-    openssl(dir, &args);
+    let ca = format!("{issuer}.pem");
+    let sign = SignRequest::by(issuer, &csr, 30, &pem).with(&["-extfile", "leaf.ext"]);
+    openssl(dir, &sign.with(options).args());
     openssl(dir, &["verify", "-CAfile", &ca, &pem]);
 }
 

@@ -6,6 +6,7 @@
 //! signature that does not match is called altered.
 
 use mailcert_testkit::pki::server_extensions;
+use mailcert_testkit::SignRequest;
 
 use super::harness::{concat, Env};
 
@@ -13,29 +14,12 @@ use super::harness::{concat, Env};
 /// (extension file contents; none makes a version 1 certificate) and
 /// extra `openssl x509` arguments; writes `out`.
 fn sign(env: &Env, issuer: &str, csr: &str, ext: Option<&str>, extra: &[&str], out: &str) {
-    let issuer_pem = format!("{issuer}.pem");
-    let issuer_key = format!("{issuer}.key");
-    let mut args = vec![
-        "x509",
-        "-req",
-        "-in",
-        csr,
-        "-CA",
-        &issuer_pem,
-        "-CAkey",
-        &issuer_key,
-        "-CAcreateserial",
-        "-days",
-        "200",
-        "-out",
-        out,
-    ];
+    let mut sign = SignRequest::by(issuer, csr, 200, out);
     if let Some(ext) = ext {
         env.write("sign.ext", ext);
-        args.extend(["-extfile", "sign.ext"]);
+        sign = sign.with(&["-extfile", "sign.ext"]);
     }
-    args.extend(extra);
-    env.openssl(&args);
+    env.openssl(&sign.with(extra).args());
 }
 
 /// The extensions of a server certificate for mail.contoso.com.
@@ -388,23 +372,9 @@ fn status_texts_say_what_happened_in_plain_words() {
     env.request(&["mail.contoso.com"], "old.csr");
     env.openssl_at(
         "-400d",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "old.csr",
-            "-CA",
-            "longint.pem",
-            "-CAkey",
-            "testint.key",
-            "-CAcreateserial",
-            "-days",
-            "100",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "old.pem",
-        ],
+        &SignRequest::new("old.csr", "longint.pem", "testint.key", 100, "old.pem")
+            .with(&["-extfile", "leaf.ext"])
+            .args(),
     );
     let not_after = env.openssl(&["x509", "-in", "old.pem", "-noout", "-enddate"]);
     let text = env.ok_all(&[

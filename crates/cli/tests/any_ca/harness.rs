@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 
 use mailcert_testkit::pki::{intermediate_extensions, server_extensions, Key, OpensslPki};
-use mailcert_testkit::{openssl_all, openssl_at, Cli, Snapshot};
+use mailcert_testkit::{openssl_all, openssl_at, Cli, SignRequest, Snapshot};
 
 use crate::cli;
 
@@ -120,28 +120,8 @@ impl Env {
         ext: &str,
         out: &str,
     ) {
-        let (issuer_pem, issuer_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
-        let days = days.to_string();
-        self.openssl_at(
-            when,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                csr,
-                "-CA",
-                &issuer_pem,
-                "-CAkey",
-                &issuer_key,
-                "-CAcreateserial",
-                "-days",
-                &days,
-                "-extfile",
-                ext,
-                "-out",
-                out,
-            ],
-        );
+        let sign = SignRequest::by(issuer, csr, days, out).with(&["-extfile", ext]);
+        self.openssl_at(when, &sign.args());
     }
 
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {

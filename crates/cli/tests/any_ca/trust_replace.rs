@@ -1,3 +1,5 @@
+use mailcert_testkit::SignRequest;
+
 use super::harness::Env;
 
 #[test]
@@ -195,23 +197,11 @@ fn dates_are_told_apart_from_trust_on_complete() {
         "oldint.pem",
     );
     env.request(&["mail.contoso.com"], "old.csr");
-    env.openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "old.csr",
-        "-CA",
-        "oldint.pem",
-        "-CAkey",
-        "testint.key",
-        "-CAcreateserial",
-        "-days",
-        "100",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "old.pem",
-    ]);
+    env.openssl(
+        &SignRequest::new("old.csr", "oldint.pem", "testint.key", 100, "old.pem")
+            .with(&["-extfile", "leaf.ext"])
+            .args(),
+    );
     // The CA sends its whole chain, root included.
     let chain = super::harness::concat(&env, &["oldint.pem", "testroot.pem"], "oldchain.pem");
     let text = env.ok_all(&["complete", &env.p("old.pem"), "--chain", &chain]);
