@@ -113,6 +113,12 @@ impl PrivateCa {
         }))
     }
 
+    /// The CA of this store, refused until `ca init` has run: what `ca sign`
+    /// and `ca root` need.
+    pub fn require(manager: &Manager) -> Result<PrivateCa, CaError> {
+        PrivateCa::load(manager)?.ok_or(CaError::NotInitialised)
+    }
+
     /// `ca init`: creates the root (and an intermediate), stores their keys
     /// encrypted and makes the root a trust anchor, in one change.
     pub fn init(manager: &mut Manager, name: &str, intermediate: bool) -> Result<Report, CaError> {
@@ -365,6 +371,25 @@ fn validity_warnings(days: u32) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::{CaError, PrivateCa};
+    use mailcert_lifecycle::Manager;
+    use mailcert_store::{SqliteStore, StoreLocation};
+
+    #[test]
+    fn a_store_has_a_ca_only_after_ca_init() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let location = StoreLocation::resolve(Some(&dir.path().join("store.db")), None);
+        let (store, _) = SqliteStore::open_or_create(&location).expect("a store");
+        let mut manager = Manager::new(Box::new(store), "test");
+        assert!(matches!(
+            PrivateCa::require(&manager),
+            Err(CaError::NotInitialised)
+        ));
+        PrivateCa::init(&mut manager, "Contoso Mail CA", true).expect("ca init");
+        let ca = PrivateCa::require(&manager).expect("the CA after ca init");
+        assert!(!ca.root().is_empty());
+    }
+
     #[test]
     fn longer_than_apple_accepts_is_warned() {
         assert!(super::validity_warnings(825).is_empty());

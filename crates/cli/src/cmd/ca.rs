@@ -83,7 +83,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
             let input = files::input(request)?;
             let csr = decode_request(&input.bytes, &input.name)?;
             let mut manager = context::existing(cli, None)?;
-            let ca = PrivateCa::load(&manager)?.ok_or(mailcert_issue::CaError::NotInitialised)?;
+            let ca = PrivateCa::require(&manager)?;
             let signed = ca.sign(&manager, &csr, &input.name, *days)?;
             let pem = chain_pem(&signed.certificate, &signed.chain);
             if let Some(path) = out {
@@ -131,7 +131,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result {
         }
         CaCommand::Root { der, out, json } => {
             let manager = context::existing(cli, None)?;
-            let ca = PrivateCa::load(&manager)?.ok_or(mailcert_issue::CaError::NotInitialised)?;
+            let ca = PrivateCa::require(&manager)?;
             let summary = CertSummary::from_der(ca.root())?;
             let bytes = if *der {
                 ca.root().to_vec()
