@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use mailcert_check::{EndpointReport, Report, Severity};
+use mailcert_check::{EndpointReport, Finding, Report, Severity};
 
 pub fn report_text(report: &Report) -> String {
     let mut out = String::new();
@@ -106,15 +106,7 @@ fn endpoint_text(out: &mut String, e: &EndpointReport) {
     if e.findings.is_empty() {
         let _ = writeln!(out, "  ok: nothing a client would complain about");
     }
-    for f in &e.findings {
-        let label = match f.severity {
-            Severity::Error => "ERROR",
-            Severity::Warning => "WARNING",
-            Severity::Info => "info",
-        };
-        let _ = writeln!(out, "  {label} [{}] {}", f.code, shown(&f.message));
-        let _ = writeln!(out, "      fix: {}", shown(&f.fix));
-    }
+    findings_text(out, &e.findings);
 }
 
 /// `check --mta-sts`: one domain as a sending MTA sees it.
@@ -173,7 +165,13 @@ pub fn mta_sts_text(report: &mailcert_check::MtaStsReport) -> String {
             "  ok: a sending MTA applying MTA-STS delivers to every MX"
         );
     }
-    for f in &report.findings {
+    findings_text(&mut out, &report.findings);
+    out
+}
+
+/// Each finding: its severity, code and message, then the fix.
+fn findings_text(out: &mut String, findings: &[Finding]) {
+    for f in findings {
         let label = match f.severity {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
@@ -182,7 +180,6 @@ pub fn mta_sts_text(report: &mailcert_check::MtaStsReport) -> String {
         let _ = writeln!(out, "  {label} [{}] {}", f.code, shown(&f.message));
         let _ = writeln!(out, "      fix: {}", shown(&f.fix));
     }
-    out
 }
 
 /// Text that may come from the peer (greetings, certificate names, the
