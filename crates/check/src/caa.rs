@@ -50,7 +50,7 @@ pub fn resolve_plan_caa(resolver: &Resolver, plan: &mut Plan, issuer: &str) {
 fn names_with_caa(plan: &Plan) -> Vec<String> {
     plan.distinct_names()
         .into_iter()
-        .filter(|name| name.parse::<std::net::IpAddr>().is_err())
+        .filter(|name| has_caa(name))
         .collect()
 }
 
@@ -62,6 +62,11 @@ pub fn add_caa_findings(resolver: &Resolver, report: &mut Report, issuer: &str) 
     add_findings_by_name(report, |name| caa_check(resolver, name, issuer));
 }
 
+/// Whether CAA records can speak for `name`: an IP address has none.
+fn has_caa(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_err()
+}
+
 /// Adds `lookup(name)` to the findings of each endpoint checked under a
 /// DNS name, asking once per name.
 fn add_findings_by_name(report: &mut Report, mut lookup: impl FnMut(&str) -> Vec<Finding>) {
@@ -70,7 +75,7 @@ fn add_findings_by_name(report: &mut Report, mut lookup: impl FnMut(&str) -> Vec
         let Some(name) = endpoint.name.clone() else {
             continue;
         };
-        if name.parse::<std::net::IpAddr>().is_ok() {
+        if !has_caa(&name) {
             continue;
         }
         let findings = match looked_up.iter().find(|(n, _)| *n == name) {
